@@ -1,0 +1,163 @@
+"""All SQL in one place. Every write is idempotent: replaying it changes nothing."""
+from __future__ import annotations
+
+import json
+import math
+
+from psycopg2.extras import Json, execute_values
+
+from apexflow.contract import Channel, Session, SessionFacts
+
+_LAP_COLUMNS = {  # FastF1 column -> laps table column
+    "LapStartTime": "lap_start", "LapTime": "lap_time", "Sector1Time": "sector1_time",
+    "Sector2Time": "sector2_time", "Sector3Time": "sector3_time", "Stint": "stint",
+    "Compound": "compound", "TyreLife": "tyre_life", "PitInTime": "pit_in_time",
+    "PitOutTime": "pit_out_time", "TrackStatus": "track_status", "Position": "position",
+    "Deleted": "deleted", "IsAccurate": "is_accurate",
+}
+
+
+def _clean(value):
+    """JSON-safe scalar: NaN/inf/NaT become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def register_session(cur, session: Session, facts: SessionFacts, run_id: str) -> bool:
+    """Record a session and its facts. A new ``run_id`` replaces everything derived from the old run.
+
+    Returns True when something changed (new session or new run), False when this run was
+    already registered.
+    """
+    cur.execute("SELECT run_id FROM sessions WHERE session_id = %s FOR UPDATE", (session.session_id,))
+    row = cur.fetchone()
+    if row and row[0] == run_id:
+        return False
+    if row:
+        cur.execute("DELETE FROM sessions WHERE session_id = %s", (session.session_id,))
+    ident = session.identity
+    cur.execute(
+        "INSERT INTO sessions (session_id, source, run_id, start_time, year, event, session_name, identity, "
+        "channels, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (session.session_id, session.source, run_id, session.start_time, ident.get("year"), ident.get("event"),
+         ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
+         Json({**session.meta, "missing": facts.missing})),
+    )
+    execute_values(cur, "INSERT INTO entities (session_id, entity_id, name, team, meta) VALUES %s",
+                   [(session.session_id, e.entity_id, e.name, e.team, Json(e.meta)) for e in session.entities])
+    if facts.laps:
+        cols = ", ".join(_LAP_COLUMNS.values())
+        rows = [(session.session_id, lap["Driver"], int(lap["LapNumber"]),
+                 *(_clean(lap.get(k)) for k in _LAP_COLUMNS),
+                 Json({k: _clean(v) for k, v in lap.items()})) for lap in facts.laps]
+        execute_values(cur, f"INSERT INTO laps (session_id, entity_id, lap_number, {cols}, data) VALUES %s", rows)
+    if facts.track_status:
+        execute_values(cur, "INSERT INTO track_status (session_id, t, status, message) VALUES %s "
+                            "ON CONFLICT DO NOTHING",
+                       [(session.session_id, s["Time"], str(s["Status"]), s.get("Message", ""))
+                        for s in facts.track_status])
+    for kind in ("race_control_messages", "results", "weather"):
+        rows = getattr(facts, kind)
+        if rows:
+            cur.execute("INSERT INTO session_facts (session_id, kind, rows) VALUES (%s, %s, %s)",
+                        (session.session_id, kind, Json([{k: _clean(v) for k, v in r.items()} for r in rows])))
+    return True
+
+
+def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
+    """(run_id, channels by name) of a registered session, or None."""
+    cur.execute("SELECT run_id, channels FROM sessions WHERE session_id = %s", (session_id,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}
+
+
+def processed_seqs(cur, session_id: str, entity_id: str, seqs: list[int]) -> set[int]:
+    cur.execute("SELECT seq FROM telemetry_chunks WHERE session_id = %s AND entity_id = %s AND seq = ANY(%s)",
+                (session_id, entity_id, seqs))
+    return {s for (s,) in cur.fetchall()}
+
+
+def load_state(cur, session_id: str, entity_id: str, state_version: int) -> tuple[dict, int]:
+    """(detector state, last seq) of an entity; empty state when none or of another version."""
+    cur.execute("SELECT state_version, state, last_seq FROM processing_checkpoints "
+                "WHERE session_id = %s AND entity_id = %s", (session_id, entity_id))
+    row = cur.fetchone()
+    if row is None or row[0] != state_version:
+        return {}, -1
+    return row[1], row[2]
+
+
+def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[tuple]) -> None:
+    """Store one analyzed batch: chunk rows, detections and the detector states that follow them."""
+    if chunks:
+        execute_values(cur, "INSERT INTO telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, "
+                            "stats) VALUES %s ON CONFLICT DO NOTHING",
+                       [(*c[:6], Json(c[6])) for c in chunks])
+    if detections:
+        execute_values(
+            cur,
+            "INSERT INTO detections (detection_id, session_id, entity_id, kind, severity, score, t_start, t_end, "
+            "lap, distance, channel, evidence, detector, detector_version) VALUES %s "
+            "ON CONFLICT (detection_id) DO UPDATE SET t_end = EXCLUDED.t_end, score = EXCLUDED.score, "
+            "severity = EXCLUDED.severity, evidence = EXCLUDED.evidence",
+            [(d["detection_id"], d["session_id"], d["entity_id"], d["kind"], d["severity"], d["score"],
+              d["t_start"], d["t_end"], d.get("lap"), d.get("distance"), d.get("channel"), Json(d["evidence"]),
+              d["detector"], d["detector_version"]) for d in detections],
+        )
+    if states:
+        execute_values(
+            cur,
+            "INSERT INTO processing_checkpoints (session_id, entity_id, state_version, last_seq, state) VALUES %s "
+            "ON CONFLICT (session_id, entity_id) DO UPDATE SET state_version = EXCLUDED.state_version, "
+            "last_seq = GREATEST(processing_checkpoints.last_seq, EXCLUDED.last_seq), state = EXCLUDED.state, "
+            "updated_at = now()",
+            [(s, e, v, q, Json(st)) for s, e, v, q, st in states],
+        )
+
+
+def detections(cur, session_id: str) -> list[dict]:
+    cur.execute("SELECT detection_id, entity_id, kind, severity, score, t_start, t_end, lap, distance, channel, "
+                "evidence, detector, detector_version FROM detections WHERE session_id = %s "
+                "ORDER BY t_start, entity_id, kind", (session_id,))
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def session_overview(cur, session_id: str) -> dict:
+    """Counts and per-entity facts the insight summaries are written from."""
+    cur.execute("SELECT source, start_time, identity, meta FROM sessions WHERE session_id = %s", (session_id,))
+    source, start, identity, meta = cur.fetchone()
+    cur.execute("SELECT count(*), coalesce(sum(n_samples), 0) FROM telemetry_chunks WHERE session_id = %s",
+                (session_id,))
+    n_chunks, n_samples = cur.fetchone()
+    cur.execute(
+        "SELECT e.entity_id, e.name, e.team, count(l.lap_number), min(l.lap_time) FILTER (WHERE NOT "
+        "coalesce(l.deleted, false)), count(DISTINCT l.stint), "
+        "count(l.pit_in_time), array_remove(array_agg(DISTINCT l.compound), NULL) "
+        "FROM entities e LEFT JOIN laps l USING (session_id, entity_id) "
+        "WHERE e.session_id = %s GROUP BY e.entity_id, e.name, e.team ORDER BY e.entity_id", (session_id,))
+    entities = [dict(zip(("entity_id", "name", "team", "laps", "best_lap_time", "stints", "pit_stops",
+                          "compounds"), row)) for row in cur.fetchall()]
+    return {"session_id": session_id, "source": source, "start_time": start.isoformat(), "identity": identity,
+            "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
+            "entities": entities, "detections": detections(cur, session_id)}
+
+
+def upsert_insight(cur, insight: dict) -> None:
+    cur.execute(
+        "INSERT INTO insights (insight_id, session_id, entity_id, provider, model, prompt_version, content, facts) "
+        "VALUES (%(insight_id)s, %(session_id)s, %(entity_id)s, %(provider)s, %(model)s, %(prompt_version)s, "
+        "%(content)s, %(facts)s) ON CONFLICT (insight_id) DO UPDATE SET content = EXCLUDED.content, "
+        "facts = EXCLUDED.facts, created_at = now()",
+        {**insight, "facts": Json(json.loads(json.dumps(insight["facts"], default=str)))},
+    )
+
+
+def insights(cur, session_id: str) -> list[dict]:
+    cur.execute("SELECT insight_id, entity_id, provider, model, prompt_version, content FROM insights "
+                "WHERE session_id = %s ORDER BY entity_id NULLS FIRST", (session_id,))
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]

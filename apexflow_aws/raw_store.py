@@ -1,0 +1,48 @@
+"""S3 as the durable copy of every chunk.
+
+Layout (one session)::
+
+    raw/{source}/{session_id}/runs/{run_id}/{entity_id}/{seq:08d}.axfc   chunk bytes, as streamed
+    raw/{source}/{session_id}/manifest.json                              the current run (written last)
+
+A re-ingest writes its run beside the old one, then switches the manifest (the commit
+point), then deletes the old run: readers that follow the manifest never see two runs mixed.
+"""
+from __future__ import annotations
+
+import json
+
+from apexflow.contract import Session
+
+CHUNK_SUFFIX = ".axfc"
+
+
+def session_prefix(session: Session) -> str:
+    return f"raw/{session.source}/{session.session_id}/"
+
+
+class S3RawStore:
+    def __init__(self, s3, bucket: str):
+        self.s3, self.bucket = s3, bucket
+
+    def write_run(self, session: Session, run_id: str, objects: dict[str, bytes], manifest: dict) -> str:
+        prefix = session_prefix(session)
+        run_prefix = f"{prefix}runs/{run_id}/"
+        for key, data in objects.items():
+            self.s3.put_object(Bucket=self.bucket, Key=f"{run_prefix}{key}{CHUNK_SUFFIX}", Body=data)
+        body = json.dumps({**manifest, "chunk_prefix": run_prefix}, indent=1, default=str).encode()
+        self.s3.put_object(Bucket=self.bucket, Key=f"{prefix}manifest.json", Body=body,
+                           ContentType="application/json")
+        self._delete_other_runs(prefix, run_prefix)
+        return f"s3://{self.bucket}/{prefix}"
+
+    def read_manifest(self, session: Session) -> dict:
+        obj = self.s3.get_object(Bucket=self.bucket, Key=f"{session_prefix(session)}manifest.json")
+        return json.loads(obj["Body"].read())
+
+    def _delete_other_runs(self, prefix: str, keep: str) -> None:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{prefix}runs/")
+        stale = [{"Key": o["Key"]} for page in pages for o in page.get("Contents", [])
+                 if not o["Key"].startswith(keep)]
+        for i in range(0, len(stale), 1000):
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": stale[i:i + 1000], "Quiet": True})
