@@ -104,6 +104,8 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
     session, facts, encoded = encode_session(source, chunk_seconds)
     run_id = run_id_of(session, facts, encoded)
     doc = manifest(session, facts, run_id, encoded)
+    if hasattr(source, "ground_truth"):  # synthetic sources say what they injected
+        doc["ground_truth"] = source.ground_truth()
     objects = {c.key: data for _, _, c, data in encoded}
     location = raw.write_run(session, run_id, objects, doc)
     registered = register(session, facts, run_id)

@@ -1,0 +1,39 @@
+"""Kinesis -> streaming detection -> PostgreSQL, with partial batch responses.
+
+A record that cannot be decoded or validated fails alone; the event source mapping retries
+from it and finally hands it, payload included, to its on-failure destination. The good
+records' writes commit together in one transaction.
+"""
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+
+from apexflow.analyze import Batch
+from apexflow_aws.config import connection
+
+logger, tracer, metrics = Logger(), Tracer(), Metrics()
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    batch = Batch(connection())
+    outcomes = {"processed": 0, "duplicate": 0}
+
+    def record_handler(record: KinesisStreamRecord):
+        try:
+            outcomes[batch.add(record.kinesis.data_as_bytes())] += 1
+        except Exception as e:
+            logger.warning("record rejected", sequence_number=record.kinesis.sequence_number,
+                           partition_key=record.kinesis.partition_key, error=str(e))
+            raise
+
+    response = process_partial_response(event, record_handler, processor, context)
+    batch.commit()
+    metrics.add_metric("ChunksProcessed", MetricUnit.Count, outcomes["processed"])
+    metrics.add_metric("ChunksDuplicate", MetricUnit.Count, outcomes["duplicate"])
+    metrics.add_metric("RecordsFailed", MetricUnit.Count, len(response["batchItemFailures"]))
+    return response
