@@ -1,0 +1,1 @@
+"""ApexFlow's AWS infrastructure as a CDK (Python) app: one construct per concern."""

@@ -1,0 +1,133 @@
+"""Every resource name and tunable in one place; each setting can be overridden with CDK context.
+
+``cdk deploy -c shardCount=8 -c streamMode=provisioned`` sets ``shard_count`` and ``stream_mode``:
+the context key is the field name in camelCase. Values from the command line arrive as strings
+and are converted to the field's type.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+# Identity of the system.
+PREFIX = "apexflow"
+METRICS_NAMESPACE = "ApexFlow"
+
+# Database logins: the owner applies migrations, the app login reads and writes rows,
+# the read-only login is for BI tools.
+DATABASE_NAME = "apexflow"
+ADMIN_USER = "apexflow_admin"
+APP_USER = "apexflow_app"
+READONLY_USER = "apexflow_bi"
+SECRET_NAMES = {
+    "admin": f"{PREFIX}/db/admin",
+    "app": f"{PREFIX}/db/app",
+    "readonly": f"{PREFIX}/db/readonly",
+    "openai": f"{PREFIX}/openai-api-key",
+}
+
+# Powertools service names, one per function.
+SERVICES = {
+    "ingest": "apexflow-ingest",
+    "analyze": "apexflow-analyze",
+    "insights": "apexflow-insights",
+    "api": "apexflow-api",
+    "migrate": "apexflow-migrate",
+}
+
+# Where the code lives, relative to the repository root.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INGEST_DOCKERFILE = "functions/ingest/Dockerfile"
+FUNCTION_DIRS = {name: f"functions/{name}" for name in ("analyze", "insights", "api", "migrate")}
+STATE_MACHINE_FILE = "functions/insights/state_machine.asl.json"
+MIGRATIONS_DIR = "apexflow/storage/migrations"
+LAYERS = ("core", "insights")
+
+# Lambda's size limits for zip functions: code plus all layers.
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deploy-time parameters; defaults suit one F1 season on a small account."""
+
+    stack_name: str = "ApexFlow"
+    architecture: str = "x86_64"            # or "arm64"; the layer build follows it
+    python_version: str = "3.12"
+    layers_dir: str = "layers/dist"         # built by ``python -m layers.build``
+
+    # Network
+    max_azs: int = 2
+    nat_gateways: int = 1                   # ingest (FastF1) and insights (OpenAI) need egress
+
+    # Stream
+    stream_mode: str = "on-demand"          # or "provisioned"
+    shard_count: int = 2                    # used when provisioned
+    stream_retention_hours: int = 24
+
+    # Analyze: the Kinesis event source mapping
+    analyze_batch_size: int = 100
+    analyze_batching_window_seconds: int = 2
+    analyze_parallelization_factor: int = 2
+    analyze_retry_attempts: int = 3
+    analyze_max_record_age_seconds: int = 3600
+    analyze_memory_mb: int = 1024
+    analyze_timeout_seconds: int = 120
+
+    # Ingest
+    ingest_memory_mb: int = 3008
+    ingest_timeout_seconds: int = 900
+    ingest_ephemeral_mb: int = 4096
+    ingest_schedule_enabled: bool = True
+    ingest_schedule_minutes: str = "0/30"   # every half hour ...
+    ingest_schedule_days: str = "FRI-SUN"   # ... on race-weekend days (UTC)
+    ingest_schedule_event: str = '{"source": "fastf1", "session": "latest"}'
+
+    # Database
+    db_instance_class: str = "t4g.small"
+    db_allocated_gb: int = 20
+    db_max_allocated_gb: int = 100
+    db_backup_days: int = 7
+    db_multi_az: bool = False
+    db_deletion_protection: bool = True
+    secret_rotation_days: int = 30
+
+    # API
+    api_rate_limit: int = 50
+    api_burst_limit: int = 100
+
+    # Observability
+    log_retention: str = "ONE_MONTH"        # a logs.RetentionDays name
+    iterator_age_alarm_ms: int = 60_000
+    db_connections_alarm: int = 150
+    alert_email: str = ""                   # subscribed to the alerts topic when set
+
+    @classmethod
+    def from_context(cls, node) -> "Settings":
+        """Defaults overridden by any CDK context key named like a field (camelCase)."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = node.try_get_context(_camel(f.name))
+            if raw is not None:
+                values[f.name] = _coerce(raw, type(f.default))
+        return cls(**values)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _coerce(raw, kind: type):
+    if kind is bool and isinstance(raw, str):
+        return raw.strip().lower() in ("1", "true", "yes")
+    return kind(raw)
+
+
+def manylinux_platforms(architecture: str) -> list[str]:
+    """pip ``--platform`` tags matching a Lambda architecture (Amazon Linux 2023, glibc 2.34)."""
+    machine = {"x86_64": "x86_64", "arm64": "aarch64"}[architecture]
+    return [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}"]
+
