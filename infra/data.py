@@ -34,8 +34,7 @@ class Data(Construct):
 
     def _buckets(self) -> None:
         self.access_logs = _bucket(self, "AccessLogs", lifecycle_rules=[
-            s3.LifecycleRule(id="expire", expiration=Duration.days(90))],
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED)
+            s3.LifecycleRule(id="expire", expiration=Duration.days(90))])
         acknowledge(self.access_logs, "S1", "This bucket is the access-log destination; logging it to itself would loop.")
         self.raw = _bucket(self, "RawChunks", versioned=True, server_access_logs_bucket=self.access_logs,
                            server_access_logs_prefix="raw/", lifecycle_rules=[

@@ -1,0 +1,1 @@
+"""Lambda layer build (``python -m layers.build``)."""
