@@ -52,7 +52,8 @@ def plan_anomalies(rng: np.random.Generator, plan: RacePlan) -> list[dict]:
         plan.cars[chosen[0]].power_loss = (chosen[1], float(1 - rng.uniform(0.05, 0.08)))
 
     for _ in range(2 if laps >= 5 else 1):
-        chosen = take(lambda car: [lap for lap in range(2, laps + 1) if plan.clean(car, lap)])
+        chosen = take(lambda car: [lap for lap in range(2, laps + 1) if plan.clean(car, lap)
+                                   and (lap == 2 or plan.clean(car, lap - 1))])
         if chosen:
             plan.cars[chosen[0]].incidents.append({
                 "lap": chosen[1], "u": float(rng.uniform()), "decel": float(rng.uniform(38, 48)),

@@ -13,7 +13,7 @@ import numpy as np
 
 from apexflow.simulator import physics
 from apexflow.simulator.anomalies import incident_speeds
-from apexflow.simulator.plan import CarPlan, RacePlan
+from apexflow.simulator.plan import SC_PACE, CarPlan, RacePlan
 from apexflow.simulator.track import PIT_BOX_M, PIT_ENTRY_M, PIT_EXIT_M, V_TOP, Track
 
 GRID_GAP_M = 8.0
@@ -52,26 +52,29 @@ def drive(track: Track, plan: RacePlan, car: CarPlan, drs_laps: np.ndarray) -> D
     lap = np.clip(offset // n + 1, 1, laps)
     within = offset - (lap - 1) * n  # point index into the lap (negative on the grid)
     trk = np.mod(offset, n)
-    pace = plan.pace(car)[lap]
-    top = V_TOP * pace
-    accel = np.full(len(idx), physics.A0)
-    if car.power_loss:
-        hit = lap >= car.power_loss[0]
-        top = np.where(hit, top * car.power_loss[1], top)
-        accel[hit] *= 0.9
+    mult = plan.grip(car)[lap]
+    grip = mult**2  # all accelerations scale with grip, so speeds scale with its root
+    top = np.full(len(idx), V_TOP * car.pace)
+    sc = np.isin(lap, list(plan.sc_laps()))
     pit = np.zeros(len(idx), bool)
     box = None
     if car.pit_lap:
         pit = ((lap == car.pit_lap) & (within >= n - PIT_ENTRY_M / ds)) | (
-            (lap == car.pit_lap + 1) & (within < PIT_EXIT_M / ds))
+            (lap == car.pit_lap + 1) & (within <= int(PIT_EXIT_M / ds)))
         box = g + car.pit_lap * n - int(PIT_BOX_M / ds)
     drs = track.drs[trk] & drs_laps[lap] & ~pit
-    cap = np.minimum(track.v_corner[trk] * pace, np.where(drs, top * DRS_GAIN, top))
+    cap = np.minimum(track.v_corner[trk] * mult, np.where(drs, top * DRS_GAIN, top))
+    if car.power_loss:  # the engine, not drag, sets top speed: DRS does not help
+        hit = lap >= car.power_loss[0]
+        top = np.where(hit, top * car.power_loss[1], top)
+        cap = np.minimum(cap, top)
+        grip[hit] *= 0.9
+    cap = np.where(sc, cap * SC_PACE, cap)
     cap = np.where(pit, np.minimum(cap, PIT_LIMIT), cap)
     cap[0] = 0.0
     if box is not None:
         cap[box] = 0.0
-    v = physics.speed_profile(cap, accel, ds)
+    v = physics.speed_profile(cap, grip, ds)
 
     a = physics.acceleration(v, ds)
     incidents = []
@@ -92,8 +95,7 @@ def drive(track: Track, plan: RacePlan, car: CarPlan, drs_laps: np.ndarray) -> D
                           "min_speed_kmh": float(v[i0:back].min() * 3.6),
                           "time_lost_s": float(dt_new.sum() - dt_old.sum())})
     a = physics.acceleration(v, ds)
-    sc = np.isin(lap, list(plan.sc_laps()))
-    full = ((a > 0.2) & (a > 0.5 * physics.full_throttle_accel(v, accel))) | ((v >= 0.995 * top) & ~pit & ~sc)
+    full = ((a > 0.2) & (a > 0.5 * physics.full_throttle_accel(v, grip))) | ((v >= 0.995 * top) & ~pit & ~sc)
     state = np.where(a < physics.BRAKE_BELOW, 2, np.where(full, 1, 0)).astype(np.int8)
 
     t = np.concatenate([[0.0], np.cumsum(2 * ds / (v[:-1] + v[1:]))])

@@ -1,6 +1,6 @@
 """Car physics: the fastest speed profile under caps, and the drivetrain channels.
 
-Acceleration is ``accel * (1 - v**2 / V_TERM**2)`` (traction falling off with drag)
+Acceleration is ``A0 * (1 - v**2 / V_TERM**2)`` (traction falling off with drag)
 and braking ``B0 * (1 + v**2 / B_AERO)`` (more downforce, harder braking: ~3 g slow,
 ~5.5 g from top speed). Both have closed forms in a transformed speed, so the forward
 and backward passes are running minima (``np.minimum.accumulate``), not Python loops.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-V_TERM = 100.0  # m/s, speed where drag eats all the power
+V_TERM = 110.0  # m/s, speed where drag would eat all the power
 U_TERM = V_TERM**2
 A0 = 11.0  # m/s^2, launch acceleration
 B0 = 28.0  # m/s^2, braking at low speed
@@ -22,21 +22,21 @@ SHIFT_RPM = 12000.0
 IDLE_RPM = 4200.0
 
 
-def speed_profile(cap: np.ndarray, accel: np.ndarray, ds: float) -> np.ndarray:
+def speed_profile(cap: np.ndarray, grip: np.ndarray, ds: float) -> np.ndarray:
     """Fastest speeds (m/s) at points ``ds`` apart that respect ``cap`` (m/s) and the limits.
 
-    ``accel`` is the launch acceleration per point (scales the forward limit).
+    ``grip`` per point scales the launch acceleration and the braking.
     """
     u = np.minimum(cap, 0.999 * V_TERM) ** 2
-    # forward: w = -ln(U - u) grows by at most 2 * accel * ds / U per step
-    climb = np.cumsum(2 * accel * ds / U_TERM)
+    # forward: w = -ln(U - u) grows by at most 2 * A0 * grip * ds / U per step
+    climb = np.cumsum(2 * A0 * grip * ds / U_TERM)
     w = climb + np.minimum.accumulate(-np.log(U_TERM - u) - climb)
     forward = U_TERM - np.exp(-w)
-    # backward: z = ln(B + u) falls by at most 2 * B0 * ds / B per step going forward
-    k = 2 * B0 * ds / B_AERO * np.arange(len(u))
-    z = np.minimum.accumulate((np.log(B_AERO + u) + k)[::-1])[::-1] - k
+    # backward: z = ln(B + u) falls by at most 2 * B0 * grip * ds / B per step going forward
+    fall = np.cumsum(2 * B0 * grip * ds / B_AERO)
+    z = np.minimum.accumulate((np.log(B_AERO + u) + fall)[::-1])[::-1] - fall
     backward = np.exp(z) - B_AERO
-    return np.sqrt(np.clip(np.minimum(forward, backward), 0.0, None))
+    return np.minimum(np.sqrt(np.clip(np.minimum(forward, backward), 0.0, None)), cap)  # exact 0 where capped
 
 
 def acceleration(v: np.ndarray, ds: float) -> np.ndarray:
@@ -45,8 +45,8 @@ def acceleration(v: np.ndarray, ds: float) -> np.ndarray:
     return np.append(a, a[-1])
 
 
-def full_throttle_accel(v: np.ndarray, accel: np.ndarray) -> np.ndarray:
-    return accel * (1 - v**2 / U_TERM)
+def full_throttle_accel(v: np.ndarray, grip: np.ndarray) -> np.ndarray:
+    return A0 * grip * (1 - v**2 / U_TERM)
 
 
 def gear(speed_kmh: np.ndarray) -> np.ndarray:

@@ -73,15 +73,13 @@ class RacePlan:
         """A racing lap: not lap 1, not under the safety car, not in or out of the pits."""
         return lap >= 2 and lap not in self.sc_laps() and lap not in car.pit_laps()
 
-    def pace(self, car: CarPlan) -> np.ndarray:
-        """Speed multiplier per lap (index = lap number) from car, tyres, fuel and the safety car."""
+    def grip(self, car: CarPlan) -> np.ndarray:
+        """Speed multiplier per lap (index = lap number) from car, tyres, fuel and lap-to-lap noise."""
         m = np.ones(self.laps + 1)
         for lap in range(1, self.laps + 1):
             offset, deg = COMPOUNDS[car.compound(lap)]
             extra = offset + deg * (car.tyre_life(lap) - 1) + FUEL_S_PER_LAP * (self.laps - lap) + car.extra_s[lap]
             m[lap] = car.pace * (1 + car.noise[lap]) / (1 + extra / NOMINAL_LAP_S)
-        for lap in self.sc_laps():
-            m[lap] *= SC_PACE
         return m
 
 

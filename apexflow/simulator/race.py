@@ -138,8 +138,8 @@ class SyntheticRace:
         status = [(0.0, "1")]
         if self.plan.sc:
             a, b = self.plan.sc
-            status.append((min(x["lap_start"][a] for x in self._timing) - SC_LEAD_S, "4"))
-            status.append((min(x["lap_start"][b + 1] for x in self._timing), "1"))
+            status.append((self._leader_time(a) - SC_LEAD_S, "4"))
+            status.append((self._leader_time(b + 1), "1"))
         return status
 
     def _status_during(self, start: float, end: float) -> str:

@@ -37,7 +37,7 @@ class Track:
     x: np.ndarray
     y: np.ndarray
     z: np.ndarray
-    v_corner: np.ndarray  # m/s, cornering limit at each point, capped at V_TOP
+    v_corner: np.ndarray  # m/s, cornering limit at each point (inf where flat out)
     drs: np.ndarray  # bool, inside a DRS zone
     sectors: tuple[int, int]  # point indices where sectors 2 and 3 start
 
@@ -89,11 +89,11 @@ def build_track(ds: float = 2.0) -> Track:
     xy -= np.outer(np.arange(n) / n, 2 * xy[-1] - xy[-2])  # spread the sub-metre residue
     radius = 1.0 / np.maximum(np.abs(kappa), 1e-9)
     denom = 1.0 - B_AERO * radius
-    v_corner = np.where(denom > 0, np.sqrt(A_MECH * radius / np.maximum(denom, 1e-9)), V_TOP)
-    v_corner = np.minimum(v_corner, V_TOP)
+    v_corner = np.where(denom > 0, np.sqrt(A_MECH * radius / np.maximum(denom, 1e-9)), np.inf)
+    v_corner = np.where(v_corner > 1.2 * V_TOP, np.inf, v_corner)
     frac = np.arange(n) / n
     z = 18 + 9 * np.sin(2 * np.pi * frac + 0.6) + 3.5 * np.sin(6 * np.pi * frac + 1.9)
-    drs = np.isin(segment, DRS_STRAIGHTS) & (v_corner >= V_TOP)
-    drs &= np.roll(v_corner, -60) >= V_TOP  # close ~120 m before the braking zone ahead
+    drs = np.isin(segment, DRS_STRAIGHTS) & np.isinf(v_corner)
+    drs &= np.isinf(np.roll(v_corner, -60))  # close ~120 m before the braking zone ahead
     drs &= ~((frac > 1 - PIT_ENTRY_M / (n * ds)) | (frac < 0.02))  # open only after the line area
     return Track(n * ds, ds, xy[:, 0], xy[:, 1], z, v_corner, drs, (n // 3, 2 * n // 3))
