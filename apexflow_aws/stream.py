@@ -4,6 +4,8 @@ PutRecords does not order records whose delivery is retried: if a car's record 3
 its record 4 succeeds, a retry of 3 lands after 4. So each call carries at most one record
 per partition key, and a key's next record is sent only once the previous one is stored.
 With 20 cars that is 20 records a call; more entities fill a call up to 500 records / 5 MiB.
+Failed records (and throttled calls) are retried with exponential backoff; the run fails with
+``DeliveryError`` only when one record has failed ``attempts`` times in a row.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ class KinesisStream:
         queues: OrderedDict[str, deque] = OrderedDict()
         for key, data in records:
             queues.setdefault(key, deque()).append(data)
-        failures = 0
+        tries: dict[str, int] = {}  # key -> failed attempts of its current head record
         while queues:
             heads, size = [], 0
             for key, q in queues.items():
@@ -38,24 +40,31 @@ class KinesisStream:
                     break
                 heads.append((key, q[0]))
                 size += n
-            if self._put_once(heads, queues):
-                failures = 0
+            failed = self._put_once(heads, queues)
+            if not failed:
                 continue
-            failures += 1
-            if failures >= self.attempts:
+            # A call that stored some records still made progress: only a record that fails on
+            # ``attempts`` consecutive tries fails the run.
+            for key in failed:
+                tries[key] = tries.get(key, 0) + 1
+            for key, _ in heads:
+                if key not in failed:
+                    tries.pop(key, None)
+            worst = max(tries[key] for key in failed)
+            if worst >= self.attempts:
                 left = sum(len(q) for q in queues.values())
                 raise DeliveryError(f"{left} record(s) still undelivered to {self.name} after {self.attempts} "
                                     "attempts; the run failed, re-run it (delivery is idempotent)")
-            self.sleep(min(self.base_delay * 2 ** (failures - 1), 2.0))
+            self.sleep(min(self.base_delay * 2 ** (worst - 1), 2.0))
 
-    def _put_once(self, heads: list[tuple[str, bytes]], queues: OrderedDict) -> bool:
-        """One PutRecords call; pops what was stored. False when anything must be retried."""
+    def _put_once(self, heads: list[tuple[str, bytes]], queues: OrderedDict) -> list[str]:
+        """One PutRecords call; pops what was stored and returns the keys whose record must be retried."""
         try:
             resp = self.kinesis.put_records(StreamName=self.name,
                                             Records=[{"PartitionKey": k, "Data": d} for k, d in heads])
         except self.kinesis.exceptions.ProvisionedThroughputExceededException:
-            return False
-        ok = True
+            return [key for key, _ in heads]
+        failed = []
         for (key, _), res in zip(heads, resp["Records"]):
             code = res.get("ErrorCode")
             if code is None:
@@ -63,7 +72,7 @@ class KinesisStream:
                 if not queues[key]:
                     del queues[key]
             elif code in RETRYABLE:
-                ok = False
+                failed.append(key)
             else:
                 raise DeliveryError(f"Kinesis refused a record for {key}: {code} {res.get('ErrorMessage', '')}")
-        return ok
+        return failed
