@@ -30,7 +30,6 @@ class Drive:
     v: np.ndarray  # knots: speed (m/s)
     state: np.ndarray  # per point: 0 part throttle, 1 full throttle, 2 braking
     drs: np.ndarray  # per point: DRS flap open
-    pit: np.ndarray  # per point: in the pit lane
     lap_start: np.ndarray  # per lap (index = lap number, laps + 1 = finish): time at the line
     sector_start: np.ndarray  # (laps + 1, 2): times sectors 2 and 3 start
     pit_in: float | None
@@ -118,5 +117,5 @@ def drive(track: Track, plan: RacePlan, car: CarPlan, drs_laps: np.ndarray) -> D
     if car.pit_lap:
         pit_in = float(at(g + car.pit_lap * n - int(PIT_ENTRY_M / ds)))
         pit_out = float(at(g + car.pit_lap * n + int(PIT_EXIT_M / ds)))
-    return Drive(g, t, knots, v, state, drs & (state != 2), pit, np.concatenate([[np.nan], at(starts)]),
+    return Drive(g, t, knots, v, state, drs & (state != 2), np.concatenate([[np.nan], at(starts)]),
                  np.vstack([np.full((1, 2), np.nan), sectors]), pit_in, pit_out, incidents)
