@@ -64,7 +64,7 @@ class Data(Construct):
 
         engine = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17)
         self.admin_secret = rds.DatabaseSecret(self, "AdminSecret", username=names.ADMIN_USER,
-                                               secret_name=names.SECRET_NAMES["admin"])
+                                               secret_name=settings.secret_name("admin"))
         self.instance = rds.DatabaseInstance(
             self, "Postgres",
             engine=engine,
@@ -92,10 +92,10 @@ class Data(Construct):
             auto_minor_version_upgrade=True,
         )
         self.admin_secret = self.instance.secret
-        self.app_secret = _login(self, "AppSecret", names.APP_USER, names.SECRET_NAMES["app"])
-        self.readonly_secret = _login(self, "ReadOnlySecret", names.READONLY_USER, names.SECRET_NAMES["readonly"])
+        self.app_secret = _login(self, "AppSecret", names.APP_USER, settings.secret_name("app"))
+        self.readonly_secret = _login(self, "ReadOnlySecret", names.READONLY_USER, settings.secret_name("readonly"))
         self.proxy = self.instance.add_proxy(
-            "Proxy", vpc=vpc, vpc_subnets=network.database_subnets, security_groups=[self.proxy_sg],
+            "Proxy", db_proxy_name=settings.proxy_name, vpc=vpc, vpc_subnets=network.database_subnets, security_groups=[self.proxy_sg],
             secrets=[self.admin_secret, self.app_secret, self.readonly_secret],
             require_tls=True, iam_auth=False,
             client_password_auth_type=rds.ClientPasswordAuthType.POSTGRES_SCRAM_SHA_256,
@@ -131,5 +131,4 @@ def _bucket(scope: Construct, id: str, **props) -> s3.Bucket:
 
 def _login(data: Data, id: str, username: str, secret_name: str) -> secretsmanager.ISecret:
     """A login's secret, attached to the instance so it carries host, port and database name."""
-    return rds.DatabaseSecret(data, id, username=username, secret_name=secret_name,
-                              master_secret=data.admin_secret).attach(data.instance)
+    return rds.DatabaseSecret(data, id, username=username, secret_name=secret_name).attach(data.instance)
