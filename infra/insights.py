@@ -35,7 +35,7 @@ class Insights(Construct):
                  layers: Layers, database_environment: dict[str, str]) -> None:
         super().__init__(scope, id)
         self.openai_secret = secretsmanager.Secret(
-            self, "OpenAiKey", secret_name=names.SECRET_NAMES["openai"],
+            self, "OpenAiKey", secret_name=settings.secret_name("openai"),
             description="OpenAI API key for insights; set it with put-secret-value after the first deploy")
         acknowledge(self.openai_secret, "SMG4", "A third-party API key: it is rotated in OpenAI's console "
                     "and written with put-secret-value, which Secrets Manager cannot automate.")

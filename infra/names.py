@@ -20,12 +20,7 @@ DATABASE_NAME = "apexflow"
 ADMIN_USER = "apexflow_admin"
 APP_USER = "apexflow_app"
 READONLY_USER = "apexflow_bi"
-SECRET_NAMES = {
-    "admin": f"{PREFIX}/db/admin",
-    "app": f"{PREFIX}/db/app",
-    "readonly": f"{PREFIX}/db/readonly",
-    "openai": f"{PREFIX}/openai-api-key",
-}
+SECRETS = {"admin": "db/admin", "app": "db/app", "readonly": "db/readonly", "openai": "openai-api-key"}
 
 # Powertools service names, one per function.
 SERVICES = {
@@ -103,6 +98,14 @@ class Settings:
     iterator_age_alarm_ms: int = 60_000
     db_connections_alarm: int = 150
     alert_email: str = ""                   # subscribed to the alerts topic when set
+
+    def secret_name(self, key: str) -> str:
+        """``<stack>/db/readonly`` and the like: one stack's secrets never collide with another's."""
+        return f"{self.stack_name.lower()}/{SECRETS[key]}"
+
+    @property
+    def proxy_name(self) -> str:
+        return f"{self.stack_name.lower()}-proxy"
 
     @classmethod
     def from_context(cls, node) -> "Settings":
