@@ -220,3 +220,88 @@ def test_partial_failures_on_moto_reach_the_database_exactly_once(local, db):
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM telemetry_chunks WHERE session_id = %s", (result.session.session_id,))
         assert cur.fetchone()[0] == result.chunks
+
+
+# --------------------------------------------------------------------------- replay pacing
+
+class FakeClock:
+    def __init__(self):
+        self.now, self.sleeps = 1000.0, []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, s):
+        assert s > 0
+        self.sleeps.append(s)
+        self.now += s
+
+
+class Recorder:
+    def __init__(self, clock):
+        self.clock, self.calls = clock, []
+
+    def put(self, records):
+        self.calls.append((self.clock.now, list(records)))
+
+
+def _chunk_records(starts: dict[str, list[float]]):
+    """Encoded 1-sample chunks per entity at the given session times, in stream order (t, entity)."""
+    import numpy as np
+
+    out = []
+    for entity, ts in starts.items():
+        for seq, t in enumerate(ts):
+            c = chunks.Chunk("sess", entity, seq, np.array([t]), {"Speed": np.array([1.0], "f4")}, {"Speed": "km/h"})
+            out.append((t, entity, (c.partition_key, chunks.encode(c))))
+    return [r for _, _, r in sorted(out, key=lambda x: (x[0], x[1]))]
+
+
+def test_replay_at_live_pace_and_faster_keeps_order_and_interleaving():
+    from apexflow.replay import PacedStream
+
+    records = _chunk_records({"VER": [100.0, 110.0, 120.0], "HAM": [100.0, 112.5, 120.0]})
+    for speed, expected in ((1.0, [0.0, 10.0, 12.5, 20.0]), (10.0, [0.0, 1.0, 1.25, 2.0])):
+        fc = FakeClock()
+        sink = Recorder(fc)
+        paced = PacedStream(sink, speed, clock=fc.clock, sleep=fc.sleep)
+        paced.put(records[:3])  # ingest hands over batches; pacing carries across them
+        paced.put(records[3:])
+        assert [round(at - 1000.0, 6) for at, _ in sink.calls] == expected
+        assert [r for _, rs in sink.calls for r in rs] == records  # nothing reordered
+        assert [k.split("/")[1] for k, _ in sink.calls[0][1]] == ["HAM", "VER"]  # both due at t=100 together
+
+
+def test_replay_as_fast_as_possible_never_sleeps():
+    from apexflow.replay import PacedStream
+
+    fc = FakeClock()
+    sink = Recorder(fc)
+    records = _chunk_records({"A": [0.0, 50.0], "B": [10.0]})
+    PacedStream(sink, None, clock=fc.clock, sleep=fc.sleep).put(records)
+    assert fc.sleeps == [] and sink.calls == [(1000.0, records)]
+
+
+def test_replay_speed_must_be_positive():
+    from apexflow.contract import ContractError
+    from apexflow.replay import PacedStream
+
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ContractError, match="positive"):
+            PacedStream(None, bad)
+
+
+def test_replay_catches_up_when_sending_is_slow():
+    """Wall time lost in a slow put is not added on top: later chunks go out as soon as they are due."""
+    from apexflow.replay import PacedStream
+
+    fc = FakeClock()
+
+    class Slow(Recorder):
+        def put(self, records):
+            super().put(records)
+            fc.now += 7.0
+
+    sink = Slow(fc)
+    PacedStream(sink, 1.0, clock=fc.clock, sleep=fc.sleep).put(_chunk_records({"A": [0.0, 5.0, 10.0, 30.0]}))
+    assert [round(at - 1000.0, 6) for at, _ in sink.calls] == [0.0, 7.0, 30.0]
