@@ -1,0 +1,79 @@
+"""Shared fixtures: a real PostgreSQL (``DATABASE_URL`` or embedded), a fresh database per test, moto."""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CACHE = ROOT.parent / "shared" / "data" / "fastf1-http-cache"
+_counter = itertools.count()
+
+
+def _with_db(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """DSN of a server's maintenance database, with a migrated template database ready."""
+    from apexflow.storage.migrate import migrate
+
+    base = os.environ.get("DATABASE_URL")
+    server = None
+    if not base:
+        from apexflow.storage.db import embedded_server
+
+        server = embedded_server(tmp_path_factory.mktemp("pgdata"))
+        base = server.get_uri()
+    conn = psycopg2.connect(base)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS apexflow_test_template")
+        cur.execute("CREATE DATABASE apexflow_test_template")
+    migrate(_with_db(base, "apexflow_test_template"))
+    yield base, conn
+    conn.close()
+    if server is not None:
+        server.cleanup()
+
+
+@pytest.fixture
+def dsn(pg_server):
+    """A fresh, migrated database for one test."""
+    base, admin = pg_server
+    name = f"apexflow_test_{os.getpid()}_{next(_counter)}"
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} TEMPLATE apexflow_test_template")
+    yield _with_db(base, name)
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(dsn):
+    conn = psycopg2.connect(dsn)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def shared_cache():
+    if not SHARED_CACHE.is_dir():
+        pytest.skip(f"frozen FastF1 responses not found at {SHARED_CACHE} (the shared data folder is absent)")
+    return SHARED_CACHE
+
+
+@pytest.fixture
+def local(dsn):
+    """moto S3 + Kinesis and the functions' environment, on a fresh database."""
+    from apexflow_aws.local.stack import local_stack
+
+    with local_stack(dsn=dsn) as d:
+        yield d

@@ -1,0 +1,99 @@
+"""The chunk codec and the contract's validation."""
+import numpy as np
+import pytest
+
+from apexflow import chunk as chunks
+from apexflow.contract import F1_CHANNELS, Channel, ContractError
+
+CHANNELS = {c.name: c for c in F1_CHANNELS}
+UNITS = {c.name: c.unit for c in F1_CHANNELS}
+
+
+def make(n=40, seq=3, **over):
+    t = np.arange(n) * 0.25 + 100.0
+    values = {name: np.linspace(10, 20, n).astype(np.float32) for name in ("Speed", "RPM")}
+    values.update(over)
+    return chunks.Chunk("sim-1", "VER", seq, t, values, {k: UNITS[k] for k in values})
+
+
+def test_round_trip_keeps_every_value_and_identity():
+    c = make()
+    back = chunks.decode(chunks.encode(c))
+    assert (back.session_id, back.entity_id, back.seq, back.n) == ("sim-1", "VER", 3, 40)
+    np.testing.assert_array_equal(back.t, c.t)
+    np.testing.assert_array_equal(back.values["RPM"], c.values["RPM"])
+    assert back.units == {"Speed": "km/h", "RPM": "1/min"}
+    assert back.partition_key == "sim-1/VER"
+
+
+def test_a_ten_second_f1_chunk_is_small():
+    n = 40
+    values = {c.name: np.random.default_rng(1).uniform(0, 5, n).astype(np.float32) for c in F1_CHANNELS}
+    c = chunks.Chunk("s", "e", 0, np.arange(n) * 0.25, values, UNITS)
+    assert len(chunks.encode(c.validate(CHANNELS))) < 3000
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"xx", "shorter than"),
+    (b"NOPE" + bytes(20), "expected b'AXFC'"),
+])
+def test_garbage_is_refused_with_a_reason(data, message):
+    with pytest.raises(ContractError, match=message):
+        chunks.decode(data)
+
+
+def test_wrong_schema_version_is_refused_before_parsing():
+    data = bytearray(chunks.encode(make()))
+    data[4:6] = (99).to_bytes(2, "little")
+    with pytest.raises(ContractError, match="schema version 99 is not supported"):
+        chunks.decode(bytes(data))
+
+
+def test_truncated_payload_is_malformed():
+    data = chunks.encode(make())
+    with pytest.raises(ContractError, match="malformed chunk"):
+        chunks.decode(data[:-5])
+
+
+def test_out_of_order_timestamps_name_the_sample():
+    c = make()
+    c.t = c.t.copy()
+    c.t[7] = c.t[6]
+    with pytest.raises(ContractError, match="out of order at sample 7"):
+        c.validate()
+
+
+def test_nan_and_inf_are_refused():
+    bad = np.ones(40, dtype=np.float32)
+    bad[5] = np.inf
+    with pytest.raises(ContractError, match="channel Speed has a non-finite value"):
+        make(Speed=bad).validate()
+
+
+def test_unknown_channel_and_wrong_unit_against_the_session():
+    c = make()
+    c.values["Boost"] = np.ones(40, dtype=np.float32)
+    c.units["Boost"] = "bar"
+    with pytest.raises(ContractError, match="unknown channel 'Boost'"):
+        c.validate(CHANNELS)
+    c = make()
+    c.units["Speed"] = "mph"
+    with pytest.raises(ContractError, match="unit 'mph'"):
+        c.validate(CHANNELS)
+
+
+def test_split_cuts_by_time_and_numbers_chunks_consecutively():
+    t = np.concatenate([np.arange(0, 25, 0.25), np.arange(40, 45, 0.25)])  # a gap from 25 s to 40 s
+    values = {"Speed": np.full(len(t), 100, dtype=np.float32)}
+    parts = chunks.split("s", "e", t, values, {"Speed": "km/h"}, seconds=10)
+    assert [p.seq for p in parts] == [0, 1, 2, 3]
+    assert sum(p.n for p in parts) == len(t)
+    assert all(p.t[-1] - p.t[0] < 10 for p in parts)
+    np.testing.assert_array_equal(np.concatenate([p.t for p in parts]), t)
+
+
+def test_bad_names_are_refused():
+    with pytest.raises(ContractError, match="channel name"):
+        Channel("1bad", "m")
+    with pytest.raises(ContractError, match="entity_id"):
+        make().__class__("s", "bad id", 0, np.arange(2.0), {}, {}).validate()

@@ -1,0 +1,110 @@
+"""One trip through the real handlers: ingest -> S3 + Kinesis (moto) -> analyze -> PostgreSQL."""
+import base64
+import json
+
+import psycopg2
+import pytest
+
+from apexflow_aws.config import client
+from apexflow_aws.dead_letter import S3DeadLetters
+from apexflow_aws.local.esm import EventSourceMapping, LambdaContext, kinesis_event
+from apexflow_aws.local.handlers import load
+from apexflow_aws.local.stack import BUCKET, STREAM
+
+SPEC = {"source": "synthetic", "seed": 3, "laps": 2}
+
+
+def snapshot(dsn):
+    """Everything analyze writes, minus wall-clock columns."""
+    conn = psycopg2.connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT session_id, entity_id, seq, t_start, t_end, n_samples, stats FROM telemetry_chunks "
+                    "ORDER BY 1, 2, 3")
+        chunks = cur.fetchall()
+        cur.execute("SELECT detection_id, kind, severity, score, t_start, t_end, evidence FROM detections ORDER BY 1")
+        dets = cur.fetchall()
+        cur.execute("SELECT session_id, entity_id, state_version, last_seq, state FROM processing_checkpoints "
+                    "ORDER BY 1, 2")
+        states = cur.fetchall()
+    conn.close()
+    return chunks, dets, states
+
+
+def ingest(spec=SPEC):
+    return load("ingest").handler(spec, LambdaContext("ingest"))
+
+
+def test_every_batch_delivered_twice_leaves_the_database_as_after_the_first(local):
+    analyze = load("analyze").handler
+    second_changed = []
+
+    def twice(event, context):
+        first = analyze(event, context)
+        after_first = snapshot(local)
+        again = analyze(event, context)
+        second_changed.append(snapshot(local) != after_first)
+        assert again == first
+        return first
+
+    result = ingest()
+    esm = EventSourceMapping(client("kinesis"), STREAM, twice, batch_size=25)
+    esm.drain()
+    assert esm.invocations > 4 and not any(second_changed)
+    chunks, dets, states = snapshot(local)
+    assert len(chunks) == result["chunks"]
+    assert sum(c[5] for c in chunks) == result["samples"]
+    assert len(states) == result["entities"]
+
+
+def test_a_malformed_record_fails_alone_and_is_kept_with_its_payload(local):
+    result = ingest()
+    kinesis = client("kinesis")
+    garbage = b"AXFC" + b"\x01\x00" + b"\xff" * 30
+    kinesis.put_record(StreamName=STREAM, PartitionKey=f"{result['session_id']}/VER", Data=garbage)
+    dead = S3DeadLetters(client("s3"), BUCKET)
+    esm = EventSourceMapping(kinesis, STREAM, load("analyze").handler, batch_size=50, on_failure=dead)
+    esm.drain()
+    chunks, _, _ = snapshot(local)
+    assert len(chunks) == result["chunks"]  # every good chunk committed, in its batch or a retry
+    assert esm.failed_records == 1
+    [letter] = dead.list()
+    assert letter["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert base64.b64decode(letter["records"][0]["data"]) == garbage
+
+
+def test_bad_records_are_reported_as_batch_item_failures(local):
+    ingest()
+    kinesis = client("kinesis")
+    desc = kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]
+    shard = desc["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=it["ShardIterator"], Limit=5)["Records"]
+    assert len(records) == 5
+    records[2] = {**records[2], "Data": b"not a chunk"}
+    event = kinesis_event(records, shard, desc["StreamARN"], "us-east-1")
+    response = load("analyze").handler(event, LambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[2]["SequenceNumber"]}]}
+    chunks, _, _ = snapshot(local)
+    assert len(chunks) == 4
+
+
+def test_reingesting_the_same_data_is_a_no_op_and_new_data_replaces_the_run(local):
+    first = ingest()
+    again = ingest()
+    assert first["run_id"] == again["run_id"] and first["registered"] and not again["registered"]
+    other = ingest({**SPEC, "chunk_seconds": 5.0})
+    assert other["run_id"] != first["run_id"] and other["registered"]
+    s3 = client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    runs = {k.split("/runs/")[1].split("/")[0] for k in keys if "/runs/" in k}
+    assert runs == {other["run_id"]}
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=f"raw/synthetic/{other['session_id']}/manifest.json")
+                          ["Body"].read())
+    assert manifest["run_id"] == other["run_id"] and len(manifest["checksums"]) == other["chunks"]
+
+
+def test_unknown_source_is_a_clear_error(local):
+    from apexflow.contract import ContractError
+
+    with pytest.raises(ContractError, match="unknown source 'nope'; known sources:"):
+        ingest({"source": "nope"})
