@@ -79,7 +79,7 @@ class Ingest(Construct):
                                              on_failure=destinations.SqsDestination(self.dead_letters))
         self.schedule = scheduler.Schedule(
             self, "RaceWeekendSchedule",
-            description="Ingest the latest session during race weekends",
+            description="Re-ingest a race-weekend session as its data is published",
             schedule=scheduler.ScheduleExpression.cron(minute=settings.ingest_schedule_minutes,
                                                        week_day=settings.ingest_schedule_days,
                                                        time_zone=TimeZone.ETC_UTC),

@@ -75,10 +75,13 @@ class Settings:
     ingest_memory_mb: int = 3008
     ingest_timeout_seconds: int = 900
     ingest_ephemeral_mb: int = 4096
-    ingest_schedule_enabled: bool = True
-    ingest_schedule_minutes: str = "0/30"   # every half hour ...
-    ingest_schedule_days: str = "FRI-SUN"   # ... on race-weekend days (UTC)
-    ingest_schedule_event: str = '{"source": "fastf1", "session": "latest"}'
+    # The race-weekend schedule re-ingests one session (the request below, as apexflow.sources.from_spec
+    # reads it) every half hour on race-weekend days, picking up data as FastF1 publishes it.
+    # Off until a weekend is named: -c ingestScheduleEnabled=true -c ingestScheduleEvent='{...}'.
+    ingest_schedule_enabled: bool = False
+    ingest_schedule_minutes: str = "0/30"
+    ingest_schedule_days: str = "FRI-SUN"   # UTC
+    ingest_schedule_event: str = '{"source": "fastf1", "year": 2025, "event": "Monza", "session": "R"}'
 
     # Database
     db_instance_class: str = "t4g.small"

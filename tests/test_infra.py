@@ -70,7 +70,9 @@ def synthed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     return synth(tmp_path_factory.mktemp("production"), streamMode="provisioned", shardCount="8",
-                 dbMultiAz="true", alertEmail="oncall@example.com", architecture="arm64")
+                 dbMultiAz="true", alertEmail="oncall@example.com", architecture="arm64",
+                 ingestScheduleEnabled="true",
+                 ingestScheduleEvent='{"source": "fastf1", "year": 2024, "event": "Monza", "session": "Q"}')
 
 
 def resources(synthed, kind: str) -> dict[str, dict]:
@@ -221,7 +223,7 @@ def test_ingest_is_a_container_image_on_a_race_weekend_schedule_with_an_on_deman
             "DATABASE_NAME": names.DATABASE_NAME, "FASTF1_CACHE": "/tmp/fastf1"})}})
     ingest = logical_id(synthed, "AWS::Lambda::Function", "IngestFunction")
     synthed.template.has_resource_properties("AWS::Scheduler::Schedule", {
-        "ScheduleExpression": "cron(0/30 * ? * FRI-SUN *)", "State": "ENABLED",
+        "ScheduleExpression": "cron(0/30 * ? * FRI-SUN *)", "State": "DISABLED",
         "Target": Match.object_like({"Arn": {"Fn::GetAtt": [ingest, "Arn"]},
                                      "DeadLetterConfig": Match.any_value(),
                                      "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}})})
@@ -320,6 +322,8 @@ def test_alert_email_subscribes_when_given(synthed, production):
 
 
 def test_production_settings_reach_the_template(production):
+    production.template.has_resource_properties("AWS::Scheduler::Schedule", {"State": "ENABLED", "Target":
+        Match.object_like({"Input": '{"source":"fastf1","year":2024,"event":"Monza","session":"Q"}'})})
     production.template.has_resource_properties("AWS::RDS::DBInstance", {"MultiAZ": True})
     production.template.has_resource_properties("AWS::Lambda::Function", {
         "Runtime": "python3.12", "Architectures": ["arm64"]})
