@@ -13,6 +13,7 @@ import numpy as np
 from apexflow.simulator.plan import RacePlan
 
 FREEZABLE = ("RPM", "Throttle")
+SNAP_S = 0.75  # an incident's first moments: speed lost with neither brake nor throttle
 
 
 def plan_anomalies(rng: np.random.Generator, plan: RacePlan) -> list[dict]:

@@ -8,7 +8,8 @@ import numpy as np
 
 from apexflow.contract import F1_CHANNELS, TRACK_STATUS, Entity, Session, SessionFacts
 from apexflow.simulator import physics
-from apexflow.simulator.anomalies import freeze, plan_anomalies
+from apexflow.simulator.anomalies import SNAP_S, freeze, plan_anomalies
+from apexflow.simulator.sensors import sensor_noise
 from apexflow.simulator.drive import Drive, drive, lap_start_point
 from apexflow.simulator.plan import make_plan
 from apexflow.simulator.track import build_track
@@ -115,9 +116,17 @@ class SyntheticRace:
             rpm = np.where(lap >= car.power_loss[0], np.minimum(rpm, self._rpm_cap(car)), rpm)
         state = d.state[point]
         throttle = np.where(state == 1, 100.0, np.where(state == 2, 0.0, physics.part_throttle(v)))
+        brake = (state == 2) | stopped
+        throttle = np.where(stopped, 0.0, throttle)
+        for inc in d.incidents:  # the car snaps before the driver reacts: speed goes, no pedal asked for it
+            snap = (t >= inc["t_start"]) & (t < inc["t_start"] + SNAP_S)
+            brake &= ~snap
+            throttle = np.where(snap, 0.0, throttle)
+        speed, rpm, throttle, x, y, z = sensor_noise(np.random.default_rng([self.seed, k, 1]), speed, rpm,
+                                                     throttle, x, y, z)
         values = {
-            "Speed": speed, "RPM": rpm, "nGear": gears, "Throttle": np.where(stopped, 0.0, throttle),
-            "Brake": ((state == 2) | stopped).astype(float), "DRS": d.drs[point].astype(float),
+            "Speed": speed, "RPM": rpm, "nGear": gears, "Throttle": throttle,
+            "Brake": brake.astype(float), "DRS": d.drs[point].astype(float),
             "X": x, "Y": y, "Z": z, "Distance": distance, "LapNumber": lap,
         }
         for s in self._sensors_of(k, "frozen_sensor"):
