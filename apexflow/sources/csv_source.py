@@ -1,0 +1,261 @@
+"""Generic telemetry from a CSV or JSON Lines file: an entity column, a time column, numeric channels.
+
+Columns:
+
+- ``entity_col``: who produced the row (a car, a device); becomes ``entity_id``.
+- ``time_col``: either numbers (seconds since the session start, given by ``start_time``,
+  default 1970-01-01T00:00:00Z) or ISO-8601 timestamps (the session starts at the earliest one;
+  timestamps without a zone are UTC).
+- every other column is a channel (or only ``channels``, if given). A header such as
+  ``speed [km/h]`` or ``speed (km/h)`` names the channel ``speed`` with unit ``km/h``;
+  ``units={"speed": "km/h"}`` does the same. Every cell of a channel must be a finite number.
+
+The whole file is read and checked before anything is returned: a malformed row (wrong
+number of fields, empty or non-numeric cell, bad timestamp or entity, an entity repeating a
+timestamp) is an error that gives its line number, and because ingest validates everything
+before writing, nothing of a bad file is ever half-ingested. Rows may come in any order;
+each entity's samples are sorted by time.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from apexflow.contract import Channel, ContractError, Entity, Session, SessionFacts, check_id
+
+MAX_ERRORS = 20
+_UNIT_HEADER = re.compile(r"^\s*(.+?)\s*[\[(]\s*(.+?)\s*[\])]\s*$")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _slug(text: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "file"
+
+
+def _parse_time(value) -> float | datetime:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return float(value)
+    text = str(value).strip()
+    try:
+        f = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(f):
+            raise ValueError("not a finite number")
+        return f
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def _parse_start(value) -> datetime:
+    if isinstance(value, datetime):
+        stamp = value
+    else:
+        try:
+            stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ContractError(f"start time {value!r} is not an ISO-8601 timestamp") from None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+class FileSource:
+    """A CSV (``fmt="csv"``) or JSON Lines (``fmt="jsonl"``) telemetry file as a source."""
+
+    def __init__(self, path, entity_col: str, time_col: str, fmt: str | None = None,
+                 session_id: str | None = None, start_time=None, channels: list[str] | None = None,
+                 units: dict[str, str] | None = None):
+        self.path = Path(path)
+        if fmt is None:
+            fmt = "jsonl" if self.path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
+        if fmt not in ("csv", "jsonl"):
+            raise ContractError(f"file format must be 'csv' or 'jsonl', got {fmt!r}")
+        self.fmt, self.entity_col, self.time_col = fmt, entity_col, time_col
+        self.session_id = session_id or f"{fmt}-{_slug(self.path.stem)}"
+        check_id("session_id", self.session_id)
+        self.start_time = _parse_start(start_time) if start_time else None
+        self.wanted, self.units = (list(channels) if channels else None), dict(units or {})
+        self._loaded = None
+
+    # -- reading
+    def _rows(self) -> Iterator[tuple[int, dict]]:
+        """(line number, {column: raw value}) of every data row; header problems raise at once."""
+        if not self.path.is_file():
+            raise ContractError(f"{self.path}: no such file")
+        if self.fmt == "csv":
+            with self.path.open(newline="", encoding="utf-8-sig") as f:
+                reader = csv.reader(f)
+                try:
+                    header = next(reader)
+                except StopIteration:
+                    raise ContractError(f"{self.path}: the file is empty; it needs a header line") from None
+                header = [h.strip() for h in header]
+                if len(set(header)) != len(header):
+                    raise ContractError(f"{self.path}:1: duplicate column names in {header}")
+                self._header = header
+                for fields in reader:
+                    line = reader.line_num
+                    if not fields or all(not x.strip() for x in fields):
+                        continue
+                    if len(fields) != len(header):
+                        yield line, ValueError(f"has {len(fields)} fields, the header has {len(header)}")
+                        continue
+                    yield line, dict(zip(header, fields))
+        else:
+            self._header = None
+            with self.path.open(encoding="utf-8") as f:
+                for line, text in enumerate(f, 1):
+                    if not text.strip():
+                        continue
+                    try:
+                        row = json.loads(text)
+                    except json.JSONDecodeError as e:
+                        yield line, ValueError(f"is not valid JSON ({e.msg})")
+                        continue
+                    if not isinstance(row, dict):
+                        yield line, ValueError("is not a JSON object")
+                        continue
+                    yield line, row
+
+    def _channel_columns(self, first: dict) -> dict[str, tuple[str, str]]:
+        """column -> (channel name, unit)."""
+        columns = self._header if self._header is not None else list(first)
+        for need in (self.entity_col, self.time_col):
+            if need not in columns:
+                raise ContractError(f"{self.path}: no column {need!r}; columns are {columns}")
+        picked = self.wanted or [c for c in columns if c not in (self.entity_col, self.time_col)]
+        out = {}
+        for col in picked:
+            if col not in columns:
+                raise ContractError(f"{self.path}: no channel column {col!r}; columns are {columns}")
+            m = _UNIT_HEADER.match(col)
+            name, unit = (m.group(1), m.group(2)) if m else (col.strip(), "")
+            unit = self.units.get(name, self.units.get(col, unit))
+            try:
+                Channel(name, unit)
+            except ContractError as e:
+                raise ContractError(f"{self.path}: column {col!r}: {e}") from None
+            out[col] = (name, unit)
+        if not out:
+            raise ContractError(f"{self.path}: no channel columns besides {self.entity_col!r} and {self.time_col!r}")
+        names = [n for n, _ in out.values()]
+        if len(set(names)) != len(names):
+            raise ContractError(f"{self.path}: two columns name the same channel: {names}")
+        return out
+
+    def load(self):
+        if self._loaded is not None:
+            return self._loaded
+        errors: list[str] = []
+        per_entity: dict[str, list] = {}
+        cols = None
+        kinds = set()
+
+        def err(line, msg):
+            errors.append(f"{self.path.name}:{line}: {msg}")
+
+        for line, row in self._rows():
+            if isinstance(row, Exception):
+                err(line, f"row {row}")
+                continue
+            if cols is None:
+                cols = self._channel_columns(row)
+            entity = row.get(self.entity_col)
+            entity = "" if entity is None else str(entity).strip()
+            try:
+                check_id("entity_id", entity)
+            except ContractError as e:
+                err(line, f"column {self.entity_col!r}: {e}")
+                continue
+            raw_t = row.get(self.time_col)
+            try:
+                if raw_t is None or str(raw_t).strip() == "":
+                    raise ValueError("is empty")
+                t = _parse_time(raw_t)
+            except (ValueError, TypeError) as e:
+                err(line, f"column {self.time_col!r}: {raw_t!r} is not seconds or an ISO-8601 timestamp ({e})")
+                continue
+            kinds.add(type(t))
+            values = []
+            bad = False
+            for col in cols:
+                v = row.get(col)
+                try:
+                    if v is None or (isinstance(v, str) and not v.strip()):
+                        raise ValueError
+                    if isinstance(v, bool):
+                        v = float(v)
+                    f = float(v)
+                    if not math.isfinite(f):
+                        raise ValueError
+                except (ValueError, TypeError):
+                    err(line, f"column {col!r}: {v!r} is not a finite number")
+                    bad = True
+                    break
+                values.append(f)
+            if not bad:
+                per_entity.setdefault(entity, []).append((t, line, values))
+            if len(errors) >= MAX_ERRORS:
+                break
+        if cols is None and not errors:
+            raise ContractError(f"{self.path}: no data rows")
+        if len(kinds) > 1:
+            errors.append(f"{self.path.name}: column {self.time_col!r} mixes numbers and timestamps; use one")
+        if errors:
+            raise ContractError(self._summary(errors))
+
+        iso = kinds == {datetime}
+        if iso:
+            start = self.start_time or min(t for rows in per_entity.values() for t, _, _ in rows)
+            start = start.astimezone(timezone.utc)
+        else:
+            start = self.start_time or EPOCH
+        series = {}
+        for entity, rows in per_entity.items():
+            ts = np.array([(t - start).total_seconds() if iso else t for t, _, _ in rows], dtype=np.float64)
+            order = np.argsort(ts, kind="stable")
+            ts = ts[order]
+            dup = np.flatnonzero(np.diff(ts) == 0)
+            for i in dup[:MAX_ERRORS - len(errors)]:
+                a, b = rows[order[i]][1], rows[order[i + 1]][1]
+                errors.append(f"{self.path.name}:{b}: entity {entity!r} already has a sample at "
+                              f"t={ts[i]:.6g}s (line {a}); timestamps must be unique per entity")
+            matrix = np.array([v for _, _, v in rows], dtype=np.float64)[order]
+            series[entity] = (ts, {name: matrix[:, i] for i, (name, _) in enumerate(cols.values())})
+        if errors:
+            raise ContractError(self._summary(errors))
+        channels = tuple(Channel(name, unit) for name, unit in cols.values())
+        session = Session(self.session_id, self.fmt, start, channels,
+                          tuple(Entity(e) for e in sorted(series)),
+                          identity={"file": self.path.name, "format": self.fmt},
+                          meta={"start_time_known": bool(iso or self.start_time), "rows":
+                                sum(len(r) for r in per_entity.values())})
+        self._loaded = (session, series)
+        return self._loaded
+
+    def _summary(self, errors: list[str]) -> str:
+        more = " (stopped after the first %d)" % MAX_ERRORS if len(errors) >= MAX_ERRORS else ""
+        return f"{self.path}: {len(errors)} malformed row(s){more}; nothing was ingested:\n  " + "\n  ".join(errors)
+
+    # -- the Source protocol
+    def session(self) -> Session:
+        return self.load()[0]
+
+    def facts(self) -> SessionFacts:
+        self.load()
+        return SessionFacts()
+
+    def samples(self) -> Iterator[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+        session, series = self.load()
+        for entity in sorted(series):
+            t, values = series[entity]
+            yield entity, t, values
