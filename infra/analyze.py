@@ -29,7 +29,8 @@ class Analyze(Construct):
             self, "Function", settings=settings, service="analyze", layers=[layers.core],
             vpc=network.vpc, subnets=network.function_subnets, security_groups=[network.function_sg],
             environment=database_environment, memory_mb=settings.analyze_memory_mb,
-            timeout_seconds=settings.analyze_timeout_seconds)
+            timeout_seconds=settings.analyze_timeout_seconds,
+            reserved_concurrency=settings.analyze_reserved_concurrency)
         data.app_secret.grant_read(self.function)
         self.function.add_event_source(sources.KinesisEventSource(
             data.stream,

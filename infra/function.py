@@ -37,7 +37,7 @@ def python_function(scope: Construct, id: str, *, settings: Settings, service: s
                     layers: list[lambda_.ILayerVersion], vpc: ec2.IVpc,
                     subnets: ec2.SubnetSelection, security_groups: list[ec2.ISecurityGroup],
                     environment: dict[str, str], memory_mb: int = 512, timeout_seconds: int = 60,
-                    handler: str = "handler.handler") -> lambda_.Function:
+                    handler: str = "handler.handler", reserved_concurrency: int = 0) -> lambda_.Function:
     """A function from ``functions/<service>/`` on the shared layers, inside the VPC."""
     fn = lambda_.Function(
         scope, id,
@@ -48,6 +48,7 @@ def python_function(scope: Construct, id: str, *, settings: Settings, service: s
         handler=handler,
         layers=layers,
         memory_size=memory_mb,
+        reserved_concurrent_executions=reserved_concurrency or None,
         timeout=Duration.seconds(timeout_seconds),
         tracing=lambda_.Tracing.ACTIVE,
         vpc=vpc, vpc_subnets=subnets, security_groups=security_groups,

@@ -44,6 +44,7 @@ class Ingest(Construct):
                                                           platform=platform, exclude=IMAGE_EXCLUDES),
             architecture=architecture(settings),
             memory_size=settings.ingest_memory_mb,
+            reserved_concurrent_executions=settings.ingest_reserved_concurrency or None,
             ephemeral_storage_size=Size.mebibytes(settings.ingest_ephemeral_mb),
             timeout=Duration.seconds(settings.ingest_timeout_seconds),
             tracing=lambda_.Tracing.ACTIVE,

@@ -70,11 +70,13 @@ class Settings:
     analyze_max_record_age_seconds: int = 3600
     analyze_memory_mb: int = 1024
     analyze_timeout_seconds: int = 120
+    analyze_reserved_concurrency: int = 0   # 0: unreserved; else a cap that protects the proxy's pool
 
     # Ingest
     ingest_memory_mb: int = 3008
     ingest_timeout_seconds: int = 900
     ingest_ephemeral_mb: int = 4096
+    ingest_reserved_concurrency: int = 0    # 0: unreserved; else sessions ingested at once (others queue)
     # The race-weekend schedule re-ingests one session (the request below, as apexflow.sources.from_spec
     # reads it) every half hour on race-weekend days, picking up data as FastF1 publishes it.
     # Off until a weekend is named: -c ingestScheduleEnabled=true -c ingestScheduleEvent='{...}'.

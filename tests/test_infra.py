@@ -71,7 +71,7 @@ def synthed(tmp_path_factory):
 def production(tmp_path_factory):
     return synth(tmp_path_factory.mktemp("production"), streamMode="provisioned", shardCount="8",
                  dbMultiAz="true", alertEmail="oncall@example.com", architecture="arm64",
-                 ingestScheduleEnabled="true",
+                 ingestScheduleEnabled="true", ingestReservedConcurrency="10", analyzeReservedConcurrency="40",
                  ingestScheduleEvent='{"source": "fastf1", "year": 2024, "event": "Monza", "session": "Q"}')
 
 
@@ -325,6 +325,11 @@ def test_production_settings_reach_the_template(production):
     production.template.has_resource_properties("AWS::Scheduler::Schedule", {"State": "ENABLED", "Target":
         Match.object_like({"Input": '{"source":"fastf1","year":2024,"event":"Monza","session":"Q"}'})})
     production.template.has_resource_properties("AWS::RDS::DBInstance", {"MultiAZ": True})
+    production.template.has_resource_properties("AWS::Lambda::Function", {
+        "PackageType": "Image", "ReservedConcurrentExecutions": 10})
+    production.template.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": Match.object_like({"POWERTOOLS_SERVICE_NAME": names.SERVICES["analyze"]})},
+        "ReservedConcurrentExecutions": 40})
     production.template.has_resource_properties("AWS::Lambda::Function", {
         "Runtime": "python3.12", "Architectures": ["arm64"]})
 
