@@ -187,14 +187,16 @@ def match_session(event, query: str | int) -> str:
     return name
 
 
-def schedule(year: int) -> list[dict]:
+def schedule(year: int, cache_dir=None, http_cache=None) -> list[dict]:
     """FastF1's event schedule of ``year`` as plain rows (see ``apexflow.schedule``)."""
     import fastf1
 
-    configure_cache()
-    df = fastf1.get_event_schedule(int(year), include_testing=False)
+    configure_cache(cache_dir, http_cache)
+    df = fastf1.get_event_schedule(int(year))
     rows = []
     for _, e in df.iterrows():
+        if str(e["EventFormat"]) == "testing":
+            continue
         row = {"year": int(year), "RoundNumber": int(e["RoundNumber"]), "EventName": str(e["EventName"]),
                "Location": str(e["Location"]), "Country": str(e["Country"]),
                "EventFormat": str(e["EventFormat"])}
@@ -373,7 +375,8 @@ class FastF1Source:
 
         configure_cache(self.cache_dir, self.http_cache)
         try:
-            sched = fastf1.get_event_schedule(self.year, include_testing=False)
+            sched = fastf1.get_event_schedule(self.year)  # with testing: the frozen cache has that request
+            sched = sched[sched["EventFormat"] != "testing"]
         except Exception as e:  # noqa: BLE001 - FastF1 raises plain ValueError/HTTP errors here
             raise ContractError(f"cannot load the {self.year} F1 schedule: {e}") from None
         if not len(sched):

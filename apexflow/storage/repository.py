@@ -161,3 +161,9 @@ def insights(cur, session_id: str) -> list[dict]:
                 "WHERE session_id = %s ORDER BY entity_id NULLS FIRST", (session_id,))
     names = [d.name for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def registered_sessions(cur, session_ids: list[str]) -> set[str]:
+    """Which of ``session_ids`` are already registered (scheduled ingestion skips them)."""
+    cur.execute("SELECT session_id FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),))
+    return {s for (s,) in cur.fetchall()}

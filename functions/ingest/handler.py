@@ -1,10 +1,21 @@
-"""Ingest: a source request (scheduled or on demand) -> chunks in S3 and Kinesis, session registered."""
+"""Ingest: a source request (scheduled or on demand) -> chunks in S3 and Kinesis, session registered.
+
+On demand: ``{"source": "fastf1", "year": 2025, "event": "Miami", "session": "S"}`` (or
+``synthetic``, ``csv``, ``jsonl``; see ``apexflow.sources.from_spec``), optional ``speed`` (N x real
+time; default as fast as possible) and ``chunk_seconds``.
+
+Scheduled (EventBridge Scheduler): ``{"source": "schedule", "hours": 6}`` ingests every F1 session
+of FastF1's event schedule that ended in the last ``hours`` and is not registered yet, so
+running it twice ingests nothing twice. ``now`` (ISO) may be given to backfill a past window.
+"""
 import os
+from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from apexflow.ingest import ingest
+from apexflow.replay import PacedStream
 from apexflow.sources import from_spec
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
@@ -13,6 +24,7 @@ from apexflow_aws.raw_store import S3RawStore
 from apexflow_aws.stream import KinesisStream
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
+progress = lambda it: it  # noqa: E731 - local mode swaps in progress bars
 
 
 def register(session, facts, run_id):
@@ -20,16 +32,50 @@ def register(session, facts, run_id):
         return repository.register_session(cur, session, facts, run_id)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event, context):
-    result = ingest(from_spec(event),
-                    S3RawStore(client("s3"), os.environ["RAW_BUCKET"]),
-                    KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]),
-                    register, chunk_seconds=float(event.get("chunk_seconds", 10.0)))
+def ingest_one(spec: dict) -> dict:
+    stream = KinesisStream(client("kinesis"), os.environ["STREAM_NAME"])
+    if spec.get("speed") is not None:
+        stream = PacedStream(stream, float(spec["speed"]))
+    result = ingest(from_spec(spec), S3RawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
+                    register, chunk_seconds=float(spec.get("chunk_seconds", 10.0)), progress=progress)
     metrics.add_metric("SamplesIngested", MetricUnit.Count, result.samples)
     logger.info("ingested", session_id=result.session.session_id, run_id=result.run_id, chunks=result.chunks)
     return {"session_id": result.session.session_id, "run_id": result.run_id, "entities": result.entities,
             "chunks": result.chunks, "samples": result.samples, "bytes": result.bytes,
             "location": result.location, "registered": result.registered}
+
+
+def ingest_scheduled(event: dict) -> dict:
+    from apexflow.schedule import due_sessions, years_to_check
+    from apexflow.sources.fastf1_source import schedule
+
+    hours = float(event.get("hours", 6))
+    now = (datetime.fromisoformat(event["now"].replace("Z", "+00:00")) if event.get("now")
+           else datetime.now(timezone.utc))
+    rows = [row for year in years_to_check(now, hours) for row in schedule(year)]
+    candidates = due_sessions(rows, now, hours, ingested=set())
+    with transaction(connection()) as cur:
+        done = repository.registered_sessions(cur, [d.session_id for d in candidates])
+    ingested, failed = [], []
+    for due in candidates:
+        if due.session_id in done:
+            continue
+        try:
+            ingested.append(ingest_one({**due.spec(), "chunk_seconds": event.get("chunk_seconds", 10.0)}))
+        except Exception as e:  # noqa: BLE001 - try the others, then fail the invocation
+            logger.exception("scheduled ingest failed", session_id=due.session_id)
+            failed.append({"session_id": due.session_id, "error": str(e)})
+    out = {"window_hours": hours, "now": now.isoformat(), "ingested": ingested,
+           "already_ingested": sorted(done), "failed": failed}
+    if failed:
+        raise RuntimeError(f"scheduled ingestion failed for {[f['session_id'] for f in failed]}: {out}")
+    return out
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    if event.get("source") == "schedule":
+        return ingest_scheduled(event)
+    return ingest_one(event)
