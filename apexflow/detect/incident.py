@@ -1,64 +1,62 @@
-"""Incident: a sudden speed loss where the car normally does not brake (spin, off, contact).
+"""Incident: a sudden speed loss the driver did not ask for (spin, off, contact).
 
-The car's own reference speed and brake use are learnt per 50 m of lap distance. An event
-opens when speed falls by at least ``MIN_DROP`` km/h within ``WINDOW`` seconds to under half
-of the reference at a place where the car normally keeps off the brake and carries speed,
-and closes once speed is back to 80 % of the reference.
+Braking hard is normal; losing speed hard with neither brake nor a braking zone is not.
+An event opens when the car decelerates faster than ``MIN_DECEL`` (about 2.5 g, more than
+lifting off at top speed gives) between two samples with the brake off, from at least
+``MIN_SPEED``, at a lap distance where this car does not normally brake (its own brake
+use is learnt per ``BIN_M`` metres). It is confirmed when speed falls under half of the
+speed before within ``CONFIRM_S`` seconds, and ends once speed is back to 80 % of it.
 """
 from __future__ import annotations
 
 from apexflow.chunk import Chunk
 from apexflow.detect.base import Context, Detection, severity
 
-NAME, VERSION = "incident", "1"
+NAME, VERSION = "incident", "2"
 BIN_M = 50.0
-WINDOW = 3.0
-MIN_DROP = 100.0
-MIN_REF = 150.0
+MIN_DECEL = 88.0  # km/h per second
+MIN_SPEED = 120.0  # km/h
+CONFIRM_S = 3.0
 
 
 def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
-    v_all = chunk.values.get("Speed")
-    if v_all is None or "Distance" not in chunk.values:
+    cols = chunk.values
+    if "Speed" not in cols or "Brake" not in cols:
         return []
-    brake_all = chunk.values.get("Brake")
-    ref = state.setdefault("ref", {})
-    recent = state.setdefault("recent", [])
+    distance, laps = cols.get("Distance"), cols.get("LapNumber")
+    brake_ref = state.setdefault("brake_ref", {})  # lap-distance bin -> share of samples braking
     out: list[Detection] = []
+    prev = state.get("prev")  # [t, speed, brake]
     for i, t in enumerate(chunk.t.tolist()):
-        v = float(v_all[i])
-        brake = float(brake_all[i]) if brake_all is not None else 0.0
-        b = str(int(chunk.values["Distance"][i] // BIN_M))
-        lap = int(chunk.values["LapNumber"][i]) if "LapNumber" in chunk.values else None
-        r = ref.get(b)
-        recent[:] = [s for s in recent if t - s[0] <= WINDOW]
-        event = state.get("open")
+        v, brake = float(cols["Speed"][i]), float(cols["Brake"][i])
+        b = str(int(distance[i] // BIN_M)) if distance is not None else None
+        event = state.get("event")
         if event:
             event["min_speed"] = min(event["min_speed"], v)
-            if (r and v >= 0.8 * r[0]) or t - event["t_start"] > 120:
-                state.pop("open")
+            if not event["confirmed"] and event["min_speed"] < 0.5 * event["speed_before"]:
+                event["confirmed"] = True
                 out.append(_detection(ctx, event, t))
-        elif r and r[2] >= 2 and r[0] >= MIN_REF and r[1] < 0.3 and v < 0.5 * r[0] and recent:
-            t0, v0, braking = max(recent, key=lambda s: s[1])[0], max(s[1] for s in recent), \
-                sum(s[2] for s in recent) / len(recent)
-            if v0 - v >= MIN_DROP and braking < 0.5:
-                event = {"t_start": t0, "speed_before": v0, "min_speed": v, "ref_speed": r[0],
-                         "distance": float(chunk.values["Distance"][i]), "lap": lap}
-                state["open"] = event
-                out.append(_detection(ctx, event, t))
-        if not state.get("open") and (r is None or r[2] < 2 or v >= 0.85 * r[0]):
-            if r is None:
-                ref[b] = [v, brake, 1]
-            else:
-                a = 1.0 / (r[2] + 1) if r[2] < 3 else 0.3
-                ref[b] = [r[0] + a * (v - r[0]), r[1] + a * (brake - r[1]), r[2] + 1]
-        recent.append([t, v, brake])
+            if v >= 0.8 * event["speed_before"] or t - event["t_start"] > 120 or \
+                    (not event["confirmed"] and t - event["t_start"] > CONFIRM_S):
+                state.pop("event")
+                if event["confirmed"]:
+                    out.append(_detection(ctx, event, t))
+        elif prev and prev[1] >= MIN_SPEED and not brake and not prev[2] and t > prev[0] \
+                and (prev[1] - v) / (t - prev[0]) >= MIN_DECEL and brake_ref.get(b, [0.0])[0] < 0.3:
+            state["event"] = {"t_start": prev[0], "speed_before": prev[1], "min_speed": v, "confirmed": False,
+                              "distance": float(distance[i]) if distance is not None else None,
+                              "lap": int(laps[i]) if laps is not None else None}
+        if b is not None and "event" not in state:
+            r = brake_ref.get(b)
+            brake_ref[b] = [brake, 1] if r is None else [r[0] + (brake - r[0]) / min(r[1] + 1, 10), r[1] + 1]
+        prev = [t, v, brake]
+    state["prev"] = prev
     return out
 
 
 def _detection(ctx: Context, event: dict, t_end: float) -> Detection:
-    loss = 1.0 - event["min_speed"] / max(event["ref_speed"], 1.0)
-    score = min(1.0, max(0.0, loss))
+    score = min(1.0, max(0.0, 1.0 - event["min_speed"] / event["speed_before"]))
     return Detection(ctx.session_id, ctx.entity_id, "incident", severity(score), score, event["t_start"], t_end,
                      NAME, VERSION, channel="Speed", lap=event["lap"], distance=event["distance"],
-                     evidence={k: round(v, 2) if isinstance(v, float) else v for k, v in event.items()})
+                     evidence={k: round(v, 2) if isinstance(v, float) else v for k, v in event.items()
+                               if k != "confirmed"})
