@@ -24,6 +24,32 @@ def _migrate(args) -> int:
     return 0
 
 
+def _ingest(args) -> int:
+    from apexflow.replay import check_speed
+    from apexflow_aws.local import ingest_cli
+
+    check_speed(args.speed)
+    if args.kind == "fastf1":
+        spec = {"source": "fastf1", "year": args.year, "event": args.event, "session": args.session}
+    else:
+        units = {}
+        for item in args.unit or []:
+            name, sep, unit = item.partition("=")
+            if not sep or not name:
+                raise ContractError(f"--unit takes NAME=UNIT, got {item!r}")
+            units[name] = unit
+        fmt = args.format or ("jsonl" if args.file.lower().endswith((".jsonl", ".ndjson", ".json")) else "csv")
+        spec = {"source": fmt, "path": args.file, "entity_col": args.entity_col, "time_col": args.time_col,
+                "session_id": args.session_id, "start_time": args.start_time, "units": units,
+                "channels": args.channels.split(",") if args.channels else None}
+    spec["chunk_seconds"] = args.chunk_seconds
+    if args.speed is not None:
+        spec["speed"] = args.speed
+    result, where = ingest_cli.run(spec, aws=args.aws)
+    print(ingest_cli.report(result, where))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexflow", description="Telemetry in, detections and insight out.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -34,6 +60,29 @@ def parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["migrate"])
     db.set_defaults(func=_migrate)
+    ingest = sub.add_parser("ingest", help="ingest a session into S3 + Kinesis and register it")
+    kinds = ingest.add_subparsers(dest="kind", required=True)
+    f1 = kinds.add_parser("fastf1", help="an F1 session through FastF1")
+    f1.add_argument("--year", type=int, required=True)
+    f1.add_argument("--event", required=True, help="event name, place, country or round, e.g. Miami")
+    f1.add_argument("--session", required=True, help="FP1, FP2, FP3, SQ, SS, S, Q, R or the full name")
+    csv = kinds.add_parser("csv", help="a CSV or JSON Lines telemetry file")
+    csv.add_argument("file")
+    csv.add_argument("--entity-col", required=True, help="column naming the entity (car, device)")
+    csv.add_argument("--time-col", required=True, help="column with seconds or ISO-8601 timestamps")
+    csv.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
+    csv.add_argument("--session-id", help="default: csv-<file name>")
+    csv.add_argument("--start-time", help="ISO-8601 session start for numeric times (default 1970-01-01Z)")
+    csv.add_argument("--channels", help="comma-separated channel columns (default: all others)")
+    csv.add_argument("--unit", action="append", metavar="NAME=UNIT", help="unit of a channel (repeatable)")
+    for k in (f1, csv):
+        k.add_argument("--speed", type=float, default=None,
+                       help="replay at N x real time (1 = live pace); default as fast as possible")
+        k.add_argument("--chunk-seconds", type=float, default=10.0, help="seconds of data per chunk (default 10)")
+        k.add_argument("--aws", action="store_true",
+                       help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL "
+                            "instead of local mode")
+    ingest.set_defaults(func=_ingest)
     return p
 
 

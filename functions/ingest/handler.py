@@ -36,13 +36,17 @@ def ingest_one(spec: dict) -> dict:
     stream = KinesisStream(client("kinesis"), os.environ["STREAM_NAME"])
     if spec.get("speed") is not None:
         stream = PacedStream(stream, float(spec["speed"]))
-    result = ingest(from_spec(spec), S3RawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
+    raw = S3RawStore(client("s3"), os.environ["RAW_BUCKET"])
+    result = ingest(from_spec(spec), raw, stream,
                     register, chunk_seconds=float(spec.get("chunk_seconds", 10.0)), progress=progress)
+    doc = raw.read_manifest(result.session)
+    missing = doc.get("missing", {})
     metrics.add_metric("SamplesIngested", MetricUnit.Count, result.samples)
     logger.info("ingested", session_id=result.session.session_id, run_id=result.run_id, chunks=result.chunks)
     return {"session_id": result.session.session_id, "run_id": result.run_id, "entities": result.entities,
             "chunks": result.chunks, "samples": result.samples, "bytes": result.bytes,
-            "location": result.location, "registered": result.registered}
+            "location": result.location, "registered": result.registered, "laps": doc.get("counts", {}).get("laps", 0),
+            "missing": sorted(missing)}
 
 
 def ingest_scheduled(event: dict) -> dict:

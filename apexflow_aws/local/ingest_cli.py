@@ -1,0 +1,54 @@
+"""``apexflow ingest``: run the real ingest handler, locally (moto + PostgreSQL) or against AWS."""
+from __future__ import annotations
+
+import os
+import sys
+
+from tqdm import tqdm
+
+from apexflow_aws.local.esm import LambdaContext
+from apexflow_aws.local.handlers import load
+
+
+def _redact(dsn: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts)
+
+
+def _run(spec: dict) -> dict:
+    if spec.get("source") == "fastf1":
+        import fastf1
+
+        fastf1.set_log_level("WARNING")
+    handler = load("ingest")
+    handler.progress = lambda it: tqdm(it, desc="stream ", unit="batch", file=sys.stderr)
+    with tqdm(total=1, desc="ingest ", unit="session", file=sys.stderr) as bar:
+        result = handler.handler(spec, LambdaContext("apexflow-ingest-local"))
+        bar.update()
+    return result
+
+
+def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
+    """(handler result, where the stream and database are) for one ingest request."""
+    if aws:
+        for name in ("RAW_BUCKET", "STREAM_NAME"):
+            if not os.environ.get(name):
+                raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
+        return _run(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
+    from apexflow_aws.local.stack import STREAM, local_stack
+
+    with local_stack() as dsn:
+        result = _run(spec)
+    return result, f"Kinesis stream {STREAM} (local mode: moto, in memory), session in {_redact(dsn)}"
+
+
+def report(result: dict, where: str) -> str:
+    missing = result.get("missing") or []
+    note = f"; missing: {', '.join(missing)}" if missing else ""
+    return (f"wrote {result['session_id']} (run {result['run_id']}): {result['entities']} entities, "
+            f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples, {result['bytes'] / 1e6:.2f} MB "
+            f"to {result['location']} and {where}{note}")
