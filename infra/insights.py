@@ -48,7 +48,7 @@ class Insights(Construct):
             self, "Function", settings=settings, service="insights", layers=[layers.core, layers.insights],
             vpc=network.vpc, subnets=network.function_subnets, security_groups=[network.function_sg],
             environment={**database_environment, "OPENAI_SECRET_ARN": self.openai_secret.secret_arn},
-            memory_mb=512, timeout_seconds=300)
+            memory_mb=512, timeout_seconds=300, reserved_concurrency=settings.insights_reserved_concurrency)
         data.app_secret.grant_read(self.function)
         self.openai_secret.grant_read(self.function)
 

@@ -85,6 +85,9 @@ class Settings:
     ingest_schedule_days: str = "FRI-SUN"   # UTC
     ingest_schedule_event: str = '{"source": "fastf1", "year": 2025, "event": "Monza", "session": "R"}'
 
+    # Insights
+    insights_reserved_concurrency: int = 0  # 0: unreserved; else concurrent OpenAI calls at most
+
     # Database
     db_instance_class: str = "t4g.small"
     db_allocated_gb: int = 20

@@ -72,6 +72,7 @@ def production(tmp_path_factory):
     return synth(tmp_path_factory.mktemp("production"), streamMode="provisioned", shardCount="8",
                  dbMultiAz="true", alertEmail="oncall@example.com", architecture="arm64",
                  ingestScheduleEnabled="true", ingestReservedConcurrency="10", analyzeReservedConcurrency="40",
+                 insightsReservedConcurrency="8",
                  ingestScheduleEvent='{"source": "fastf1", "year": 2024, "event": "Monza", "session": "Q"}')
 
 
@@ -330,6 +331,9 @@ def test_production_settings_reach_the_template(production):
     production.template.has_resource_properties("AWS::Lambda::Function", {
         "Environment": {"Variables": Match.object_like({"POWERTOOLS_SERVICE_NAME": names.SERVICES["analyze"]})},
         "ReservedConcurrentExecutions": 40})
+    production.template.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": Match.object_like({"POWERTOOLS_SERVICE_NAME": names.SERVICES["insights"]})},
+        "ReservedConcurrentExecutions": 8})
     production.template.has_resource_properties("AWS::Lambda::Function", {
         "Runtime": "python3.12", "Architectures": ["arm64"]})
 
