@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 import os
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,9 +44,9 @@ def pg_server(tmp_path_factory):
         server.cleanup()
 
 
-@pytest.fixture
-def dsn(pg_server):
-    """A fresh, migrated database for one test."""
+@contextmanager
+def fresh_database(pg_server):
+    """A new, migrated database (a copy of the template), dropped afterwards."""
     base, admin = pg_server
     name = f"apexflow_test_{os.getpid()}_{next(_counter)}"
     with admin.cursor() as cur:
@@ -54,6 +54,20 @@ def dsn(pg_server):
     yield _with_db(base, name)
     with admin.cursor() as cur:
         cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def dsn(pg_server):
+    """A fresh, migrated database for one test."""
+    with fresh_database(pg_server) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def module_dsn(pg_server):
+    """A fresh, migrated database shared by one test module."""
+    with fresh_database(pg_server) as d:
+        yield d
 
 
 @pytest.fixture

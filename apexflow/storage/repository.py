@@ -24,6 +24,11 @@ def _clean(value):
     return value
 
 
+def _rows(cur) -> list[dict]:
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
 def register_session(cur, session: Session, facts: SessionFacts, run_id: str) -> bool:
     """Record a session and its facts. A new ``run_id`` replaces everything derived from the old run.
 
@@ -118,12 +123,12 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
         )
 
 
-def detections(cur, session_id: str) -> list[dict]:
+def detections(cur, session_id: str, kind: str | None = None, entity_id: str | None = None) -> list[dict]:
     cur.execute("SELECT detection_id, entity_id, kind, severity, score, t_start, t_end, lap, distance, channel, "
                 "evidence, detector, detector_version FROM detections WHERE session_id = %s "
-                "ORDER BY t_start, entity_id, kind", (session_id,))
-    names = [d.name for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+                "AND (%s::text IS NULL OR kind = %s) AND (%s::text IS NULL OR entity_id = %s) "
+                "ORDER BY t_start, entity_id, kind", (session_id, kind, kind, entity_id, entity_id))
+    return _rows(cur)
 
 
 def session_overview(cur, session_id: str) -> dict:
@@ -159,11 +164,38 @@ def upsert_insight(cur, insight: dict) -> None:
 def insights(cur, session_id: str) -> list[dict]:
     cur.execute("SELECT insight_id, entity_id, provider, model, prompt_version, content FROM insights "
                 "WHERE session_id = %s ORDER BY entity_id NULLS FIRST", (session_id,))
-    names = [d.name for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return _rows(cur)
 
 
 def registered_sessions(cur, session_ids: list[str]) -> set[str]:
     """Which of ``session_ids`` are already registered (scheduled ingestion skips them)."""
     cur.execute("SELECT session_id FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),))
     return {s for (s,) in cur.fetchall()}
+
+
+
+def list_sessions(cur, limit: int, offset: int) -> list[dict]:
+    cur.execute("SELECT session_id, source, year, event, session_name, start_time, "
+                "(SELECT count(*) FROM entities e WHERE e.session_id = s.session_id) AS entities, "
+                "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections "
+                "FROM sessions s ORDER BY start_time DESC, session_id LIMIT %s OFFSET %s", (limit, offset))
+    return _rows(cur)
+
+
+def get_session(cur, session_id: str) -> dict | None:
+    cur.execute("SELECT session_id, source, run_id, start_time, identity, channels, meta FROM sessions "
+                "WHERE session_id = %s", (session_id,))
+    rows = _rows(cur)
+    if not rows:
+        return None
+    cur.execute("SELECT entity_id, name, team FROM entities WHERE session_id = %s ORDER BY entity_id",
+                (session_id,))
+    return {**rows[0], "entities": _rows(cur)}
+
+
+def laps(cur, session_id: str, entity_id: str | None = None) -> list[dict]:
+    cur.execute("SELECT entity_id, lap_number, lap_start, lap_time, sector1_time, sector2_time, sector3_time, "
+                "stint, compound, tyre_life, pit_in_time, pit_out_time, track_status, position, deleted, "
+                "is_accurate FROM laps WHERE session_id = %s AND (%s::text IS NULL OR entity_id = %s) "
+                "ORDER BY entity_id, lap_number", (session_id, entity_id, entity_id))
+    return _rows(cur)
