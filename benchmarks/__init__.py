@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks.<name>``; results are appended to benchmarks/RESULTS.md."""
