@@ -1,6 +1,7 @@
 """The local demo: one full trip through the real handlers on moto and embedded PostgreSQL."""
 from __future__ import annotations
 
+import json
 import time
 
 from tqdm import tqdm
@@ -41,11 +42,9 @@ def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
             overview = repository.session_overview(cur, session_id)
             stored = repository.insights(cur, session_id)
         conn.close()
-        truth = client("s3").get_object(Bucket=BUCKET, Key=result["location"].split(BUCKET + "/", 1)[1]
-                                        + "manifest.json")["Body"].read()
-    import json
-
-    truth = json.loads(truth)["ground_truth"]
+        prefix = result["location"].split(BUCKET + "/", 1)[1]
+        manifest = json.loads(client("s3").get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read())
+    truth = manifest["ground_truth"]
     return {"ingest": result, "overview": overview, "insights": stored, "truth": truth,
             "score": score(truth, overview["detections"]), "invocations": esm.invocations,
             "dead_letters": esm.failed_records, "seconds": round(time.monotonic() - started, 1)}
