@@ -91,7 +91,7 @@ class Data(Construct):
             cloudwatch_logs_exports=["postgresql"],
             auto_minor_version_upgrade=True,
         )
-        self.admin_secret = self.instance.secret
+        self.admin_secret = self.instance.secret  # the attached secret: it carries host, port and dbname
         self.app_secret = _login(self, "AppSecret", names.APP_USER, settings.secret_name("app"))
         self.readonly_secret = _login(self, "ReadOnlySecret", names.READONLY_USER, settings.secret_name("readonly"))
         self.proxy = self.instance.add_proxy(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import CustomResource, Duration
+from aws_cdk import CustomResource
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
