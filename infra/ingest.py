@@ -80,8 +80,9 @@ class Ingest(Construct):
                                              on_failure=destinations.SqsDestination(self.dead_letters))
         self.schedule = scheduler.Schedule(
             self, "RaceWeekendSchedule",
-            description="Re-ingest a race-weekend session as its data is published",
+            description="Ingest race-weekend sessions as they end",
             schedule=scheduler.ScheduleExpression.cron(minute=settings.ingest_schedule_minutes,
+                                                       hour=settings.ingest_schedule_hours,
                                                        week_day=settings.ingest_schedule_days,
                                                        time_zone=TimeZone.ETC_UTC),
             target=targets.LambdaInvoke(self.function,

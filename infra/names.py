@@ -77,13 +77,13 @@ class Settings:
     ingest_timeout_seconds: int = 900
     ingest_ephemeral_mb: int = 4096
     ingest_reserved_concurrency: int = 0    # 0: unreserved; else sessions ingested at once (others queue)
-    # The race-weekend schedule re-ingests one session (the request below, as apexflow.sources.from_spec
-    # reads it) every half hour on race-weekend days, picking up data as FastF1 publishes it.
-    # Off until a weekend is named: -c ingestScheduleEnabled=true -c ingestScheduleEvent='{...}'.
-    ingest_schedule_enabled: bool = False
-    ingest_schedule_minutes: str = "0/30"
-    ingest_schedule_days: str = "FRI-SUN"   # UTC
-    ingest_schedule_event: str = '{"source": "fastf1", "year": 2025, "event": "Monza", "session": "R"}'
+    # Race weekends: hourly from Friday to Monday (UTC) the ingest function's scheduled path ingests
+    # every session that ended within the last ``hours`` and is not registered yet (idempotent).
+    ingest_schedule_enabled: bool = True
+    ingest_schedule_minutes: str = "15"
+    ingest_schedule_hours: str = "*"
+    ingest_schedule_days: str = "FRI-MON"
+    ingest_schedule_event: str = '{"source": "schedule", "hours": 6}'
 
     # Insights
     insights_reserved_concurrency: int = 0  # 0: unreserved; else concurrent OpenAI calls at most

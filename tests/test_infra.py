@@ -71,7 +71,7 @@ def synthed(tmp_path_factory):
 def production(tmp_path_factory):
     return synth(tmp_path_factory.mktemp("production"), streamMode="provisioned", shardCount="8",
                  dbMultiAz="true", alertEmail="oncall@example.com", architecture="arm64",
-                 ingestScheduleEnabled="true", ingestReservedConcurrency="10", analyzeReservedConcurrency="40",
+                 ingestScheduleEnabled="false", ingestReservedConcurrency="10", analyzeReservedConcurrency="40",
                  insightsReservedConcurrency="8",
                  ingestScheduleEvent='{"source": "fastf1", "year": 2024, "event": "Monza", "session": "Q"}')
 
@@ -224,8 +224,9 @@ def test_ingest_is_a_container_image_on_a_race_weekend_schedule_with_an_on_deman
             "DATABASE_NAME": names.DATABASE_NAME, "FASTF1_CACHE": "/tmp/fastf1"})}})
     ingest = logical_id(synthed, "AWS::Lambda::Function", "IngestFunction")
     synthed.template.has_resource_properties("AWS::Scheduler::Schedule", {
-        "ScheduleExpression": "cron(0/30 * ? * FRI-SUN *)", "State": "DISABLED",
+        "ScheduleExpression": "cron(15 * ? * FRI-MON *)", "State": "ENABLED",
         "Target": Match.object_like({"Arn": {"Fn::GetAtt": [ingest, "Arn"]},
+                                     "Input": '{"source":"schedule","hours":6}',
                                      "DeadLetterConfig": Match.any_value(),
                                      "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}})})
     synthed.template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
@@ -323,7 +324,7 @@ def test_alert_email_subscribes_when_given(synthed, production):
 
 
 def test_production_settings_reach_the_template(production):
-    production.template.has_resource_properties("AWS::Scheduler::Schedule", {"State": "ENABLED", "Target":
+    production.template.has_resource_properties("AWS::Scheduler::Schedule", {"State": "DISABLED", "Target":
         Match.object_like({"Input": '{"source":"fastf1","year":2024,"event":"Monza","session":"Q"}'})})
     production.template.has_resource_properties("AWS::RDS::DBInstance", {"MultiAZ": True})
     production.template.has_resource_properties("AWS::Lambda::Function", {
