@@ -1,0 +1,93 @@
+"""Domain-free detectors: any numeric telemetry, any industry.
+
+Each module has a vectorised ``process`` core working on a channels x samples array (used
+as is by ``apexflow.detect_file`` on plain time series) and is wrapped here as a chunk
+detector ``run(chunk, state, ctx) -> [Detection]`` for the streaming pipeline.
+
+- ``deviation``: spikes, level shifts (robust rolling baseline) and CUSUM change points.
+- ``stuck``: a channel stuck on one value far longer than its usual runs.
+- ``gaps``: dropouts, gaps against the stream's own recent sampling interval.
+- ``out_of_range``: values outside the channel's physical range.
+
+Discrete channels (units ``bool``, ``gear``, ``lap``, ``count``, ``flag``) are left out of
+``deviation`` and ``stuck``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from apexflow.chunk import Chunk
+from apexflow.detect.base import Context, Detection, severity
+from apexflow.detect.generic import deviation, gaps, out_of_range, stuck
+
+DISCRETE_UNITS = frozenset({"bool", "gear", "lap", "count", "flag"})
+
+
+def continuous(chunk: Chunk) -> list[str]:
+    return [n for n in chunk.values if chunk.units.get(n) not in DISCRETE_UNITS]
+
+
+def _aux(chunk: Chunk) -> dict:
+    aux = {}
+    if "LapNumber" in chunk.values:
+        aux["lap"] = chunk.values["LapNumber"]
+    if "Distance" in chunk.values:
+        aux["distance"] = chunk.values["Distance"]
+    return aux
+
+
+def to_detection(ctx: Context, name: str, version: str, ev: dict) -> Detection:
+    score = min(1.0, max(0.0, float(ev["score"])))
+    lap, dist = ev.get("lap"), ev.get("distance")
+    return Detection(ctx.session_id, ctx.entity_id, ev["kind"], severity(score), score, float(ev["t_start"]),
+                     float(ev["t_end"]), name, version, channel=ev.get("channel"),
+                     lap=None if lap is None else int(lap), distance=None if dist is None else round(float(dist), 1),
+                     evidence=ev.get("evidence", {}))
+
+
+def _matrix(chunk: Chunk, names: list[str]) -> np.ndarray:
+    return np.stack([chunk.values[n] for n in names]).astype(np.float64)
+
+
+def run_deviation(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
+    names = continuous(chunk)
+    if not names:
+        return []
+    events, _ = deviation.process(state, chunk.t, _matrix(chunk, names), names, _aux(chunk))
+    return [to_detection(ctx, deviation.NAME, deviation.VERSION, e) for e in events]
+
+
+def run_stuck(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
+    names = continuous(chunk)
+    if not names:
+        return []
+    events, _ = stuck.process(state, chunk.t, _matrix(chunk, names), names, _aux(chunk))
+    return [to_detection(ctx, stuck.NAME, stuck.VERSION, e) for e in events]
+
+
+def run_gaps(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
+    events, _ = gaps.process(state, chunk.t, _aux(chunk))
+    return [to_detection(ctx, gaps.NAME, gaps.VERSION, e) for e in events]
+
+
+def run_out_of_range(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
+    names, lo, hi = [], [], []
+    for n in chunk.values:
+        ch = ctx.channels.get(n)
+        if ch is not None and (np.isfinite(ch.min) or np.isfinite(ch.max)):
+            names.append(n)
+            lo.append(ch.min)
+            hi.append(ch.max)
+    if not names:
+        return []
+    events, _ = out_of_range.process(state, chunk.t, _matrix(chunk, names), names, np.array(lo), np.array(hi),
+                                     _aux(chunk))
+    return [to_detection(ctx, out_of_range.NAME, out_of_range.VERSION, e) for e in events]
+
+
+GENERIC = {
+    deviation.NAME: run_deviation,
+    stuck.NAME: run_stuck,
+    gaps.NAME: run_gaps,
+    out_of_range.NAME: run_out_of_range,
+}
