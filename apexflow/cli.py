@@ -50,6 +50,20 @@ def _ingest(args) -> int:
     return 0
 
 
+def _detect(args) -> int:
+    import json
+
+    from apexflow.detect_file import detect_file, report
+
+    result = detect_file(args.file, args.time_col, args.value_col, out=args.out, block=args.block,
+                         vmin=args.min, vmax=args.max, delimiter=args.delimiter)
+    print(report(result, args.out))
+    if args.windows:
+        with open(args.windows, "w") as fh:
+            json.dump(result["windows"], fh, indent=1, default=str)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexflow", description="Telemetry in, detections and insight out.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -57,6 +71,17 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     demo.add_argument("--laps", type=int, default=6, help="race length in laps (default 6; a full race is 57)")
     demo.set_defaults(func=_demo)
+    det = sub.add_parser("detect", help="run the generic streaming detectors on a time-series CSV file")
+    det.add_argument("file", help="CSV file with a header row")
+    det.add_argument("--time-col", required=True, help="timestamp column (ISO-8601, 'YYYY-MM-DD HH:MM:SS' or seconds)")
+    det.add_argument("--value-col", required=True, help="numeric value column")
+    det.add_argument("--out", help="write one anomaly score in [0, 1] per row to this CSV")
+    det.add_argument("--windows", help="write the flagged windows to this JSON file")
+    det.add_argument("--min", type=float, default=float("-inf"), help="physical minimum of the value (optional)")
+    det.add_argument("--max", type=float, default=float("inf"), help="physical maximum of the value (optional)")
+    det.add_argument("--block", type=int, default=4096, help="rows per detector call (any value gives the same result)")
+    det.add_argument("--delimiter", default=",", help="field delimiter (default ',')")
+    det.set_defaults(func=_detect)
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["migrate"])
     db.set_defaults(func=_migrate)

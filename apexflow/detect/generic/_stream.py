@@ -14,22 +14,28 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 
 class BlockBaseline:
-    """Robust baseline (median, MAD, mean absolute deviation) of the previous ``m`` blocks of ``b`` samples.
+    """Robust baseline of the previous ``m`` blocks of ``b`` samples, optionally with a robust trend.
 
     The baseline of a sample in block ``k`` (``k = index // b``) is computed from the
     samples of blocks ``k - m .. k - 1``: strictly earlier samples (no look-ahead), one
-    median per block (cheap), identical for any split of the stream. Samples of the first
+    window per block (cheap), identical for any split of the stream. Samples of the first
     ``m`` blocks have no baseline (warm-up).
+
+    Without trend the baseline is the window's median. With ``trend=True`` it is the line
+    through the medians of the window's two halves (a robust slope), extrapolated to the
+    sample, plus the median residual: a drifting or seasonal signal is then not "always
+    above its past". The noise scale comes from the residuals about that baseline.
     """
 
-    def __init__(self, b: int, m: int):
-        self.b, self.m, self.w = b, m, b * m
+    def __init__(self, b: int, m: int, trend: bool = False):
+        self.b, self.m, self.w, self.trend = b, m, b * m, trend
 
     def __call__(self, state: dict, x: np.ndarray):
-        """``x``: rows x n (float64). Returns ``(med, mad, mean_ad, j, valid)``.
+        """``x``: rows x n (float64). Returns ``(pred, level, mad, mean_ad, j, valid)``.
 
-        ``med``/``mad``/``mean_ad`` are rows x blocks; ``j[i]`` is the block column of sample
-        ``i`` (valid where ``valid[i]``). Updates ``state["n"]`` and ``state["tail"]``.
+        ``pred`` (rows x n) is each sample's baseline (0 where not ``valid``); ``level``,
+        ``mad`` and ``mean_ad`` are rows x blocks; ``j[i]`` is the block column of sample
+        ``i``. Updates ``state["n"]`` and ``state["tail"]``.
         """
         rows, n = x.shape
         n0 = int(state.get("n", 0))
@@ -40,25 +46,41 @@ class BlockBaseline:
         b, m, w = self.b, self.m, self.w
         blk0, blk1 = n0 // b, (n0 + n - 1) // b
         lo = max(blk0, m)
+        pred = np.zeros((rows, n))
         if blk1 >= lo:
             s0 = (lo - m) * b - base
             seg = full[:, s0:(blk1 - m) * b - base + w]
             wins = sliding_window_view(seg, w, axis=1)[:, ::b]  # rows x blocks x w
-            med = np.median(wins, axis=2)
-            dev = np.abs(wins - med[:, :, None])
-            mad = np.median(dev, axis=2)
-            mean_ad = dev.mean(axis=2)
             blk = np.arange(n0, n0 + n) // b
             valid = blk >= m
             j = np.where(valid, blk - lo, 0)
+            if self.trend:
+                h = w // 2
+                m1 = np.median(wins[:, :, :h], axis=2)
+                m2 = np.median(wins[:, :, h:], axis=2)
+                slope = (m2 - m1) / h
+                pos = np.arange(w) - (h - 1) / 2.0
+                res = wins - (m1[:, :, None] + slope[:, :, None] * pos)
+                off = np.median(res, axis=2)
+                dev = np.abs(res - off[:, :, None])
+                level = m1 + off
+                # position of each sample inside its block's window, relative to the first half's centre
+                p = (np.arange(n0, n0 + n) - (blk - m) * b) - (h - 1) / 2.0
+                pred[:, valid] = level[:, j[valid]] + slope[:, j[valid]] * p[valid]
+            else:
+                level = np.median(wins, axis=2)
+                dev = np.abs(wins - level[:, :, None])
+                pred[:, valid] = level[:, j[valid]]
+            mad = np.median(dev, axis=2)
+            mean_ad = dev.mean(axis=2)
         else:
-            med = mad = mean_ad = np.zeros((rows, 0))
+            level = mad = mean_ad = np.zeros((rows, 0))
             valid = np.zeros(n, dtype=bool)
             j = np.zeros(n, dtype=np.int64)
         keep_from = max(0, ((n0 + n) // b - m) * b - base)
         state["n"] = n0 + n
         state["tail"] = full[:, keep_from:].tolist()
-        return med, mad, mean_ad, j, valid
+        return pred, level, mad, mean_ad, j, valid
 
 
 def robust_sigma(med: np.ndarray, mad: np.ndarray, mean_ad: np.ndarray) -> np.ndarray:

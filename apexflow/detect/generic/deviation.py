@@ -1,8 +1,9 @@
 """Spikes, level shifts and change points of any numeric channel against a robust rolling baseline.
 
-Per channel, the baseline of a sample is the median of the previous ``W`` samples (block
-aligned, see ``_stream.BlockBaseline``) and its noise scale the MAD of the same window;
-``z`` is the sample's robust deviation from it.
+Per channel, the baseline of a sample is a robust line (medians of the two halves) through
+the previous ``W`` samples, extrapolated to it (block aligned, see ``_stream.BlockBaseline``),
+and its noise scale the MAD of the residuals about that line; ``z`` is the sample's robust
+deviation from the baseline.
 
 - **Excursion** (``spike`` or ``level_shift``): opens when ``|z| >= Z_OPEN`` and lasts while
   ``|z| >= Z_HOLD``. One that ends within ``SHIFT_SAMPLES`` samples is a ``spike`` (reported
@@ -28,10 +29,10 @@ NAME, VERSION = "deviation", "1"
 B, M = 8, 12  # baseline: 12 blocks of 8 samples (96 samples)
 Z_OPEN, Z_HOLD = 7.0, 3.5
 SHIFT_SAMPLES = 16
-CLIP, K, H = 6.0, 1.5, 20.0
+CLIP, K, H = 6.0, 3.0, 20.0
 QUIET = B * M
-LONG, FLOOR = 64, 0.1  # noise scale floor: 0.1 x the median scale of the previous 64 blocks
-_baseline = BlockBaseline(B, M)
+LONG = 64  # noise scale: median over the scales of the previous 64 blocks
+_baseline = BlockBaseline(B, M, trend=True)
 
 
 def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: dict | None = None,
@@ -43,11 +44,11 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
         state["names"] = list(names)
     base = state.setdefault("base", {})
     n0 = int(base.get("n", 0))
-    med, mad, mean_ad, j, valid = _baseline(base, x)
+    pred, level, mad, mean_ad, j, valid = _baseline(base, x)
     z = np.zeros((rows, n))
     if valid.any():
-        sig = _floored(state, robust_sigma(med, mad, mean_ad), max(n0 // B, M))
-        z[:, valid] = (x[:, valid] - med[:, j[valid]]) / sig[:, j[valid]]
+        sig = _scale(state, robust_sigma(level, mad, mean_ad), max(n0 // B, M))
+        z[:, valid] = (x[:, valid] - pred[:, valid]) / sig[:, j[valid]]
     events: list[dict] = []
     az = np.abs(z)
     _excursions(state, t, z, az, names, aux, events)
@@ -60,12 +61,13 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
     return events, scores
 
 
-def _floored(state: dict, sig: np.ndarray, first: int) -> np.ndarray:
-    """Noise scale no lower than ``FLOOR`` x the median scale of the previous ``LONG`` blocks.
+def _scale(state: dict, sig: np.ndarray, first: int) -> np.ndarray:
+    """Noise scale of each block: the median of its own window's scale and the previous ``LONG`` blocks'.
 
-    A window that happens to be flat (a stuck or idle stretch) would otherwise make the
-    first ordinary wiggle after it look like a huge deviation. ``first`` is the block id of
-    ``sig[:, 0]``; the history holds the scales of blocks up to ``state["sb"]``.
+    A window that contains a step (its residual spread balloons) or happens to be flat (a
+    stuck or idle stretch, spread ~0) would otherwise hide the step or make the first
+    ordinary wiggle after it look huge. ``first`` is the block id of ``sig[:, 0]``; the
+    history holds the scales of blocks up to ``state["sb"]``.
     """
     hist = np.asarray(state.get("sh") or np.empty((sig.shape[0], 0)), dtype=np.float64).reshape(sig.shape[0], -1)
     sb = int(state.get("sb", first - 1))
@@ -77,7 +79,7 @@ def _floored(state: dict, sig: np.ndarray, first: int) -> np.ndarray:
         p = first + col - id0
         win = allh[:, max(0, p - LONG):max(0, p)]
         if win.shape[1]:
-            out[:, col] = np.maximum(sig[:, col], FLOOR * np.median(win, axis=1))
+            out[:, col] = np.median(np.concatenate([win, sig[:, col:col + 1]], axis=1), axis=1)
     state["sh"] = allh[:, -(LONG + 1):].tolist()  # a chunk may start inside block sb
     state["sb"] = first + sig.shape[1] - 1
     return out

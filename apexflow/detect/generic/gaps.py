@@ -26,7 +26,7 @@ def process(state: dict, t: np.ndarray, aux: dict | None = None, want_scores: bo
     scores = np.zeros(len(t)) if want_scores else None
     if not len(dt):
         return [], scores
-    med, mad, mean_ad, j, valid = _baseline(state.setdefault("base", {}), dt[None, :])
+    _, med, mad, mean_ad, j, valid = _baseline(state.setdefault("base", {}), dt[None, :])
     if not valid.any():
         return [], scores
     exp = np.zeros(len(dt))

@@ -78,7 +78,7 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
             rid = np.cumsum(np.isin(np.arange(n), starts_all)) - 1
             pos = np.arange(n) - starts_all[rid] + 1 + np.where(rid == 0, carried, 0)
             th = thr[rid]
-            scores[c] = np.where(th > 0, np.clip(pos / np.maximum(th, 1), 0, 1) ** 2, 0.0)
+            scores[c] = np.where(th > 0, np.clip(2.0 * pos / np.maximum(th, 1) - 1.0, 0.0, 1.0), 0.0)
         k = len(total) - 1
         a = int(starts_all[k])
         if k == 0 and cont:
