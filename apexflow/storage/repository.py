@@ -199,3 +199,20 @@ def laps(cur, session_id: str, entity_id: str | None = None) -> list[dict]:
                 "is_accurate FROM laps WHERE session_id = %s AND (%s::text IS NULL OR entity_id = %s) "
                 "ORDER BY entity_id, lap_number", (session_id, entity_id, entity_id))
     return _rows(cur)
+
+
+def write_detections(cur, detections: list[dict]) -> None:
+    """Upsert detection rows (``Detection.to_row()``); an empty ``entity_id`` is a session-level one (NULL)."""
+    if not detections:
+        return
+    rows = [{**d, "entity_id": d.get("entity_id") or None} for d in detections]
+    execute_values(
+        cur,
+        "INSERT INTO detections (detection_id, session_id, entity_id, kind, severity, score, t_start, t_end, "
+        "lap, distance, channel, evidence, detector, detector_version) VALUES %s "
+        "ON CONFLICT (detection_id) DO UPDATE SET t_end = EXCLUDED.t_end, score = EXCLUDED.score, "
+        "severity = EXCLUDED.severity, evidence = EXCLUDED.evidence",
+        [(d["detection_id"], d["session_id"], d["entity_id"], d["kind"], d["severity"], d["score"],
+          d["t_start"], d["t_end"], d.get("lap"), d.get("distance"), d.get("channel"), Json(d["evidence"]),
+          d["detector"], d["detector_version"]) for d in rows],
+    )

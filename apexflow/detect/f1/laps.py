@@ -1,0 +1,309 @@
+"""F1 lap-level detectors on ``SessionFacts`` (FastF1 column names, times in seconds).
+
+They read only lap and track-status rows, so they run the same on FastF1 sessions and on
+the synthetic race, and need no car telemetry.
+
+- ``track_status_events``: yellow, safety car, virtual safety car and red flag periods.
+- ``lap_time_outliers``: laps far off the driver's own local stint pace.
+- ``tyre_degradation``: per stint, the pace trend and the forecast of the "cliff".
+- ``pit_stops``: pit-lane visits with their lane time.
+
+``detect_facts`` runs them all. Session-level detections (track status) have
+``entity_id == ""`` (stored as NULL, see migration 0002).
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from apexflow.contract import SessionFacts
+from apexflow.detect.base import Detection, severity
+
+VERSION = "1"
+RACE_SESSIONS = frozenset({"Race", "Sprint"})
+
+# -- track status --------------------------------------------------------------------------
+
+STATUS_KIND = {"2": "yellow_flag", "4": "safety_car", "5": "red_flag", "6": "virtual_safety_car",
+               "7": "virtual_safety_car"}
+_RANK = {"yellow_flag": 1, "virtual_safety_car": 2, "safety_car": 3, "red_flag": 4}
+
+
+def track_status_events(session_id: str, track_status: list[dict], end_time: float | None = None) -> list[Detection]:
+    """Periods of yellow, SC, VSC and red from FastF1's track-status rows (``Time``, ``Status``).
+
+    A state machine over the status changes: the safety car holds until the track is clear
+    (a yellow shown under the SC does not end it), VSC (``6``) and VSC ending (``7``) are
+    one VSC period, and a period ends when a different period starts or the track is
+    clear. SC and VSC are separate kinds, never merged. A period still open at the end of
+    the data ends at ``end_time`` (or its last change) and says so in its evidence.
+    """
+    rows = sorted((float(r["Time"]), str(r["Status"]), r.get("Message", "")) for r in track_status
+                  if r.get("Time") is not None)
+    out: list[Detection] = []
+    cur: dict | None = None
+
+    def close(t_end: float, open_: bool = False) -> None:
+        nonlocal cur
+        if cur is not None:
+            out.append(_status_detection(session_id, cur, t_end, open_))
+            cur = None
+
+    for t, status, message in rows:
+        kind = STATUS_KIND.get(status)
+        if kind is None:  # "1" all clear (or an unknown code): whatever was shown ends
+            close(t)
+            continue
+        if cur is not None and cur["kind"] == kind:
+            cur["statuses"].append(status)
+            continue
+        if cur is not None and cur["kind"] == "safety_car" and kind == "yellow_flag":
+            cur["statuses"].append(status)  # a local yellow under the SC: the SC holds
+            continue
+        close(t)
+        cur = {"kind": kind, "t0": t, "statuses": [status], "message": message}
+    if cur is not None:
+        last = end_time if end_time is not None else (rows[-1][0] if rows else cur["t0"])
+        close(max(last, cur["t0"]), open_=True)
+    return out
+
+
+def _status_detection(session_id: str, ev: dict, t_end: float, open_: bool) -> Detection:
+    score = _RANK[ev["kind"]] / 4.0
+    evidence = {"statuses": "".join(ev["statuses"]), "message": ev["message"],
+                "seconds": round(t_end - ev["t0"], 3)}
+    if open_:
+        evidence["open_at_end_of_data"] = True
+    return Detection(session_id, "", ev["kind"], severity(score), score, ev["t0"], t_end, "track_status", VERSION,
+                     evidence=evidence)
+
+
+# -- laps ----------------------------------------------------------------------------------
+
+_NOT_GREEN = set("24567")
+
+
+def _num(v) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _laps_by_driver(laps: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for lap in laps:
+        if lap.get("Driver") is not None and _num(lap.get("LapNumber")) is not None:
+            out[str(lap["Driver"])].append(lap)
+    for rows in out.values():
+        rows.sort(key=lambda r: _num(r["LapNumber"]))
+    return dict(sorted(out.items()))
+
+
+def _neutralised(track_status: list[dict]) -> list[tuple[float, float]]:
+    """Time intervals with anything but a green track (from the session's status timeline)."""
+    return [(d.t_start, d.t_end) for d in track_status_events("x", track_status)]
+
+
+def is_green(lap: dict, neutral: list[tuple[float, float]] | None = None) -> bool:
+    """No yellow, SC, VSC or red during the lap, by its own ``TrackStatus`` and by the status timeline."""
+    status = str(lap.get("TrackStatus") or "1")
+    if _NOT_GREEN & set(status):
+        return False
+    t0, lt = _num(lap.get("LapStartTime")), _num(lap.get("LapTime"))
+    if neutral and t0 is not None and lt is not None:
+        return not any(a < t0 + lt and b > t0 for a, b in neutral)
+    return True
+
+
+def is_clean(lap: dict, neutral=None) -> bool:
+    """A timed green-flag lap that is neither an in-lap, an out-lap nor the opening lap."""
+    return (_num(lap.get("LapTime")) is not None and lap.get("PitInTime") is None
+            and lap.get("PitOutTime") is None and (_num(lap.get("LapNumber")) or 0) > 1
+            and is_green(lap, neutral))
+
+
+def _lap_end(lap: dict) -> float:
+    t0, lt = _num(lap.get("LapStartTime")), _num(lap.get("LapTime"))
+    if t0 is not None and lt is not None:
+        return t0 + lt
+    return _num(lap.get("Time")) or t0 or 0.0
+
+
+# Lap-time outliers ------------------------------------------------------------------------
+NEIGHBOURS = 3        # clean laps each side that make the local stint pace
+MIN_REF = 3           # at least this many of them
+OUT_ABS_S = 1.5       # an outlier is off by at least this much ...
+OUT_SIGMA = 5.0       # ... and this many robust sigmas of the stint's lap-to-pace spread
+PUSH_FACTOR = 1.07    # outside races, laps over 107 % of the driver's best are not push laps
+FIELD_SLOW = 0.02     # a lap on which the field's median car is 2 % off its own pace is no one's outlier
+FIELD_MIN_CARS = 5
+
+
+def lap_time_outliers(session_id: str, laps: list[dict], track_status: list[dict] | None = None,
+                      race: bool = True) -> list[Detection]:
+    """Laps far off the driver's own local pace in the same stint, slow or fast.
+
+    Candidates and references are clean laps (green, timed, not in/out/first). The
+    reference of a lap is the median of up to ``NEIGHBOURS`` clean laps either side in its
+    stint (so tyre wear and fuel burn do not look like outliers); the spread is the MAD of
+    all clean laps' deviations from their references in the stint. Outside races only
+    push laps (within ``PUSH_FACTOR`` of the driver's best) count: cool-down laps are not
+    outliers.
+    """
+    neutral = _neutralised(track_status or [])
+    found = []
+    for driver, rows in _laps_by_driver(laps).items():
+        clean = [r for r in rows if is_clean(r, neutral)]
+        if not race and clean:
+            best = min(_num(r["LapTime"]) for r in clean)
+            clean = [r for r in clean if _num(r["LapTime"]) <= PUSH_FACTOR * best]
+        stints: dict = defaultdict(list)
+        for r in clean:
+            stints[_num(r.get("Stint"))].append(r)
+        for stint, srows in stints.items():
+            times = np.array([_num(r["LapTime"]) for r in srows])
+            refs = np.full(len(times), np.nan)
+            for i in range(len(times)):
+                near = np.r_[times[max(0, i - NEIGHBOURS):i], times[i + 1:i + 1 + NEIGHBOURS]]
+                if len(near) >= MIN_REF:
+                    refs[i] = np.median(near)
+            ok = np.isfinite(refs)
+            if ok.sum() < MIN_REF + 1:
+                continue
+            dev = times[ok] - refs[ok]
+            sigma = max(1.4826 * float(np.median(np.abs(dev - np.median(dev)))), 0.05)
+            limit = max(OUT_ABS_S, OUT_SIGMA * sigma)
+            for i in np.flatnonzero(ok).tolist():
+                found.append((driver, srows[i], float(times[i]), float(refs[i]), sigma, limit, stint))
+    # the field's pace on each lap: when most cars are off their own pace, it is the track, not the driver
+    field: dict = defaultdict(list)
+    for driver, r, lt, ref, *_ in found:
+        field[int(_num(r["LapNumber"]))].append(lt / ref - 1.0)
+    field_delta = {k: float(np.median(v)) for k, v in field.items() if len(v) >= FIELD_MIN_CARS}
+    out = []
+    for driver, r, lt, ref, sigma, limit, stint in found:
+        delta = lt - ref
+        fd = field_delta.get(int(_num(r["LapNumber"])))
+        if abs(delta) <= limit or (fd is not None and abs(fd) > FIELD_SLOW):
+            continue
+        score = min(1.0, 0.5 + 0.5 * (abs(delta) - limit) / (2 * limit))
+        out.append(Detection(
+            session_id, driver, "lap_time_outlier", severity(score), score,
+            _num(r.get("LapStartTime")) or _lap_end(r) - lt, _lap_end(r), "lap_time", VERSION,
+            channel="LapTime", lap=int(_num(r["LapNumber"])),
+            evidence={"lap_time": round(lt, 3), "reference": round(ref, 3),
+                      "delta": round(delta, 3), "direction": "slow" if delta > 0 else "fast",
+                      "sigma": round(sigma, 3), "limit": round(limit, 3), "stint": stint,
+                      "field_delta_pct": None if fd is None else round(100 * fd, 2),
+                      "deleted": bool(r.get("Deleted") or False)}))
+    return out
+
+
+# Tyre degradation --------------------------------------------------------------------------
+MIN_STINT_LAPS = 5
+FUEL_S_PER_LAP = 0.05   # lap time gained per lap of fuel burnt (races: ~1.6 kg/lap x ~0.03 s/kg)
+CLIFF_DELTA_S = 1.5     # the "cliff": fuel-corrected pace this much slower than the stint's start
+MAX_FORECAST_LAPS = 60  # forecasts further out than this are "no cliff in sight"
+
+
+def theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Robust line: median of pairwise slopes, intercept through the median residual."""
+    i, j = np.triu_indices(len(x), 1)
+    dx = x[j] - x[i]
+    keep = dx != 0
+    slope = float(np.median((y[j] - y[i])[keep] / dx[keep])) if keep.any() else 0.0
+    return slope, float(np.median(y - slope * x))
+
+
+def tyre_degradation(session_id: str, laps: list[dict], track_status: list[dict] | None = None,
+                     race: bool = True) -> list[Detection]:
+    """Per stint with ``MIN_STINT_LAPS`` clean laps: the pace trend per lap of tyre life, fuel
+    corrected in races, and the tyre life at which the trend crosses ``CLIFF_DELTA_S`` over
+    the stint's starting pace (already crossed, or forecast beyond the stint's last lap)."""
+    neutral = _neutralised(track_status or [])
+    out = []
+    fuel = FUEL_S_PER_LAP if race else 0.0
+    for driver, rows in _laps_by_driver(laps).items():
+        stints: dict = defaultdict(list)
+        for r in rows:
+            stints[_num(r.get("Stint"))].append(r)
+        for stint, srows in stints.items():
+            clean = [r for r in srows if is_clean(r, neutral)]
+            if not race and clean:
+                best = min(_num(r["LapTime"]) for r in clean)
+                clean = [r for r in clean if _num(r["LapTime"]) <= PUSH_FACTOR * best]
+            if len(clean) < MIN_STINT_LAPS:
+                continue
+            lapno = np.array([_num(r["LapNumber"]) for r in clean])
+            life = np.array([_num(r.get("TyreLife")) if _num(r.get("TyreLife")) is not None else np.nan
+                             for r in clean])
+            x = life if np.isfinite(life).all() else lapno - lapno[0] + 1
+            y = np.array([_num(r["LapTime"]) for r in clean]) + fuel * (lapno - lapno[0])
+            slope, icpt = theil_sen(x.astype(float), y)
+            start_pace = icpt + slope * float(x[0])
+            cliff = float(x[0]) + CLIFF_DELTA_S / slope if slope > 1e-6 else None
+            if cliff is not None and cliff - float(x[-1]) > MAX_FORECAST_LAPS:
+                cliff = None  # no cliff in sight
+            last = float(x[-1])
+            laps_to_cliff = None if cliff is None else round(float(cliff - last), 1)
+            score = min(1.0, max(0.0, slope / 0.2)) if cliff is None or cliff > last else 1.0
+            if cliff is not None and cliff <= last:
+                score = 1.0
+            first, final = srows[0], srows[-1]
+            out.append(Detection(
+                session_id, driver, "tyre_degradation", severity(score), score,
+                _num(first.get("LapStartTime")) or _lap_end(first), _lap_end(final), "tyre_degradation", VERSION,
+                channel="LapTime", lap=int(_num(final["LapNumber"])),
+                evidence={"stint": stint, "compound": first.get("Compound"), "clean_laps": len(clean),
+                          "slope_s_per_lap": round(slope, 4), "fuel_correction_s_per_lap": fuel,
+                          "start_pace": round(float(start_pace), 3), "cliff_delta_s": CLIFF_DELTA_S,
+                          "cliff_tyre_life": None if cliff is None else round(float(cliff), 1),
+                          "laps_to_cliff": laps_to_cliff, "crossed": bool(cliff is not None and cliff <= last),
+                          "x": "TyreLife" if x is life else "lap_in_stint"}))
+    return out
+
+
+# Pit stops ---------------------------------------------------------------------------------
+GARAGE_S = 60.0  # longer than this between pit in and out: the car went to the garage
+
+
+def pit_stops(session_id: str, laps: list[dict]) -> list[Detection]:
+    """A ``PitInTime`` followed by the next lap's ``PitOutTime``: one visit, with its lane time.
+
+    Stationary time is not in lap data (it needs car telemetry). A pit-in with no pit-out
+    (retirement, end of session) is reported with ``returned: false``.
+    """
+    out = []
+    for driver, rows in _laps_by_driver(laps).items():
+        for k, r in enumerate(rows):
+            t_in = _num(r.get("PitInTime"))
+            if t_in is None:
+                continue
+            nxt = rows[k + 1] if k + 1 < len(rows) else None
+            t_out = _num(nxt.get("PitOutTime")) if nxt is not None else None
+            lane = None if t_out is None else t_out - t_in
+            ev = {"in_lap": int(_num(r["LapNumber"])), "returned": t_out is not None,
+                  "lane_seconds": None if lane is None else round(lane, 3),
+                  "garage": bool(lane is not None and lane > GARAGE_S),
+                  "compound_before": r.get("Compound"), "compound_after": nxt.get("Compound") if nxt else None}
+            out.append(Detection(session_id, driver, "pit_stop", "info", 0.2, t_in,
+                                 t_out if t_out is not None else t_in, "pit_stop", VERSION,
+                                 lap=int(_num(r["LapNumber"])), evidence=ev))
+    return out
+
+
+def detect_facts(session_id: str, facts: SessionFacts, session_name: str | None = None) -> list[Detection]:
+    """Every lap-level detector on a session's facts. ``session_name`` (FastF1's, e.g. "Race",
+    "Qualifying") decides race rules; unknown means race rules."""
+    race = session_name is None or session_name in RACE_SESSIONS
+    end = max((_lap_end(r) for r in facts.laps), default=None)
+    return (track_status_events(session_id, facts.track_status, end)
+            + lap_time_outliers(session_id, facts.laps, facts.track_status, race)
+            + tyre_degradation(session_id, facts.laps, facts.track_status, race)
+            + pit_stops(session_id, facts.laps))
