@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,28 +32,32 @@ def pg_server(tmp_path_factory):
 
         server = embedded_server(tmp_path_factory.mktemp("pgdata"))
         base = server.get_uri()
-    conn = psycopg2.connect(base)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS apexflow_test_template")
-        cur.execute("CREATE DATABASE apexflow_test_template")
+    _admin(base, "DROP DATABASE IF EXISTS apexflow_test_template", "CREATE DATABASE apexflow_test_template")
     migrate(_with_db(base, "apexflow_test_template"))
-    yield base, conn
-    conn.close()
+    yield base
     if server is not None:
         server.cleanup()
 
 
+def _admin(base: str, *statements: str) -> None:
+    """Run statements on the maintenance database over a connection of their own."""
+    conn = psycopg2.connect(base)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
 @contextmanager
-def fresh_database(pg_server):
+def fresh_database(base: str):
     """A new, migrated database (a copy of the template), dropped afterwards."""
-    base, admin = pg_server
     name = f"apexflow_test_{os.getpid()}_{next(_counter)}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} TEMPLATE apexflow_test_template")
+    _admin(base, f"CREATE DATABASE {name} TEMPLATE apexflow_test_template")
     yield _with_db(base, name)
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    _admin(base, f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture

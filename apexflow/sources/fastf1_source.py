@@ -396,11 +396,15 @@ class FastF1Source:
         ff1 = event.get_session(name)
         capture = _Capture()
         root = logging.getLogger("fastf1")
+        level = root.level
         root.addHandler(capture)
+        if root.getEffectiveLevel() > logging.WARNING:  # the reasons for missing streams are warnings
+            root.setLevel(logging.WARNING)
         try:
             ff1.load(laps=True, telemetry=self.telemetry, weather=True, messages=True)
         finally:
             root.removeHandler(capture)
+            root.setLevel(level)
         self._ff1, self._log = ff1, capture.messages
         self._build(event, name)
         return ff1
