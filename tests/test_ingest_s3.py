@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
 
 import numpy as np
+import psycopg2
 import pytest
 
 from apexflow.contract import Channel, Entity, Session, SessionFacts
 from apexflow.ingest import ingest
 
-START = __import__("datetime").datetime(2025, 5, 3, 16, tzinfo=__import__("datetime").timezone.utc)
+START = datetime(2025, 5, 3, 16, tzinfo=timezone.utc)
 
 
 class Source:
@@ -173,6 +175,9 @@ def test_cli_ingests_a_csv_file_end_to_end(dsn, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert out.startswith("wrote csv-rig (run ") and "3 entities" in out and "300 samples" in out
     assert "s3://apexflow-raw-local/raw/csv/csv-rig/" in out
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:  # local mode also runs analyze
+        cur.execute("SELECT count(DISTINCT entity_id), sum(n_samples) FROM telemetry_chunks WHERE session_id = 'csv-rig'")
+        assert cur.fetchone() == (3, 300)
     bad = tmp_path / "bad.csv"
     bad.write_text("unit,t,v\nu1,0,1\nu1,1,x\n")
     assert cli.main(["ingest", "csv", str(bad), "--entity-col", "unit", "--time-col", "t"]) == 2

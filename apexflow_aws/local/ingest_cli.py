@@ -39,11 +39,19 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
             if not os.environ.get(name):
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
         return _run(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
-    from apexflow_aws.local.stack import STREAM, local_stack
+    from apexflow_aws.config import client
+    from apexflow_aws.dead_letter import S3DeadLetters
+    from apexflow_aws.local.esm import EventSourceMapping
+    from apexflow_aws.local.stack import BUCKET, STREAM, local_stack
 
     with local_stack() as dsn:
         result = _run(spec)
-    return result, f"Kinesis stream {STREAM} (local mode: moto, in memory), session in {_redact(dsn)}"
+        esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
+                                 on_failure=S3DeadLetters(client("s3"), BUCKET))
+        with tqdm(total=result["chunks"], desc="analyze", unit="chunk", file=sys.stderr) as bar:
+            esm.drain(bar.update)
+    return result, (f"Kinesis stream {STREAM} (local mode: moto, in memory; analyzed into the database), "
+                    f"session in {_redact(dsn)}")
 
 
 def report(result: dict, where: str) -> str:
