@@ -11,6 +11,7 @@ point), then deletes the old run: readers that follow the manifest never see two
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from apexflow.contract import Session
 
@@ -22,14 +23,15 @@ def session_prefix(session: Session) -> str:
 
 
 class S3RawStore:
-    def __init__(self, s3, bucket: str):
-        self.s3, self.bucket = s3, bucket
+    def __init__(self, s3, bucket: str, workers: int = 16):
+        self.s3, self.bucket, self.workers = s3, bucket, workers
 
     def write_run(self, session: Session, run_id: str, objects: dict[str, bytes], manifest: dict) -> str:
         prefix = session_prefix(session)
         run_prefix = f"{prefix}runs/{run_id}/"
-        for key, data in objects.items():
-            self.s3.put_object(Bucket=self.bucket, Key=f"{run_prefix}{key}{CHUNK_SUFFIX}", Body=data)
+        with ThreadPoolExecutor(self.workers) as pool:  # S3 is latency-bound: keep several PUTs in flight
+            list(pool.map(lambda item: self.s3.put_object(Bucket=self.bucket, Key=f"{run_prefix}{item[0]}"
+                                                          f"{CHUNK_SUFFIX}", Body=item[1]), objects.items()))
         body = json.dumps({**manifest, "chunk_prefix": run_prefix}, indent=1, default=str).encode()
         self.s3.put_object(Bucket=self.bucket, Key=f"{prefix}manifest.json", Body=body,
                            ContentType="application/json")
