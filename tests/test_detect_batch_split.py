@@ -22,7 +22,7 @@ NAMES = ("Speed", "RPM", "Throttle", "Brake", "Distance", "LapNumber", "nGear", 
 
 
 def telemetry(seed: int, n: int = 1600) -> tuple[np.ndarray, dict]:
-    """A car-like stream with every kind of trouble: incident, spike, shift, stuck, gap, out of range."""
+    """A car-like stream with every kind of trouble: incident, spike, shift, stuck, gap, out of range, power loss."""
     rng = np.random.default_rng(seed)
     dt = np.full(n, 0.25) + rng.uniform(-0.02, 0.02, n)
     g = int(rng.integers(400, n - 100))
@@ -34,6 +34,8 @@ def telemetry(seed: int, n: int = 1600) -> tuple[np.ndarray, dict]:
     inc = 80 * int(rng.integers(7, n // 80 - 2)) + 14  # near the top of a straight
     speed[inc:inc + 12] = np.linspace(speed[inc], 30, 12)
     speed[inc + 12:inc + 40] = 30 + rng.normal(0, 1, 28)
+    p = int(rng.integers(900, 1200))
+    speed[p:] = np.minimum(speed[p:], 0.93 * speed[:p].max())  # power loss
     dist_total = np.cumsum(speed / 3.6 * dt)
     brake = (np.gradient(speed) < -3).astype(float)
     brake[inc:inc + 40] = 0
@@ -107,7 +109,7 @@ def test_the_stream_has_something_to_find():
     for seed in range(4):
         kinds = {d[2] for d in whole(seed)}
         assert {"incident", "dropout", "out_of_range", "spike", "level_shift", "change_point",
-                "frozen_sensor"} <= kinds, (seed, kinds)
+                "frozen_sensor", "power_loss", "throttle_brake_overlap"} <= kinds, (seed, kinds)
 
 
 def test_event_spanning_batches_is_one_detection():

@@ -13,11 +13,12 @@ Two sets:
 ``detectors_for(source)`` picks one by the session's source.
 """
 from apexflow.detect import dropout, frozen, incident
+from apexflow.detect.f1 import overlap, power
 from apexflow.detect.generic import GENERIC, run_out_of_range
 
 F1_SOURCES = frozenset({"synthetic", "fastf1"})
 
-DETECTORS = {m.NAME: m.run for m in (incident, frozen, dropout)}
+DETECTORS = {m.NAME: m.run for m in (incident, frozen, dropout, power, overlap)}
 DETECTORS["out_of_range"] = run_out_of_range
 STATE_VERSION = 2  # bump when any detector's state layout changes; old state is then discarded
 

@@ -1,0 +1,101 @@
+"""Power loss: a top-speed deficit on the straights against the car's own reference, over consecutive laps.
+
+Per lap the detector takes the car's top speed with the DRS flap closed (DRS is worth
+several percent; slipstream and noise stay well inside the margin). The reference is the
+median top speed of the car's last ``REF_LAPS`` normal laps. A lap between ``NEUTRAL`` and
+``1 - DEFICIT`` of the reference is a deficit lap; ``CONSECUTIVE`` deficit laps in a row are
+a power loss, starting at the first of them. Laps far slower still (safety car, VSC, pit
+lane, dropouts) neither count nor break a run. A lap is judged as soon as it has covered
+``JUDGE_AT`` of the lap distance seen so far (so the last lap of a race counts too) or when
+the next lap starts. Reported when confirmed and again when normal laps return.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from apexflow.chunk import Chunk
+from apexflow.detect.base import Context, Detection, severity
+
+NAME, VERSION = "power_loss", "1"
+REF_LAPS, MIN_REF = 5, 2
+DEFICIT, NEUTRAL = 0.03, 0.85
+CONSECUTIVE = 2
+JUDGE_AT = 0.97
+
+
+def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
+    v = chunk.values
+    if "Speed" not in v or "LapNumber" not in v:
+        return []
+    speed = v["Speed"]
+    closed = v["DRS"] < 0.5 if "DRS" in v else np.ones(chunk.n, dtype=bool)
+    lapno = v["LapNumber"]
+    dist = v.get("Distance")
+    out: list[Detection] = []
+    cuts = np.flatnonzero(np.diff(lapno)) + 1
+    bounds = [0, *cuts.tolist(), chunk.n]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        lap = int(lapno[a])
+        if state.get("lap") != lap:
+            if state.get("lap") is not None:
+                if not state["judged"]:
+                    _judge(state, ctx, out)
+                state["lap_len"] = max(state.get("lap_len") or 0.0, state["far"])
+            state.update(lap=lap, t0=float(chunk.t[a]), top=0.0, judged=False, far=0.0)
+        end, hit = b, False
+        if not state["judged"] and dist is not None and state.get("lap_len"):
+            near = np.flatnonzero(dist[a:b] >= JUDGE_AT * state["lap_len"])
+            if len(near):
+                end, hit = a + int(near[0]) + 1, True  # judge at the first sample this far round the lap
+        seg = speed[a:end][closed[a:end]]
+        if len(seg):
+            state["top"] = max(state["top"], float(seg.max()))
+        state["t1"] = float(chunk.t[end - 1])
+        if hit:
+            _judge(state, ctx, out)
+        if dist is not None:
+            state["far"] = max(state["far"], float(dist[a:b].max()))
+    return out
+
+
+def _judge(state: dict, ctx: Context, out: list) -> None:
+    state["judged"] = True
+    refs = state.setdefault("refs", [])
+    top = state["top"]
+    if len(refs) < MIN_REF:
+        if top > 0 and (not refs or top >= NEUTRAL * max(refs)):
+            refs.append(top)
+        return
+    ref = float(np.median(refs))
+    ratio = top / ref
+    lap = {"lap": state["lap"], "t0": state["t0"], "t1": state["t1"], "top": round(top, 1)}
+    if ratio < NEUTRAL:
+        return  # SC, VSC, pit lane, missing data: no verdict
+    streak = state.setdefault("streak", [])
+    ev = state.get("open")
+    if ratio < 1.0 - DEFICIT:
+        streak.append(lap)
+        if ev is not None:
+            ev["laps"].append(lap)
+            ev["min_ratio"] = min(ev["min_ratio"], ratio)
+        elif len(streak) >= CONSECUTIVE:
+            ev = {"t0": streak[0]["t0"], "lap": streak[0]["lap"], "ref": round(ref, 1), "laps": list(streak),
+                  "min_ratio": min(s["top"] for s in streak) / ref}
+            state["open"] = ev
+            out.append(_detection(ctx, ev))
+        return
+    streak.clear()
+    refs.append(top)
+    del refs[:-REF_LAPS]
+    if ev is not None:
+        out.append(_detection(ctx, state.pop("open")))
+
+
+def _detection(ctx: Context, ev: dict) -> Detection:
+    loss = 1.0 - ev["min_ratio"]
+    score = min(1.0, 0.5 + loss * 5)
+    return Detection(ctx.session_id, ctx.entity_id, "power_loss", severity(score), score, ev["t0"],
+                     ev["laps"][-1]["t1"], NAME, VERSION, channel="Speed", lap=ev["lap"],
+                     evidence={"reference_top_speed": ev["ref"], "laps": [s["lap"] for s in ev["laps"]],
+                               "top_speeds": [s["top"] for s in ev["laps"]],
+                               "max_deficit_pct": round(100 * loss, 2)})
