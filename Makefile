@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench synth deploy clean
 
 $(BIN)/apexflow: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,5 +20,15 @@ test: $(BIN)/apexflow
 bench: $(BIN)/apexflow
 	$(BIN)/python -m benchmarks
 
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: $(BIN)/apexflow node_modules/.bin/cdk
+	node_modules/.bin/cdk synth --quiet
+
+deploy: $(BIN)/apexflow node_modules/.bin/cdk
+	node_modules/.bin/cdk deploy $(CDK_ARGS)
+
 clean:
-	rm -rf $(VENV) .apexflow cdk.out
+	rm -rf $(VENV) .apexflow cdk.out node_modules
