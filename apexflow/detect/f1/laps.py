@@ -6,6 +6,7 @@ the synthetic race, and need no car telemetry.
 - ``track_status_events``: yellow, safety car, virtual safety car and red flag periods.
 - ``lap_time_outliers``: laps far off the driver's own local stint pace.
 - ``tyre_degradation``: per stint, the pace trend and the forecast of the "cliff".
+- ``slow_punctures``: lap times drifting up lap after lap until a pit stop (races).
 - ``pit_stops``: pit-lane visits with their lane time.
 
 ``detect_facts`` runs them all. Session-level detections (track status) have
@@ -149,7 +150,8 @@ def lap_time_outliers(session_id: str, laps: list[dict], track_status: list[dict
                       race: bool = True) -> list[Detection]:
     """Laps far off the driver's own local pace in the same stint, slow or fast.
 
-    Candidates and references are clean laps (green, timed, not in/out/first). The
+    Candidates and references are clean laps (green, timed, not in/out/first, not the
+    restart lap after a yellow, SC, VSC or red). The
     reference of a lap is the median of up to ``NEIGHBOURS`` clean laps either side in its
     stint (so tyre wear and fuel burn do not look like outliers); the spread is the MAD of
     all clean laps' deviations from their references in the stint. Outside races only
@@ -159,7 +161,8 @@ def lap_time_outliers(session_id: str, laps: list[dict], track_status: list[dict
     neutral = _neutralised(track_status or [])
     found = []
     for driver, rows in _laps_by_driver(laps).items():
-        clean = [r for r in rows if is_clean(r, neutral)]
+        # the restart lap after a neutralisation is green but not representative
+        clean = [r for k, r in enumerate(rows) if is_clean(r, neutral) and (k == 0 or is_green(rows[k - 1], neutral))]
         if not race and clean:
             best = min(_num(r["LapTime"]) for r in clean)
             clean = [r for r in clean if _num(r["LapTime"]) <= PUSH_FACTOR * best]
@@ -269,6 +272,83 @@ def tyre_degradation(session_id: str, laps: list[dict], track_status: list[dict]
     return out
 
 
+# Slow punctures -----------------------------------------------------------------------------
+DRIFT_MIN_S = 0.3      # first drifting lap at least this much (and 4 sigma) off the stint's pace
+DRIFT_STEP_S = 0.2     # each next lap at least this much slower again
+DRIFT_LAPS = 2         # drifting laps that end in a pit stop
+DRIFT_LAPS_NO_PIT = 3  # ... or this many, the last DRIFT_NO_PIT_S off, without a stop
+DRIFT_NO_PIT_S = 2.0
+
+
+def slow_punctures(session_id: str, laps: list[dict], track_status: list[dict] | None = None) -> list[Detection]:
+    """Lap times drifting up lap after lap against the stint's own pace, until a pit stop.
+
+    The pace is the median of the five clean laps before the drift. A drift is
+    ``DRIFT_LAPS`` or more consecutive clean laps, each slower than the last by
+    ``DRIFT_STEP_S``, the first at least ``DRIFT_MIN_S`` off; it is a slow puncture when the
+    next lap is the in-lap, or when it lasts ``DRIFT_LAPS_NO_PIT`` laps and ends
+    ``DRIFT_NO_PIT_S`` off. Tyre wear is far slower (hundredths per lap), and traffic does not
+    build lap after lap.
+    """
+    neutral = _neutralised(track_status or [])
+    out = []
+    for driver, rows in _laps_by_driver(laps).items():
+        stints: dict = defaultdict(list)
+        for r in rows:
+            stints[_num(r.get("Stint"))].append(r)
+        for stint, srows in stints.items():
+            hist: list[float] = []
+            run: list[tuple[dict, float]] = []
+            for k, r in enumerate(srows):
+                pit_now = r.get("PitInTime") is not None
+                if run and (pit_now or not is_clean(r, neutral)):
+                    deltas = [d for _, d in run]
+                    if (pit_now and len(run) >= DRIFT_LAPS) or (
+                            len(run) >= DRIFT_LAPS_NO_PIT and deltas[-1] >= DRIFT_NO_PIT_S):
+                        out.append(_puncture(session_id, driver, run, r if pit_now else None, stint))
+                    run = []
+                if not is_clean(r, neutral):
+                    continue
+                lt = _num(r["LapTime"])
+                if len(hist) < 3:
+                    hist.append(lt)
+                    continue
+                ref = float(np.median(hist[-5:]))
+                diffs = np.diff(hist[-8:])
+                sigma = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) if len(diffs) > 2 else 0.1
+                delta = lt - ref
+                if run and delta >= run[-1][1] + DRIFT_STEP_S:
+                    run.append((r, delta))
+                elif delta >= max(DRIFT_MIN_S, 4 * sigma):
+                    run = [(r, delta)]
+                else:
+                    if run:  # the drift stopped short of a stop
+                        deltas = [d for _, d in run]
+                        if len(run) >= DRIFT_LAPS_NO_PIT and deltas[-1] >= DRIFT_NO_PIT_S:
+                            out.append(_puncture(session_id, driver, run, None, stint))
+                        for rr, _ in run:
+                            hist.append(_num(rr["LapTime"]))
+                    run = []
+                    hist.append(lt)
+            if run and len(run) >= DRIFT_LAPS_NO_PIT and run[-1][1] >= DRIFT_NO_PIT_S:
+                out.append(_puncture(session_id, driver, run, None, stint))
+    return out
+
+
+def _puncture(session_id: str, driver: str, run: list, pit_lap: dict | None, stint) -> Detection:
+    first = run[0][0]
+    last_delta = run[-1][1]
+    score = min(1.0, 0.6 + 0.1 * last_delta)
+    t_end = _num(pit_lap.get("PitInTime")) if pit_lap is not None else _lap_end(run[-1][0])
+    return Detection(session_id, driver, "slow_puncture", severity(score), score,
+                     _num(first.get("LapStartTime")) or _lap_end(first) - _num(first["LapTime"]), t_end,
+                     "slow_puncture", VERSION, channel="LapTime", lap=int(_num(first["LapNumber"])),
+                     evidence={"laps": [int(_num(r["LapNumber"])) for r, _ in run],
+                               "deltas": [round(d, 3) for _, d in run], "stint": stint,
+                               "ended_in_pit": pit_lap is not None,
+                               "pit_lap": None if pit_lap is None else int(_num(pit_lap["LapNumber"]))})
+
+
 # Pit stops ---------------------------------------------------------------------------------
 GARAGE_S = 60.0  # longer than this between pit in and out: the car went to the garage
 
@@ -306,4 +386,5 @@ def detect_facts(session_id: str, facts: SessionFacts, session_name: str | None 
     return (track_status_events(session_id, facts.track_status, end)
             + lap_time_outliers(session_id, facts.laps, facts.track_status, race)
             + tyre_degradation(session_id, facts.laps, facts.track_status, race)
+            + (slow_punctures(session_id, facts.laps, facts.track_status) if race else [])
             + pit_stops(session_id, facts.laps))

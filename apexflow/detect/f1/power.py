@@ -1,13 +1,14 @@
 """Power loss: a top-speed deficit on the straights against the car's own reference, over consecutive laps.
 
-Per lap the detector takes the car's top speed with the DRS flap closed (DRS is worth
-several percent; slipstream and noise stay well inside the margin). The reference is the
-median top speed of the car's last ``REF_LAPS`` normal laps. A lap between ``NEUTRAL`` and
-``1 - DEFICIT`` of the reference is a deficit lap; ``CONSECUTIVE`` deficit laps in a row are
-a power loss, starting at the first of them. Laps far slower still (safety car, VSC, pit
-lane, dropouts) neither count nor break a run. A lap is judged as soon as it has covered
-``JUDGE_AT`` of the lap distance seen so far (so the last lap of a race counts too) or when
-the next lap starts. Reported when confirmed and again when normal laps return.
+Each lap is judged in two halves by distance (each half has its own straights). Per half
+the detector takes the car's top speed with the DRS flap closed (DRS is worth several
+percent; slipstream and noise stay well inside the margin); the reference is the median
+top speed of that half over the car's last ``REF_LAPS`` normal laps. A half between
+``NEUTRAL`` and ``1 - DEFICIT`` of its reference is a deficit; ``CONSECUTIVE`` deficit halves
+in a row (one full lap) are a power loss, starting at the first of them. Halves far slower
+still (safety car, VSC, pit lane, dropouts) neither count nor break a run. The second half
+is judged once the car has covered ``JUDGE_AT`` of the lap distance seen so far (so the last
+lap of a race counts too). Reported when confirmed and again when normal laps return.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 from apexflow.chunk import Chunk
 from apexflow.detect.base import Context, Detection, severity
 
-NAME, VERSION = "power_loss", "1"
+NAME, VERSION = "power_loss", "2"
 REF_LAPS, MIN_REF = 5, 2
 DEFICIT, NEUTRAL = 0.03, 0.85
 CONSECUTIVE = 2
@@ -25,12 +26,10 @@ JUDGE_AT = 0.97
 
 def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     v = chunk.values
-    if "Speed" not in v or "LapNumber" not in v:
+    if "Speed" not in v or "LapNumber" not in v or "Distance" not in v:
         return []
-    speed = v["Speed"]
+    speed, lapno, dist = v["Speed"], v["LapNumber"], v["Distance"]
     closed = v["DRS"] < 0.5 if "DRS" in v else np.ones(chunk.n, dtype=bool)
-    lapno = v["LapNumber"]
-    dist = v.get("Distance")
     out: list[Detection] = []
     cuts = np.flatnonzero(np.diff(lapno)) + 1
     bounds = [0, *cuts.tolist(), chunk.n]
@@ -41,26 +40,34 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
                 if not state["judged"]:
                     _judge(state, ctx, out)
                 state["lap_len"] = max(state.get("lap_len") or 0.0, state["far"])
-            state.update(lap=lap, t0=float(chunk.t[a]), top=0.0, judged=False, far=0.0)
-        end, hit = b, False
-        if not state["judged"] and dist is not None and state.get("lap_len"):
-            near = np.flatnonzero(dist[a:b] >= JUDGE_AT * state["lap_len"])
-            if len(near):
-                end, hit = a + int(near[0]) + 1, True  # judge at the first sample this far round the lap
-        seg = speed[a:end][closed[a:end]]
-        if len(seg):
-            state["top"] = max(state["top"], float(seg.max()))
-        state["t1"] = float(chunk.t[end - 1])
-        if hit:
-            _judge(state, ctx, out)
-        if dist is not None:
-            state["far"] = max(state["far"], float(dist[a:b].max()))
+            state.update(lap=lap, half=0, t0=float(chunk.t[a]), top=0.0, judged=False, far=0.0)
+        length = state.get("lap_len") or 0.0
+        while a < b:
+            if state.get("t0") is None:
+                state["t0"] = float(chunk.t[a])
+            end, hit = b, False
+            if not state["judged"] and length:
+                mark = (0.5 if state["half"] == 0 else JUDGE_AT) * length
+                near = np.flatnonzero(dist[a:b] >= mark)
+                if len(near):
+                    end, hit = a + int(near[0]) + 1, True
+            seg = speed[a:end][closed[a:end]]
+            if len(seg):
+                state["top"] = max(state["top"], float(seg.max()))
+            state["t1"] = float(chunk.t[end - 1])
+            state["far"] = max(state["far"], float(dist[a:end].max()))
+            if hit:
+                _judge(state, ctx, out)
+                if state["half"] == 0:  # the second half starts with the next sample
+                    state.update(half=1, t0=None, top=0.0, judged=False)
+            a = end
     return out
 
 
 def _judge(state: dict, ctx: Context, out: list) -> None:
     state["judged"] = True
-    refs = state.setdefault("refs", [])
+    key = f"refs{state['half']}"
+    refs = state.setdefault(key, [])
     top = state["top"]
     if len(refs) < MIN_REF:
         if top > 0 and (not refs or top >= NEUTRAL * max(refs)):
@@ -68,19 +75,20 @@ def _judge(state: dict, ctx: Context, out: list) -> None:
         return
     ref = float(np.median(refs))
     ratio = top / ref
-    lap = {"lap": state["lap"], "t0": state["t0"], "t1": state["t1"], "top": round(top, 1)}
+    part = {"lap": state["lap"], "half": state["half"], "t0": state["t0"], "t1": state["t1"], "top": round(top, 1),
+            "ref": round(ref, 1)}
     if ratio < NEUTRAL:
         return  # SC, VSC, pit lane, missing data: no verdict
     streak = state.setdefault("streak", [])
     ev = state.get("open")
     if ratio < 1.0 - DEFICIT:
-        streak.append(lap)
+        streak.append(part)
         if ev is not None:
-            ev["laps"].append(lap)
+            ev["parts"].append(part)
             ev["min_ratio"] = min(ev["min_ratio"], ratio)
         elif len(streak) >= CONSECUTIVE:
-            ev = {"t0": streak[0]["t0"], "lap": streak[0]["lap"], "ref": round(ref, 1), "laps": list(streak),
-                  "min_ratio": min(s["top"] for s in streak) / ref}
+            ev = {"t0": streak[0]["t0"], "lap": streak[0]["lap"], "parts": list(streak),
+                  "min_ratio": min(s["top"] / s["ref"] for s in streak)}
             state["open"] = ev
             out.append(_detection(ctx, ev))
         return
@@ -95,7 +103,8 @@ def _detection(ctx: Context, ev: dict) -> Detection:
     loss = 1.0 - ev["min_ratio"]
     score = min(1.0, 0.5 + loss * 5)
     return Detection(ctx.session_id, ctx.entity_id, "power_loss", severity(score), score, ev["t0"],
-                     ev["laps"][-1]["t1"], NAME, VERSION, channel="Speed", lap=ev["lap"],
-                     evidence={"reference_top_speed": ev["ref"], "laps": [s["lap"] for s in ev["laps"]],
-                               "top_speeds": [s["top"] for s in ev["laps"]],
+                     ev["parts"][-1]["t1"], NAME, VERSION, channel="Speed", lap=ev["lap"],
+                     evidence={"laps": sorted({p["lap"] for p in ev["parts"]}),
+                               "top_speeds": [p["top"] for p in ev["parts"]][:20],
+                               "reference_top_speeds": [p["ref"] for p in ev["parts"]][:2],
                                "max_deficit_pct": round(100 * loss, 2)})
