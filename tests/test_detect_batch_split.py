@@ -79,7 +79,7 @@ def summary(found: dict) -> list[tuple]:
                    json.dumps(d["evidence"], sort_keys=True)) for i, d in found.items())
 
 
-REGISTRY = {**{k: v for k, v in DETECTORS.items() if k != "dropout"}, **{f"g_{k}": v for k, v in GENERIC.items()}}
+REGISTRY = {**DETECTORS, **{f"g_{k}": v for k, v in GENERIC.items()}}
 _WHOLE: dict = {}
 
 

@@ -273,7 +273,7 @@ def tyre_degradation(session_id: str, laps: list[dict], track_status: list[dict]
 
 
 # Slow punctures -----------------------------------------------------------------------------
-DRIFT_MIN_S = 0.3      # first drifting lap at least this much (and 4 sigma) off the stint's pace
+DRIFT_MIN_S = 0.25     # first drifting lap at least this much (and 4 sigma) off the stint's pace
 DRIFT_STEP_S = 0.2     # each next lap at least this much slower again
 DRIFT_LAPS = 2         # drifting laps that end in a pit stop
 DRIFT_LAPS_NO_PIT = 3  # ... or this many, the last DRIFT_NO_PIT_S off, without a stop
@@ -283,10 +283,10 @@ DRIFT_NO_PIT_S = 2.0
 def slow_punctures(session_id: str, laps: list[dict], track_status: list[dict] | None = None) -> list[Detection]:
     """Lap times drifting up lap after lap against the stint's own pace, until a pit stop.
 
-    The pace is the median of the five clean laps before the drift. A drift is
+    The pace is the robust trend (Theil-Sen) of the eight clean laps before the drift,
+    extrapolated one lap, so tyre wear is part of it (a falling trend is not extrapolated). A drift is
     ``DRIFT_LAPS`` or more consecutive clean laps, each slower than the last by
-    ``DRIFT_STEP_S``, the first at least ``DRIFT_MIN_S`` off; it is a slow puncture when the
-    next lap is the in-lap, or when it lasts ``DRIFT_LAPS_NO_PIT`` laps and ends
+    ``DRIFT_STEP_S``, the first at least ``DRIFT_MIN_S`` off; it is a slow puncture when the next lap is the in-lap, or when it lasts ``DRIFT_LAPS_NO_PIT`` laps and ends
     ``DRIFT_NO_PIT_S`` off. Tyre wear is far slower (hundredths per lap), and traffic does not
     build lap after lap.
     """
@@ -313,13 +313,19 @@ def slow_punctures(session_id: str, laps: list[dict], track_status: list[dict] |
                 if len(hist) < 3:
                     hist.append(lt)
                     continue
-                ref = float(np.median(hist[-5:]))
-                diffs = np.diff(hist[-8:])
-                sigma = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) if len(diffs) > 2 else 0.1
+                recent = np.array(hist[-8:])
+                x = np.arange(len(recent), dtype=float)
+                slope, icpt = theil_sen(x, recent) if len(recent) >= 5 else (0.0, float(np.median(recent)))
+                if slope < 0:  # warming tyres, burning fuel: no extrapolation of the gain
+                    slope, icpt = 0.0, float(np.median(recent[-5:]))
+                ref = icpt + slope * len(recent)  # the stint's trend (tyre wear included) at the next lap
+                resid = recent - (icpt + slope * x)
+                sigma = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
                 delta = lt - ref
                 if run and delta >= run[-1][1] + DRIFT_STEP_S:
                     run.append((r, delta))
                 elif delta >= max(DRIFT_MIN_S, 4 * sigma):
+                    hist.extend(_num(rr["LapTime"]) for rr, _ in run)
                     run = [(r, delta)]
                 else:
                     if run:  # the drift stopped short of a stop
