@@ -216,3 +216,9 @@ def write_detections(cur, detections: list[dict]) -> None:
           d["t_start"], d["t_end"], d.get("lap"), d.get("distance"), d.get("channel"), Json(d["evidence"]),
           d["detector"], d["detector_version"]) for d in rows],
     )
+
+
+def delete_session(cur, session_id: str) -> bool:
+    """Forget a session and everything derived from it (its raw data in S3 stays)."""
+    cur.execute("DELETE FROM sessions WHERE session_id = %s", (session_id,))
+    return cur.rowcount > 0

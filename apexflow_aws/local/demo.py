@@ -7,8 +7,9 @@ import time
 from tqdm import tqdm
 
 from apexflow.evaluate import score
+from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
-from apexflow.storage.db import connect
+from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
 from apexflow_aws.dead_letter import S3DeadLetters
 from apexflow_aws.local.esm import EventSourceMapping, LambdaContext
@@ -22,6 +23,9 @@ def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
     """Ingest a synthetic race, stream it through analyze, write insights; return what happened."""
     started = time.monotonic()
     with local_stack(dsn=dsn) as dsn:
+        conn = connect(dsn)
+        with transaction(conn) as cur:  # a fresh trip: results of an earlier demo would be skipped as done
+            repository.delete_session(cur, SyntheticRace(seed=seed, laps=laps).session().session_id)
         ingest, analyze, insights = load("ingest"), load("analyze"), load("insights")
         with tqdm(total=1, desc="ingest  ", unit="session") as bar:
             result = ingest.handler({"source": "synthetic", "seed": seed, "laps": laps},
@@ -32,7 +36,6 @@ def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
         esm = EventSourceMapping(client("kinesis"), STREAM, analyze.handler, on_failure=dead)
         with tqdm(total=result["chunks"], desc="analyze ", unit="chunk") as bar:
             esm.drain(bar.update)
-        conn = connect(dsn)
         with conn.cursor() as cur:
             entities = [e["entity_id"] for e in repository.session_overview(cur, session_id)["entities"]]
         for entity_id in tqdm([None, *entities], desc="insights", unit="summary"):
