@@ -70,17 +70,35 @@ def run_gaps(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     return [to_detection(ctx, gaps.NAME, gaps.VERSION, e) for e in events]
 
 
+_RANGES: dict = {}
+
+
+def _ranges(chunk: Chunk, ctx: Context):
+    """(names, lo, hi) of the chunk's channels that have a physical range; cached per channel layout."""
+    key = (tuple(chunk.values), id(ctx.channels))
+    hit = _RANGES.get(key)
+    if hit is None or hit[0] is not ctx.channels:
+        names, lo, hi = [], [], []
+        for n in chunk.values:
+            ch = ctx.channels.get(n)
+            if ch is not None and (np.isfinite(ch.min) or np.isfinite(ch.max)):
+                names.append(n)
+                lo.append(ch.min)
+                hi.append(ch.max)
+        if len(_RANGES) > 256:
+            _RANGES.clear()
+        hit = _RANGES[key] = (ctx.channels, names, np.array(lo)[:, None], np.array(hi)[:, None])
+    return hit[1:]
+
+
 def run_out_of_range(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
-    names, lo, hi = [], [], []
-    for n in chunk.values:
-        ch = ctx.channels.get(n)
-        if ch is not None and (np.isfinite(ch.min) or np.isfinite(ch.max)):
-            names.append(n)
-            lo.append(ch.min)
-            hi.append(ch.max)
+    names, lo, hi = _ranges(chunk, ctx)
     if not names:
         return []
-    events, _ = out_of_range.process(state, chunk.t, _matrix(chunk, names), names, np.array(lo), np.array(hi),
+    x = np.stack([chunk.values[n] for n in names])
+    if not state.get("open") and not ((x < lo) | (x > hi)).any():
+        return []  # the common case: nothing impossible, nothing open
+    events, _ = out_of_range.process(state, chunk.t, x.astype(np.float64), names, lo[:, 0], hi[:, 0],
                                      _aux(chunk))
     return [to_detection(ctx, out_of_range.NAME, out_of_range.VERSION, e) for e in events]
 

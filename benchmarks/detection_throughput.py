@@ -1,0 +1,189 @@
+"""Streaming detection throughput, one core, on the in-memory Kinesis events of a full synthetic race.
+
+The race is cut into 10 s chunks and encoded exactly as ingest puts them on the stream;
+the records are wrapped in genuine Lambda Kinesis events (base64, 100 records each). Then,
+in one process and one thread:
+
+- ``decode``: base64 + ``apexflow.chunk.decode`` + ``Chunk.validate`` of every record;
+- ``detectors``: every detector of a set on the decoded chunks, state kept per car (the
+  JSON round trip to the database happens once per batch and is timed separately);
+- ``end to end``: event -> decode -> validate -> all detectors, as the analyze handler
+  does it minus the database.
+
+A *sample* is one timestamp of one car (a row of all its channels); the value rate
+(samples x channels) is given alongside. Also: the analyze handler's cold import time in a
+fresh interpreter, and whether it pulls in pandas or FastF1.
+
+    python -m benchmarks.detection_throughput [--laps 57] [--repeat 3] [--write]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from apexflow import chunk as chunks
+from apexflow.detect import DETECTORS, GENERIC
+from apexflow.detect.base import Context
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def race_events(seed: int, laps: int, batch: int = 100) -> tuple[list[dict], dict, int, int]:
+    from apexflow.simulator import SyntheticRace
+
+    race = SyntheticRace(seed=seed, laps=laps)
+    session = race.session()
+    channels = session.channel_map()
+    records, rows, values = [], 0, 0
+    for entity, t, vals in race.samples():
+        units = {k: channels[k].unit for k in vals}
+        for c in chunks.split(session.session_id, entity, t, vals, units, 10.0):
+            records.append({"kinesis": {"partitionKey": c.partition_key, "sequenceNumber": str(len(records)),
+                                        "data": base64.b64encode(chunks.encode(c)).decode()},
+                            "eventSource": "aws:kinesis"})
+            rows += c.n
+            values += c.n * len(c.values)
+    # the stream interleaves cars: order records round-robin by sequence within each car
+    records.sort(key=lambda r: (int(chunks.decode(base64.b64decode(r["kinesis"]["data"])).seq),
+                                r["kinesis"]["partitionKey"]))
+    events = [{"Records": records[i:i + batch]} for i in range(0, len(records), batch)]
+    return events, channels, rows, values
+
+
+def decode_all(events: list[dict], channels: dict) -> list:
+    out = []
+    for ev in events:
+        for r in ev["Records"]:
+            out.append(chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels))
+    return out
+
+
+def detect_all(decoded: list, channels: dict, detectors: dict) -> tuple[int, dict]:
+    states: dict[tuple, dict] = {}
+    n = 0
+    for c in decoded:
+        st = states.setdefault((c.session_id, c.entity_id), {})
+        ctx = Context(c.session_id, c.entity_id, channels)
+        for name, run in detectors.items():
+            n += len(run(c, st.setdefault(name, {}), ctx))
+    return n, states
+
+
+def end_to_end(events: list[dict], channels: dict, detectors: dict) -> int:
+    states: dict[tuple, dict] = {}
+    n = 0
+    for ev in events:
+        for r in ev["Records"]:
+            c = chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels)
+            st = states.setdefault((c.session_id, c.entity_id), {})
+            ctx = Context(c.session_id, c.entity_id, channels)
+            for name, run in detectors.items():
+                n += len(run(c, st.setdefault(name, {}), ctx))
+    return n
+
+
+def best(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+def cold_import(repeat: int = 5) -> dict:
+    """Import functions/analyze/handler.py in fresh interpreters; best wall time and heavy modules seen."""
+    code = (
+        "import sys, time, importlib.util\n"
+        "t0 = time.perf_counter()\n"
+        f"spec = importlib.util.spec_from_file_location('h', {str(ROOT / 'functions/analyze/handler.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "dt = time.perf_counter() - t0\n"
+        "import json; print(json.dumps({'seconds': dt, 'pandas': 'pandas' in sys.modules,"
+        " 'fastf1': 'fastf1' in sys.modules, 'modules': len(sys.modules)}))\n"
+    )
+    env = {"POWERTOOLS_SERVICE_NAME": "analyze", "POWERTOOLS_TRACE_DISABLED": "true",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
+        if out.returncode:
+            raise RuntimeError(out.stderr)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {"best_ms": round(1000 * min(r["seconds"] for r in runs), 1),
+            "median_ms": round(1000 * statistics.median(r["seconds"] for r in runs), 1),
+            "pandas": any(r["pandas"] for r in runs), "fastf1": any(r["fastf1"] for r in runs),
+            "modules": runs[0]["modules"]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--laps", type=int, default=57)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
+    args = ap.parse_args(argv)
+    events, channels, rows, values = race_events(args.seed, args.laps)
+    n_records = sum(len(e["Records"]) for e in events)
+    t_dec, decoded = best(lambda: decode_all(events, channels), args.repeat)
+    res = {"records": n_records, "rows": rows, "values": values, "decode_s": t_dec}
+    per = {}
+    for name, run in DETECTORS.items():
+        per[name], _ = best(lambda: detect_all(decoded, channels, {name: run}), args.repeat)
+    t_det, (n_det, states) = best(lambda: detect_all(decoded, channels, DETECTORS), args.repeat)
+    t_gen, _ = best(lambda: detect_all(decoded, channels, GENERIC), args.repeat)
+    t_e2e, _ = best(lambda: end_to_end(events, channels, DETECTORS), args.repeat)
+    t_json, _ = best(lambda: [json.loads(json.dumps(s)) for s in states.values()], args.repeat)
+    state_bytes = sum(len(json.dumps(s)) for s in states.values()) / max(len(states), 1)
+    imp = cold_import()
+    rate = lambda s: rows / s  # noqa: E731
+    lines = [
+        f"## Detection throughput (one core) — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+        f"- command: `python -m benchmarks.detection_throughput --seed {args.seed} --laps {args.laps} "
+        f"--repeat {args.repeat}{' --write' if args.write else ''}`",
+        f"- machine: {_machine()}",
+        f"- input: synthetic race seed {args.seed}, {args.laps} laps, 20 cars: {rows:,} samples "
+        f"({values:,} channel values, 11 channels at 4 Hz) in {n_records:,} chunk records, "
+        f"{len(events)} Kinesis events of 100; best of {args.repeat}", "",
+        "| stage | seconds | samples/s | channel values/s |", "|---|---|---|---|",
+        f"| decode + validate | {t_dec:.3f} | {rate(t_dec):,.0f} | {values / t_dec:,.0f} |",
+        f"| F1 detector set ({', '.join(DETECTORS)}) | {t_det:.3f} | **{rate(t_det):,.0f}** | "
+        f"{values / t_det:,.0f} |",
+        f"| decode + F1 detector set (end to end, no database) | {t_e2e:.3f} | **{rate(t_e2e):,.0f}** | "
+        f"{values / t_e2e:,.0f} |",
+        f"| generic set ({', '.join(GENERIC)}) on all 11 channels | {t_gen:.3f} | {rate(t_gen):,.0f} | "
+        f"{values / t_gen:,.0f} |",
+    ]
+    for name, s in per.items():
+        lines.append(f"| &nbsp;&nbsp;{name} alone | {s:.3f} | {rate(s):,.0f} | {values / s:,.0f} |")
+    lines += [
+        "",
+        f"- detections found: {n_det}; detector state per car {state_bytes / 1024:.1f} KB of JSON, "
+        f"JSON round trip of all 20 cars' states {1000 * t_json:.1f} ms (once per batch)",
+        f"- analyze handler cold import (fresh interpreter, `functions/analyze/handler.py`): best "
+        f"**{imp['best_ms']} ms**, median {imp['median_ms']} ms of 5; pandas imported: {imp['pandas']}, "
+        f"FastF1 imported: {imp['fastf1']}; {imp['modules']} modules",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        with open(Path(__file__).with_name("RESULTS.md"), "a") as fh:
+            fh.write("\n" + text)
+    return 0
+
+
+def _machine() -> str:
+    from benchmarks.detection_quality import machine
+
+    return machine()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
