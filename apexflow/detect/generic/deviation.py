@@ -22,6 +22,7 @@ Lindley recursion in closed form): vectorised, and bit-identical for any split b
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from apexflow.detect.generic._stream import BlockBaseline, r, robust_sigma, runs
 
@@ -75,11 +76,17 @@ def _scale(state: dict, sig: np.ndarray, first: int) -> np.ndarray:
     allh = np.concatenate([hist, fresh], axis=1)
     id0 = sb - hist.shape[1] + 1  # block id of allh[:, 0]
     out = sig.copy()
-    for col in range(sig.shape[1]):
-        p = first + col - id0
+    p0 = first - id0  # allh position of sig[:, 0]
+    steady = max(0, min(sig.shape[1], LONG - p0))  # columns before this one have a short history
+    for col in range(steady):
+        p = p0 + col
         win = allh[:, max(0, p - LONG):max(0, p)]
         if win.shape[1]:
             out[:, col] = np.median(np.concatenate([win, sig[:, col:col + 1]], axis=1), axis=1)
+    if steady < sig.shape[1]:  # full history: all remaining blocks at once
+        wins = sliding_window_view(allh, LONG, axis=1)[:, p0 + steady - LONG:p0 + sig.shape[1] - LONG]
+        both = np.concatenate([wins, sig[:, steady:, None]], axis=2)
+        out[:, steady:] = np.median(both, axis=2)
     state["sh"] = allh[:, -(LONG + 1):].tolist()  # a chunk may start inside block sb
     state["sb"] = first + sig.shape[1] - 1
     return out
