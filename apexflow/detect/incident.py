@@ -22,6 +22,7 @@ BIN_M = 50.0
 MIN_DECEL = 88.0  # km/h per second
 MIN_SPEED = 120.0  # km/h
 CONFIRM_S = 3.0
+NORMALLY = 0.5  # "normally brakes here": on most passes over that bin
 
 
 def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
@@ -57,7 +58,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
                 state.pop("event")
                 if event["confirmed"]:
                     out.append(_detection(ctx, event, t))
-        elif sudden[i] and _share(braking.get(b)) < 0.3:
+        elif sudden[i] and _share(braking.get(b)) < NORMALLY:
             state["event"] = {"t_start": prev[0], "speed_before": prev[1], "min_speed": v, "confirmed": False,
                               "distance": float(distance[i]) if distance is not None else None,
                               "lap": int(laps[i]) if laps is not None else None}
