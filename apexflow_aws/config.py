@@ -6,12 +6,12 @@ import os
 from functools import lru_cache
 from urllib.parse import quote
 
-import boto3
-
 
 @lru_cache(maxsize=None)
 def client(service: str):
     """One boto3 client per service and container; ``AWS_ENDPOINT_URL`` redirects all (local mode)."""
+    import boto3  # here, not at the top: the analyze function reaches the database without it
+
     return boto3.client(service)
 
 
