@@ -11,7 +11,7 @@ import copy
 
 from apexflow import chunk as chunks
 from apexflow.contract import ContractError
-from apexflow.detect import DETECTORS, STATE_VERSION
+from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
@@ -23,9 +23,10 @@ def stats(c: chunks.Chunk) -> dict:
 
 
 class Batch:
-    def __init__(self, conn, detectors: dict = DETECTORS):
+    def __init__(self, conn, detectors: dict | None = None):
+        """``detectors`` overrides the set chosen by each session's source (``detectors_for``)."""
         self.conn, self.detectors = conn, detectors
-        self.sessions: dict[str, dict | None] = {}
+        self.sessions: dict[str, tuple | None] = {}  # session -> (source, channels)
         self.states: dict[tuple[str, str], list] = {}  # (session, entity) -> [state, last_seq]
         self.seen: set[tuple[str, str, int]] = set()
         self.chunk_rows, self.detections = [], {}
@@ -35,12 +36,11 @@ class Batch:
         c = chunks.decode(data)
         with self.conn.cursor() as cur:
             if c.session_id not in self.sessions:
-                found = repository.session_contract(cur, c.session_id)
-                self.sessions[c.session_id] = found and found[1]
-            channels = self.sessions[c.session_id]
-            if channels is None:
+                self.sessions[c.session_id] = repository.session_contract(cur, c.session_id)
+            if self.sessions[c.session_id] is None:
                 raise ContractError(f"chunk {c.session_id}/{c.key}: session {c.session_id!r} is not registered; "
                                     "ingest registers a session before streaming it")
+            source, channels = self.sessions[c.session_id]
             c.validate(channels)
             key = (c.session_id, c.entity_id, c.seq)
             if key in self.seen or repository.processed_seqs(cur, c.session_id, c.entity_id, [c.seq]):
@@ -52,7 +52,8 @@ class Batch:
         ctx = Context(c.session_id, c.entity_id, channels)
         before = copy.deepcopy(state[0])
         try:
-            found = [d for name, run in self.detectors.items() for d in run(c, state[0].setdefault(name, {}), ctx)]
+            detectors = self.detectors or detectors_for(source)
+            found = [d for name, run in detectors.items() for d in run(c, state[0].setdefault(name, {}), ctx)]
         except Exception:
             state[0] = before  # a failed record leaves the entity's state as it was
             raise

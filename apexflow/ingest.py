@@ -19,6 +19,8 @@ import numpy as np
 
 from apexflow import chunk as chunks
 from apexflow.contract import SCHEMA_VERSION, Session, SessionFacts
+from apexflow.detect.f1.laps import detect_facts
+from apexflow.storage import repository
 
 
 class Source(Protocol):
@@ -100,7 +102,7 @@ def run_id_of(session: Session, facts: SessionFacts, encoded: list) -> str:
 def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Session, SessionFacts, str], bool],
            chunk_seconds: float = 10.0, batch: int = 500,
            progress: Callable[[Iterable], Iterable] = lambda it: it) -> IngestResult:
-    """Run one ingestion; ``register`` records the session in the database (see ``repository``)."""
+    """Run one ingestion; ``register`` records the session in the database (``register`` below, in a transaction)."""
     session, facts, encoded = encode_session(source, chunk_seconds)
     run_id = run_id_of(session, facts, encoded)
     doc = manifest(session, facts, run_id, encoded)
@@ -114,3 +116,12 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
         stream.put(records[i:i + batch])
     return IngestResult(session, run_id, len(session.entities), len(encoded), doc["counts"]["samples"],
                         sum(len(d) for d in objects.values()), location, registered)
+
+
+def register(cur, session: Session, facts: SessionFacts, run_id: str) -> bool:
+    """Record the session and its facts, with what the lap-level detectors find in them (once per run)."""
+    if not repository.register_session(cur, session, facts, run_id):
+        return False
+    found = detect_facts(session.session_id, facts, session.identity.get("session"))
+    repository.write_detections(cur, [d.to_row() for d in found])
+    return True

@@ -71,8 +71,8 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
-    """(run_id, channels by name) of a registered session, or None."""
-    cur.execute("SELECT run_id, channels FROM sessions WHERE session_id = %s", (session_id,))
+    """(source, channels by name) of a registered session, or None."""
+    cur.execute("SELECT source, channels FROM sessions WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     if row is None:
         return None
@@ -101,17 +101,7 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
         execute_values(cur, "INSERT INTO telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, "
                             "stats) VALUES %s ON CONFLICT DO NOTHING",
                        [(*c[:6], Json(c[6])) for c in chunks])
-    if detections:
-        execute_values(
-            cur,
-            "INSERT INTO detections (detection_id, session_id, entity_id, kind, severity, score, t_start, t_end, "
-            "lap, distance, channel, evidence, detector, detector_version) VALUES %s "
-            "ON CONFLICT (detection_id) DO UPDATE SET t_end = EXCLUDED.t_end, score = EXCLUDED.score, "
-            "severity = EXCLUDED.severity, evidence = EXCLUDED.evidence",
-            [(d["detection_id"], d["session_id"], d["entity_id"], d["kind"], d["severity"], d["score"],
-              d["t_start"], d["t_end"], d.get("lap"), d.get("distance"), d.get("channel"), Json(d["evidence"]),
-              d["detector"], d["detector_version"]) for d in detections],
-        )
+    write_detections(cur, detections)
     if states:
         execute_values(
             cur,

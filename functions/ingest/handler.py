@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from apexflow.ingest import ingest
+from apexflow.ingest import register as register_session
 from apexflow.replay import PacedStream
 from apexflow.sources import from_spec
 from apexflow.storage import repository
@@ -29,7 +30,7 @@ progress = lambda it: it  # noqa: E731 - local mode swaps in progress bars
 
 def register(session, facts, run_id):
     with transaction(connection()) as cur:
-        return repository.register_session(cur, session, facts, run_id)
+        return register_session(cur, session, facts, run_id)
 
 
 def ingest_one(spec: dict) -> dict:
