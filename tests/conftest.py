@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -13,6 +14,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CACHE = ROOT.parent / "shared" / "data" / "fastf1-http-cache"
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any connection to something other than this machine fails the test."""
+    real = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family != socket.AF_UNIX and host not in ("127.0.0.1", "::1", "localhost"):
+            raise AssertionError(f"test tried to reach the network: {address}")
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 def _with_db(dsn: str, name: str) -> str:

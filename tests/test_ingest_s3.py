@@ -58,26 +58,20 @@ class FailingS3:
 
 
 @pytest.fixture
-def s3():
+def s3(monkeypatch):
     from moto import mock_aws
 
     from apexflow_aws.config import client
 
-    import os
-    saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing"})
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
     client.cache_clear()
     with mock_aws():
         c = client("s3")
         c.create_bucket(Bucket="raw")
         yield c
     client.cache_clear()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 def _keys(s3):

@@ -49,20 +49,18 @@ def _matrix(chunk: Chunk, names: list[str]) -> np.ndarray:
     return np.stack([chunk.values[n] for n in names]).astype(np.float64)
 
 
-def run_deviation(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
-    names = continuous(chunk)
-    if not names:
-        return []
-    events, _ = deviation.process(state, chunk.t, _matrix(chunk, names), names, _aux(chunk))
-    return [to_detection(ctx, deviation.NAME, deviation.VERSION, e) for e in events]
+def _per_channel(module):
+    """A detector over every continuous channel of a chunk, from a generic module's ``process``."""
+    def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
+        names = continuous(chunk)
+        if not names:
+            return []
+        events, _ = module.process(state, chunk.t, _matrix(chunk, names), names, _aux(chunk))
+        return [to_detection(ctx, module.NAME, module.VERSION, e) for e in events]
+    return run
 
 
-def run_stuck(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
-    names = continuous(chunk)
-    if not names:
-        return []
-    events, _ = stuck.process(state, chunk.t, _matrix(chunk, names), names, _aux(chunk))
-    return [to_detection(ctx, stuck.NAME, stuck.VERSION, e) for e in events]
+run_deviation, run_stuck = _per_channel(deviation), _per_channel(stuck)
 
 
 def run_gaps(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
