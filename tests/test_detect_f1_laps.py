@@ -141,3 +141,56 @@ def test_facts_detections_are_stored_idempotently(db):
     assert len(stored) == len(rows)
     assert {d["kind"] for d in stored} >= {"safety_car", "lap_time_outlier", "pit_stop", "tyre_degradation"}
     assert next(d for d in stored if d["kind"] == "safety_car")["entity_id"] is None
+
+
+@pytest.mark.parametrize("seed,laps", [(1, 6), (3, 10)])
+def test_slow_puncture_from_lap_two_found_against_the_field(seed, laps):
+    from apexflow.evaluate import score
+    from apexflow.simulator import SyntheticRace
+
+    race = SyntheticRace(seed, laps=laps)
+    truth = [t for t in race.ground_truth() if t["kind"] == "slow_puncture"]
+    assert truth and truth[0]["lap"] == 2  # too early in the stint for the stint's own pace
+    found = [d.to_row() for d in detect_facts(race.session().session_id, race.facts(), "Race")
+             if d.kind == "slow_puncture"]
+    got = score(truth, found)["slow_puncture"]
+    assert (got["found"], got["missed"], got["false_alarms"]) == (1, 0, 0)
+    assert found[0]["evidence"]["reference"] == "field" and found[0]["evidence"]["ended_in_pit"]
+
+
+def field_race(n_cars=8, n=12, step_at=None, step=0.0, grow_from=None, pit_after=9):
+    """Eight cars with constant pace offsets and a shared fuel trend; car AAA may lose ``step``
+    seconds at once from lap ``step_at`` or build up a puncture from lap ``grow_from``."""
+    rows = []
+    for c in range(n_cars):
+        drv = "AAA" if c == 0 else f"C{c:02d}"
+        t = 0.0
+        for k in range(1, n + 1):
+            lt = 90.0 + 0.3 * c - 0.06 * k + (0.02 if (k + c) % 2 else -0.02) + (5.0 if k == 1 else 0.0)
+            if c == 0 and step_at and k >= step_at:
+                lt += step
+            if c == 0 and grow_from and k >= grow_from:
+                m = k - grow_from + 1
+                lt += 0.4 * m * (1 + 0.25 * (m - 1))
+            row = {"Driver": drv, "LapNumber": k, "LapStartTime": t, "LapTime": lt, "Stint": 1 if k <= pit_after else 2,
+                   "TrackStatus": "1", "PitInTime": None, "PitOutTime": None,
+                   "Sector1Time": 0.3 * lt, "Sector2Time": 0.4 * lt, "Sector3Time": 0.3 * lt}
+            if k == pit_after:
+                row["PitInTime"] = t + lt - 3
+            if k == pit_after + 1:
+                row["PitOutTime"] = t + 5
+                row["LapTime"] = lt + 20
+            rows.append(row)
+            t += row["LapTime"]
+    return rows
+
+
+def test_field_pace_puncture_needs_a_growing_gap_not_a_step():
+    from apexflow.detect.f1.laps import slow_punctures
+
+    found = slow_punctures("s", field_race(grow_from=7))
+    assert [(d.entity_id, d.lap, d.evidence["pit_lap"]) for d in found] == [("AAA", 7, 9)]
+    assert slow_punctures("s", field_race(grow_from=7))[0].detection_id == found[0].detection_id
+    assert slow_punctures("s", field_race()) == []
+    assert slow_punctures("s", field_race(step_at=7, step=2.0)) == []   # a power loss: one step, then flat
+    assert slow_punctures("s", field_race(step_at=8, step=1.5)) == []   # ... even right before the stop

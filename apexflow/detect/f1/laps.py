@@ -6,7 +6,8 @@ the synthetic race, and need no car telemetry.
 - ``track_status_events``: yellow, safety car, virtual safety car and red flag periods.
 - ``lap_time_outliers``: laps far off the driver's own local stint pace.
 - ``tyre_degradation``: per stint, the pace trend and the forecast of the "cliff".
-- ``slow_punctures``: lap times drifting up lap after lap until a pit stop (races).
+- ``slow_punctures``: lap times drifting up lap after lap until a pit stop (races), against the
+  stint's own pace and, from the first laps of a stint on, against the field's.
 - ``pit_stops``: pit-lane visits with their lane time.
 
 ``detect_facts`` runs them all. Session-level detections (track status) have
@@ -289,6 +290,10 @@ def slow_punctures(session_id: str, laps: list[dict], track_status: list[dict] |
     ``DRIFT_STEP_S``, the first at least ``DRIFT_MIN_S`` off; it is a slow puncture when the next lap is the in-lap, or when it lasts ``DRIFT_LAPS_NO_PIT`` laps and ends
     ``DRIFT_NO_PIT_S`` off. Tyre wear is far slower (hundredths per lap), and traffic does not
     build lap after lap.
+
+    That needs three clean laps earlier in the stint; a drift that starts sooner is found
+    against the field's pace on the same laps (``_field_punctures``), reported unless it
+    overlaps one found here. ``evidence["reference"]`` says which ("stint" or "field").
     """
     neutral = _neutralised(track_status or [])
     out = []
@@ -338,10 +343,146 @@ def slow_punctures(session_id: str, laps: list[dict], track_status: list[dict] |
                     hist.append(lt)
             if run and len(run) >= DRIFT_LAPS_NO_PIT and run[-1][1] >= DRIFT_NO_PIT_S:
                 out.append(_puncture(session_id, driver, run, None, stint))
+    return out + [d for d in _field_punctures(session_id, laps, neutral)
+                  if not any(o.entity_id == d.entity_id and o.t_start < d.t_end and o.t_end > d.t_start for o in out)]
+
+
+# Slow punctures against the field (found early in a stint, too) --------------------------------
+FIELD_STEP_S = 0.25      # each lap's gap to the field at least this much larger than the lap before's ...
+FIELD_STEP_SIGMA = 4.0   # ... and this many robust sigmas of the session's lap-to-lap gap changes
+FIELD_STEP_MAX_S = 2.5   # ... and at most this much (a sudden loss is no build-up)
+FIELD_ACCEL = 0.5        # each step at least this share of the step before (a puncture accelerates)
+FIELD_STEADY_S = 0.75    # laps on which the whole field changes pace more than this (restarts) are not compared
+FIELD_POINTS = 3         # consecutive laps (the in-lap's first two sectors count) with a growing gap
+FIELD_GROWTH_S = 0.7     # the gap grows by at least this much over them
+
+
+def _s12(lap: dict) -> float | None:
+    a, b = _num(lap.get("Sector1Time")), _num(lap.get("Sector2Time"))
+    return None if a is None or b is None else a + b
+
+
+def _s12_green(lap: dict, neutral) -> bool:
+    """The lap's first two sectors (before any pit entry) were run under green, out-laps excluded."""
+    t0, part = _num(lap.get("LapStartTime")), _s12(lap)
+    if part is None or lap.get("PitOutTime") is not None or (_num(lap.get("LapNumber")) or 0) <= 1:
+        return False
+    if t0 is None:
+        return is_green(lap, neutral)
+    return not any(a < t0 + part and b > t0 for a, b in neutral)
+
+
+def _field_steps(by_driver: dict[str, list[dict]], neutral) -> tuple[dict[int, float], dict[int, float], float]:
+    """How the field's lap time changes from one lap to the next, from cars timed on both.
+
+    Per lap number ``n``: the median over cars with clean laps ``n - 1`` and ``n`` of their lap
+    time change (from the first two sectors where too few cars have two clean laps), the same
+    for the first two sectors (lap ``n`` may be an in-lap: they come before the pit entry),
+    and the lap's share in those sectors. Paired changes remove fuel,
+    track evolution and the cars leaving the field for the pits alike.
+    """
+    full: dict[int, list[float]] = defaultdict(list)
+    part: dict[int, list[float]] = defaultdict(list)
+    share: list[float] = []
+    for rows in by_driver.values():
+        by_lap = {int(_num(r["LapNumber"])): r for r in rows}
+        for n, r in by_lap.items():
+            prev = by_lap.get(n - 1)
+            if is_clean(r, neutral) and _s12(r):
+                share.append(_s12(r) / _num(r["LapTime"]))
+            if prev is None or not is_clean(prev, neutral):
+                continue
+            if is_clean(r, neutral):
+                full[n].append(_num(r["LapTime"]) - _num(prev["LapTime"]))
+            if _s12_green(r, neutral) and _s12(prev) is not None:
+                part[n].append(_s12(r) - _s12(prev))
+    med = {n: float(np.median(v)) for n, v in full.items() if len(v) >= FIELD_MIN_CARS}
+    med12 = {n: float(np.median(v)) for n, v in part.items() if len(v) >= FIELD_MIN_CARS}
+    share_ = float(np.median(share)) if share else 0.0
+    for n, v in med12.items():  # most of the field in the pits: its first two sectors stand for the lap
+        if n not in med and share_:
+            med[n] = v / share_
+    return med, med12, share_
+
+
+def _field_spread(by_driver: dict[str, list[dict]], med: dict[int, float], neutral) -> float:
+    """Robust sigma of every car's lap-to-lap change against the field's: the session's noise."""
+    x = []
+    for rows in by_driver.values():
+        for prev, r in zip(rows, rows[1:]):
+            n = int(_num(r["LapNumber"]))
+            if n in med and _num(prev["LapNumber"]) == n - 1 and is_clean(r, neutral) and is_clean(prev, neutral):
+                x.append(_num(r["LapTime"]) - _num(prev["LapTime"]) - med[n])
+    if len(x) < 20:
+        return 0.0
+    x = np.array(x)
+    return 1.4826 * float(np.median(np.abs(x - np.median(x))))
+
+
+def _field_punctures(session_id: str, laps: list[dict], neutral) -> list[Detection]:
+    """A driver's gap to the field growing faster and faster over ``FIELD_POINTS`` or more
+    consecutive laps, up to a pit stop or the end of the race.
+
+    The gap changes lap by lap as the driver's lap time change minus the field's (median of
+    the cars timed on both laps), so fuel, track evolution and safety-car effects are out; the
+    car's own pace is a constant offset, so only the growth of the gap counts, never its
+    level. A green in-lap adds its first two sectors (before the pit entry), scaled to a lap,
+    as the last point. Each step must reach ``FIELD_STEP_S`` and ``FIELD_STEP_SIGMA`` robust
+    sigmas of the session's lap-to-lap gap changes and not shrink much: a sudden loss (an
+    incident, a power loss) is one step, not a build-up. The detection starts at the first
+    lap shown slower than the lap before.
+    """
+    by_driver = _laps_by_driver(laps)
+    med, med12, share = _field_steps(by_driver, neutral)
+    last_lap = max((int(_num(r["LapNumber"])) for rows in by_driver.values() for r in rows), default=0)
+    out = []
+    step_min = max(FIELD_STEP_S, FIELD_STEP_SIGMA * _field_spread(by_driver, med, neutral))
+    for driver, rows in by_driver.items():
+        by_lap = {int(_num(r["LapNumber"])): r for r in rows}
+
+        def step(n: int) -> float | None:  # the gap's change from lap n - 1 to clean lap n
+            r, prev = by_lap.get(n), by_lap.get(n - 1)
+            if (r is None or prev is None or n not in med or abs(med[n]) > FIELD_STEADY_S or not is_clean(r, neutral)
+                    or not is_clean(prev, neutral) or r.get("Stint") != prev.get("Stint")):
+                return None
+            return _num(r["LapTime"]) - _num(prev["LapTime"]) - med[n]
+
+        for n, r in by_lap.items():
+            pit = r.get("PitInTime") is not None
+            if not pit and not (n == last_lap and is_clean(r, neutral)):
+                continue
+            steps: list[tuple[dict, float]] = []  # (lap, gap change into it), collected backwards
+            prev = by_lap.get(n - 1)
+            if (pit and share and n in med12 and abs(med12[n] / share) <= FIELD_STEADY_S and _s12_green(r, neutral)
+                    and prev is not None and is_clean(prev, neutral) and _s12(prev) is not None
+                    and prev.get("Stint") == r.get("Stint")):
+                steps.append((r, (_s12(r) - _s12(prev) - med12[n]) / share))
+            m = n if not pit else n - 1
+            while (x := step(m)) is not None:
+                steps.append((by_lap[m], x))
+                m -= 1
+            steps.reverse()
+            run = _growing_tail(steps, step_min)
+            if len(run) + 1 >= FIELD_POINTS and sum(x for _, x in run) >= FIELD_GROWTH_S:
+                gaps = np.cumsum([x for _, x in run])
+                drift = [(rr, float(g)) for (rr, _), g in zip(run, gaps)]
+                if pit and drift[-1][0] is r and len(drift) > 1:  # the in-lap's point is evidence, not a drifting lap
+                    drift = drift[:-1]
+                out.append(_puncture(session_id, driver, drift, r if pit else None, r.get("Stint"), method="field"))
     return out
 
 
-def _puncture(session_id: str, driver: str, run: list, pit_lap: dict | None, stint) -> Detection:
+def _growing_tail(steps: list[tuple[dict, float]], step_min: float) -> list[tuple[dict, float]]:
+    """The longest end of ``steps`` in which each step is between ``step_min`` and ``FIELD_STEP_MAX_S``
+    and the next one keeps up (at least ``FIELD_ACCEL`` of it)."""
+    i = len(steps)
+    while i > 0 and step_min <= steps[i - 1][1] <= FIELD_STEP_MAX_S and (
+            i == len(steps) or steps[i][1] >= FIELD_ACCEL * steps[i - 1][1]):
+        i -= 1
+    return steps[i:]
+
+
+def _puncture(session_id: str, driver: str, run: list, pit_lap: dict | None, stint, method: str = "stint") -> Detection:
     first = run[0][0]
     last_delta = run[-1][1]
     score = min(1.0, 0.6 + 0.1 * last_delta)
@@ -351,7 +492,7 @@ def _puncture(session_id: str, driver: str, run: list, pit_lap: dict | None, sti
                      "slow_puncture", VERSION, channel="LapTime", lap=int(_num(first["LapNumber"])),
                      evidence={"laps": [int(_num(r["LapNumber"])) for r, _ in run],
                                "deltas": [round(d, 3) for _, d in run], "stint": stint,
-                               "ended_in_pit": pit_lap is not None,
+                               "ended_in_pit": pit_lap is not None, "reference": method,
                                "pit_lap": None if pit_lap is None else int(_num(pit_lap["LapNumber"]))})
 
 
