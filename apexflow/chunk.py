@@ -76,23 +76,23 @@ class Chunk:
         for name, col in self.values.items():
             if len(col) != self.n:
                 raise ContractError(f"{where}: channel {name} has {len(col)} values for {self.n} timestamps")
-            bad = ~np.isfinite(col)
-            if bad.any():
-                i = int(np.argmax(bad))
+        if self.values and not np.isfinite(np.stack(list(self.values.values()))).all():
+            name, col = next((k, v) for k, v in self.values.items() if not np.isfinite(v).all())
+            i = int(np.argmax(~np.isfinite(col)))
+            raise ContractError(
+                f"{where}: channel {name} has a non-finite value ({col[i]}) at t={self.t[i]:.3f}s; "
+                "leave gaps as missing samples, never as NaN/inf"
+            )
+        for name in self.values if channels is not None else ():
+            ch = channels.get(name)
+            if ch is None:
                 raise ContractError(
-                    f"{where}: channel {name} has a non-finite value ({col[i]}) at t={self.t[i]:.3f}s; "
-                    "leave gaps as missing samples, never as NaN/inf"
+                    f"{where}: unknown channel {name!r}; the session declares {sorted(channels)}"
                 )
-            if channels is not None:
-                ch = channels.get(name)
-                if ch is None:
-                    raise ContractError(
-                        f"{where}: unknown channel {name!r}; the session declares {sorted(channels)}"
-                    )
-                if self.units.get(name) != ch.unit:
-                    raise ContractError(
-                        f"{where}: channel {name} has unit {self.units.get(name)!r}, the session says {ch.unit!r}"
-                    )
+            if self.units.get(name) != ch.unit:
+                raise ContractError(
+                    f"{where}: channel {name} has unit {self.units.get(name)!r}, the session says {ch.unit!r}"
+                )
         return self
 
 
@@ -141,7 +141,8 @@ def decode(data: bytes) -> Chunk:
             f"malformed chunk: payload has {len(raw)} bytes, header promises {n} samples of {len(names)} channels"
         )
     t = np.frombuffer(raw, "<f8", n)
-    values = {name: np.frombuffer(raw, "<f4", n, 8 * n + 4 * n * i) for i, name in enumerate(names)}
+    block = np.frombuffer(raw, "<f4", n * len(names), 8 * n).reshape(len(names), n)
+    values = dict(zip(names, block))
     return Chunk(header["session_id"], header["entity_id"], header["seq"], t, values, dict(header["channels"]))
 
 

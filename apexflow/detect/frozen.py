@@ -76,17 +76,19 @@ def _extend(ctx: Context, name: str, r: list, t: np.ndarray, others: np.ndarray,
     """Samples ``t`` repeat the run's value: lengthen it, flagging it at the first step it counts as frozen."""
     if not len(t):
         return
+    if r[5] or t[-1] - r[1] < MIN_SECONDS:  # flagged already, or too short to be yet: just lengthen it
+        r[2:5] = [float(t[-1]), r[3] + len(t), r[4] + int(np.count_nonzero(others))]
+        return
     steps = r[3] + np.arange(1, len(t) + 1)
     moving = r[4] + np.cumsum(others)
-    if not r[5]:
-        need = np.full(len(t), MIN_SECONDS)
-        if _at_bound(ctx, name, r[0]):
-            need = np.where(t - t0 >= WARMUP_S, max(MIN_SECONDS, BOUND_FACTOR * natural), AT_BOUND_SECONDS)
-        hit = np.flatnonzero((t - r[1] >= need) & (moving >= 0.5 * steps))
-        if len(hit):
-            k = int(hit[0])
-            r[2:6] = [float(t[k]), int(steps[k]), int(moving[k]), True]
-            out.append(_detection(ctx, name, r))
+    need = MIN_SECONDS
+    if _at_bound(ctx, name, r[0]):
+        need = np.where(t - t0 >= WARMUP_S, max(MIN_SECONDS, BOUND_FACTOR * natural), AT_BOUND_SECONDS)
+    hit = np.flatnonzero((t - r[1] >= need) & (moving >= 0.5 * steps))
+    if len(hit):
+        k = int(hit[0])
+        r[2:6] = [float(t[k]), int(steps[k]), int(moving[k]), True]
+        out.append(_detection(ctx, name, r))
     r[2:5] = [float(t[-1]), int(steps[-1]), int(moving[-1])]
 
 
