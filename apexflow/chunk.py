@@ -161,3 +161,20 @@ def split(session_id: str, entity_id: str, t: np.ndarray, values: dict[str, np.n
               {k: np.asarray(v[a:b], dtype=np.float32) for k, v in values.items()}, units)
         for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))
     ]
+
+
+def join(parts: list[Chunk]) -> list[Chunk]:
+    """Consecutive chunks of one entity as few chunks as possible: neighbours with the same channels merge.
+
+    Detectors give the same detections however a stream is cut, so they may run on joined chunks:
+    fewer, longer calls. A joined chunk keeps the sequence number of its last part.
+    """
+    out: list[Chunk] = []
+    for c in parts:
+        last = out[-1] if out else None
+        if last is not None and list(last.values) == list(c.values) and last.units == c.units:
+            out[-1] = Chunk(c.session_id, c.entity_id, c.seq, np.concatenate([last.t, c.t]),
+                            {k: np.concatenate([v, c.values[k]]) for k, v in last.values.items()}, c.units)
+        else:
+            out.append(c)
+    return out

@@ -97,3 +97,13 @@ def test_bad_names_are_refused():
         Channel("1bad", "m")
     with pytest.raises(ContractError, match="entity_id"):
         make().__class__("s", "bad id", 0, np.arange(2.0), {}, {}).validate()
+
+
+def test_join_merges_neighbours_with_the_same_channels():
+    t = np.arange(0, 30, 0.25)
+    parts = chunks.split("s", "e", t, {"Speed": t.astype(np.float32)}, {"Speed": "km/h"}, seconds=10)
+    odd = chunks.Chunk("s", "e", 3, np.array([31.0]), {"RPM": np.ones(1, np.float32)}, {"RPM": "1/min"})
+    joined = chunks.join([*parts, odd])
+    assert [(j.seq, j.n) for j in joined] == [(2, len(t)), (3, 1)]
+    np.testing.assert_array_equal(joined[0].t, t)
+    np.testing.assert_array_equal(joined[0].values["Speed"], t.astype(np.float32))
