@@ -23,6 +23,7 @@ import numpy as np
 from apexflow.contract import ContractError
 from apexflow.detect.generic import deviation, gaps, out_of_range, stuck
 
+
 def parse_time(text: str) -> float:
     """Seconds: numeric as is, ISO-8601 / ``YYYY-MM-DD HH:MM:SS`` as seconds since the Unix epoch (UTC if naive)."""
     s = text.strip()
