@@ -11,11 +11,10 @@ from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
-from apexflow_aws.dead_letter import S3DeadLetters
-from apexflow_aws.local.esm import EventSourceMapping, LambdaContext
+from apexflow_aws.local.esm import LambdaContext
 from apexflow_aws.local.handlers import load
-from apexflow_aws.local.stack import BUCKET, STREAM, local_stack
-
+from apexflow_aws.local.ingest_cli import invoke_ingest
+from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 
 
 def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
@@ -25,18 +24,12 @@ def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
         conn = connect(dsn)
         with transaction(conn) as cur:  # a fresh trip: results of an earlier demo would be skipped as done
             repository.delete_session(cur, SyntheticRace(seed=seed, laps=laps).session().session_id)
-        ingest, analyze, insights = load("ingest"), load("analyze"), load("insights")
-        with tqdm(total=1, desc="ingest  ", unit="session") as bar:
-            result = ingest.handler({"source": "synthetic", "seed": seed, "laps": laps},
-                                    LambdaContext("apexflow-ingest-local"))
-            bar.update()
+        result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
         session_id = result["session_id"]
-        dead = S3DeadLetters(client("s3"), BUCKET)
-        esm = EventSourceMapping(client("kinesis"), STREAM, analyze.handler, on_failure=dead)
-        with tqdm(total=result["chunks"], desc="analyze ", unit="chunk") as bar:
-            esm.drain(bar.update)
+        esm = analyze_stream(result["chunks"])
         with conn.cursor() as cur:
-            entities = [e["entity_id"] for e in repository.session_overview(cur, session_id)["entities"]]
+            entities = [e["entity_id"] for e in repository.get_session(cur, session_id)["entities"]]
+        insights = load("insights")
         for entity_id in tqdm([None, *entities], desc="insights", unit="summary"):
             insights.handler({"session_id": session_id, "entity_id": entity_id},
                              LambdaContext("apexflow-insights-local"))

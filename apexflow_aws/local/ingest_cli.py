@@ -19,7 +19,8 @@ def _redact(dsn: str) -> str:
     return urlunsplit(parts)
 
 
-def _run(spec: dict) -> dict:
+def invoke_ingest(spec: dict) -> dict:
+    """The real ingest handler on one request, with progress bars."""
     if spec.get("source") == "fastf1":
         import fastf1
 
@@ -38,18 +39,12 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
         for name in ("RAW_BUCKET", "STREAM_NAME"):
             if not os.environ.get(name):
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
-        return _run(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
-    from apexflow_aws.config import client
-    from apexflow_aws.dead_letter import S3DeadLetters
-    from apexflow_aws.local.esm import EventSourceMapping
-    from apexflow_aws.local.stack import BUCKET, STREAM, local_stack
+        return invoke_ingest(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
+    from apexflow_aws.local.stack import STREAM, analyze_stream, local_stack
 
     with local_stack() as dsn:
-        result = _run(spec)
-        esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
-                                 on_failure=S3DeadLetters(client("s3"), BUCKET))
-        with tqdm(total=result["chunks"], desc="analyze", unit="chunk", file=sys.stderr) as bar:
-            esm.drain(bar.update)
+        result = invoke_ingest(spec)
+        analyze_stream(result["chunks"])
     return result, (f"Kinesis stream {STREAM} (local mode: moto, in memory; analyzed into the database), "
                     f"session in {_redact(dsn)}")
 

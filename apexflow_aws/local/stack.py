@@ -46,3 +46,22 @@ def local_stack(shards: int = 2, dsn: str | None = None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def analyze_stream(total: int):
+    """Drain the local stream through the real analyze handler, as its event-source mapping would,
+    records that fail every retry going to the dead-letter prefix; returns the mapping (for its counts)."""
+    import sys
+
+    from tqdm import tqdm
+
+    from apexflow_aws.config import client
+    from apexflow_aws.dead_letter import S3DeadLetters
+    from apexflow_aws.local.esm import EventSourceMapping
+    from apexflow_aws.local.handlers import load
+
+    esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
+                             on_failure=S3DeadLetters(client("s3"), BUCKET))
+    with tqdm(total=total, desc="analyze", unit="chunk", file=sys.stderr) as bar:
+        esm.drain(bar.update)
+    return esm
