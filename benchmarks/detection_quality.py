@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -31,6 +29,7 @@ from apexflow.detect import DETECTORS
 from apexflow.detect.base import Context
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.evaluate import LAG, LEAD, score
+from benchmarks import machine
 
 INFO_KINDS = {"pit_stop", "tyre_degradation", "yellow_flag", "safety_car", "virtual_safety_car", "red_flag"}
 
@@ -115,15 +114,6 @@ def evaluate(races: list[dict]) -> dict:
                        "median_onset_error_s": round(statistics.median(k["delays"]), 2) if k["delays"] else None,
                        "median_latency_s": round(statistics.median(k["latencies"]), 2) if k["latencies"] else None}
     return {"kinds": table, "false_alarms_on_clean_laps": clean_false, "other_detections": dict(other)}
-
-
-def machine() -> str:
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown CPU"
-    n = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or "?"
-    return f"{n} CPUs (nproc), {cpu}, Python {platform.python_version()}"
 
 
 def markdown(result: dict, races: list[dict], command: str) -> str:

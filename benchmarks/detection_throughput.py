@@ -32,6 +32,7 @@ from pathlib import Path
 from apexflow import chunk as chunks
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.base import Context
+from benchmarks import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,7 +141,6 @@ def main(argv=None) -> int:
     events, channels, rows, values = race_events(args.seed, args.laps)
     n_records = sum(len(e["Records"]) for e in events)
     t_dec, decoded = best(lambda: decode_all(events, channels), args.repeat)
-    res = {"records": n_records, "rows": rows, "values": values, "decode_s": t_dec}
     per = {}
     for name, run in DETECTORS.items():
         per[name], _ = best(lambda: detect_all(decoded, channels, {name: run}), args.repeat)
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         f"## Detection throughput (one core) — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
         f"- command: `python -m benchmarks.detection_throughput --seed {args.seed} --laps {args.laps} "
         f"--repeat {args.repeat}{' --write' if args.write else ''}`",
-        f"- machine: {_machine()}",
+        f"- machine: {machine()}",
         f"- input: synthetic race seed {args.seed}, {args.laps} laps, 20 cars: {rows:,} samples "
         f"({values:,} channel values, 11 channels at 4 Hz) in {n_records:,} chunk records, "
         f"{len(events)} Kinesis events of 100; best of {args.repeat}", "",
@@ -184,12 +184,6 @@ def main(argv=None) -> int:
         with open(Path(__file__).with_name("RESULTS.md"), "a") as fh:
             fh.write("\n" + text)
     return 0
-
-
-def _machine() -> str:
-    from benchmarks.detection_quality import machine
-
-    return machine()
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from benchmarks import machine
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -35,16 +36,6 @@ class Frozen:
 
     def samples(self):
         return iter(self._samples)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def measure(laps: int, cars: int, repeat: int) -> dict:
@@ -100,7 +91,7 @@ def main(argv=None) -> int:
                     f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
                     f"- command: `.venv/bin/python -m benchmarks.ingest_throughput --laps {r['laps']} "
                     f"--cars {r['cars']} --repeat {len(r['seconds'])}`\n"
-                    f"- machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, Python {platform.python_version()}\n"
+                    f"- machine: {machine()}\n"
                     f"- result: **{r['rate']:,.0f} samples/s**; {r['samples']:,} samples in {r['chunks']:,} "
                     f"chunks ({r['mb']:.1f} MB) in {r['best']:.2f} s (best of "
                     f"{', '.join(f'{s:.2f}' for s in r['seconds'])} s); generating the race took "

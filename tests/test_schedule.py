@@ -1,10 +1,7 @@
 """Scheduled ingestion: selection on a frozen schedule; the handler's scheduled path twice on moto."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
-
-import pytest
+from datetime import datetime, timezone
 
 from apexflow.schedule import due_sessions, years_to_check
 
