@@ -22,7 +22,7 @@ import json
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,6 +41,16 @@ class Chunk:
     t: np.ndarray  # float64 seconds since session start, strictly increasing
     values: dict[str, np.ndarray]  # channel name -> float32 column, same length as t
     units: dict[str, str]
+    block: np.ndarray | None = field(default=None, repr=False, compare=False)  # see ``matrix``
+
+    def matrix(self) -> np.ndarray:
+        """All channels as one array, channel x sample in ``values`` order (built once; decode and join
+        make the columns views of it, so whole-chunk checks and detectors take one numpy call, not one per
+        channel)."""
+        if self.block is None:
+            cols = list(self.values.values())
+            self.block = np.stack(cols) if cols else np.empty((0, self.n), np.float32)
+        return self.block
 
     @property
     def n(self) -> int:
@@ -56,44 +66,55 @@ class Chunk:
         return f"{self.entity_id}/{self.seq:08d}"
 
     def validate(self, channels: dict[str, Channel] | None = None) -> "Chunk":
-        """Check the chunk against the contract (and the session's channels, if given)."""
-        where = f"chunk {self.session_id}/{self.key}"
+        """Check the chunk against the contract (and the session's channels, if given).
+
+        One vectorised pass over the samples decides; only a chunk that fails it is walked again to say
+        exactly what is wrong and where.
+        """
         check_id("session_id", self.session_id)
         check_id("entity_id", self.entity_id)
         if not isinstance(self.seq, int) or self.seq < 0:
-            raise ContractError(f"{where}: seq must be a non-negative integer, got {self.seq!r}")
-        if self.n == 0:
-            raise ContractError(f"{where}: has no samples; send only chunks with at least one sample")
-        if not np.all(np.isfinite(self.t)):
-            raise ContractError(f"{where}: timestamps contain NaN or inf")
-        steps = np.diff(self.t)
-        if np.any(steps <= 0):
-            i = int(np.argmax(steps <= 0))
-            raise ContractError(
-                f"{where}: timestamps out of order at sample {i + 1} "
-                f"({self.t[i]:.3f}s then {self.t[i + 1]:.3f}s); samples must be strictly increasing in time"
-            )
+            raise ContractError(f"{self._where()}: seq must be a non-negative integer, got {self.seq!r}")
+        t, n = self.t, self.n
+        if n == 0:
+            raise ContractError(f"{self._where()}: has no samples; send only chunks with at least one sample")
         for name, col in self.values.items():
-            if len(col) != self.n:
-                raise ContractError(f"{where}: channel {name} has {len(col)} values for {self.n} timestamps")
-        if self.values and not np.isfinite(np.stack(list(self.values.values()))).all():
-            name, col = next((k, v) for k, v in self.values.items() if not np.isfinite(v).all())
-            i = int(np.argmax(~np.isfinite(col)))
-            raise ContractError(
-                f"{where}: channel {name} has a non-finite value ({col[i]}) at t={self.t[i]:.3f}s; "
-                "leave gaps as missing samples, never as NaN/inf"
-            )
+            if len(col) != n:
+                raise ContractError(f"{self._where()}: channel {name} has {len(col)} values for {n} timestamps")
+        if not (np.isfinite(t).all() and (t[1:] > t[:-1]).all() and np.isfinite(self.matrix()).all()):
+            self._explain_samples()
         for name in self.values if channels is not None else ():
             ch = channels.get(name)
             if ch is None:
                 raise ContractError(
-                    f"{where}: unknown channel {name!r}; the session declares {sorted(channels)}"
+                    f"{self._where()}: unknown channel {name!r}; the session declares {sorted(channels)}"
                 )
             if self.units.get(name) != ch.unit:
                 raise ContractError(
-                    f"{where}: channel {name} has unit {self.units.get(name)!r}, the session says {ch.unit!r}"
+                    f"{self._where()}: channel {name} has unit {self.units.get(name)!r}, the session says {ch.unit!r}"
                 )
         return self
+
+    def _where(self) -> str:
+        return f"chunk {self.session_id}/{self.key}"
+
+    def _explain_samples(self) -> None:
+        t = self.t
+        if not np.all(np.isfinite(t)):
+            raise ContractError(f"{self._where()}: timestamps contain NaN or inf")
+        steps = np.diff(t)
+        if np.any(steps <= 0):
+            i = int(np.argmax(steps <= 0))
+            raise ContractError(
+                f"{self._where()}: timestamps out of order at sample {i + 1} "
+                f"({t[i]:.3f}s then {t[i + 1]:.3f}s); samples must be strictly increasing in time"
+            )
+        name, col = next((k, v) for k, v in self.values.items() if not np.isfinite(v).all())
+        i = int(np.argmax(~np.isfinite(col)))
+        raise ContractError(
+            f"{self._where()}: channel {name} has a non-finite value ({col[i]}) at t={t[i]:.3f}s; "
+            "leave gaps as missing samples, never as NaN/inf"
+        )
 
 
 def encode(chunk: Chunk) -> bytes:
@@ -142,8 +163,8 @@ def decode(data: bytes) -> Chunk:
         )
     t = np.frombuffer(raw, "<f8", n)
     block = np.frombuffer(raw, "<f4", n * len(names), 8 * n).reshape(len(names), n)
-    values = dict(zip(names, block))
-    return Chunk(header["session_id"], header["entity_id"], header["seq"], t, values, dict(header["channels"]))
+    return Chunk(header["session_id"], header["entity_id"], header["seq"], t, dict(zip(names, block)),
+                 dict(header["channels"]), block)
 
 
 def split(session_id: str, entity_id: str, t: np.ndarray, values: dict[str, np.ndarray],
@@ -169,12 +190,20 @@ def join(parts: list[Chunk]) -> list[Chunk]:
     Detectors give the same detections however a stream is cut, so they may run on joined chunks:
     fewer, longer calls. A joined chunk keeps the sequence number of its last part.
     """
-    out: list[Chunk] = []
+    groups: list[list[Chunk]] = []
     for c in parts:
-        last = out[-1] if out else None
+        last = groups[-1][-1] if groups else None
         if last is not None and list(last.values) == list(c.values) and last.units == c.units:
-            out[-1] = Chunk(c.session_id, c.entity_id, c.seq, np.concatenate([last.t, c.t]),
-                            {k: np.concatenate([v, c.values[k]]) for k, v in last.values.items()}, c.units)
+            groups[-1].append(c)
         else:
-            out.append(c)
+            groups.append([c])
+    out = []
+    for g in groups:
+        if len(g) == 1:
+            out.append(g[0])
+            continue
+        block = np.concatenate([c.matrix() for c in g], axis=1)
+        c = g[-1]
+        out.append(Chunk(c.session_id, c.entity_id, c.seq, np.concatenate([p.t for p in g]),
+                         dict(zip(c.values, block)), c.units, block))
     return out

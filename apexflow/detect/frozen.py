@@ -28,11 +28,12 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     names = [n for n in chunk.values if n in ctx.channels and ctx.channels[n].unit not in DISCRETE_UNITS]
     if len(names) < 2:
         return []
-    cols = np.stack([chunk.values[n] for n in names])
-    t = chunk.t
+    block = chunk.matrix()
+    cols = block if len(names) == len(block) else block[[list(chunk.values).index(n) for n in names]]
+    t, n = chunk.t, chunk.n
     prev_t, prev_vals = state.get("last_t"), state.get("last")
     if prev_vals is not None and len(prev_vals) == len(names):
-        full = np.concatenate([np.asarray(prev_vals, dtype=np.float32)[:, None], cols], axis=1)
+        full = np.concatenate([np.asarray(prev_vals, dtype=cols.dtype)[:, None], cols], axis=1)
     else:
         full = np.concatenate([cols[:, :1], cols], axis=1)
     changed = full[:, 1:] != full[:, :-1]  # channel x step
@@ -41,6 +42,9 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     runs = state.setdefault("runs", {})
     natural = state.setdefault("natural", {})  # channel -> longest unflagged run at a limit (s)
     t0 = state.setdefault("t0", float(t[0]))
+    starts = changed | gap
+    starts[[c for c, name in enumerate(names) if name not in runs], 0] = True
+    table = _Runs(starts, t, cols, names, ctx)
     out: list[Detection] = []
     moving = changed.all(axis=1)  # channels that changed at every step: only their runs' ends matter
     for c, name in enumerate(names):
@@ -49,26 +53,64 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
             runs[name] = [float(cols[c, -1]), float(t[-1]), float(t[-1]), 0, 0, False]
             continue
         others = (n_changed - changed[c]) > 0
-        starts = changed[c] | gap
-        if name not in runs:
-            starts[0] = True
-        cuts = np.flatnonzero(starts)
-        # the carried run goes on until the first cut; every cut starts a run that goes on until the next
-        spans = [(runs[name], 0, cuts[0] if len(cuts) else len(t))] if name in runs else []
-        ends = [*cuts[1:].tolist(), len(t)]
-        spans += [(None, a, b) for a, b in zip(cuts.tolist(), ends) if b - a > 1 or b == len(t)]
+        first, rows = table.of(c)
+        spans = [(runs[name], 0, first)] if name in runs else []  # the carried run goes on until the first start
+        for j in rows:  # then the runs that may be flagged or stay open; the others can only teach "natural"
+            a, b = int(table.start[j]), int(table.end[j])
+            table.learn(natural, name, c, j)
+            spans.append((None, a, b))
         for r, a, b in spans:
             if r is None:  # a new run starts at sample a
                 r = [float(cols[c, a]), float(t[a]), float(t[a]), 0, 0, False]
                 a += 1
             _extend(ctx, name, r, t[a:b], others[a:b], natural.get(name, 0.0), t0, out)
-            if b < len(t):
+            if b < n:
                 out += _close(ctx, name, r, natural)
             else:
                 runs[name] = r
+        table.learn(natural, name, c, None)
     state["last_t"] = float(t[-1])
     state["last"] = [float(x) for x in cols[:, -1]]
     return out
+
+
+class _Runs:
+    """Every run of repeated values that starts in the chunk, for all channels at once.
+
+    A run that ends inside the chunk before ``MIN_SECONDS`` can never be flagged: all it can do is
+    lengthen its channel's natural run at a limit, which ``learn`` applies in stream order. Only the
+    other runs (``of``) are walked one by one.
+    """
+
+    def __init__(self, starts: np.ndarray, t: np.ndarray, cols: np.ndarray, names: list[str], ctx: Context):
+        self.n = n = len(t)
+        self.chan, self.start = np.nonzero(starts)  # ordered by channel, then sample
+        last = np.ones(len(self.chan), dtype=bool)
+        last[:-1] = self.chan[1:] != self.chan[:-1]
+        self.end = np.where(last, n, np.append(self.start[1:], n))
+        self.seconds = t[self.end - 1] - t[self.start]
+        short = ~last & (self.seconds < MIN_SECONDS)
+        lo, hi = (np.array([getattr(ctx.channels[nm], k) for nm in names]) for k in ("min", "max"))
+        value, c = cols[self.chan, self.start], self.chan
+        self.teaches = short & (self.seconds > 0) & ((value <= lo[c]) | (value >= hi[c]))
+        self.walked = np.flatnonzero(~short)
+        self.bounds = np.searchsorted(self.chan, np.arange(len(names) + 1))
+        self.taught = self.bounds[:-1].copy()  # per channel: runs up to here are learnt from
+
+    def of(self, c: int) -> tuple[int, list[int]]:
+        """Where channel ``c``'s first run starts (its carried run ends there), and its runs to walk."""
+        a, b = self.bounds[c], self.bounds[c + 1]
+        first = int(self.start[a]) if b > a else self.n
+        return first, self.walked[(self.walked >= a) & (self.walked < b)].tolist()
+
+    def learn(self, natural: dict, name: str, c: int, upto: int | None) -> None:
+        """Natural runs of channel ``c`` that ended before run ``upto`` (all of them when None)."""
+        a = self.taught[c]
+        b = self.bounds[c + 1] if upto is None else upto
+        seconds = self.seconds[a:b][self.teaches[a:b]]
+        if len(seconds):
+            natural[name] = max(natural.get(name, 0.0), float(seconds.max()))
+        self.taught[c] = b
 
 
 def _extend(ctx: Context, name: str, r: list, t: np.ndarray, others: np.ndarray, natural: float, t0: float,

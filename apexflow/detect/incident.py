@@ -7,8 +7,8 @@ lifting off at top speed gives) between two samples with the brake off, from at 
 use is learnt per ``BIN_M`` metres). It is confirmed when speed falls under half of the
 speed before within ``CONFIRM_S`` seconds, and ends once speed is back to 80 % of it.
 
-Chunks with no such deceleration and no open event (nearly all) are handled in a few
-vectorised steps; only the others are walked sample by sample.
+Brake use is counted with one ``bincount`` per stretch of samples outside an event; only the
+samples of an open event are walked one by one.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 from apexflow.chunk import Chunk
 from apexflow.detect.base import Context, Detection, severity
 
-NAME, VERSION = "incident", "3"
+NAME, VERSION = "incident", "4"
 BIN_M = 50.0
 MIN_DECEL = 88.0  # km/h per second
 MIN_SPEED = 120.0  # km/h
@@ -30,44 +30,74 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     if "Speed" not in cols or "Brake" not in cols:
         return []
     speed, brakes, distance = cols["Speed"], cols["Brake"], cols.get("Distance")
-    braking = state.setdefault("braking", {})  # lap-distance bin -> [samples braking, samples]
     prev = state.get("prev")  # [t, speed, brake]
-    sudden = _sudden_loss(chunk.t, speed, brakes, prev)
-    if "event" not in state and not sudden.any():
-        if distance is not None:
-            bins, idx = np.unique((distance // BIN_M).astype(np.int64), return_inverse=True)
-            counts, pressed = np.bincount(idx), np.bincount(idx, weights=brakes.astype(np.float64))
-            for b, p, n in zip(bins.tolist(), pressed.tolist(), counts.tolist()):
-                r = braking.setdefault(str(b), [0.0, 0])
-                r[0], r[1] = r[0] + p, r[1] + n
-        state["prev"] = [float(chunk.t[-1]), float(speed[-1]), float(brakes[-1])]
-        return []
+    sudden = np.flatnonzero(_sudden_loss(chunk.t, speed, brakes, prev)).tolist()
+    bins = None if distance is None else np.maximum(distance // BIN_M, 0).astype(np.int64)
+    use = _BrakeUse(state, bins, brakes)
     laps = cols.get("LapNumber")
+    t = chunk.t
     out: list[Detection] = []
-    for i, t in enumerate(chunk.t.tolist()):
-        v, brake = float(speed[i]), float(brakes[i])
-        b = str(int(distance[i] // BIN_M)) if distance is not None else None
+    i, n = 0, chunk.n
+    while i < n:
         event = state.get("event")
-        if event:
-            event["min_speed"] = min(event["min_speed"], v)
-            if not event["confirmed"] and event["min_speed"] < 0.5 * event["speed_before"]:
-                event["confirmed"] = True
-                out.append(_detection(ctx, event, t))
-            if v >= 0.8 * event["speed_before"] or t - event["t_start"] > 120 or \
-                    (not event["confirmed"] and t - event["t_start"] > CONFIRM_S):
-                state.pop("event")
-                if event["confirmed"]:
-                    out.append(_detection(ctx, event, t))
-        elif sudden[i] and _share(braking.get(b)) < NORMALLY:
-            state["event"] = {"t_start": prev[0], "speed_before": prev[1], "min_speed": v, "confirmed": False,
-                              "distance": float(distance[i]) if distance is not None else None,
-                              "lap": int(laps[i]) if laps is not None else None}
-        if b is not None and "event" not in state:
-            r = braking.setdefault(b, [0.0, 0])
-            r[0], r[1] = r[0] + brake, r[1] + 1
-        prev = [t, v, brake]
-    state["prev"] = prev
+        if event is not None:  # walk the event's samples until it ends
+            while i < n:
+                v = float(speed[i])
+                event["min_speed"] = min(event["min_speed"], v)
+                if not event["confirmed"] and event["min_speed"] < 0.5 * event["speed_before"]:
+                    event["confirmed"] = True
+                    out.append(_detection(ctx, event, float(t[i])))
+                elapsed = float(t[i]) - event["t_start"]
+                i += 1
+                if v >= 0.8 * event["speed_before"] or elapsed > 120 or \
+                        (not event["confirmed"] and elapsed > CONFIRM_S):
+                    state.pop("event")
+                    if event["confirmed"]:
+                        out.append(_detection(ctx, event, float(t[i - 1])))
+                    use.add(i - 1, i)  # the sample that ends an event counts as a pass again
+                    break
+            continue
+        k = next((k for k in sudden if k >= i), n)  # the next sudden loss, or the end of the chunk
+        use.add(i, k)
+        if k < n:
+            if use.share(k) < NORMALLY:
+                p = prev if k == 0 else [float(t[k - 1]), float(speed[k - 1])]
+                state["event"] = {"t_start": p[0], "speed_before": p[1], "min_speed": float(speed[k]),
+                                  "confirmed": False, "distance": None if distance is None else float(distance[k]),
+                                  "lap": None if laps is None else int(laps[k])}
+            else:
+                use.add(k, k + 1)
+        i = k + 1
+    use.save()
+    state["prev"] = [float(t[-1]), float(speed[-1]), float(brakes[-1])]
     return out
+
+
+class _BrakeUse:
+    """This car's brake use per ``BIN_M`` of lap distance: samples braking and samples, in the state as lists."""
+
+    def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray):
+        self.state, self.bins, self.brakes = state, bins, brakes
+        if bins is not None:
+            size = max(len(state.get("passes", ())), int(bins.max()) + 1)
+            self.pressed, self.passes = (np.zeros(size), np.zeros(size))
+            for arr, key in ((self.pressed, "pressed"), (self.passes, "passes")):
+                arr[:len(state.get(key, ()))] = state.get(key, ())
+
+    def add(self, a: int, b: int) -> None:
+        if self.bins is not None and b > a:
+            size = len(self.passes)
+            self.pressed += np.bincount(self.bins[a:b], weights=self.brakes[a:b], minlength=size)
+            self.passes += np.bincount(self.bins[a:b], minlength=size)
+
+    def share(self, k: int) -> float:
+        if self.bins is None or not self.passes[self.bins[k]]:
+            return 0.0
+        return float(self.pressed[self.bins[k]] / self.passes[self.bins[k]])
+
+    def save(self) -> None:
+        if self.bins is not None:
+            self.state["pressed"], self.state["passes"] = self.pressed.tolist(), self.passes.tolist()
 
 
 def _sudden_loss(t: np.ndarray, speed: np.ndarray, brake: np.ndarray, prev: list | None) -> np.ndarray:
@@ -77,10 +107,6 @@ def _sudden_loss(t: np.ndarray, speed: np.ndarray, brake: np.ndarray, prev: list
     dt = t - t0
     with np.errstate(divide="ignore", invalid="ignore"):
         return (v0 >= MIN_SPEED) & (brake == 0) & (b0 == 0) & (dt > 0) & ((v0 - speed) / dt >= MIN_DECEL)
-
-
-def _share(r: list | None) -> float:
-    return r[0] / r[1] if r else 0.0
 
 
 def _detection(ctx: Context, event: dict, t_end: float) -> Detection:
