@@ -151,11 +151,11 @@ def decode(data: bytes) -> Chunk:
             "upgrade the reader or re-ingest the session"
         )
     try:
-        header = json.loads(data[_PREFIX.size : _PREFIX.size + head_len])
+        header = json.loads(data[_PREFIX.size : _PREFIX.size + head_len].decode())
         names = [name for name, _ in header["channels"]]
         n = int(header["n"])
         raw = zlib.decompress(data[_PREFIX.size + head_len :])
-    except (ValueError, KeyError, TypeError, zlib.error) as e:
+    except (ValueError, KeyError, TypeError, zlib.error) as e:  # UnicodeDecodeError is a ValueError
         raise ContractError(f"malformed chunk: {e}") from None
     if len(raw) != n * (8 + 4 * len(names)):
         raise ContractError(

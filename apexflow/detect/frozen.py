@@ -30,35 +30,47 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
         return []
     block = chunk.matrix()
     cols = block if len(names) == len(block) else block[[list(chunk.values).index(n) for n in names]]
-    t, n = chunk.t, chunk.n
+    t = chunk.t
     prev_t, prev_vals = state.get("last_t"), state.get("last")
-    if prev_vals is not None and len(prev_vals) == len(names):
-        full = np.concatenate([np.asarray(prev_vals, dtype=cols.dtype)[:, None], cols], axis=1)
-    else:
-        full = np.concatenate([cols[:, :1], cols], axis=1)
-    changed = full[:, 1:] != full[:, :-1]  # channel x step
-    n_changed = changed.sum(axis=0)
+    changed = np.empty(cols.shape, dtype=bool)  # channel x step
+    np.not_equal(cols[:, 1:], cols[:, :-1], out=changed[:, 1:])
+    carried = prev_vals is not None and len(prev_vals) == len(names)
+    changed[:, 0] = cols[:, 0] != np.asarray(prev_vals, dtype=cols.dtype) if carried else False
     gap = np.diff(t, prepend=t[0] if prev_t is None else prev_t) > MAX_GAP
     runs = state.setdefault("runs", {})
     natural = state.setdefault("natural", {})  # channel -> longest unflagged run at a limit (s)
-    t0 = state.setdefault("t0", float(t[0]))
-    starts = changed | gap
-    starts[[c for c, name in enumerate(names) if name not in runs], 0] = True
-    table = _Runs(starts, t, cols, names, ctx)
+    state.setdefault("t0", float(t[0]))
     out: list[Detection] = []
-    moving = changed.all(axis=1)  # channels that changed at every step: only their runs' ends matter
+    moving = changed.all(axis=1).tolist()  # changed at every step: only the runs' ends matter
+    walk = []
     for c, name in enumerate(names):
         if moving[c] and name in runs:
             out += _close(ctx, name, runs[name], natural)
             runs[name] = [float(cols[c, -1]), float(t[-1]), float(t[-1]), 0, 0, False]
-            continue
+        else:
+            walk.append(c)
+    if walk:
+        _walk(ctx, state, names, walk, t, cols, changed, gap, out)
+    state["last_t"], state["last"] = float(t[-1]), cols[:, -1].tolist()
+    return out
+
+
+def _walk(ctx: Context, state: dict, names: list[str], walk: list[int], t: np.ndarray, cols: np.ndarray,
+          changed: np.ndarray, gap: np.ndarray, out: list) -> None:
+    """The runs of channels ``walk``: carried from the last chunk, started here, flagged, closed."""
+    runs, natural, t0, n = state["runs"], state["natural"], state["t0"], len(t)
+    n_changed = changed.sum(axis=0)
+    starts = changed[walk] | gap
+    starts[[k for k, c in enumerate(walk) if names[c] not in runs], 0] = True
+    table = _Runs(starts, t, cols[walk], [names[c] for c in walk], ctx)
+    for k, c in enumerate(walk):
+        name = names[c]
         others = (n_changed - changed[c]) > 0
-        first, rows = table.of(c)
+        first, rows = table.of(k)
         spans = [(runs[name], 0, first)] if name in runs else []  # the carried run goes on until the first start
         for j in rows:  # then the runs that may be flagged or stay open; the others can only teach "natural"
-            a, b = int(table.start[j]), int(table.end[j])
-            table.learn(natural, name, c, j)
-            spans.append((None, a, b))
+            table.learn(natural, name, k, j)
+            spans.append((None, int(table.start[j]), int(table.end[j])))
         for r, a, b in spans:
             if r is None:  # a new run starts at sample a
                 r = [float(cols[c, a]), float(t[a]), float(t[a]), 0, 0, False]
@@ -68,10 +80,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
                 out += _close(ctx, name, r, natural)
             else:
                 runs[name] = r
-        table.learn(natural, name, c, None)
-    state["last_t"] = float(t[-1])
-    state["last"] = [float(x) for x in cols[:, -1]]
-    return out
+        table.learn(natural, name, k, None)
 
 
 class _Runs:
@@ -118,13 +127,15 @@ def _extend(ctx: Context, name: str, r: list, t: np.ndarray, others: np.ndarray,
     """Samples ``t`` repeat the run's value: lengthen it, flagging it at the first step it counts as frozen."""
     if not len(t):
         return
-    if r[5] or t[-1] - r[1] < MIN_SECONDS:  # flagged already, or too short to be yet: just lengthen it
+    bound = _at_bound(ctx, name, r[0])
+    at_least = min(AT_BOUND_SECONDS, max(MIN_SECONDS, BOUND_FACTOR * natural)) if bound else MIN_SECONDS
+    if r[5] or t[-1] - r[1] < at_least:  # flagged already, or too short to be yet: just lengthen it
         r[2:5] = [float(t[-1]), r[3] + len(t), r[4] + int(np.count_nonzero(others))]
         return
     steps = r[3] + np.arange(1, len(t) + 1)
     moving = r[4] + np.cumsum(others)
     need = MIN_SECONDS
-    if _at_bound(ctx, name, r[0]):
+    if bound:
         need = np.where(t - t0 >= WARMUP_S, max(MIN_SECONDS, BOUND_FACTOR * natural), AT_BOUND_SECONDS)
     hit = np.flatnonzero((t - r[1] >= need) & (moving >= 0.5 * steps))
     if len(hit):

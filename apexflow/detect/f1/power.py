@@ -12,6 +12,8 @@ lap of a race counts too). Reported when confirmed and again when normal laps re
 """
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 from apexflow.chunk import Chunk
@@ -29,7 +31,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     if "Speed" not in v or "LapNumber" not in v or "Distance" not in v:
         return []
     speed, lapno, dist = v["Speed"], v["LapNumber"], v["Distance"]
-    closed = v["DRS"] < 0.5 if "DRS" in v else np.ones(chunk.n, dtype=bool)
+    flap_closed = np.where(v["DRS"] < 0.5, speed, 0.0) if "DRS" in v else speed  # speed with the DRS flap closed
     out: list[Detection] = []
     cuts = np.flatnonzero(np.diff(lapno)) + 1
     bounds = [0, *cuts.tolist(), chunk.n]
@@ -51,9 +53,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
                 near = np.flatnonzero(dist[a:b] >= mark)
                 if len(near):
                     end, hit = a + int(near[0]) + 1, True
-            seg = speed[a:end][closed[a:end]]
-            if len(seg):
-                state["top"] = max(state["top"], float(seg.max()))
+            state["top"] = max(state["top"], float(flap_closed[a:end].max()))
             state["t1"] = float(chunk.t[end - 1])
             state["far"] = max(state["far"], float(dist[a:end].max()))
             if hit:
@@ -73,7 +73,7 @@ def _judge(state: dict, ctx: Context, out: list) -> None:
         if top > 0 and (not refs or top >= NEUTRAL * max(refs)):
             refs.append(top)
         return
-    ref = float(np.median(refs))
+    ref = statistics.median(refs)
     ratio = top / ref
     part = {"lap": state["lap"], "half": state["half"], "t0": state["t0"], "t1": state["t1"], "top": round(top, 1),
             "ref": round(ref, 1)}
