@@ -23,18 +23,17 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 @metrics.log_metrics
 def handler(event, context):
     batch = Batch(connection())
-    outcomes = {"processed": 0, "duplicate": 0}
 
     def record_handler(record: KinesisStreamRecord):
         try:
-            outcomes[batch.add(record.kinesis.data_as_bytes())] += 1
+            batch.add(record.kinesis.data_as_bytes())
         except Exception as e:
             logger.warning("record rejected", sequence_number=record.kinesis.sequence_number,
                            partition_key=record.kinesis.partition_key, error=str(e))
             raise
 
     response = process_partial_response(event, record_handler, processor, context)
-    batch.commit()
+    outcomes = batch.commit()
     metrics.add_metric("ChunksProcessed", MetricUnit.Count, outcomes["processed"])
     metrics.add_metric("ChunksDuplicate", MetricUnit.Count, outcomes["duplicate"])
     metrics.add_metric("RecordsFailed", MetricUnit.Count, len(response["batchItemFailures"]))

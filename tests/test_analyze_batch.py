@@ -1,0 +1,52 @@
+"""``analyze.Batch`` on a real PostgreSQL: duplicates are found once per entity at commit, and counted."""
+import pytest
+
+from apexflow.analyze import Batch
+from apexflow.chunk import encode
+from apexflow.contract import ContractError
+from apexflow.ingest import encode_session, register
+from apexflow.simulator import SyntheticRace
+from apexflow.storage.db import transaction
+
+
+@pytest.fixture
+def race(db):
+    session, facts, encoded = encode_session(SyntheticRace(seed=2, laps=1))
+    with transaction(db) as cur:
+        register(cur, session, facts, "run-1")
+    return encoded
+
+
+def count(db, table):
+    with db.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        return cur.fetchone()[0]
+
+
+def test_commit_counts_new_chunks_and_duplicates_within_and_across_batches(db, race):
+    first = race[: len(race) // 2]
+    batch = Batch(db)
+    for _, _, _, data in first + first[:3]:  # three records delivered twice in one batch
+        batch.add(data)
+    assert batch.commit() == {"processed": len(first), "duplicate": 3}
+    assert count(db, "telemetry_chunks") == len(first)
+
+    batch = Batch(db)
+    for _, _, _, data in race:  # the first half again, then the rest
+        batch.add(data)
+    assert batch.commit() == {"processed": len(race) - len(first), "duplicate": len(first)}
+    assert count(db, "telemetry_chunks") == len(race)
+    with db.cursor() as cur:
+        cur.execute("SELECT entity_id, last_seq FROM processing_checkpoints")
+        last = dict(cur.fetchall())
+    assert last == {e: max(c.seq for _, x, c, _ in race if x == e) for _, e, _, _ in race}
+
+
+def test_a_record_of_an_unregistered_session_is_refused_and_nothing_is_queued(db, race):
+    _, _, c, _ = race[0]
+    c.session_id = "never-registered"
+    batch = Batch(db)
+    with pytest.raises(ContractError, match="not registered"):
+        batch.add(encode(c))
+    assert batch.commit() == {"processed": 0, "duplicate": 0}
+    assert count(db, "telemetry_chunks") == 0
