@@ -81,7 +81,9 @@ class Chunk:
         for name, col in self.values.items():
             if len(col) != n:
                 raise ContractError(f"{self._where()}: channel {name} has {len(col)} values for {n} timestamps")
-        if not (np.isfinite(t).all() and (t[1:] > t[:-1]).all() and np.isfinite(self.matrix()).all()):
+        # strictly increasing between finite ends is finite throughout (NaN fails every comparison)
+        if not (math.isfinite(t[0]) and math.isfinite(t[-1]) and (t[1:] > t[:-1]).all()
+                and np.isfinite(self.matrix()).all()):
             self._explain_samples()
         for name in self.values if channels is not None else ():
             ch = channels.get(name)

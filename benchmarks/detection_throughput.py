@@ -1,21 +1,23 @@
 """Streaming detection throughput, one core, on the in-memory Kinesis events of a full synthetic race.
 
 The race is cut into 10 s chunks and encoded exactly as ingest puts them on the stream;
-the records are wrapped in genuine Lambda Kinesis events (base64, 100 records each). Then,
-in one process and one thread:
+the records are wrapped in genuine Lambda Kinesis events (base64), as many per event as the
+deployed event source mapping's batch size (``infra.names.Settings.analyze_batch_size``; a
+full batch is what the analyze function sees whenever throughput matters, i.e. catching up on
+a session). Then, in one process and one thread:
 
 - ``decode``: base64 + ``apexflow.chunk.decode`` + ``Chunk.validate`` of every record;
-- ``detectors``: every detector of a set on the decoded chunks, state kept per car (the
-  JSON round trip to the database happens once per batch and is timed separately);
-- ``end to end``: event -> decode -> validate -> all detectors on each car's chunks of the event
-  joined (``chunk.join``), as the analyze handler
-  does it minus the database.
+- ``detectors``: every detector of a set as the analyze handler runs it: on each car's chunks
+  of an event joined (``chunk.join``), state kept per car (the JSON round trip to the database
+  happens once per batch and is timed separately); also one 10 s chunk per call, for scale;
+- ``end to end``: event -> decode -> validate -> join -> all detectors, as the analyze handler
+  does it minus the database; also at smaller batch sizes.
 
 A *sample* is one timestamp of one car (a row of all its channels); the value rate
 (samples x channels) is given alongside. Also: the analyze handler's cold import time in a
 fresh interpreter, and whether it pulls in pandas or FastF1.
 
-    python -m benchmarks.detection_throughput [--laps 57] [--repeat 3] [--write]
+    python -m benchmarks.detection_throughput [--laps 57] [--batch N] [--repeat 3] [--write]
 """
 from __future__ import annotations
 
@@ -33,11 +35,12 @@ from apexflow import chunk as chunks
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.base import Context
 from benchmarks import machine
+from infra.names import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def race_events(seed: int, laps: int, batch: int = 100) -> tuple[list[dict], dict, int, int]:
+def race_events(seed: int, laps: int, batch: int) -> tuple[list[dict], dict, int, int]:
     from apexflow.simulator import SyntheticRace
 
     race = SyntheticRace(seed=seed, laps=laps)
@@ -67,10 +70,23 @@ def decode_all(events: list[dict], channels: dict) -> list:
     return out
 
 
-def detect_all(decoded: list, channels: dict, detectors: dict) -> tuple[int, dict]:
+def joined(events: list[dict], channels: dict) -> list:
+    """Each car's decoded chunks of each event, joined: the calls the analyze handler makes."""
+    out = []
+    for ev in events:
+        by_car: dict[str, list] = {}
+        for r in ev["Records"]:
+            c = chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels)
+            by_car.setdefault(c.entity_id, []).append(c)
+        for parts in by_car.values():
+            out += chunks.join(parts)
+    return out
+
+
+def detect_all(calls: list, channels: dict, detectors: dict) -> tuple[int, dict]:
     states: dict[tuple, dict] = {}
     n = 0
-    for c in decoded:
+    for c in calls:
         st = states.setdefault((c.session_id, c.entity_id), {})
         ctx = Context(c.session_id, c.entity_id, channels)
         for name, run in detectors.items():
@@ -135,42 +151,50 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--laps", type=int, default=57)
+    ap.add_argument("--batch", type=int, default=Settings().analyze_batch_size,
+                    help="records per Kinesis event (default: the deployed batch size)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
-    events, channels, rows, values = race_events(args.seed, args.laps)
+    events, channels, rows, values = race_events(args.seed, args.laps, args.batch)
     n_records = sum(len(e["Records"]) for e in events)
     t_dec, decoded = best(lambda: decode_all(events, channels), args.repeat)
+    calls = joined(events, channels)
     per = {}
     for name, run in DETECTORS.items():
-        per[name], _ = best(lambda: detect_all(decoded, channels, {name: run}), args.repeat)
-    t_det, (n_det, states) = best(lambda: detect_all(decoded, channels, DETECTORS), args.repeat)
-    t_gen, _ = best(lambda: detect_all(decoded, channels, GENERIC), args.repeat)
-    t_e2e, _ = best(lambda: end_to_end(events, channels, DETECTORS), args.repeat)
+        per[name], _ = best(lambda: detect_all(calls, channels, {name: run}), args.repeat)
+    t_det, (n_det, states) = best(lambda: detect_all(calls, channels, DETECTORS), args.repeat)
+    t_one, _ = best(lambda: detect_all(decoded, channels, DETECTORS), args.repeat)
+    t_gen, _ = best(lambda: detect_all(calls, channels, GENERIC), args.repeat)
+    t_e2e = {args.batch: best(lambda: end_to_end(events, channels, DETECTORS), args.repeat)[0]}
+    for size in sorted({100, 500} - {args.batch}):
+        smaller = race_events(args.seed, args.laps, size)[0]
+        t_e2e[size] = best(lambda: end_to_end(smaller, channels, DETECTORS), args.repeat)[0]
     t_json, _ = best(lambda: [json.loads(json.dumps(s)) for s in states.values()], args.repeat)
     state_bytes = sum(len(json.dumps(s)) for s in states.values()) / max(len(states), 1)
     imp = cold_import()
     rate = lambda s: rows / s  # noqa: E731
+    row = lambda label, s, bold=False: (  # noqa: E731
+        f"| {label} | {s:.3f} | {'**' if bold else ''}{rate(s):,.0f}{'**' if bold else ''} | {values / s:,.0f} |")
     lines = [
         f"## Detection throughput (one core) — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
         f"- command: `python -m benchmarks.detection_throughput --seed {args.seed} --laps {args.laps} "
-        f"--repeat {args.repeat}{' --write' if args.write else ''}`",
+        f"--batch {args.batch} --repeat {args.repeat}{' --write' if args.write else ''}`",
         f"- machine: {machine()}",
         f"- input: synthetic race seed {args.seed}, {args.laps} laps, 20 cars: {rows:,} samples "
-        f"({values:,} channel values, 11 channels at 4 Hz) in {n_records:,} chunk records, "
-        f"{len(events)} Kinesis events of 100; best of {args.repeat}", "",
+        f"({values:,} channel values, 11 channels at 4 Hz) in {n_records:,} chunk records of 10 s, "
+        f"{len(events)} Kinesis events of up to {args.batch} (the deployed batch size is "
+        f"{Settings().analyze_batch_size}); {len(calls):,} detector calls (a car's chunks of an event, "
+        f"joined); best of {args.repeat}", "",
         "| stage | seconds | samples/s | channel values/s |", "|---|---|---|---|",
-        f"| decode + validate | {t_dec:.3f} | {rate(t_dec):,.0f} | {values / t_dec:,.0f} |",
-        f"| F1 detector set ({', '.join(DETECTORS)}) | {t_det:.3f} | **{rate(t_det):,.0f}** | "
-        f"{values / t_det:,.0f} |",
-        f"| decode + F1 detector set (end to end: chunks of an event joined per car, no database) | {t_e2e:.3f} | **{rate(t_e2e):,.0f}** | "
-        f"{values / t_e2e:,.0f} |",
-        f"| generic set ({', '.join(GENERIC)}) on all 11 channels | {t_gen:.3f} | {rate(t_gen):,.0f} | "
-        f"{values / t_gen:,.0f} |",
-    ]
-    for name, s in per.items():
-        lines.append(f"| &nbsp;&nbsp;{name} alone | {s:.3f} | {rate(s):,.0f} | {values / s:,.0f} |")
-    lines += [
+        row("decode + validate (base64, header, zlib, checks)", t_dec),
+        row(f"F1 detector set ({', '.join(DETECTORS)}), as the handler calls it", t_det, True),
+        row(f"decode + F1 detector set, end to end (no database), events of {args.batch}", t_e2e[args.batch], True),
+        *[row(f"&nbsp;&nbsp;end to end, events of {size}", t_e2e[size]) for size in sorted(t_e2e)
+          if size != args.batch],
+        row("F1 detector set, one 10 s chunk per call", t_one),
+        row(f"generic set ({', '.join(GENERIC)}) on all 11 channels, as the handler calls it", t_gen),
+        *[row(f"&nbsp;&nbsp;{name} alone", s) for name, s in per.items()],
         "",
         f"- detections found: {n_det}; detector state per car {state_bytes / 1024:.1f} KB of JSON, "
         f"JSON round trip of all 20 cars' states {1000 * t_json:.1f} ms (once per batch)",

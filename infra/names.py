@@ -63,7 +63,7 @@ class Settings:
     stream_retention_hours: int = 24
 
     # Analyze: the Kinesis event source mapping
-    analyze_batch_size: int = 100
+    analyze_batch_size: int = 1000           # a full batch only in catch-up; live, the window closes first
     analyze_batching_window_seconds: int = 2
     analyze_parallelization_factor: int = 2
     analyze_retry_attempts: int = 3
