@@ -2,9 +2,9 @@
 
 ``Batch.add`` takes one stream record and raises ``ContractError`` for a record that
 cannot be decoded or validated (the caller fails that record alone). ``Batch.commit`` drops
-the chunks already stored (one query per entity, so re-delivery changes nothing), runs the
-detectors over each entity's new chunks of the batch joined into as few calls as possible
-(``chunk.join``), then writes chunk rows, detections and detector states together.
+the chunks already stored (one query per entity, so re-delivery changes nothing), runs
+``detect`` on the rest, then writes chunk rows, detections, detector states and the field's
+new sums together.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from apexflow import chunk as chunks
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
+from apexflow.detect.field import FieldProfile
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
 
@@ -19,6 +20,29 @@ from apexflow.storage.db import transaction
 def stats(c: chunks.Chunk) -> dict:
     return {name: [round(float(v.min()), 3), round(float(v.mean()), 3), round(float(v.max()), 3)]
             for name, v in c.values.items()}
+
+
+def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[str, str], dict],
+           contracts: dict[str, tuple], fields: dict[str, FieldProfile], detectors: dict | None = None
+           ) -> tuple[dict[str, dict], dict[str, FieldProfile]]:
+    """Each entity's new chunks, joined into as few calls as possible (``chunk.join``), through its
+    session's detectors (``detectors`` overrides them), against the field as it stood before (``fields``).
+
+    ``states`` (per entity) are updated in place. Returns the detections by id (a later report of an
+    event supersedes) and what the batch adds to each session's field.
+    """
+    found: dict[str, dict] = {}
+    added: dict[str, FieldProfile] = {}
+    for (session_id, entity_id), parts in fresh.items():
+        source, channels = contracts[session_id]
+        ctx = Context(session_id, entity_id, channels, fields.get(session_id))
+        state = states.setdefault((session_id, entity_id), {})
+        for c in chunks.join(parts):
+            for name, run in (detectors or detectors_for(source)).items():
+                for d in run(c, state.setdefault(name, {}), ctx):
+                    found[d.detection_id] = d.to_row()
+            added.setdefault(session_id, FieldProfile()).add(c)
+    return found, added
 
 
 class Batch:
@@ -43,29 +67,26 @@ class Batch:
     def commit(self) -> dict[str, int]:
         """Detect over the queued chunks and store everything in one transaction; counts chunks
         ``processed`` and ``duplicate`` (delivered before, or twice in this batch)."""
-        rows, detections, states = [], {}, []
-        queued = sum(len(q) for q in self.pending.values())
+        fresh, states, last_seqs = {}, {}, {}
+        queued = sum(len(parts) for parts in self.pending.values())
         with transaction(self.conn) as cur:
-            for (session_id, entity_id), parts in self.pending.items():
-                seen = repository.processed_seqs(cur, session_id, entity_id, [c.seq for c in parts])
-                fresh = []
+            for entity, parts in self.pending.items():
+                seen = repository.processed_seqs(cur, *entity, [c.seq for c in parts])
+                new = []
                 for c in parts:
                     if c.seq not in seen:
                         seen.add(c.seq)
-                        fresh.append(c)
-                if not fresh:
-                    continue
-                state, last_seq = repository.load_state(cur, session_id, entity_id, STATE_VERSION)
-                source, channels = self.sessions[session_id]
-                ctx = Context(session_id, entity_id, channels)
-                detectors = self.detectors or detectors_for(source)
-                for c in chunks.join(fresh):
-                    for name, run in detectors.items():
-                        for d in run(c, state.setdefault(name, {}), ctx):
-                            detections[d.detection_id] = d.to_row()  # a later report of an event supersedes
-                rows += [(c.session_id, c.entity_id, c.seq, float(c.t[0]), float(c.t[-1]), c.n, stats(c))
-                         for c in fresh]
-                states.append((session_id, entity_id, STATE_VERSION, max(last_seq, fresh[-1].seq), state))
-            repository.write_batch(cur, rows, list(detections.values()), states)
+                        new.append(c)
+                if new:
+                    fresh[entity] = new
+                    states[entity], last_seqs[entity] = repository.load_state(cur, *entity, STATE_VERSION)
+            fields = {s: FieldProfile.from_rows(repository.field_profile(cur, s)) for s, _ in fresh}
+            found, added = detect(fresh, states, self.sessions, fields, self.detectors)
+            rows = [(c.session_id, c.entity_id, c.seq, float(c.t[0]), float(c.t[-1]), c.n, stats(c))
+                    for parts in fresh.values() for c in parts]
+            repository.write_batch(cur, rows, list(found.values()),
+                                   [(*e, STATE_VERSION, max(last_seqs[e], fresh[e][-1].seq), states[e]) for e in fresh])
+            for session_id, field in added.items():
+                repository.add_field_profile(cur, session_id, field.rows())
         self.pending.clear()
         return {"processed": len(rows), "duplicate": queued - len(rows)}

@@ -193,12 +193,14 @@ def join(parts: list[Chunk]) -> list[Chunk]:
     fewer, longer calls. A joined chunk keeps the sequence number of its last part.
     """
     groups: list[list[Chunk]] = []
+    last = None
     for c in parts:
-        last = groups[-1][-1] if groups else None
-        if last is not None and list(last.values) == list(c.values) and last.units == c.units:
+        layout = (tuple(c.values), tuple(c.units.items()))  # channels, in order, and their units
+        if layout == last:
             groups[-1].append(c)
         else:
             groups.append([c])
+        last = layout
     out = []
     for g in groups:
         if len(g) == 1:

@@ -1,8 +1,10 @@
 """Detection quality on synthetic races with injected ground truth.
 
-Every car of every race streams through the F1 detector set (``apexflow.detect.DETECTORS``)
-chunk by chunk (10 s chunks, as ingest cuts them), and the session's lap facts go through
-the lap-level detectors (``apexflow.detect.f1.laps.detect_facts``). Detections are then
+Every race streams through the F1 detector set (``apexflow.detect.DETECTORS``) as it would
+live: 10 s chunks (as ingest cuts them) in stream order, in batches of one chunk per car,
+each through ``apexflow.analyze.detect`` with the field as it stood before the batch; a
+detection is reported at the end of its batch. The session's lap facts go through the
+lap-level detectors (``apexflow.detect.f1.laps.detect_facts``). Detections are then
 matched to the injected anomalies with ``apexflow.evaluate`` (same kind, same car, starting
 between 5 s before the anomaly and 30 s after its end).
 
@@ -24,10 +26,11 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from apexflow.analyze import detect
 from apexflow.chunk import split
 from apexflow.detect import DETECTORS
-from apexflow.detect.base import Context
 from apexflow.detect.f1.laps import detect_facts
+from apexflow.detect.field import FieldProfile
 from apexflow.evaluate import LAG, LEAD, score
 from benchmarks import machine
 
@@ -40,21 +43,31 @@ def run_race(seed: int, laps: int, chunk_seconds: float = 10.0) -> dict:
     race = SyntheticRace(seed=seed, laps=laps)
     session, facts, truth = race.session(), race.facts(), race.ground_truth()
     channels = session.channel_map()
+    contracts = {session.session_id: ("synthetic", channels)}
     found: dict[str, dict] = {}
     first_seen: dict[str, float] = {}
     n_samples = 0
     started = time.perf_counter()
+    stream = []
     for entity, t, values in race.samples():
         n_samples += len(t)
-        ctx = Context(session.session_id, entity, channels)
-        state: dict = {}
         units = {k: channels[k].unit for k in values}
-        for c in split(session.session_id, entity, t, values, units, chunk_seconds):
-            for name, run in DETECTORS.items():
-                for d in run(c, state.setdefault(name, {}), ctx):
-                    row = d.to_row()
-                    found[row["detection_id"]] = row
-                    first_seen.setdefault(row["detection_id"], float(c.t[-1]))
+        stream += split(session.session_id, entity, t, values, units, chunk_seconds)
+    stream.sort(key=lambda c: (c.t[0], c.entity_id))
+    cars = len(session.entities)
+    states: dict = {}
+    field = FieldProfile()
+    for i in range(0, len(stream), cars):
+        batch = stream[i:i + cars]
+        fresh: dict = {}
+        for c in batch:
+            fresh.setdefault((c.session_id, c.entity_id), []).append(c)
+        rows, added = detect(fresh, states, contracts, {session.session_id: field}, DETECTORS)
+        for row in rows.values():
+            found[row["detection_id"]] = row
+            first_seen.setdefault(row["detection_id"], max(float(c.t[-1]) for c in batch))
+        for f in added.values():
+            field.merge(f)
     for d in detect_facts(session.session_id, facts, session.identity.get("session")):
         row = d.to_row()
         found[row["detection_id"]] = row

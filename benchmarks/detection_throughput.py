@@ -7,10 +7,11 @@ full batch is what the analyze function sees whenever throughput matters, i.e. c
 a session). Then, in one process and one thread:
 
 - ``decode``: base64 + ``apexflow.chunk.decode`` + ``Chunk.validate`` of every record;
-- ``detectors``: every detector of a set as the analyze handler runs it: on each car's chunks
-  of an event joined (``chunk.join``), state kept per car (the JSON round trip to the database
-  happens once per batch and is timed separately); also one 10 s chunk per call, for scale;
-- ``end to end``: event -> decode -> validate -> join -> all detectors, as the analyze handler
+- ``detectors``: a detector set as the analyze handler runs it, ``analyze.detect`` once per
+  event: each car's chunks of the event joined (``chunk.join``), the detectors with state kept
+  per car, the field's sums (the JSON round trip of states to the database happens once per
+  batch and is timed separately); also with one 10 s chunk per call, for scale;
+- ``end to end``: event -> decode -> validate -> ``analyze.detect``, as the analyze handler
   does it minus the database; also at smaller batch sizes.
 
 A *sample* is one timestamp of one car (a row of all its channels); the value rate
@@ -32,8 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from apexflow import chunk as chunks
+from apexflow.analyze import detect
 from apexflow.detect import DETECTORS, GENERIC
-from apexflow.detect.base import Context
+from apexflow.detect.field import FieldProfile
 from benchmarks import machine
 from infra.names import Settings
 
@@ -70,47 +72,38 @@ def decode_all(events: list[dict], channels: dict) -> list:
     return out
 
 
-def joined(events: list[dict], channels: dict) -> list:
-    """Each car's decoded chunks of each event, joined: the calls the analyze handler makes."""
-    out = []
-    for ev in events:
-        by_car: dict[str, list] = {}
-        for r in ev["Records"]:
-            c = chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels)
-            by_car.setdefault(c.entity_id, []).append(c)
-        for parts in by_car.values():
-            out += chunks.join(parts)
-    return out
+def by_event(events: list[dict], channels: dict) -> list[dict]:
+    """Each event's decoded chunks by car, in stream order: what ``analyze.detect`` gets per batch."""
+    return [group(chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels) for r in ev["Records"])
+            for ev in events]
 
 
-def detect_all(calls: list, channels: dict, detectors: dict) -> tuple[int, dict]:
+def group(decoded) -> dict:
+    cars: dict[tuple, list] = {}
+    for c in decoded:
+        cars.setdefault((c.session_id, c.entity_id), []).append(c)
+    return cars
+
+
+def run_batches(batches, contracts: dict, detectors: dict) -> tuple[int, dict]:
+    """``analyze.detect`` batch after batch, states and the field carried over as the database would."""
     states: dict[tuple, dict] = {}
+    fields: dict[str, FieldProfile] = {}
     n = 0
-    for c in calls:
-        st = states.setdefault((c.session_id, c.entity_id), {})
-        ctx = Context(c.session_id, c.entity_id, channels)
-        for name, run in detectors.items():
-            n += len(run(c, st.setdefault(name, {}), ctx))
+    for fresh in batches:
+        found, added = detect(fresh, states, contracts, fields, detectors)
+        for session_id, field in added.items():
+            fields.setdefault(session_id, FieldProfile()).merge(field)
+        n += len(found)
     return n, states
 
 
-def end_to_end(events: list[dict], channels: dict, detectors: dict) -> int:
-    """As the analyze handler does it: decode and validate each record, then per car run the detectors
-    once over that car's chunks of the batch, joined (``chunk.join``)."""
-    states: dict[tuple, dict] = {}
-    n = 0
-    for ev in events:
-        by_car: dict[tuple, list] = {}
-        for r in ev["Records"]:
-            c = chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels)
-            by_car.setdefault((c.session_id, c.entity_id), []).append(c)
-        for car, parts in by_car.items():
-            st = states.setdefault(car, {})
-            ctx = Context(*car, channels)
-            for c in chunks.join(parts):
-                for name, run in detectors.items():
-                    n += len(run(c, st.setdefault(name, {}), ctx))
-    return n
+def end_to_end(events: list[dict], contracts: dict, detectors: dict) -> int:
+    """As the analyze handler does it, minus the database: decode and validate each record, then
+    ``analyze.detect`` (join per car, detectors, the field's sums) once per event."""
+    channels = next(iter(contracts.values()))[1]
+    return run_batches((group(chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels)
+                              for r in ev["Records"]) for ev in events), contracts, detectors)[0]
 
 
 def best(fn, repeat: int) -> tuple[float, object]:
@@ -157,19 +150,23 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     events, channels, rows, values = race_events(args.seed, args.laps, args.batch)
+    contracts = {chunks.decode(base64.b64decode(events[0]["Records"][0]["kinesis"]["data"])).session_id:
+                 ("synthetic", channels)}
     n_records = sum(len(e["Records"]) for e in events)
     t_dec, decoded = best(lambda: decode_all(events, channels), args.repeat)
-    calls = joined(events, channels)
+    batches = by_event(events, channels)
+    calls = sum(len(chunks.join(parts)) for b in batches for parts in b.values())
     per = {}
     for name, run in DETECTORS.items():
-        per[name], _ = best(lambda: detect_all(calls, channels, {name: run}), args.repeat)
-    t_det, (n_det, states) = best(lambda: detect_all(calls, channels, DETECTORS), args.repeat)
-    t_one, _ = best(lambda: detect_all(decoded, channels, DETECTORS), args.repeat)
-    t_gen, _ = best(lambda: detect_all(calls, channels, GENERIC), args.repeat)
-    t_e2e = {args.batch: best(lambda: end_to_end(events, channels, DETECTORS), args.repeat)[0]}
+        per[name], _ = best(lambda: run_batches(batches, contracts, {name: run}), args.repeat)
+    t_det, (n_det, states) = best(lambda: run_batches(batches, contracts, DETECTORS), args.repeat)
+    t_one, _ = best(lambda: run_batches(({(c.session_id, c.entity_id): [c]} for c in decoded), contracts,
+                                        DETECTORS), args.repeat)
+    t_gen, _ = best(lambda: run_batches(batches, contracts, GENERIC), args.repeat)
+    t_e2e = {args.batch: best(lambda: end_to_end(events, contracts, DETECTORS), args.repeat)[0]}
     for size in sorted({100, 500} - {args.batch}):
         smaller = race_events(args.seed, args.laps, size)[0]
-        t_e2e[size] = best(lambda: end_to_end(smaller, channels, DETECTORS), args.repeat)[0]
+        t_e2e[size] = best(lambda: end_to_end(smaller, contracts, DETECTORS), args.repeat)[0]
     t_json, _ = best(lambda: [json.loads(json.dumps(s)) for s in states.values()], args.repeat)
     state_bytes = sum(len(json.dumps(s)) for s in states.values()) / max(len(states), 1)
     imp = cold_import()
@@ -184,11 +181,12 @@ def main(argv=None) -> int:
         f"- input: synthetic race seed {args.seed}, {args.laps} laps, 20 cars: {rows:,} samples "
         f"({values:,} channel values, 11 channels at 4 Hz) in {n_records:,} chunk records of 10 s, "
         f"{len(events)} Kinesis events of up to {args.batch} (the deployed batch size is "
-        f"{Settings().analyze_batch_size}); {len(calls):,} detector calls (a car's chunks of an event, "
+        f"{Settings().analyze_batch_size}); {calls:,} detector calls (a car's chunks of an event, "
         f"joined); best of {args.repeat}", "",
         "| stage | seconds | samples/s | channel values/s |", "|---|---|---|---|",
         row("decode + validate (base64, header, zlib, checks)", t_dec),
-        row(f"F1 detector set ({', '.join(DETECTORS)}), as the handler calls it", t_det, True),
+        row(f"F1 detector set ({', '.join(DETECTORS)}), as the handler calls it (`analyze.detect`: "
+            "join per car, detectors, the field's sums)", t_det, True),
         row(f"decode + F1 detector set, end to end (no database), events of {args.batch}", t_e2e[args.batch], True),
         *[row(f"&nbsp;&nbsp;end to end, events of {size}", t_e2e[size]) for size in sorted(t_e2e)
           if size != args.batch],

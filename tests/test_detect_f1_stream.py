@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from apexflow.chunk import Chunk
 from apexflow.contract import F1_CHANNELS
 from apexflow.detect import DETECTORS, GENERIC, detectors_for
 from apexflow.detect.base import Context
+from apexflow.detect import incident
 from apexflow.detect.f1 import overlap
+from apexflow.detect.field import MIN_SAMPLES, FieldProfile
+from apexflow.detect.field import bins as field_bins
 
 
 def test_detector_sets_by_source():
@@ -42,3 +46,59 @@ def test_throttle_brake_overlap_needs_a_second_and_spans_chunks():
         for d in overlap.run(c, state, ctx):
             found[d.detection_id] = d
     assert [(d.t_start, d.t_end) for d in found.values()] == [(5.0, 7.75)]
+
+
+def car_chunk(speed, brake=None, entity="car") -> Chunk:
+    """A car's chunk at 4 Hz from a speed trace (km/h), distance integrated from it."""
+    speed = np.asarray(speed, dtype=np.float32)
+    t = np.arange(len(speed)) * 0.25
+    distance = np.concatenate([[0.0], np.cumsum(speed[:-1] / 3.6 * 0.25)])
+    brake = np.zeros(len(speed)) if brake is None else brake
+    values = {"Speed": speed, "Brake": np.asarray(brake, np.float32), "Distance": distance.astype(np.float32)}
+    return Chunk("s", entity, 0, t, values, {"Speed": "km/h", "Brake": "bool", "Distance": "m"})
+
+
+def spin(at: int = 40, n: int = 80) -> Chunk:
+    """Flat out at 250 km/h, then 250 -> 40 km/h in two seconds with the brake off, on the car's first pass."""
+    speed = np.full(n, 250.0)
+    speed[at:at + 8] = np.linspace(250, 40, 8)
+    speed[at + 8:] = 40
+    return car_chunk(speed)
+
+
+def field_where(chunk: Chunk, braking: float, speed: float, at: int = 40) -> FieldProfile:
+    """A field that passed the bins of the spin 20 times each, braking on a share of them, at this speed."""
+    spun = np.unique(field_bins(chunk.values["Distance"][at:at + 9])).tolist()
+    return FieldProfile.from_rows([(b, 20.0, 20.0 * braking, 20.0 * speed) for b in spun])
+
+
+def incidents(chunk: Chunk, field: FieldProfile | None) -> list:
+    ctx = Context("s", chunk.entity_id, {c.name: c for c in F1_CHANNELS}, field)
+    return [d for d in incident.run(chunk, {}, ctx) if d.kind == "incident"]
+
+
+def test_incident_on_a_first_pass_is_judged_against_the_field():
+    c = spin()
+    alone = incidents(c, None)  # no history of its own, no field: nobody brakes there
+    assert alone and alone[0].evidence["field_speed"] is None
+    assert incidents(c, field_where(c, braking=0.9, speed=150.0)) == []  # where the field brakes: a braking zone
+    found = incidents(c, field_where(c, braking=0.0, speed=260.0))  # where the field is flat out
+    assert found and found[0].evidence["field_speed"] == 260.0
+    assert incidents(c, field_where(c, braking=0.0, speed=70.0)) == []  # 40 km/h is not half the field's pace there
+
+
+def test_field_profile_sums_add_in_any_order_and_unknown_bins_say_so():
+    a, b = car_chunk(np.full(400, 36.0), brake=np.ones(400), entity="A"), spin()
+    one, other, part = FieldProfile(), FieldProfile(), FieldProfile()
+    one.add(a)
+    one.add(b)
+    other.add(b)
+    part.add(a)
+    other.merge(part)
+    assert np.allclose(one.sums, other.sums)
+    assert FieldProfile.from_rows(one.rows()).rows() == one.rows()
+    near = [(c.values["Speed"][c.values["Distance"] < 50], c.values["Brake"][c.values["Distance"] < 50]) for c in (a, b)]
+    speeds, brakes = np.concatenate([s for s, _ in near]), np.concatenate([k for _, k in near])
+    assert one.at(0) == pytest.approx((brakes.mean(), speeds.mean()))  # the first 50 m: both cars
+    assert one.at(10_000) is None
+    assert FieldProfile.from_rows([(3, MIN_SAMPLES - 1.0, 0.0, 100.0)]).at(3) is None

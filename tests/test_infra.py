@@ -241,7 +241,7 @@ def test_analyze_event_source_isolates_failures_and_keeps_the_payload(synthed):
     synthed.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "BisectBatchOnFunctionError": True,
-        "BatchSize": 100, "MaximumBatchingWindowInSeconds": 2, "ParallelizationFactor": 2,
+        "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 2, "ParallelizationFactor": 2,
         "MaximumRetryAttempts": 3, "MaximumRecordAgeInSeconds": 3600, "StartingPosition": "TRIM_HORIZON",
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failed_bucket, "Arn"]}}}})
 

@@ -26,8 +26,10 @@ def snapshot(dsn):
         cur.execute("SELECT session_id, entity_id, state_version, last_seq, state FROM processing_checkpoints "
                     "ORDER BY 1, 2")
         states = cur.fetchall()
+        cur.execute("SELECT session_id, bin, samples, braking, speed_sum FROM field_profile ORDER BY 1, 2")
+        field = cur.fetchall()
     conn.close()
-    return chunks, dets, states
+    return chunks, dets, states, field
 
 
 def ingest(spec=SPEC):
@@ -50,10 +52,11 @@ def test_every_batch_delivered_twice_leaves_the_database_as_after_the_first(loca
     esm = EventSourceMapping(client("kinesis"), STREAM, twice, batch_size=25)
     esm.drain()
     assert esm.invocations > 4 and not any(second_changed)
-    chunks, dets, states = snapshot(local)
+    chunks, dets, states, field = snapshot(local)
     assert len(chunks) == result["chunks"]
     assert sum(c[5] for c in chunks) == result["samples"]
     assert len(states) == result["entities"]
+    assert sum(f[2] for f in field) == result["samples"]  # every sample in the field once, re-delivery or not
 
 
 def test_a_malformed_record_fails_alone_and_is_kept_with_its_payload(local):
@@ -64,7 +67,7 @@ def test_a_malformed_record_fails_alone_and_is_kept_with_its_payload(local):
     dead = S3DeadLetters(client("s3"), BUCKET)
     esm = EventSourceMapping(kinesis, STREAM, load("analyze").handler, batch_size=50, on_failure=dead)
     esm.drain()
-    chunks, _, _ = snapshot(local)
+    chunks, *_ = snapshot(local)
     assert len(chunks) == result["chunks"]  # every good chunk committed, in its batch or a retry
     assert esm.failed_records == 1
     [letter] = dead.list()
@@ -84,7 +87,7 @@ def test_bad_records_are_reported_as_batch_item_failures(local):
     event = kinesis_event(records, shard, desc["StreamARN"], "us-east-1")
     response = load("analyze").handler(event, LambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": records[2]["SequenceNumber"]}]}
-    chunks, _, _ = snapshot(local)
+    chunks, *_ = snapshot(local)
     assert len(chunks) == 4
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
+from apexflow.detect.field import FieldProfile
+
 SEVERITIES = ("info", "warning", "critical")
 
 
@@ -36,11 +38,13 @@ class Detection:
 
 @dataclass
 class Context:
-    """Where a chunk comes from: identifiers plus the session's declared channels."""
+    """Where a chunk comes from: identifiers, the session's declared channels, and the field as it
+    stood before this batch (``detect.field.FieldProfile``; None where there is none)."""
 
     session_id: str
     entity_id: str
     channels: dict
+    field: FieldProfile | None = None
 
 
 def severity(score: float) -> str:

@@ -3,9 +3,11 @@
 Braking hard is normal; losing speed hard with neither brake nor a braking zone is not.
 An event opens when the car decelerates faster than ``MIN_DECEL`` (about 2.5 g, more than
 lifting off at top speed gives) between two samples with the brake off, from at least
-``MIN_SPEED``, at a lap distance where this car does not normally brake (its own brake
-use is learnt per ``BIN_M`` metres). It is confirmed when speed falls under half of the
-speed before within ``CONFIRM_S`` seconds, and ends once speed is back to 80 % of it.
+``MIN_SPEED``, at a lap distance where this car does not normally brake: its own brake use
+per ``BIN_M`` metres decides once it has ``OWN_SAMPLES`` there, the field's before that
+(``detect.field``). It is confirmed when speed falls under half of the speed before within
+``CONFIRM_S`` seconds, and under half of the field's mean speed at that distance where the
+field is known; it ends once speed is back to 80 % of the speed before.
 
 Brake use is counted with one ``bincount`` per stretch of samples outside an event; only the
 samples of an open event are walked one by one.
@@ -16,9 +18,10 @@ import numpy as np
 
 from apexflow.chunk import Chunk
 from apexflow.detect.base import Context, Detection, severity
+from apexflow.detect.field import bins as to_bins
 
-NAME, VERSION = "incident", "4"
-BIN_M = 50.0
+NAME, VERSION = "incident", "5"
+OWN_SAMPLES = 8  # about three passes flat out (4 Hz, 50 m bins), one in a slow corner
 MIN_DECEL = 88.0  # km/h per second
 MIN_SPEED = 120.0  # km/h
 CONFIRM_S = 3.0
@@ -32,8 +35,8 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     speed, brakes, distance = cols["Speed"], cols["Brake"], cols.get("Distance")
     prev = state.get("prev")  # [t, speed, brake]
     sudden = np.flatnonzero(_sudden_loss(chunk.t, speed, brakes, prev)).tolist()
-    bins = None if distance is None else np.maximum(distance // BIN_M, 0).astype(np.int64)
-    use = _BrakeUse(state, bins, brakes)
+    bins = None if distance is None else to_bins(distance)
+    use = _BrakeUse(state, bins, brakes, ctx)
     laps = cols.get("LapNumber")
     t = chunk.t
     out: list[Detection] = []
@@ -44,7 +47,8 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
             while i < n:
                 v = float(speed[i])
                 event["min_speed"] = min(event["min_speed"], v)
-                if not event["confirmed"] and event["min_speed"] < 0.5 * event["speed_before"]:
+                if not event["confirmed"] and event["min_speed"] < 0.5 * min(event["speed_before"],
+                                                                             event["field_speed"] or np.inf):
                     event["confirmed"] = True
                     out.append(_detection(ctx, event, float(t[i])))
                 elapsed = float(t[i]) - event["t_start"]
@@ -62,9 +66,11 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
         if k < n:
             if use.share(k) < NORMALLY:
                 p = prev if k == 0 else [float(t[k - 1]), float(speed[k - 1])]
+                field = use.field_at(k)
                 state["event"] = {"t_start": p[0], "speed_before": p[1], "min_speed": float(speed[k]),
                                   "confirmed": False, "distance": None if distance is None else float(distance[k]),
-                                  "lap": None if laps is None else int(laps[k])}
+                                  "lap": None if laps is None else int(laps[k]),
+                                  "field_speed": field and round(field[1], 1)}
             else:
                 use.add(k, k + 1)
         i = k + 1
@@ -74,10 +80,11 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
 
 
 class _BrakeUse:
-    """This car's brake use per ``BIN_M`` of lap distance: samples braking and samples, in the state as lists."""
+    """This car's brake use per lap-distance bin (samples braking, samples; in the state as lists),
+    and the field's where the car's own is thin."""
 
-    def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray):
-        self.state, self.bins, self.brakes = state, bins, brakes
+    def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray, ctx: Context):
+        self.state, self.bins, self.brakes, self.field = state, bins, brakes, ctx.field
         if bins is not None:
             size = max(len(state.get("passes", ())), int(bins.max()) + 1)
             self.pressed, self.passes = (np.zeros(size), np.zeros(size))
@@ -90,10 +97,18 @@ class _BrakeUse:
             self.pressed += np.bincount(self.bins[a:b], weights=self.brakes[a:b], minlength=size)
             self.passes += np.bincount(self.bins[a:b], minlength=size)
 
+    def field_at(self, k: int) -> tuple[float, float] | None:
+        return None if self.bins is None or self.field is None else self.field.at(int(self.bins[k]))
+
     def share(self, k: int) -> float:
-        if self.bins is None or not self.passes[self.bins[k]]:
+        """How often the brake is on at sample ``k``'s distance: the car's own, else the field's, else 0."""
+        if self.bins is None:
             return 0.0
-        return float(self.pressed[self.bins[k]] / self.passes[self.bins[k]])
+        n = self.passes[self.bins[k]]
+        field = self.field_at(k) if n < OWN_SAMPLES else None
+        if field is not None:
+            return field[0]
+        return float(self.pressed[self.bins[k]] / n) if n else 0.0
 
     def save(self) -> None:
         if self.bins is not None:

@@ -113,6 +113,24 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
         )
 
 
+def field_profile(cur, session_id: str) -> list[tuple[int, float, float, float]]:
+    """The field's sums per lap-distance bin: (bin, samples, braking, speed_sum)."""
+    cur.execute("SELECT bin, samples, braking, speed_sum FROM field_profile WHERE session_id = %s ORDER BY bin",
+                (session_id,))
+    return cur.fetchall()
+
+
+def add_field_profile(cur, session_id: str, rows: list[tuple[int, float, float, float]]) -> None:
+    """Add a batch's sums to the field's (commutative, so concurrent batches may add at once)."""
+    if rows:
+        execute_values(
+            cur, "INSERT INTO field_profile (session_id, bin, samples, braking, speed_sum) VALUES %s "
+                 "ON CONFLICT (session_id, bin) DO UPDATE SET samples = field_profile.samples + EXCLUDED.samples, "
+                 "braking = field_profile.braking + EXCLUDED.braking, "
+                 "speed_sum = field_profile.speed_sum + EXCLUDED.speed_sum",
+            [(session_id, *r) for r in rows])
+
+
 def detections(cur, session_id: str, kind: str | None = None, entity_id: str | None = None) -> list[dict]:
     cur.execute("SELECT detection_id, entity_id, kind, severity, score, t_start, t_end, lap, distance, channel, "
                 "evidence, detector, detector_version FROM detections WHERE session_id = %s "
