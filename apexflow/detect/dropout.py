@@ -6,6 +6,8 @@ answer.
 """
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 from apexflow.chunk import Chunk
@@ -21,22 +23,34 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     t = chunk.t if state.get("last_t") is None else np.concatenate([[state["last_t"]], chunk.t])
     dt = np.diff(t)
     state["last_t"] = float(chunk.t[-1])
-    learnt = state.setdefault("learn", [])
-    expected = np.full(len(dt), state.get("dt", np.nan))
-    i = 0
-    while len(learnt) < LEARN and i < len(dt):  # the first LEARN intervals: median of those before each
-        expected[i] = float(np.median(learnt)) if learnt else np.nan
-        learnt.append(float(dt[i]))
-        i += 1
-        if len(learnt) == LEARN:
-            state["dt"] = float(np.median(learnt))
-            expected[i:] = state["dt"]
-    limit = np.maximum(MIN_GAP, FACTOR * np.where(np.isnan(expected), MIN_GAP, expected))
+    if "dt" in state:  # learnt: one limit for every interval
+        expected = None
+        gaps = np.flatnonzero(dt > max(MIN_GAP, FACTOR * state["dt"]))
+    else:
+        expected = _learn(state, dt)
+        gaps = np.flatnonzero(dt > np.maximum(MIN_GAP, FACTOR * np.where(np.isnan(expected), MIN_GAP, expected)))
     out = []
-    for k in np.flatnonzero(dt > limit):
+    for k in gaps.tolist():
         gap = float(dt[k])
-        exp = None if np.isnan(expected[k]) else round(float(expected[k]), 4)
+        exp = state.get("dt") if expected is None else None if np.isnan(expected[k]) else float(expected[k])
         out.append(Detection(ctx.session_id, ctx.entity_id, "dropout", "warning", min(1.0, gap / 30.0),
                              float(t[k]), float(t[k + 1]), NAME, VERSION,
-                             evidence={"gap_seconds": round(gap, 3), "expected_interval": exp}))
+                             evidence={"gap_seconds": round(gap, 3),
+                                       "expected_interval": None if exp is None else round(exp, 4)}))
     return out
+
+
+def _learn(state: dict, dt: np.ndarray) -> np.ndarray:
+    """The usual interval before each of ``dt``: the median of the first ``LEARN`` intervals (of those
+    seen so far until there are ``LEARN``)."""
+    learnt = state.setdefault("learn", [])
+    expected = np.full(len(dt), np.nan)
+    i = 0
+    while len(learnt) < LEARN and i < len(dt):
+        expected[i] = statistics.median(learnt) if learnt else np.nan
+        learnt.append(float(dt[i]))
+        i += 1
+    if len(learnt) == LEARN:
+        state["dt"] = statistics.median(learnt)
+        expected[i:] = state["dt"]
+    return expected

@@ -16,7 +16,8 @@ MIN_SAMPLES = 10  # a bin the field has passed fewer times than this is unknown
 
 
 def bins(distance: np.ndarray) -> np.ndarray:
-    return np.maximum(distance // BIN_M, 0).astype(np.int64)
+    """Lap distance (m) -> bin number (negative distances fall in bin 0)."""
+    return (np.maximum(distance, 0) * (1 / BIN_M)).astype(np.int64)
 
 
 class FieldProfile:

@@ -59,13 +59,12 @@ def _walk(ctx: Context, state: dict, names: list[str], walk: list[int], t: np.nd
           changed: np.ndarray, gap: np.ndarray, out: list) -> None:
     """The runs of channels ``walk``: carried from the last chunk, started here, flagged, closed."""
     runs, natural, t0, n = state["runs"], state["natural"], state["t0"], len(t)
-    n_changed = changed.sum(axis=0)
+    moved = changed.any(axis=0)  # inside a run its own channel holds, so "the others moved" is "any moved"
     starts = changed[walk] | gap
     starts[[k for k, c in enumerate(walk) if names[c] not in runs], 0] = True
-    table = _Runs(starts, t, cols[walk], [names[c] for c in walk], ctx)
+    table = _Runs(starts, t, cols[walk], [names[c] for c in walk], ctx, natural)
     for k, c in enumerate(walk):
         name = names[c]
-        others = (n_changed - changed[c]) > 0
         first, rows = table.of(k)
         spans = [(runs[name], 0, first)] if name in runs else []  # the carried run goes on until the first start
         for j in rows:  # then the runs that may be flagged or stay open; the others can only teach "natural"
@@ -75,7 +74,7 @@ def _walk(ctx: Context, state: dict, names: list[str], walk: list[int], t: np.nd
             if r is None:  # a new run starts at sample a
                 r = [float(cols[c, a]), float(t[a]), float(t[a]), 0, 0, False]
                 a += 1
-            _extend(ctx, name, r, t[a:b], others[a:b], natural.get(name, 0.0), t0, out)
+            _extend(ctx, name, r, t[a:b], moved[a:b], natural.get(name, 0.0), t0, out)
             if b < n:
                 out += _close(ctx, name, r, natural)
             else:
@@ -86,22 +85,26 @@ def _walk(ctx: Context, state: dict, names: list[str], walk: list[int], t: np.nd
 class _Runs:
     """Every run of repeated values that starts in the chunk, for all channels at once.
 
-    A run that ends inside the chunk before ``MIN_SECONDS`` can never be flagged: all it can do is
-    lengthen its channel's natural run at a limit, which ``learn`` applies in stream order. Only the
-    other runs (``of``) are walked one by one.
+    A run that ends inside the chunk shorter than the least a run could need to be flagged (``_least``,
+    with the natural runs known at the chunk's start: they only grow) never is: all it can do is lengthen
+    its channel's natural run at a limit, which ``learn`` applies in stream order. Only the other runs
+    (``of``) are walked one by one.
     """
 
-    def __init__(self, starts: np.ndarray, t: np.ndarray, cols: np.ndarray, names: list[str], ctx: Context):
+    def __init__(self, starts: np.ndarray, t: np.ndarray, cols: np.ndarray, names: list[str], ctx: Context,
+                 natural: dict):
         self.n = n = len(t)
         self.chan, self.start = np.nonzero(starts)  # ordered by channel, then sample
         last = np.ones(len(self.chan), dtype=bool)
         last[:-1] = self.chan[1:] != self.chan[:-1]
         self.end = np.where(last, n, np.append(self.start[1:], n))
         self.seconds = t[self.end - 1] - t[self.start]
-        short = ~last & (self.seconds < MIN_SECONDS)
         lo, hi = (np.array([getattr(ctx.channels[nm], k) for nm in names]) for k in ("min", "max"))
         value, c = cols[self.chan, self.start], self.chan
-        self.teaches = short & (self.seconds > 0) & ((value <= lo[c]) | (value >= hi[c]))
+        bound = (value <= lo[c]) | (value >= hi[c])
+        least = np.array([_least(True, natural.get(nm, 0.0)) for nm in names])
+        short = ~last & (self.seconds < np.where(bound, least[c], MIN_SECONDS))
+        self.teaches = short & (self.seconds > 0) & bound
         self.walked = np.flatnonzero(~short)
         self.bounds = np.searchsorted(self.chan, np.arange(len(names) + 1))
         self.taught = self.bounds[:-1].copy()  # per channel: runs up to here are learnt from
@@ -128,8 +131,7 @@ def _extend(ctx: Context, name: str, r: list, t: np.ndarray, others: np.ndarray,
     if not len(t):
         return
     bound = _at_bound(ctx, name, r[0])
-    at_least = min(AT_BOUND_SECONDS, max(MIN_SECONDS, BOUND_FACTOR * natural)) if bound else MIN_SECONDS
-    if r[5] or t[-1] - r[1] < at_least:  # flagged already, or too short to be yet: just lengthen it
+    if r[5] or t[-1] - r[1] < _least(bound, natural):  # flagged already, or too short to be yet: lengthen it
         r[2:5] = [float(t[-1]), r[3] + len(t), r[4] + int(np.count_nonzero(others))]
         return
     steps = r[3] + np.arange(1, len(t) + 1)
@@ -143,6 +145,11 @@ def _extend(ctx: Context, name: str, r: list, t: np.ndarray, others: np.ndarray,
         r[2:6] = [float(t[k]), int(steps[k]), int(moving[k]), True]
         out.append(_detection(ctx, name, r))
     r[2:5] = [float(t[-1]), int(steps[-1]), int(moving[-1])]
+
+
+def _least(bound: bool, natural: float) -> float:
+    """The shortest a run (at a limit or not) could need to last to be flagged, ``natural`` being known."""
+    return min(AT_BOUND_SECONDS, max(MIN_SECONDS, BOUND_FACTOR * natural)) if bound else MIN_SECONDS
 
 
 def _at_bound(ctx: Context, name: str, value: float) -> bool:
