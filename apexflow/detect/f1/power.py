@@ -35,6 +35,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     out: list[Detection] = []
     cuts = np.flatnonzero(np.diff(lapno)) + 1
     bounds = [0, *cuts.tolist(), chunk.n]
+    t = chunk.t.tolist()
     for a, b in zip(bounds[:-1], bounds[1:]):
         lap = int(lapno[a])
         if state.get("lap") != lap:
@@ -42,26 +43,32 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
                 if not state["judged"]:
                     _judge(state, ctx, out)
                 state["lap_len"] = max(state.get("lap_len") or 0.0, state["far"])
-            state.update(lap=lap, half=0, t0=float(chunk.t[a]), top=0.0, judged=False, far=0.0)
+            state.update(lap=lap, half=0, t0=t[a], top=0.0, judged=False, far=0.0)
         length = state.get("lap_len") or 0.0
+        state["far"] = max(state["far"], float(dist[a:b].max()))
         while a < b:
             if state.get("t0") is None:
-                state["t0"] = float(chunk.t[a])
+                state["t0"] = t[a]
             end, hit = b, False
             if not state["judged"] and length:
-                mark = (0.5 if state["half"] == 0 else JUDGE_AT) * length
-                near = np.flatnonzero(dist[a:b] >= mark)
-                if len(near):
-                    end, hit = a + int(near[0]) + 1, True
+                k = _reach(dist, a, b, (0.5 if state["half"] == 0 else JUDGE_AT) * length)
+                if k is not None:
+                    end, hit = k, True
             state["top"] = max(state["top"], float(flap_closed[a:end].max()))
-            state["t1"] = float(chunk.t[end - 1])
-            state["far"] = max(state["far"], float(dist[a:end].max()))
+            state["t1"] = t[end - 1]
             if hit:
                 _judge(state, ctx, out)
                 if state["half"] == 0:  # the second half starts with the next sample
                     state.update(half=1, t0=None, top=0.0, judged=False)
             a = end
     return out
+
+
+def _reach(dist: np.ndarray, a: int, b: int, mark: float) -> int | None:
+    """Just past the first sample of ``[a, b)`` at or beyond ``mark`` metres; None if none is."""
+    above = dist[a:b] >= mark
+    k = int(above.argmax())
+    return a + k + 1 if above[k] else None
 
 
 def _judge(state: dict, ctx: Context, out: list) -> None:

@@ -72,32 +72,34 @@ _RANGES: dict = {}
 
 
 def _ranges(chunk: Chunk, ctx: Context):
-    """(names, lo, hi) of the chunk's channels that have a physical range; cached per channel layout."""
+    """(names, rows, lo, hi) of the chunk's channels that have a physical range (``rows``: their rows in
+    ``chunk.matrix()``); cached per channel layout."""
     key = (tuple(chunk.values), id(ctx.channels))
     hit = _RANGES.get(key)
     if hit is None or hit[0] is not ctx.channels:
-        names, lo, hi = [], [], []
-        for n in chunk.values:
+        names, rows, lo, hi = [], [], [], []
+        for i, n in enumerate(chunk.values):
             ch = ctx.channels.get(n)
             if ch is not None and (np.isfinite(ch.min) or np.isfinite(ch.max)):
                 names.append(n)
+                rows.append(i)
                 lo.append(ch.min)
                 hi.append(ch.max)
         if len(_RANGES) > 256:
             _RANGES.clear()
-        hit = _RANGES[key] = (ctx.channels, names, np.array(lo)[:, None], np.array(hi)[:, None])
+        hit = _RANGES[key] = (ctx.channels, names, rows, np.array(lo), np.array(hi))
     return hit[1:]
 
 
 def run_out_of_range(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
-    names, lo, hi = _ranges(chunk, ctx)
+    names, rows, lo, hi = _ranges(chunk, ctx)
     if not names:
         return []
-    x = np.stack([chunk.values[n] for n in names])
-    if not state.get("open") and not ((x < lo) | (x > hi)).any():
+    m = chunk.matrix()
+    x = m if len(rows) == len(m) else m[rows]
+    if not state.get("open") and not ((x.min(axis=1) < lo) | (x.max(axis=1) > hi)).any():
         return []  # the common case: nothing impossible, nothing open
-    events, _ = out_of_range.process(state, chunk.t, x.astype(np.float64), names, lo[:, 0], hi[:, 0],
-                                     _aux(chunk))
+    events, _ = out_of_range.process(state, chunk.t, x.astype(np.float64), names, lo, hi, _aux(chunk))
     return [to_detection(ctx, out_of_range.NAME, out_of_range.VERSION, e) for e in events]
 
 
