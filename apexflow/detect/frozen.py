@@ -36,7 +36,9 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     np.not_equal(cols[:, 1:], cols[:, :-1], out=changed[:, 1:])
     carried = prev_vals is not None and len(prev_vals) == len(names)
     changed[:, 0] = cols[:, 0] != np.asarray(prev_vals, dtype=cols.dtype) if carried else False
-    gap = np.diff(t, prepend=t[0] if prev_t is None else prev_t) > MAX_GAP
+    gap = np.empty(len(t), dtype=bool)  # a hole in the data before each sample
+    np.greater(t[1:] - t[:-1], MAX_GAP, out=gap[1:])
+    gap[0] = prev_t is not None and t[0] - prev_t > MAX_GAP
     runs = state.setdefault("runs", {})
     natural = state.setdefault("natural", {})  # channel -> longest unflagged run at a limit (s)
     state.setdefault("t0", float(t[0]))
@@ -65,8 +67,8 @@ def _walk(ctx: Context, state: dict, names: list[str], walk: list[int], t: np.nd
     table = _Runs(starts, t, cols[walk], [names[c] for c in walk], ctx, natural)
     for k, c in enumerate(walk):
         name = names[c]
-        first, rows = table.of(k)
-        spans = [(runs[name], 0, first)] if name in runs else []  # the carried run goes on until the first start
+        held, rows = table.of(k)
+        spans = [(runs[name], 0, held)] if name in runs else []  # the carried run goes on while the value holds
         for j in rows:  # then the runs that may be flagged or stay open; the others can only teach "natural"
             table.learn(natural, name, k, j)
             spans.append((None, int(table.start[j]), int(table.end[j])))
@@ -80,40 +82,47 @@ def _walk(ctx: Context, state: dict, names: list[str], walk: list[int], t: np.nd
             else:
                 runs[name] = r
         table.learn(natural, name, k, None)
+        if not spans or spans[-1][2] < n:  # the last sample starts a run of its own
+            runs[name] = [float(cols[c, -1]), float(t[-1]), float(t[-1]), 0, 0, False]
 
 
 class _Runs:
-    """Every run of repeated values that starts in the chunk, for all channels at once.
+    """The runs of two samples or more in the chunk, for all walked channels at once.
 
-    A run that ends inside the chunk shorter than the least a run could need to be flagged (``_least``,
-    with the natural runs known at the chunk's start: they only grow) never is: all it can do is lengthen
-    its channel's natural run at a limit, which ``learn`` applies in stream order. Only the other runs
-    (``of``) are walked one by one.
+    They are the stretches where a channel holds its value (no start), each with the sample
+    before it; one held from the chunk's first sample continues the carried run. A run that ends
+    inside the chunk shorter than the least a run could need to be flagged (``_least``, with the
+    natural runs known at the chunk's start: they only grow) never is: all it can do is lengthen
+    its channel's natural run at a limit, which ``learn`` applies in stream order. Only the other
+    runs (``of``) are walked one by one.
     """
 
     def __init__(self, starts: np.ndarray, t: np.ndarray, cols: np.ndarray, names: list[str], ctx: Context,
                  natural: dict):
-        self.n = n = len(t)
-        self.chan, self.start = np.nonzero(starts)  # ordered by channel, then sample
-        last = np.ones(len(self.chan), dtype=bool)
-        last[:-1] = self.chan[1:] != self.chan[:-1]
-        self.end = np.where(last, n, np.append(self.start[1:], n))
-        self.seconds = t[self.end - 1] - t[self.start]
+        rows, n = starts.shape
+        held = np.zeros((rows, n + 2), dtype=np.int8)
+        held[:, 1:-1] = ~starts
+        edge = held[:, 1:] - held[:, :-1]  # +1 where a held stretch begins, -1 just past its end
+        self.chan, first = np.nonzero(edge == 1)  # ordered by channel, then sample
+        self.end = np.nonzero(edge == -1)[1]
+        self.start = first - 1  # the run's first sample; -1: the carried run
+        new = self.start >= 0
+        self.seconds = t[self.end - 1] - t[np.maximum(self.start, 0)]
         lo, hi = (np.array([getattr(ctx.channels[nm], k) for nm in names]) for k in ("min", "max"))
-        value, c = cols[self.chan, self.start], self.chan
+        value, c = cols[self.chan, np.maximum(self.start, 0)], self.chan
         bound = (value <= lo[c]) | (value >= hi[c])
         least = np.array([_least(True, natural.get(nm, 0.0)) for nm in names])
-        short = ~last & (self.seconds < np.where(bound, least[c], MIN_SECONDS))
-        self.teaches = short & (self.seconds > 0) & bound
-        self.walked = np.flatnonzero(~short)
-        self.bounds = np.searchsorted(self.chan, np.arange(len(names) + 1))
+        short = (self.end < n) & (self.seconds < np.where(bound, least[c], MIN_SECONDS))
+        self.teaches = new & short & bound
+        self.walked = np.flatnonzero(new & ~short)
+        self.bounds = np.searchsorted(self.chan, np.arange(rows + 1))
         self.taught = self.bounds[:-1].copy()  # per channel: runs up to here are learnt from
 
     def of(self, c: int) -> tuple[int, list[int]]:
-        """Where channel ``c``'s first run starts (its carried run ends there), and its runs to walk."""
+        """Where channel ``c``'s carried run ends (0: at once), and its runs to walk."""
         a, b = self.bounds[c], self.bounds[c + 1]
-        first = int(self.start[a]) if b > a else self.n
-        return first, self.walked[(self.walked >= a) & (self.walked < b)].tolist()
+        carried = int(self.end[a]) if b > a and self.start[a] < 0 else 0
+        return carried, self.walked[(self.walked >= a) & (self.walked < b)].tolist()
 
     def learn(self, natural: dict, name: str, c: int, upto: int | None) -> None:
         """Natural runs of channel ``c`` that ended before run ``upto`` (all of them when None)."""

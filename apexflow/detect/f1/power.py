@@ -33,9 +33,9 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     speed, lapno, dist = v["Speed"], v["LapNumber"], v["Distance"]
     flap_closed = np.where(v["DRS"] < 0.5, speed, 0.0) if "DRS" in v else speed  # speed with the DRS flap closed
     out: list[Detection] = []
-    cuts = np.flatnonzero(np.diff(lapno)) + 1
+    cuts = np.flatnonzero(lapno[1:] != lapno[:-1]) + 1
     bounds = [0, *cuts.tolist(), chunk.n]
-    t = chunk.t.tolist()
+    t = chunk.t
     for a, b in zip(bounds[:-1], bounds[1:]):
         lap = int(lapno[a])
         if state.get("lap") != lap:
@@ -43,19 +43,19 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
                 if not state["judged"]:
                     _judge(state, ctx, out)
                 state["lap_len"] = max(state.get("lap_len") or 0.0, state["far"])
-            state.update(lap=lap, half=0, t0=t[a], top=0.0, judged=False, far=0.0)
+            state.update(lap=lap, half=0, t0=float(t[a]), top=0.0, judged=False, far=0.0)
         length = state.get("lap_len") or 0.0
         state["far"] = max(state["far"], float(dist[a:b].max()))
         while a < b:
             if state.get("t0") is None:
-                state["t0"] = t[a]
+                state["t0"] = float(t[a])
             end, hit = b, False
             if not state["judged"] and length:
                 k = _reach(dist, a, b, (0.5 if state["half"] == 0 else JUDGE_AT) * length)
                 if k is not None:
                     end, hit = k, True
             state["top"] = max(state["top"], float(flap_closed[a:end].max()))
-            state["t1"] = t[end - 1]
+            state["t1"] = float(t[end - 1])
             if hit:
                 _judge(state, ctx, out)
                 if state["half"] == 0:  # the second half starts with the next sample
@@ -82,13 +82,13 @@ def _judge(state: dict, ctx: Context, out: list) -> None:
         return
     ref = statistics.median(refs)
     ratio = top / ref
-    part = {"lap": state["lap"], "half": state["half"], "t0": state["t0"], "t1": state["t1"], "top": round(top, 1),
-            "ref": round(ref, 1)}
     if ratio < NEUTRAL:
         return  # SC, VSC, pit lane, missing data: no verdict
     streak = state.setdefault("streak", [])
     ev = state.get("open")
     if ratio < 1.0 - DEFICIT:
+        part = {"lap": state["lap"], "half": state["half"], "t0": state["t0"], "t1": state["t1"],
+                "top": round(top, 1), "ref": round(ref, 1)}
         streak.append(part)
         if ev is not None:
             ev["parts"].append(part)
