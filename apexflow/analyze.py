@@ -8,6 +8,8 @@ new sums together.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from apexflow import chunk as chunks
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
@@ -18,8 +20,10 @@ from apexflow.storage.db import transaction
 
 
 def stats(c: chunks.Chunk) -> dict:
-    return {name: [round(float(v.min()), 3), round(float(v.mean()), 3), round(float(v.max()), 3)]
-            for name, v in c.values.items()}
+    """Per channel [min, mean, max], rounded to 3 decimals: the chunk row's summary."""
+    m = c.matrix()
+    summary = np.round(np.stack([m.min(axis=1), m.mean(axis=1, dtype=np.float64), m.max(axis=1)], axis=1), 3)
+    return dict(zip(c.values, summary.tolist()))
 
 
 def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[str, str], dict],

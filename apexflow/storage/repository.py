@@ -100,7 +100,7 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
     if chunks:
         execute_values(cur, "INSERT INTO telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, "
                             "stats) VALUES %s ON CONFLICT DO NOTHING",
-                       [(*c[:6], Json(c[6])) for c in chunks])
+                       [(*c[:6], Json(c[6])) for c in chunks], page_size=1000)
     write_detections(cur, detections)
     if states:
         execute_values(
