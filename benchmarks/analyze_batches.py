@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from datetime import datetime, timezone
 from pathlib import Path
 from unittest import mock
@@ -95,8 +95,8 @@ def main(argv=None) -> int:
         conn.close()
         env = {"DATABASE_URL": dsn, "POWERTOOLS_SERVICE_NAME": "analyze", "POWERTOOLS_TRACE_DISABLED": "true",
                "POWERTOOLS_METRICS_NAMESPACE": "ApexFlowBench", "AWS_DEFAULT_REGION": "us-east-1"}
-        with mock.patch.dict(os.environ, env):
-            passes = deliver_twice(load("analyze").handler, events, LambdaContext("analyze"))
+        with mock.patch.dict(os.environ, env), open(os.devnull, "w") as sink, redirect_stdout(sink):
+            passes = deliver_twice(load("analyze").handler, events, LambdaContext("analyze"))  # metrics still printed
         with psycopg2.connect(dsn) as check, check.cursor() as cur:
             cur.execute("SELECT count(*), coalesce(sum(n_samples), 0) FROM telemetry_chunks")
             chunks, samples = cur.fetchone()
