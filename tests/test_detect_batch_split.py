@@ -1,8 +1,9 @@
 """The same data gives the same detections whatever the batch boundaries (hypothesis over random splits).
 
 Every detector in both registries runs chunk by chunk with a JSON round-trip of its state
-between chunks (as the analyzer persists it in the batch transaction); the detections,
-folded by id as the database upserts them, must equal those of one single chunk.
+between chunks (as the analyzer persists it in the batch transaction), against one fixed
+field (another car's stream); the detections, folded by id as the database upserts them,
+must equal those of one single chunk.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from apexflow.chunk import Chunk
 from apexflow.contract import F1_CHANNELS, Channel
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.base import Context
+from apexflow.detect.field import FieldProfile
 
 CHANNELS = {c.name: c for c in (*F1_CHANNELS, Channel("Temp", "C", -50, 150))}
 NAMES = ("Speed", "RPM", "Throttle", "Brake", "Distance", "LapNumber", "nGear", "Temp")
@@ -62,8 +64,19 @@ def chunks_at(t, values, cuts) -> list[Chunk]:
             for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if b > a]
 
 
+def field() -> FieldProfile:
+    """The field as another car of the same session left it: fixed for the whole stream, as within a batch."""
+    t, values = telemetry(99)
+    profile = FieldProfile()
+    profile.add(chunks_at(t, values, [])[0])
+    return profile
+
+
+FIELD = field()
+
+
 def detect(detectors: dict, chunks: list[Chunk]) -> dict:
-    ctx = Context("s1", "car1", CHANNELS)
+    ctx = Context("s1", "car1", CHANNELS, FIELD)
     state: dict = {}
     found = {}
     for c in chunks:
