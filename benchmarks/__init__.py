@@ -1,6 +1,9 @@
 """Benchmarks: ``python -m benchmarks.<name>``; results are appended to benchmarks/RESULTS.md."""
 import os
 import platform
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def machine() -> str:
@@ -11,3 +14,11 @@ def machine() -> str:
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown CPU"
     return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
+
+
+def report(text: str, write: bool) -> None:
+    """Print a result (markdown, headed by its title) and, if asked, append it to RESULTS.md."""
+    print(text)
+    if write:
+        with RESULTS.open("a") as fh:
+            fh.write("\n" + text)

@@ -21,13 +21,12 @@ import time
 import uuid
 from contextlib import contextmanager, redirect_stdout
 from datetime import datetime, timezone
-from pathlib import Path
 from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from benchmarks import machine
+from benchmarks import machine, report
 from benchmarks.detection_throughput import race_events
 from infra.names import Settings
 
@@ -119,11 +118,7 @@ def main(argv=None) -> int:
         total = sum(times)
         lines.append(f"| {label} | {total:.2f} | {rows / total:,.0f} | {statistics.median(times):.3f} s | "
                      f"{max(times):.3f} s |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as fh:
-            fh.write("\n" + text)
+    report("\n".join(lines) + "\n", args.write)
     return 0
 
 

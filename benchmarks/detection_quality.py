@@ -32,7 +32,7 @@ from apexflow.detect import DETECTORS
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.detect.field import FieldProfile
 from apexflow.evaluate import LAG, LEAD, score
-from benchmarks import machine
+from benchmarks import machine, report
 
 INFO_KINDS = {"pit_stop", "tyre_degradation", "yellow_flag", "safety_car", "virtual_safety_car", "red_flag"}
 
@@ -213,24 +213,15 @@ def main(argv=None) -> int:
                                                          "sessions, from this frozen HTTP cache folder")
     args = ap.parse_args(argv)
     if args.real:
-        text = real_sessions(args.real)
-        print(text)
-        if args.write:
-            with open(Path(__file__).with_name("RESULTS.md"), "a") as fh:
-                fh.write("\n" + text)
+        report(real_sessions(args.real), args.write)
         return 0
     races = [run_race(s, args.laps) for s in args.seeds]
     result = evaluate(races)
     command = "python -m benchmarks.detection_quality --seeds " + " ".join(map(str, args.seeds)) + \
         f" --laps {args.laps}" + (" --write" if args.write else "")
-    text = markdown(result, races, command)
-    print(text)
+    report(markdown(result, races, command), args.write)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
-    if args.write:
-        path = Path(__file__).with_name("RESULTS.md")
-        with open(path, "a") as fh:
-            fh.write("\n" + text)
     return 0
 
 

@@ -36,7 +36,7 @@ from apexflow import chunk as chunks
 from apexflow.analyze import detect
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.field import FieldProfile
-from benchmarks import machine
+from benchmarks import machine, report
 from infra.names import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,11 +200,7 @@ def main(argv=None) -> int:
         f"**{imp['best_ms']} ms**, median {imp['median_ms']} ms of 5; pandas imported: {imp['pandas']}, "
         f"FastF1 imported: {imp['fastf1']}; {imp['modules']} modules",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as fh:
-            fh.write("\n" + text)
+    report("\n".join(lines) + "\n", args.write)
     return 0
 
 

@@ -14,11 +14,8 @@ import argparse
 import os
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
-from benchmarks import machine
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+from benchmarks import machine, report
 
 
 class Frozen:
@@ -78,24 +75,14 @@ def main(argv=None) -> int:
     ap.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     r = measure(args.laps, args.cars, args.repeat)
-    line = (f"ingest throughput: {r['rate']:,.0f} samples/s ({r['samples']:,} samples, {r['chunks']:,} chunks, "
-            f"{r['mb']:.1f} MB, {r['cars']} cars x {r['laps']} laps) in {r['best']:.2f} s best of "
-            f"{len(r['seconds'])} ({', '.join(f'{s:.2f}' for s in r['seconds'])} s)")
-    print(line)
-    if not args.no_record:
-        new = not RESULTS.exists()
-        with RESULTS.open("a") as f:
-            if new:
-                f.write("# Benchmark results\n")
-            f.write(f"\n## Ingest throughput (S3 + Kinesis on moto) — "
-                    f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
-                    f"- command: `.venv/bin/python -m benchmarks.ingest_throughput --laps {r['laps']} "
-                    f"--cars {r['cars']} --repeat {len(r['seconds'])}`\n"
-                    f"- machine: {machine()}\n"
-                    f"- result: **{r['rate']:,.0f} samples/s**; {r['samples']:,} samples in {r['chunks']:,} "
-                    f"chunks ({r['mb']:.1f} MB) in {r['best']:.2f} s (best of "
-                    f"{', '.join(f'{s:.2f}' for s in r['seconds'])} s); generating the race took "
-                    f"{r['generate']:.1f} s and is not counted\n")
+    report(f"## Ingest throughput (S3 + Kinesis on moto) — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+           f"- command: `.venv/bin/python -m benchmarks.ingest_throughput --laps {r['laps']} "
+           f"--cars {r['cars']} --repeat {len(r['seconds'])}`\n"
+           f"- machine: {machine()}\n"
+           f"- result: **{r['rate']:,.0f} samples/s**; {r['samples']:,} samples in {r['chunks']:,} "
+           f"chunks ({r['mb']:.1f} MB) in {r['best']:.2f} s (best of "
+           f"{', '.join(f'{s:.2f}' for s in r['seconds'])} s); generating the race took "
+           f"{r['generate']:.1f} s and is not counted\n", not args.no_record)
     return 0
 
 
