@@ -174,9 +174,9 @@ _LAYOUTS: dict[bytes, tuple[tuple[str, ...], dict[str, str]]] = {}
 
 def _layout(head: bytes, channels: list) -> tuple[tuple[str, ...], dict[str, str]]:
     """A header's channel names and units: one shared pair per distinct channel list (keyed by the header's
-    text from ``"channels"`` on), so a stream's chunks share theirs and ``join`` compares them by identity.
-    The shared ``units`` dict is read-only."""
-    at = head.rfind(b'"channels"')
+    text from the ``"channels":[`` key on, as ``encode`` writes it: last), so a stream's chunks share theirs
+    and ``join`` compares them by identity. The shared ``units`` dict is read-only."""
+    at = head.rfind(b'"channels":[')
     key = head[at:] if at >= 0 else None
     got = _LAYOUTS.get(key) if key else None
     if got is None:

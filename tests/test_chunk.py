@@ -107,3 +107,23 @@ def test_join_merges_neighbours_with_the_same_channels():
     assert [(j.seq, j.n) for j in joined] == [(2, len(t)), (3, 1)]
     np.testing.assert_array_equal(joined[0].t, t)
     np.testing.assert_array_equal(joined[0].values["Speed"], t.astype(np.float32))
+
+
+def test_headers_written_another_way_decode_to_their_own_channels():
+    """A producer may order the header's keys differently; names and units always come from its own header."""
+    import json
+    import struct
+    import zlib
+
+    def record(entity, channels):
+        head = json.dumps({"channels": channels, "session_id": "s", "seq": 0, "n": 1, "entity_id": entity},
+                          separators=(",", ":")).encode()
+        body = np.zeros(1, "<f8").tobytes() + np.ones(len(channels), "<f4").tobytes()
+        return struct.pack("<4sHI", b"AXFC", 1, len(head)) + head + zlib.compress(body)
+
+    a = chunks.decode(record("channels", [["Speed", "km/h"], ["RPM", "1/min"]]))
+    b = chunks.decode(record("channels", [["Throttle", "%"], ["Brake", "bool"]]))
+    assert list(a.values) == ["Speed", "RPM"] and list(b.values) == ["Throttle", "Brake"]
+    assert b.units == {"Throttle": "%", "Brake": "bool"}
+    with pytest.raises(chunks.ContractError, match="repeat"):
+        chunks.decode(record("e", [["Speed", "km/h"], ["Speed", "km/h"]]))
