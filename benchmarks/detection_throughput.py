@@ -194,7 +194,8 @@ def main(argv=None) -> int:
         row(f"generic set ({', '.join(GENERIC)}) on all 11 channels, as the handler calls it", t_gen),
         *[row(f"&nbsp;&nbsp;{name} alone", s) for name, s in per.items()],
         "",
-        f"- detections found (distinct ids; open and close reports of one event count once): {n_det}; detector state per car {state_bytes / 1024:.1f} KB of JSON, "
+        f"- detections found (distinct ids; open and close reports of one event count once): {n_det}; "
+        f"detector state per car {state_bytes / 1024:.1f} KB of JSON, "
         f"JSON round trip of all 20 cars' states {1000 * t_json:.1f} ms (once per batch)",
         f"- analyze handler cold import (fresh interpreter, `functions/analyze/handler.py`): best "
         f"**{imp['best_ms']} ms**, median {imp['median_ms']} ms of 5; pandas imported: {imp['pandas']}, "

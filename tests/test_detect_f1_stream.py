@@ -97,8 +97,9 @@ def test_field_profile_sums_add_in_any_order_and_unknown_bins_say_so():
     other.merge(part)
     assert np.allclose(one.sums, other.sums)
     assert FieldProfile.from_rows(one.rows()).rows() == one.rows()
-    near = [(c.values["Speed"][c.values["Distance"] < 50], c.values["Brake"][c.values["Distance"] < 50]) for c in (a, b)]
-    speeds, brakes = np.concatenate([s for s, _ in near]), np.concatenate([k for _, k in near])
+    first_bin = [c.values["Distance"] < 50 for c in (a, b)]
+    speeds = np.concatenate([c.values["Speed"][m] for c, m in zip((a, b), first_bin)])
+    brakes = np.concatenate([c.values["Brake"][m] for c, m in zip((a, b), first_bin)])
     assert one.at(0) == pytest.approx((brakes.mean(), speeds.mean()))  # the first 50 m: both cars
     assert one.at(10_000) is None
     assert FieldProfile.from_rows([(3, MIN_SAMPLES - 1.0, 0.0, 100.0)]).at(3) is None

@@ -21,6 +21,8 @@ def bins(distance: np.ndarray) -> np.ndarray:
 
 
 class FieldProfile:
+    """The field's sums per bin (a 3 x bins array), as read from the database or built from chunks."""
+
     def __init__(self, size: int = 0):
         self.sums = np.zeros((3, size))  # samples, braking, speed sum
 

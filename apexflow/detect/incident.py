@@ -4,8 +4,8 @@ Braking hard is normal; losing speed hard with neither brake nor a braking zone 
 An event opens when the car decelerates faster than ``MIN_DECEL`` (about 2.5 g, more than
 lifting off at top speed gives) between two samples with the brake off, from at least
 ``MIN_SPEED``, at a lap distance where this car does not normally brake: its own brake use
-per ``BIN_M`` metres decides once it has ``OWN_SAMPLES`` there, the field's before that
-(``detect.field``). It is confirmed when speed falls under half of the speed before within
+per 50 m (``detect.field.BIN_M``) decides once it has ``OWN_SAMPLES`` there, the field's
+before that (``detect.field``). It is confirmed when speed falls under half of the speed before within
 ``CONFIRM_S`` seconds, and under half of the field's mean speed at that distance where the
 field is known; it ends once speed is back to 80 % of the speed before.
 
