@@ -103,3 +103,21 @@ def test_field_profile_sums_add_in_any_order_and_unknown_bins_say_so():
     assert one.at(0) == pytest.approx((brakes.mean(), speeds.mean()))  # the first 50 m: both cars
     assert one.at(10_000) is None
     assert FieldProfile.from_rows([(3, MIN_SAMPLES - 1.0, 0.0, 100.0)]).at(3) is None
+
+
+def test_incident_is_measured_against_the_cars_own_usual_speed_at_that_distance():
+    """A car that arrives at 250 km/h where it usually goes 90, and leaves at 80, has not spun."""
+    usual = (np.full(12, 90.0), 1000.0 + 3.0 * np.arange(12))  # twelve samples in one 50 m bin, no brake
+    overspeed = (np.r_[np.full(10, 250.0), np.linspace(250, 80, 5), np.full(20, 80.0)],
+                 np.r_[780.0 + 20.0 * np.arange(10), 1000.0 + 5.0 * np.arange(25)])
+
+    def incidents_of(*parts):
+        speed, distance = (np.concatenate(x).astype(np.float32) for x in zip(*parts))
+        values = {"Speed": speed, "Brake": np.zeros(len(speed), np.float32), "Distance": distance}
+        c = Chunk("s", "car", 0, np.arange(len(speed)) * 0.25, values,
+                  {"Speed": "km/h", "Brake": "bool", "Distance": "m"})
+        return incidents(c, None)
+
+    alone = incidents_of(overspeed)
+    assert alone and alone[0].evidence["own_speed"] is None  # nothing known of this place: 80 is under half of 250
+    assert incidents_of(usual, overspeed) == []  # 80 is not under half of its usual 90 there

@@ -5,12 +5,12 @@ An event opens when the car decelerates faster than ``MIN_DECEL`` (about 2.5 g, 
 lifting off at top speed gives) between two samples with the brake off, from at least
 ``MIN_SPEED``, at a lap distance where this car does not normally brake: its own brake use
 per 50 m (``detect.field.BIN_M``) decides once it has ``OWN_SAMPLES`` there, the field's
-before that (``detect.field``). It is confirmed when speed falls under half of the speed before within
-``CONFIRM_S`` seconds, and under half of the field's mean speed at that distance where the
-field is known; it ends once speed is back to 80 % of the speed before.
+before that (``detect.field``). It is confirmed when, within ``CONFIRM_S`` seconds, speed
+falls under half of the speed before, of the car's own mean speed at that distance and of
+the field's (each where known); it ends once speed is back to 80 % of the speed before.
 
-Brake use is counted with one ``bincount`` per stretch of samples outside an event; only the
-samples of an open event are walked one by one.
+Brake use and speed are counted with ``bincount`` per stretch of samples outside an event;
+only the samples of an open event are walked one by one.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     prev = state.get("prev")  # [t, speed, brake]
     sudden = np.flatnonzero(_sudden_loss(chunk.t, speed, brakes, prev)).tolist()
     bins = None if distance is None else to_bins(distance)
-    use = _BrakeUse(state, bins, brakes, ctx)
+    use = _Usual(state, bins, brakes, speed, ctx)
     laps = cols.get("LapNumber")
     t = chunk.t
     out: list[Detection] = []
@@ -47,8 +47,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
             while i < n:
                 v = float(speed[i])
                 event["min_speed"] = min(event["min_speed"], v)
-                if not event["confirmed"] and event["min_speed"] < 0.5 * min(event["speed_before"],
-                                                                             event["field_speed"] or np.inf):
+                if not event["confirmed"] and event["min_speed"] < 0.5 * event["reference"]:
                     event["confirmed"] = True
                     out.append(_detection(ctx, event, float(t[i])))
                 elapsed = float(t[i]) - event["t_start"]
@@ -66,11 +65,13 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
         if k < n:
             if use.share(k) < NORMALLY:
                 p = prev if k == 0 else [float(t[k - 1]), float(speed[k - 1])]
-                field = use.field_at(k)
+                own, field = use.own_speed(k), use.field_at(k)
+                field = field and field[1]
                 state["event"] = {"t_start": p[0], "speed_before": p[1], "min_speed": float(speed[k]),
                                   "confirmed": False, "distance": None if distance is None else float(distance[k]),
                                   "lap": None if laps is None else int(laps[k]),
-                                  "field_speed": field and round(field[1], 1)}
+                                  "own_speed": own and round(own, 1), "field_speed": field and round(field, 1),
+                                  "reference": min(p[1], own or np.inf, field or np.inf)}
             else:
                 use.add(k, k + 1)
         i = k + 1
@@ -79,40 +80,50 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     return out
 
 
-class _BrakeUse:
-    """This car's brake use per lap-distance bin (samples braking, samples; in the state as lists),
-    and the field's where the car's own is thin."""
+class _Usual:
+    """What this car usually does per lap-distance bin: samples, samples braking and the sum of its
+    speeds (in 0.01 km/h, whole numbers, so sums are exact in any order), in the state as lists; and
+    the field's where the car's own is thin."""
 
-    def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray, ctx: Context):
-        self.state, self.bins, self.brakes, self.field = state, bins, brakes, ctx.field
+    KEYS = ("passes", "pressed", "speed_cs")
+
+    def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray, speed: np.ndarray, ctx: Context):
+        self.state, self.bins, self.field = state, bins, ctx.field
         if bins is not None:
             size = max(len(state.get("passes", ())), int(bins.max()) + 1)
-            self.pressed, self.passes = (np.zeros(size), np.zeros(size))
-            for arr, key in ((self.pressed, "pressed"), (self.passes, "passes")):
-                arr[:len(state.get(key, ()))] = state.get(key, ())
+            self.sums = np.zeros((3, size))
+            for row, key in zip(self.sums, self.KEYS):
+                row[:len(state.get(key, ()))] = state.get(key, ())
+            self.weights = (None, brakes, np.round(speed * 100.0))
 
     def add(self, a: int, b: int) -> None:
         if self.bins is not None and b > a:
-            size = len(self.passes)
-            self.pressed += np.bincount(self.bins[a:b], weights=self.brakes[a:b], minlength=size)
-            self.passes += np.bincount(self.bins[a:b], minlength=size)
+            for row, w in zip(self.sums, self.weights):
+                row += np.bincount(self.bins[a:b], weights=None if w is None else w[a:b], minlength=len(row))
 
     def field_at(self, k: int) -> tuple[float, float] | None:
         return None if self.bins is None or self.field is None else self.field.at(int(self.bins[k]))
+
+    def own_speed(self, k: int) -> float | None:
+        """The car's mean speed at sample ``k``'s distance, once it knows it."""
+        if self.bins is None or self.sums[0, self.bins[k]] < OWN_SAMPLES:
+            return None
+        n, _, speed_cs = self.sums[:, self.bins[k]]
+        return float(speed_cs / n / 100.0)
 
     def share(self, k: int) -> float:
         """How often the brake is on at sample ``k``'s distance: the car's own, else the field's, else 0."""
         if self.bins is None:
             return 0.0
-        n = self.passes[self.bins[k]]
+        n, pressed, _ = self.sums[:, self.bins[k]]
         field = self.field_at(k) if n < OWN_SAMPLES else None
         if field is not None:
             return field[0]
-        return float(self.pressed[self.bins[k]] / n) if n else 0.0
+        return float(pressed / n) if n else 0.0
 
     def save(self) -> None:
         if self.bins is not None:
-            self.state["pressed"], self.state["passes"] = self.pressed.tolist(), self.passes.tolist()
+            self.state.update(zip(self.KEYS, self.sums.tolist()))
 
 
 def _sudden_loss(t: np.ndarray, speed: np.ndarray, brake: np.ndarray, prev: list | None) -> np.ndarray:
