@@ -2,7 +2,7 @@
 
 ``Batch.add`` takes one stream record and raises ``ContractError`` for a record that
 cannot be decoded or validated (the caller fails that record alone). ``Batch.commit`` drops
-the chunks already stored (one query per entity, so re-delivery changes nothing), runs
+the chunks already stored (one query for the batch, so re-delivery changes nothing), runs
 ``detect`` on the rest, then writes chunk rows, detections, detector states and the field's
 new sums together.
 """
@@ -71,25 +71,23 @@ class Batch:
     def commit(self) -> dict[str, int]:
         """Detect over the queued chunks and store everything in one transaction; counts chunks
         ``processed`` and ``duplicate`` (delivered before, or twice in this batch)."""
-        fresh, states, last_seqs = {}, {}, {}
+        fresh: dict[tuple[str, str], list] = {}
         queued = sum(len(parts) for parts in self.pending.values())
         with transaction(self.conn) as cur:
+            seen = repository.processed(cur, [(*e, c.seq) for e, parts in self.pending.items() for c in parts])
             for entity, parts in self.pending.items():
-                seen = repository.processed_seqs(cur, *entity, [c.seq for c in parts])
-                new = []
                 for c in parts:
-                    if c.seq not in seen:
-                        seen.add(c.seq)
-                        new.append(c)
-                if new:
-                    fresh[entity] = new
-                    states[entity], last_seqs[entity] = repository.load_state(cur, *entity, STATE_VERSION)
-            fields = {s: FieldProfile.from_rows(repository.field_profile(cur, s)) for s, _ in fresh}
+                    if (*entity, c.seq) not in seen:
+                        seen.add((*entity, c.seq))
+                        fresh.setdefault(entity, []).append(c)
+            loaded = repository.load_states(cur, list(fresh), STATE_VERSION)
+            states = {e: state for e, (state, _) in loaded.items()}
+            fields = {s: FieldProfile.from_rows(repository.field_profile(cur, s)) for s in {s for s, _ in fresh}}
             found, added = detect(fresh, states, self.sessions, fields, self.detectors)
             rows = [(c.session_id, c.entity_id, c.seq, float(c.t[0]), float(c.t[-1]), c.n, stats(c))
                     for parts in fresh.values() for c in parts]
             repository.write_batch(cur, rows, list(found.values()),
-                                   [(*e, STATE_VERSION, max(last_seqs[e], fresh[e][-1].seq), states[e]) for e in fresh])
+                                   [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e]) for e in fresh])
             for session_id, field in added.items():
                 repository.add_field_profile(cur, session_id, field.rows())
         self.pending.clear()

@@ -79,20 +79,27 @@ def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | N
     return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}
 
 
-def processed_seqs(cur, session_id: str, entity_id: str, seqs: list[int]) -> set[int]:
-    cur.execute("SELECT seq FROM telemetry_chunks WHERE session_id = %s AND entity_id = %s AND seq = ANY(%s)",
-                (session_id, entity_id, seqs))
-    return {s for (s,) in cur.fetchall()}
+def processed(cur, keys: list[tuple[str, str, int]]) -> set[tuple[str, str, int]]:
+    """Which of these (session, entity, seq) chunks are stored already: one query for a whole batch."""
+    if not keys:
+        return set()
+    sessions, entities, seqs = (list(x) for x in zip(*keys))
+    cur.execute("SELECT c.session_id, c.entity_id, c.seq FROM telemetry_chunks c "
+                "JOIN unnest(%s::text[], %s::text[], %s::int[]) AS k(session_id, entity_id, seq) "
+                "USING (session_id, entity_id, seq)", (sessions, entities, seqs))
+    return set(cur.fetchall())
 
 
-def load_state(cur, session_id: str, entity_id: str, state_version: int) -> tuple[dict, int]:
-    """(detector state, last seq) of an entity; empty state when none or of another version."""
-    cur.execute("SELECT state_version, state, last_seq FROM processing_checkpoints "
-                "WHERE session_id = %s AND entity_id = %s", (session_id, entity_id))
-    row = cur.fetchone()
-    if row is None or row[0] != state_version:
-        return {}, -1
-    return row[1], row[2]
+def load_states(cur, entities: list[tuple[str, str]], state_version: int) -> dict[tuple[str, str], tuple[dict, int]]:
+    """(detector state, last seq) per entity; empty state when none or of another version. One query."""
+    out = {e: ({}, -1) for e in entities}
+    if entities:
+        sessions, ids = (list(x) for x in zip(*entities))
+        cur.execute("SELECT p.session_id, p.entity_id, p.state, p.last_seq FROM processing_checkpoints p "
+                    "JOIN unnest(%s::text[], %s::text[]) AS k(session_id, entity_id) USING (session_id, entity_id) "
+                    "WHERE p.state_version = %s", (sessions, ids, state_version))
+        out.update({(s, e): (state, last) for s, e, state, last in cur.fetchall()})
+    return out
 
 
 def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[tuple]) -> None:
