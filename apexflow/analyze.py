@@ -14,7 +14,7 @@ from apexflow import chunk as chunks
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
-from apexflow.detect.field import FieldProfile
+from apexflow.detect.field import Profile
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
 
@@ -27,8 +27,8 @@ def stats(c: chunks.Chunk) -> dict:
 
 
 def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[str, str], dict],
-           contracts: dict[str, tuple], fields: dict[str, FieldProfile], detectors: dict | None = None
-           ) -> tuple[dict[str, dict], dict[str, FieldProfile]]:
+           contracts: dict[str, tuple], fields: dict[str, Profile], detectors: dict | None = None
+           ) -> tuple[dict[str, dict], dict[str, Profile]]:
     """Each entity's new chunks, joined into as few calls as possible (``chunk.join``), through its
     session's detectors (``detectors`` overrides them), against the field as it stood before (``fields``).
 
@@ -36,7 +36,7 @@ def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[
     event supersedes) and what the batch adds to each session's field.
     """
     found: dict[str, dict] = {}
-    added: dict[str, FieldProfile] = {}
+    added: dict[str, Profile] = {}
     for (session_id, entity_id), parts in fresh.items():
         source, channels = contracts[session_id]
         ctx = Context(session_id, entity_id, channels, fields.get(session_id))
@@ -45,7 +45,7 @@ def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[
             for name, run in (detectors or detectors_for(source)).items():
                 for d in run(c, state.setdefault(name, {}), ctx):
                     found[d.detection_id] = d.to_row()
-            added.setdefault(session_id, FieldProfile()).add(c)
+            added.setdefault(session_id, Profile()).add_chunk(c)
     return found, added
 
 
@@ -82,7 +82,7 @@ class Batch:
                         fresh.setdefault(entity, []).append(c)
             loaded = repository.load_states(cur, list(fresh), STATE_VERSION)
             states = {e: state for e, (state, _) in loaded.items()}
-            fields = {s: FieldProfile.from_rows(repository.field_profile(cur, s)) for s in {s for s, _ in fresh}}
+            fields = {s: Profile.from_rows(repository.field_profile(cur, s)) for s in {s for s, _ in fresh}}
             found, added = detect(fresh, states, self.sessions, fields, self.detectors)
             rows = [(c.session_id, c.entity_id, c.seq, float(c.t[0]), float(c.t[-1]), c.n, stats(c))
                     for parts in fresh.values() for c in parts]

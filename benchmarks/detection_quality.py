@@ -30,7 +30,7 @@ from apexflow.analyze import detect
 from apexflow.chunk import split
 from apexflow.detect import DETECTORS
 from apexflow.detect.f1.laps import detect_facts
-from apexflow.detect.field import FieldProfile
+from apexflow.detect.field import Profile
 from apexflow.evaluate import LAG, LEAD, score
 from benchmarks import machine, report
 
@@ -56,7 +56,7 @@ def run_race(seed: int, laps: int, chunk_seconds: float = 10.0) -> dict:
     stream.sort(key=lambda c: (c.t[0], c.entity_id))
     cars = len(session.entities)
     states: dict = {}
-    field = FieldProfile()
+    field = Profile()
     for i in range(0, len(stream), cars):
         batch = stream[i:i + cars]
         fresh: dict = {}

@@ -35,7 +35,7 @@ from pathlib import Path
 from apexflow import chunk as chunks
 from apexflow.analyze import detect
 from apexflow.detect import DETECTORS, GENERIC
-from apexflow.detect.field import FieldProfile
+from apexflow.detect.field import Profile
 from benchmarks import machine, report
 from infra.names import Settings
 
@@ -88,12 +88,12 @@ def group(decoded) -> dict:
 def run_batches(batches, contracts: dict, detectors: dict) -> tuple[int, dict]:
     """``analyze.detect`` batch after batch, states and the field carried over as the database would."""
     states: dict[tuple, dict] = {}
-    fields: dict[str, FieldProfile] = {}
+    fields: dict[str, Profile] = {}
     n = 0
     for fresh in batches:
         found, added = detect(fresh, states, contracts, fields, detectors)
         for session_id, field in added.items():
-            fields.setdefault(session_id, FieldProfile()).merge(field)
+            fields.setdefault(session_id, Profile()).merge(field)
         n += len(found)
     return n, states
 

@@ -17,7 +17,7 @@ from apexflow.chunk import Chunk
 from apexflow.contract import F1_CHANNELS, Channel
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.base import Context
-from apexflow.detect.field import FieldProfile
+from apexflow.detect.field import Profile
 
 CHANNELS = {c.name: c for c in (*F1_CHANNELS, Channel("Temp", "C", -50, 150))}
 NAMES = ("Speed", "RPM", "Throttle", "Brake", "Distance", "LapNumber", "nGear", "Temp")
@@ -64,11 +64,11 @@ def chunks_at(t, values, cuts) -> list[Chunk]:
             for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if b > a]
 
 
-def field() -> FieldProfile:
+def field() -> Profile:
     """The field as another car of the same session left it: fixed for the whole stream, as within a batch."""
     t, values = telemetry(99)
-    profile = FieldProfile()
-    profile.add(chunks_at(t, values, [])[0])
+    profile = Profile()
+    profile.add_chunk(chunks_at(t, values, [])[0])
     return profile
 
 

@@ -1,6 +1,8 @@
 """F1 detector set on a short synthetic race, plus the smaller pieces on hand-made chunks."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from apexflow.detect import DETECTORS, GENERIC, detectors_for
 from apexflow.detect.base import Context
 from apexflow.detect import incident
 from apexflow.detect.f1 import overlap
-from apexflow.detect.field import MIN_SAMPLES, FieldProfile
+from apexflow.detect.field import MIN_SAMPLES, Profile
 from apexflow.detect.field import bins as field_bins
 
 
@@ -66,13 +68,13 @@ def spin(at: int = 40, n: int = 80) -> Chunk:
     return car_chunk(speed)
 
 
-def field_where(chunk: Chunk, braking: float, speed: float, at: int = 40) -> FieldProfile:
+def field_where(chunk: Chunk, braking: float, speed: float, at: int = 40) -> Profile:
     """A field that passed the bins of the spin 20 times each, braking on a share of them, at this speed."""
     spun = np.unique(field_bins(chunk.values["Distance"][at:at + 9])).tolist()
-    return FieldProfile.from_rows([(b, 20.0, 20.0 * braking, 20.0 * speed) for b in spun])
+    return Profile.from_rows([(b, 20.0, 20.0 * braking, 20.0 * speed * 100) for b in spun])  # speeds in 0.01 km/h
 
 
-def incidents(chunk: Chunk, field: FieldProfile | None) -> list:
+def incidents(chunk: Chunk, field: Profile | None) -> list:
     ctx = Context("s", chunk.entity_id, {c.name: c for c in F1_CHANNELS}, field)
     return [d for d in incident.run(chunk, {}, ctx) if d.kind == "incident"]
 
@@ -87,22 +89,25 @@ def test_incident_on_a_first_pass_is_judged_against_the_field():
     assert incidents(c, field_where(c, braking=0.0, speed=70.0)) == []  # 40 km/h is not half the field's pace there
 
 
-def test_field_profile_sums_add_in_any_order_and_unknown_bins_say_so():
+def test_profile_sums_add_in_any_order_survive_the_state_and_unknown_bins_say_so():
     a, b = car_chunk(np.full(400, 36.0), brake=np.ones(400), entity="A"), spin()
-    one, other, part = FieldProfile(), FieldProfile(), FieldProfile()
-    one.add(a)
-    one.add(b)
-    other.add(b)
-    part.add(a)
+    one, other, part = Profile(), Profile(), Profile()
+    one.add_chunk(a)
+    one.add_chunk(b)
+    other.add_chunk(b)
+    part.add_chunk(a)
     other.merge(part)
-    assert np.allclose(one.sums, other.sums)
-    assert FieldProfile.from_rows(one.rows()).rows() == one.rows()
+    assert np.array_equal(one.sums, other.sums)  # whole 0.01 km/h: exact in any order
+    assert Profile.from_rows(one.rows()).rows() == one.rows()
+    state: dict = {}
+    one.save(state)
+    assert np.array_equal(Profile.from_state(json.loads(json.dumps(state))).sums, one.sums)
     first_bin = [c.values["Distance"] < 50 for c in (a, b)]
     speeds = np.concatenate([c.values["Speed"][m] for c, m in zip((a, b), first_bin)])
     brakes = np.concatenate([c.values["Brake"][m] for c, m in zip((a, b), first_bin)])
     assert one.at(0) == pytest.approx((brakes.mean(), speeds.mean()))  # the first 50 m: both cars
     assert one.at(10_000) is None
-    assert FieldProfile.from_rows([(3, MIN_SAMPLES - 1.0, 0.0, 100.0)]).at(3) is None
+    assert Profile.from_rows([(3, MIN_SAMPLES - 1.0, 0.0, 10_000.0)]).at(3) is None
 
 
 def test_incident_is_measured_against_the_cars_own_usual_speed_at_that_distance():

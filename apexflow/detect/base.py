@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
-from apexflow.detect.field import FieldProfile
+from apexflow.detect.field import Profile
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -39,12 +39,12 @@ class Detection:
 @dataclass
 class Context:
     """Where a chunk comes from: identifiers, the session's declared channels, and the field as it
-    stood before this batch (``detect.field.FieldProfile``; None where there is none)."""
+    stood before this batch (``detect.field.Profile``; None where there is none)."""
 
     session_id: str
     entity_id: str
     channels: dict
-    field: FieldProfile | None = None
+    field: Profile | None = None
 
 
 def severity(score: float) -> str:

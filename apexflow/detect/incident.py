@@ -18,6 +18,7 @@ import numpy as np
 
 from apexflow.chunk import Chunk
 from apexflow.detect.base import Context, Detection, severity
+from apexflow.detect.field import Profile
 from apexflow.detect.field import bins as to_bins
 
 NAME, VERSION = "incident", "5"
@@ -65,8 +66,8 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
         if k < n:
             if use.share(k) < NORMALLY:
                 p = prev if k == 0 else [float(t[k - 1]), float(speed[k - 1])]
-                own, field = use.own_speed(k), use.field_at(k)
-                field = field and field[1]
+                own, field = use.own_at(k), use.field_at(k)
+                own, field = own and own[1], field and field[1]  # mean speeds there, where known
                 state["event"] = {"t_start": p[0], "speed_before": p[1], "min_speed": float(speed[k]),
                                   "confirmed": False, "distance": None if distance is None else float(distance[k]),
                                   "lap": None if laps is None else int(laps[k]),
@@ -81,49 +82,32 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
 
 
 class _Usual:
-    """What this car usually does per lap-distance bin: samples, samples braking and the sum of its
-    speeds (in 0.01 km/h, whole numbers, so sums are exact in any order), in the state as lists; and
-    the field's where the car's own is thin."""
-
-    KEYS = ("passes", "pressed", "speed_cs")
+    """What this car usually does at each sample's distance (its own ``Profile``, kept in the state),
+    and the field's where the car's own is thin."""
 
     def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray, speed: np.ndarray, ctx: Context):
-        self.state, self.bins, self.field = state, bins, ctx.field
-        if bins is not None:
-            size = max(len(state.get("passes", ())), int(bins.max()) + 1)
-            self.sums = np.zeros((3, size))
-            for row, key in zip(self.sums, self.KEYS):
-                row[:len(state.get(key, ()))] = state.get(key, ())
-            self.weights = (None, brakes, np.round(speed * 100.0))
+        self.state, self.bins, self.brakes, self.speed, self.field = state, bins, brakes, speed, ctx.field
+        self.own = Profile.from_state(state) if bins is not None else None
 
     def add(self, a: int, b: int) -> None:
-        if self.bins is not None and b > a:
-            for row, w in zip(self.sums, self.weights):
-                row += np.bincount(self.bins[a:b], weights=None if w is None else w[a:b], minlength=len(row))
+        """Samples ``a`` to ``b`` (exclusive) were ordinary passes: count them in."""
+        if self.own is not None and b > a:
+            self.own.add(self.bins[a:b], self.brakes[a:b], self.speed[a:b])
 
     def field_at(self, k: int) -> tuple[float, float] | None:
         return None if self.bins is None or self.field is None else self.field.at(int(self.bins[k]))
 
-    def own_speed(self, k: int) -> float | None:
-        """The car's mean speed at sample ``k``'s distance, once it knows it."""
-        if self.bins is None or self.sums[0, self.bins[k]] < OWN_SAMPLES:
-            return None
-        n, _, speed_cs = self.sums[:, self.bins[k]]
-        return float(speed_cs / n / 100.0)
+    def own_at(self, k: int) -> tuple[float, float] | None:
+        return None if self.own is None else self.own.at(int(self.bins[k]), OWN_SAMPLES)
 
     def share(self, k: int) -> float:
         """How often the brake is on at sample ``k``'s distance: the car's own, else the field's, else 0."""
-        if self.bins is None:
-            return 0.0
-        n, pressed, _ = self.sums[:, self.bins[k]]
-        field = self.field_at(k) if n < OWN_SAMPLES else None
-        if field is not None:
-            return field[0]
-        return float(pressed / n) if n else 0.0
+        usual = self.own_at(k) or self.field_at(k) or (self.own and self.own.at(int(self.bins[k]), 1))
+        return usual[0] if usual else 0.0
 
     def save(self) -> None:
-        if self.bins is not None:
-            self.state.update(zip(self.KEYS, self.sums.tolist()))
+        if self.own is not None:
+            self.own.save(self.state)
 
 
 def _sudden_loss(t: np.ndarray, speed: np.ndarray, brake: np.ndarray, prev: list | None) -> np.ndarray:

@@ -121,8 +121,8 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
 
 
 def field_profile(cur, session_id: str) -> list[tuple[int, float, float, float]]:
-    """The field's sums per lap-distance bin: (bin, samples, braking, speed_sum)."""
-    cur.execute("SELECT bin, samples, braking, speed_sum FROM field_profile WHERE session_id = %s ORDER BY bin",
+    """The field's sums per lap-distance bin: (bin, samples, braking, speed_cs)."""
+    cur.execute("SELECT bin, samples, braking, speed_cs FROM field_profile WHERE session_id = %s ORDER BY bin",
                 (session_id,))
     return cur.fetchall()
 
@@ -131,10 +131,10 @@ def add_field_profile(cur, session_id: str, rows: list[tuple[int, float, float, 
     """Add a batch's sums to the field's (commutative, so concurrent batches may add at once)."""
     if rows:
         execute_values(
-            cur, "INSERT INTO field_profile (session_id, bin, samples, braking, speed_sum) VALUES %s "
+            cur, "INSERT INTO field_profile (session_id, bin, samples, braking, speed_cs) VALUES %s "
                  "ON CONFLICT (session_id, bin) DO UPDATE SET samples = field_profile.samples + EXCLUDED.samples, "
                  "braking = field_profile.braking + EXCLUDED.braking, "
-                 "speed_sum = field_profile.speed_sum + EXCLUDED.speed_sum",
+                 "speed_cs = field_profile.speed_cs + EXCLUDED.speed_cs",
             [(session_id, *r) for r in rows])
 
 
