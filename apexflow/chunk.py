@@ -153,13 +153,15 @@ def decode(data: bytes) -> Chunk:
             "upgrade the reader or re-ingest the session"
         )
     try:
-        head = data[_PREFIX.size : _PREFIX.size + head_len]
-        header = json.loads(head.decode())
-        names, units = _layout(head, header["channels"])
+        header = json.loads(data[_PREFIX.size : _PREFIX.size + head_len].decode())
+        names = [name for name, _ in header["channels"]]
+        units = dict(header["channels"])
         n = int(header["n"])
         raw = zlib.decompress(data[_PREFIX.size + head_len :])
     except (ValueError, KeyError, TypeError, zlib.error) as e:  # UnicodeDecodeError is a ValueError
         raise ContractError(f"malformed chunk: {e}") from None
+    if len(units) != len(names):
+        raise ContractError(f"malformed chunk: channel names repeat in {names}")
     if len(raw) != n * (8 + 4 * len(names)):
         raise ContractError(
             f"malformed chunk: payload has {len(raw)} bytes, header promises {n} samples of {len(names)} channels"
@@ -167,25 +169,6 @@ def decode(data: bytes) -> Chunk:
     t = np.frombuffer(raw, "<f8", n)
     block = np.frombuffer(raw, "<f4", n * len(names), 8 * n).reshape(len(names), n)
     return Chunk(header["session_id"], header["entity_id"], header["seq"], t, dict(zip(names, block)), units, block)
-
-
-_LAYOUTS: dict[bytes, tuple[tuple[str, ...], dict[str, str]]] = {}
-
-
-def _layout(head: bytes, channels: list) -> tuple[tuple[str, ...], dict[str, str]]:
-    """A header's channel names and units: one shared pair per distinct channel list (keyed by the header's
-    text from the ``"channels":[`` key on, as ``encode`` writes it: last), so a stream's chunks share theirs
-    and ``join`` compares them by identity. The shared ``units`` dict is read-only."""
-    at = head.rfind(b'"channels":[')
-    key = head[at:] if at >= 0 else None
-    got = _LAYOUTS.get(key) if key else None
-    if got is None:
-        got = tuple(name for name, _ in channels), {name: unit for name, unit in channels}
-        if len(got[1]) != len(got[0]):
-            raise ValueError(f"channel names repeat in {list(got[0])}")
-        if key and len(_LAYOUTS) < 1024:
-            _LAYOUTS[key] = got
-    return got
 
 
 def split(session_id: str, entity_id: str, t: np.ndarray, values: dict[str, np.ndarray],
@@ -215,7 +198,7 @@ def join(parts: list[Chunk]) -> list[Chunk]:
     last = None
     for c in parts:
         names = tuple(c.values)
-        if last is not None and names == last[0] and (c.units is last[1] or c.units == last[1]):
+        if last is not None and names == last[0] and c.units == last[1]:
             groups[-1].append(c)
         else:
             groups.append([c])
