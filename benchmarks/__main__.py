@@ -5,7 +5,7 @@
 from benchmarks import analyze_batches, detection_quality, detection_throughput, ingest_throughput
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
-            lambda: detection_throughput.main(["--repeat", "3", "--write"]),
+            lambda: detection_throughput.main(["--write"]),
             lambda: analyze_batches.main(["--write"]),
             lambda: detection_quality.main(["--seeds", "1", "2", "3", "4", "5", "--laps", "57", "--write"])):
     if run():
