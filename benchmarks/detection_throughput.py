@@ -48,34 +48,34 @@ def race_events(seed: int, laps: int, batch: int) -> tuple[list[dict], dict, int
     race = SyntheticRace(seed=seed, laps=laps)
     session = race.session()
     channels = session.channel_map()
-    records, rows, values = [], 0, 0
+    keyed, rows, values = [], 0, 0
     for entity, t, vals in race.samples():
         units = {k: channels[k].unit for k in vals}
         for c in chunks.split(session.session_id, entity, t, vals, units, 10.0):
-            records.append({"kinesis": {"partitionKey": c.partition_key, "sequenceNumber": str(len(records)),
-                                        "data": base64.b64encode(chunks.encode(c)).decode()},
-                            "eventSource": "aws:kinesis"})
+            keyed.append((c.seq, c.partition_key, base64.b64encode(chunks.encode(c)).decode()))
             rows += c.n
             values += c.n * len(c.values)
-    # the stream interleaves cars: order records round-robin by sequence within each car
-    records.sort(key=lambda r: (int(chunks.decode(base64.b64decode(r["kinesis"]["data"])).seq),
-                                r["kinesis"]["partitionKey"]))
+    keyed.sort()  # the stream interleaves cars: round-robin by sequence number within each car
+    records = [{"kinesis": {"partitionKey": key, "sequenceNumber": str(i), "data": data}, "eventSource": "aws:kinesis"}
+               for i, (_, key, data) in enumerate(keyed)]
     events = [{"Records": records[i:i + batch]} for i in range(0, len(records), batch)]
     return events, channels, rows, values
 
 
+def record_chunk(record: dict, channels: dict) -> chunks.Chunk:
+    """A Kinesis record's validated chunk, read as the analyze handler reads it."""
+    return chunks.decode(base64.b64decode(record["kinesis"]["data"])).validate(channels)
+
+
 def decode_all(events: list[dict], channels: dict) -> list:
-    out = []
+    return [record_chunk(r, channels) for ev in events for r in ev["Records"]]
+
+
+def by_event(events: list[dict], channels: dict):
+    """Each event's decoded chunks by car, in stream order, event after event: what ``analyze.detect``
+    gets per batch."""
     for ev in events:
-        for r in ev["Records"]:
-            out.append(chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels))
-    return out
-
-
-def by_event(events: list[dict], channels: dict) -> list[dict]:
-    """Each event's decoded chunks by car, in stream order: what ``analyze.detect`` gets per batch."""
-    return [group(chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels) for r in ev["Records"])
-            for ev in events]
+        yield group(record_chunk(r, channels) for r in ev["Records"])
 
 
 def group(decoded) -> dict:
@@ -102,8 +102,7 @@ def end_to_end(events: list[dict], contracts: dict, detectors: dict) -> int:
     """As the analyze handler does it, minus the database: decode and validate each record, then
     ``analyze.detect`` (join per car, detectors, the field's sums) once per event."""
     channels = next(iter(contracts.values()))[1]
-    return run_batches((group(chunks.decode(base64.b64decode(r["kinesis"]["data"])).validate(channels)
-                              for r in ev["Records"]) for ev in events), contracts, detectors)[0]
+    return run_batches(by_event(events, channels), contracts, detectors)[0]
 
 
 def best_of_rounds(stages: dict, rounds: int) -> tuple[dict[str, float], dict[str, object]]:
@@ -154,10 +153,9 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     events, channels, rows, values = race_events(args.seed, args.laps, args.batch)
-    contracts = {chunks.decode(base64.b64decode(events[0]["Records"][0]["kinesis"]["data"])).session_id:
-                 ("synthetic", channels)}
+    contracts = {record_chunk(events[0]["Records"][0], channels).session_id: ("synthetic", channels)}
     n_records = sum(len(e["Records"]) for e in events)
-    batches = by_event(events, channels)
+    batches = list(by_event(events, channels))
     decoded = decode_all(events, channels)
     calls = sum(len(chunks.join(parts)) for b in batches for parts in b.values())
     smaller = {size: race_events(args.seed, args.laps, size)[0] for size in sorted({100, 500} - {args.batch})}
