@@ -25,6 +25,10 @@ class ContractError(ValueError):
     """Data that breaks the telemetry contract; the message says what and how to fix it."""
 
 
+# Units of channels that take a few discrete values (states, counts): never "frozen", never a level to track.
+DISCRETE_UNITS = frozenset({"bool", "gear", "lap", "count", "flag"})
+
+
 @dataclass(frozen=True)
 class Channel:
     """A named signal with its unit and the physically possible range of its values."""

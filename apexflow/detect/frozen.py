@@ -13,10 +13,10 @@ import math
 import numpy as np
 
 from apexflow.chunk import Chunk
+from apexflow.contract import DISCRETE_UNITS
 from apexflow.detect.base import Context, Detection
 
 NAME, VERSION = "frozen_sensor", "2"
-DISCRETE_UNITS = {"bool", "gear", "lap", "count", "flag"}
 MIN_SECONDS = 8.0
 AT_BOUND_SECONDS = 30.0
 BOUND_FACTOR = 1.25

@@ -17,10 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from apexflow.chunk import Chunk
+from apexflow.contract import DISCRETE_UNITS
 from apexflow.detect.base import Context, Detection, severity
 from apexflow.detect.generic import deviation, gaps, out_of_range, stuck
-
-DISCRETE_UNITS = frozenset({"bool", "gear", "lap", "count", "flag"})
 
 
 def continuous(chunk: Chunk) -> list[str]:
