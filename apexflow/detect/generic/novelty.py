@@ -1,0 +1,483 @@
+"""Calibrated streaming novelty: how unlikely each moment is, given everything the series showed before.
+
+One score per row in [0, 1] for one channel or many channels jointly, from two parts:
+
+- **Surprise** (what happens now): per channel, the value is quantised into coarse levels and
+  predicted by count tables of contexts already seen: the level itself, the level after the
+  previous level and its movement over 1, 4, 16 and 64 rows (the phase of any periodic
+  signal, square waves included), and the level at this time of day. ``R``, the joint
+  surprise in bits (``-log2`` of the predicted probability, summed over channels), is then
+  calibrated against its own recent distribution (median and upper spread of the previous
+  ``MEM`` blocks of ``B`` rows) into ``-log10`` of a tail probability. A repeat of a pattern
+  already seen is likely, so it is not novel; a spike, a new level, a change of period or
+  shape is. ``score = s / S_FULL``: 0.5 is a one-in-10 000 moment, 1.0 one in 10^8.
+- **State** (what has been going on): per channel, the mean of the last ``B`` rows against
+  the median and MAD of the means of the previous ``MEM`` blocks. An excursion opens at
+  ``|z| >= Z_ON`` and holds while ``|z| >= Z_OFF``; its rows score 0.5-0.75 (a warning: a
+  persistent abnormal state) unless the level it holds is one the memory already had
+  before the excursion began (the other half of a square wave, a daily high). It falls
+  once behaviour is normal again, or once the new level fills half of the memory: the new
+  normal.
+
+Counts are integers, halved every ``HALVE`` rows (a memory of a few thousand rows, constant
+size); the calibration and state memories hold ``MEM`` block summaries. Every quantity is
+computed per absolute row or absolute block of the stream, so any split of the stream gives
+bit-identical scores. The first ``WARMUP`` rows fix each channel's quantisation and train
+the memories; they score 0.
+
+``process`` returns the events (runs of rows scoring 0.5 or more, kind ``anomaly`` with
+the channels that drove them) and, if asked, the scores and the driving channel per row.
+"""
+from __future__ import annotations
+
+import base64
+import math
+import zlib
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from apexflow.detect.generic._stream import r
+
+NAME, VERSION = "novelty", "1"
+WARMUP = 256                  # rows that fix the quantisation and train the memories (score 0)
+LEVELS, SPAN_LEVELS = 24, 8   # quantisation: the warm-up's 2-98 % range spans 8 of 24 levels
+LAGS = (1, 4, 16, 64)             # movement over these many rows is part of the context
+MOVE = 2                      # movement is clipped to +-2 levels
+FINE = 4                      # the previous value's level, in quarters of a level
+TOD = 48                      # time-of-day buckets (30 min)
+ALPHA, BETA = 2.0, 4.0        # back-off weights of the context and level tables
+NEAR = 0.25                   # weight of a neighbouring level's count in a level's probability
+LEARN = 64                    # the count tables learn in blocks of this many rows ...
+SUB = 2048                    # rows computed at a time (a multiple of LEARN; no effect on results)
+HALVE = 4096                  # ... and are halved every this many rows
+B, MEM = 16, 64               # calibration and state memories: 64 blocks of 16 rows ...
+EVERY = 4                     # ... their references recomputed every 4 blocks
+S_FULL = 8.0                  # -log10 tail probability that scores 1.0
+THETA_MIN = 1.0               # bits: the tail's scale is never taken as narrower than this
+Z_ON, Z_OFF = 3.5, 2.0        # state excursion: opens at |z| >= 3.5, holds while |z| >= 2
+FAMILIAR = 2                  # blocks of the memory near a level that make it a known one
+STATE_CAP = 0.75              # a persistent state is a warning, never more
+MERGE = 8                     # events closer than this many rows are one event
+HABIT = 32                    # novelty fades after this many rows of it (state tells whether it lasts)
+
+_CTX = FINE * LEVELS * (2 * MOVE + 1)
+_OFFS = [LEVELS]
+for _ in LAGS:
+    _OFFS += [_OFFS[-1] + _CTX, _OFFS[-1] + _CTX + _CTX * LEVELS]
+_TOD_CTX = _OFFS[-1]
+_TOD_JOINT = _TOD_CTX + TOD
+TABLE = _TOD_JOINT + TOD * LEVELS
+_HIST = max(LAGS) + 1
+
+
+# -- state encoding ------------------------------------------------------------------------------
+
+def _pack(a: np.ndarray) -> dict:
+    return {"dtype": a.dtype.str, "shape": list(a.shape),
+            "data": base64.b64encode(zlib.compress(np.ascontiguousarray(a).tobytes(), 1)).decode()}
+
+
+def freeze(state: dict) -> dict:
+    """The state as JSON-able data (numpy arrays packed; the count table as its non-zero entries);
+    ``thaw`` undoes it."""
+    out = {k: (_pack(v) if isinstance(v, np.ndarray) else v) for k, v in state.items() if k != "table"}
+    table = state.get("table")
+    if isinstance(table, dict) or table is None:
+        out.update({} if table is None else {"table": table})
+    else:
+        nz = np.flatnonzero(table)
+        out["table"] = {"shape": list(table.shape), "at": _pack(nz.astype(np.int32)),
+                        "count": _pack(table.reshape(-1)[nz])}
+    return out
+
+
+def thaw(state: dict) -> dict:
+    """Unpack in place what ``freeze`` packed."""
+    for k, v in state.items():
+        if isinstance(v, dict) and set(v) == {"dtype", "shape", "data"}:
+            raw = zlib.decompress(base64.b64decode(v["data"]))
+            state[k] = np.frombuffer(raw, dtype=np.dtype(v["dtype"])).reshape(v["shape"]).copy()
+    table = state.get("table")
+    if isinstance(table, dict):
+        thaw(table)
+        full = np.zeros(int(np.prod(table["shape"])), dtype=np.int32)
+        full[table["at"]] = table["count"]
+        state["table"] = full.reshape(table["shape"])
+    return state
+
+
+# -- quantisation ----------------------------------------------------------------------------------
+
+def _quantiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel (rows of ``x``): the centre and the step of its levels."""
+    lo, centre, hi = np.quantile(x, [0.02, 0.5, 0.98], axis=1)
+    d = np.diff(x, axis=1)
+    noise = 1.4826 * np.median(np.abs(d - np.median(d, axis=1, keepdims=True)), axis=1) / math.sqrt(2)
+    res = np.array([np.min(np.abs(row[row != 0])) if np.any(row != 0) else 0.0 for row in d])
+    step = np.maximum.reduce([(hi - lo) / SPAN_LEVELS, noise, 0.999 * res, 1e-9 * (1.0 + np.abs(centre))])
+    return centre, step
+
+
+def _fine_levels(x: np.ndarray, centre: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Levels in quarters: ``level = fine // FINE``."""
+    f = np.floor((x - centre[:, None]) / (step[:, None] / FINE)) + FINE * (LEVELS // 2)
+    return np.clip(f, 0, FINE * LEVELS - 1).astype(np.int64)
+
+
+# -- surprise --------------------------------------------------------------------------------------
+
+_KINDS = 1 + 2 * len(LAGS) + 2
+
+
+def _keys(ff: np.ndarray, tod: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Table keys (rows x kinds x channels) of the rows whose fine levels are ``ff[_HIST:]`` (rows x
+    channels, after the ``_HIST`` before them), then the keys of the level below and above (looked up,
+    not learnt); a lag reaching before the stream gets the unused key ``TABLE``."""
+    n = ff.shape[0] - _HIST
+    qq = ff // FINE
+    q, prev = qq[_HIST:], qq[_HIST - 1:-1]
+    fine_prev = ff[_HIST - 1:-1]
+    keys = np.empty((n, _KINDS + 2, ff.shape[1]), dtype=np.intp)
+    keys[:, 0] = q
+    for j, k in enumerate(LAGS):
+        move = np.clip(prev - qq[_HIST - 1 - k:-1 - k], -MOVE, MOVE) + MOVE
+        ctx = fine_prev * (2 * MOVE + 1) + move
+        young = (idx <= k)[:, None]
+        keys[:, 1 + 2 * j] = np.where(young, TABLE, _OFFS[2 * j] + ctx)
+        keys[:, 2 + 2 * j] = np.where(young, TABLE, _OFFS[2 * j + 1] + ctx * LEVELS + q)
+    keys[:, _KINDS - 2] = _TOD_CTX + tod[:, None]
+    keys[:, _KINDS - 1] = _TOD_JOINT + tod[:, None] * LEVELS + q
+    keys[:, _KINDS] = np.maximum(q - 1, 0)
+    keys[:, _KINDS + 1] = np.minimum(q + 1, LEVELS - 1)
+    return keys
+
+
+def _counts(st: dict, keys: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of the ``keys`` (rows x kinds x channels) in the table as it stood at the start of each
+    row's block of ``LEARN`` rows, and of all levels. The table learns the first ``_KINDS`` keys of a
+    block once the block is complete (the keys of an incomplete one wait in ``st["pending"]``) and is
+    halved every ``HALVE`` rows."""
+    n, _, rows = keys.shape
+    table = st["table"]
+    flat = table.reshape(-1)
+    gidx = keys + np.arange(rows, dtype=np.intp) * table.shape[1]
+    got = np.empty(gidx.shape, dtype=np.int64)
+    total = np.empty((n, rows), dtype=np.int64)
+    pending = st["pending"]
+    a = 0
+    while a < n:
+        b = min(n, a + LEARN - (n0 + a) % LEARN)
+        got[a:b] = flat[gidx[a:b]]
+        total[a:b] = table[:, :LEVELS].sum(axis=1)
+        pending = np.concatenate([pending, gidx[a:b, :_KINDS].reshape(-1)])
+        if (n0 + b) % LEARN == 0:  # the block is complete: learn it
+            np.add.at(flat, pending, 1)
+            pending = pending[:0]
+            if (n0 + b) % HALVE == 0:
+                table >>= 1
+        a = b
+    st["pending"] = pending
+    return got, total
+
+
+def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bits of surprise (channels x rows) of the fine levels ``f`` at absolute rows ``n0..``: ``-log2``
+    of the mean of the context experts' probabilities (each backing off to the level's probability),
+    and of the time-of-day expert's alone (what a day without its usual rise shows). Learns them.
+
+    A level's probability counts its neighbours' counts at ``NEAR`` weight, so the next level up or
+    down is less surprising than a far one."""
+    rows, n = f.shape
+    bits, tod_bits = np.empty((n, rows)), np.empty((n, rows))
+    for a in range(0, n, SUB):  # a few thousand rows at a time, so that all of it stays in cache
+        b = min(n, a + SUB)
+        ff = np.concatenate([st["fhist"], f[:, a:b].T])
+        st["fhist"] = ff[-_HIST:]
+        keys = _keys(ff, tod[a:b], np.arange(n0 + a, n0 + b))
+        cnt, total = _counts(st, keys, n0 + a)
+        q = keys[:, 0]
+        near = (q > 0) * cnt[:, _KINDS] + (q < LEVELS - 1) * cnt[:, _KINDS + 1]
+        p0 = (cnt[:, 0] + NEAR * near + BETA / LEVELS) / ((1 + 2 * NEAR) * total + BETA)
+        pool = np.zeros(q.shape)
+        m = np.zeros(q.shape)
+        for j in range(1, _KINDS - 2, 2):
+            live = keys[:, j] != TABLE
+            pool += np.where(live, (cnt[:, j + 1] + ALPHA * p0) / (cnt[:, j] + ALPHA), 0.0)
+            m += live
+        tod_p = (cnt[:, _KINDS - 1] + ALPHA * p0) / (cnt[:, _KINDS - 2] + ALPHA)
+        bits[a:b] = -np.log2((pool + tod_p) / (m + 1))
+        tod_bits[a:b] = -np.log2(tod_p)
+    return bits.T, tod_bits.T
+
+
+# -- block memories ---------------------------------------------------------------------------------
+
+def _blocks(st: dict, key: str, x: np.ndarray, n0: int, summarise) -> tuple[np.ndarray, np.ndarray]:
+    """Summaries of the complete blocks of ``B`` rows (the carried ones first) and, for each row, the
+    end of its memory among them: the first block of its group of ``EVERY`` blocks (a reference is
+    recomputed once per group). ``x``: channels x rows; ``summarise``: (channels, blocks, B) -> ..."""
+    full = np.concatenate([st[key + "_part"], x], axis=1)
+    done = full.shape[1] // B
+    carried = st[key + "_mem"]
+    mem = np.concatenate([carried, summarise(full[:, :done * B].reshape(full.shape[0], done, B))], axis=1) \
+        if done else carried
+    base = n0 // B - carried.shape[1]  # absolute block of mem[:, 0]
+    k = (np.arange(n0, n0 + x.shape[1]) // (B * EVERY)) * EVERY - base
+    st[key + "_part"] = full[:, done * B:]
+    st[key + "_mem"] = mem[:, -(MEM + EVERY):]
+    return mem, k
+
+
+def _windows(mem: np.ndarray, k: np.ndarray, wants, keep: bool = False):
+    """Statistics of the memory window of each distinct reference end among ``k`` (the up to ``MEM``
+    summaries before it): ``(values, windows, enough, inverse)``. ``wants``: ``(rows, fn)`` pairs, ``fn``
+    reducing the last axis; ``windows`` (rows x ends x MEM, +inf where the stream is younger) only if
+    ``keep``; ``enough``: at least ``WARMUP // B`` summaries."""
+    ends, inverse = np.unique(k, return_inverse=True)
+    full = ends >= MEM
+    win = sliding_window_view(mem, MEM, axis=1)[:, ends[full] - MEM] if full.any() else None
+    vals = []
+    for rows, fn in wants:
+        v = np.full((len(range(mem.shape[0])[rows]), len(ends)), np.nan)
+        if win is not None:
+            v[:, full] = fn(win[rows])
+        vals.append(v)
+    young = np.flatnonzero(~full & (ends >= WARMUP // B))
+    for i in young.tolist():  # the stream's first blocks
+        part = mem[:, None, :ends[i]]
+        for v, (rows, fn) in zip(vals, wants):
+            v[:, i] = fn(part[rows])[:, 0]
+    windows = None
+    if keep:
+        windows = np.full((mem.shape[0], len(ends), MEM), np.inf)
+        if win is not None:
+            windows[:, full] = win
+        for i in young.tolist():
+            windows[:, i, :ends[i]] = mem[:, :ends[i]]
+    return vals, windows, ends >= WARMUP // B, inverse
+
+
+def _median(a: np.ndarray) -> np.ndarray:
+    return np.median(a, axis=-1)
+
+
+def _mad(a: np.ndarray) -> np.ndarray:
+    return 1.4826 * np.median(np.abs(a - np.median(a, axis=-1, keepdims=True)), axis=-1)
+
+
+def _mean(a: np.ndarray) -> np.ndarray:
+    """Mean over the last axis, summed in order: numpy's own reductions may round differently
+    depending on where the data sits in memory, and any split must give the same bits."""
+    acc = a[..., 0].copy()
+    for i in range(1, a.shape[-1]):
+        acc += a[..., i]
+    return acc / a.shape[-1]
+
+
+def _trailing_mean(st: dict, key: str, x: np.ndarray) -> np.ndarray:
+    """Mean of each row's last ``B`` values (NaN before the stream has ``B``); carries the tail in ``st[key]``."""
+    rows, n = x.shape
+    full = np.concatenate([st[key], x], axis=1)
+    out = np.full((rows, n), np.nan)
+    have = min(n, full.shape[1] - B + 1)
+    if have > 0:
+        out[:, n - have:] = _mean(sliding_window_view(full, B, axis=1)[:, -have:])
+    st[key] = full[:, -(B - 1):]
+    return out
+
+
+def _calibrate(st: dict, streams: np.ndarray, bits: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Significance (``-log10`` of a tail probability) of each row's joint surprise, the largest over
+    the ``streams`` (rows: joint surprises, e.g. all experts' and time of day's), and each channel's
+    ``bits`` over its own typical.
+
+    Two views of a stream, the larger counts: the row alone, against the median of the previous blocks'
+    means and of their maxima (a tail taken as exponential through both), and the mean of the last
+    ``B`` rows against the previous block means (median, MAD; a normal tail): a moment, or a
+    sustained rise."""
+    k_, rows = streams.shape[0], bits.shape[0]
+    R = np.concatenate([streams, bits])
+    mean = _trailing_mean(st, "cal_tail", streams)
+    mem, k = _blocks(st, "cal", R, n0, lambda b: np.concatenate([_mean(b), b[:k_].max(axis=2)]))
+    (med, mad), _, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(0, k_), _mad)])
+    loc, top, spread = med[:k_, inv], med[k_ + rows:, inv], mad[:, inv]
+    theta = np.maximum((top - loc) / math.log(B / math.log(2.0) / 2.0), THETA_MIN)
+    s_row = math.log10(2.0) + (streams - loc) / (theta * math.log(10.0))
+    z = (np.nan_to_num(mean) - loc) / np.maximum(spread, THETA_MIN / math.sqrt(B))
+    s_mean = np.where(z > 0, z * z / (2.0 * math.log(10.0)), 0.0)
+    ok = enough[inv] & np.isfinite(mean[0])
+    excess = np.where(ok, bits - np.nan_to_num(med[k_:k_ + rows, inv]), 0.0)
+    return np.where(ok, np.maximum(np.maximum(s_row, s_mean).max(axis=0), 0.0), 0.0), excess
+
+
+def _state(st: dict, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel and row: ``|z|`` of the mean of the last ``B`` rows against the memory of block means,
+    and whether the row is in an excursion to a level the memory did not know before it."""
+    rows, n = x.shape
+    wm = _trailing_mean(st, "tail", x)
+    mem, k = _blocks(st, "sm", x, n0, _mean)
+    (med, mad), win, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(None), _mad)], keep=True)
+    sd = np.maximum(np.nan_to_num(mad), st["floor"][:, None])
+    ok = enough[inv] & np.isfinite(wm)
+    z = np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(med)[:, inv]) / sd[:, inv], 0.0)
+    novel = np.zeros((rows, n), dtype=bool)
+    for c in range(rows):
+        _excursions(st, c, z[c], wm[c], win[c], sd[c], inv, novel[c])
+    return z, novel
+
+
+def _excursions(st, c, z, wm, win, sd, inv, novel) -> None:
+    """Mark channel ``c``'s rows in an excursion (opens at ``Z_ON``, holds while ``Z_OFF``) whose level
+    the memory at its opening did not span: fewer than ``FAMILIAR`` of its blocks at or below it, or at or
+    above it (both halves of a square wave, a daily rise and everything between are known)."""
+    hold = z >= Z_OFF
+    edges = np.diff(hold.astype(np.int8), prepend=0, append=0)
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    carried = st["open"][c] and len(starts) and starts[0] == 0
+    if len(starts):
+        peak = np.maximum.reduceat(z, starts)
+        live = np.flatnonzero(peak >= Z_ON)
+        if carried and (not len(live) or live[0] != 0):
+            live = np.r_[0, live]
+    else:
+        live = np.empty(0, dtype=np.int64)
+    is_open = False
+    for i in live.tolist():
+        a, e = int(starts[i]), int(ends[i])
+        if not (i == 0 and carried):
+            a += int(np.argmax(z[a:e] >= Z_ON))
+            st["snap"][c] = win[inv[a]]
+            st["tol"][c] = 2.0 * float(sd[inv[a]])
+        snap, tol = st["snap"][c][None, :], st["tol"][c]
+        below = np.sum(snap <= wm[a:e, None] + tol, axis=1)
+        above = np.sum((snap >= wm[a:e, None] - tol) & np.isfinite(snap), axis=1)
+        novel[a:e] = np.minimum(below, above) < FAMILIAR
+        is_open = e == len(z)
+    st["open"][c] = bool(is_open)
+
+
+def _run_position(st: dict, hot: np.ndarray) -> np.ndarray:
+    """For each row, how many hot rows precede it in its run of hot rows (gaps of up to ``MERGE`` quiet
+    rows do not end a run); carries the open run in ``st["run"]`` as ``[hot rows, quiet rows since]``."""
+    count, quiet = st["run"]
+    pos = np.zeros(len(hot), dtype=np.int64)
+    idx = np.flatnonzero(hot)
+    if len(idx):
+        gap = np.diff(idx, prepend=-quiet - 1) - 1
+        new = gap > MERGE
+        if count == 0:
+            new[0] = True
+        start = np.maximum.accumulate(np.where(new, np.arange(len(idx)), 0))
+        base = np.where(start == 0, 0 if new[0] else count, 0)
+        pos[idx] = np.arange(len(idx)) - start + base
+        count, quiet = int(pos[idx[-1]]) + 1, len(hot) - 1 - int(idx[-1])
+    else:
+        quiet += len(hot)
+    if quiet > MERGE:
+        count = 0
+    st["run"] = [count, quiet]
+    return pos
+
+
+# -- the detector ---------------------------------------------------------------------------------------
+
+def _init(st: dict, x: np.ndarray) -> None:
+    rows = x.shape[0]
+    centre, step = _quantiser(x)
+    st.update(centre=centre, step=step, floor=step / 8.0,
+              table=np.zeros((rows, TABLE + 1), dtype=np.int32), pending=np.empty(0, dtype=np.intp), fhist=np.zeros((_HIST, rows), dtype=np.int64),
+              cal_part=np.empty((rows + 2, 0)), cal_mem=np.empty((rows + 4, 0)), cal_tail=np.empty((2, 0)),
+              sm_part=np.empty((rows, 0)), sm_mem=np.empty((rows, 0)), tail=np.empty((rows, 0)),
+              run=[0, 0], open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
+
+
+def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
+    tod = (np.mod(t, 86400.0) // (86400.0 / TOD)).astype(np.int64) % TOD
+    bits, tod_bits = _surprise(st, _fine_levels(x, st["centre"], st["step"]), tod, n0)
+    s, excess = _calibrate(st, np.stack([bits.sum(axis=0), tod_bits.sum(axis=0)]), bits, n0)
+    z, novel = _state(st, x, n0)
+    level = np.where(novel, np.minimum(STATE_CAP, 0.5 + 0.25 * (z - Z_ON) / Z_ON),
+                     np.minimum(0.45, 0.5 * z / Z_ON))
+    surprise = np.clip(s / S_FULL, 0.0, 1.0)
+    surprise = np.where(_run_position(st, surprise >= 0.5) >= HABIT, np.minimum(surprise, 0.45), surprise)
+    state = level.max(axis=0)
+    driver = np.where(surprise >= state, np.argmax(excess, axis=0), np.argmax(level, axis=0))
+    return {"score": np.maximum(surprise, state), "surprise": surprise, "state": state, "driver": driver}
+
+
+def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: dict | None = None,
+            want_scores: bool = False):
+    """``x``: channels x rows (float64, finite), ``t``: seconds. Returns ``(events, scores)``; ``scores``
+    (if asked) holds per row ``score``, ``surprise``, ``state`` and ``driver`` (a channel index)."""
+    rows, n = x.shape
+    if state.get("names") != list(names):
+        state.clear()
+        state.update(names=list(names), n=0, warm_t=np.empty(0), warm_x=np.empty((rows, 0)))
+    thaw(state)
+    n0 = state["n"]
+    out = {"score": np.zeros(n), "surprise": np.zeros(n), "state": np.zeros(n), "driver": np.zeros(n, dtype=np.int64)}
+    start = 0
+    if "table" not in state:
+        start = min(n, WARMUP - state["warm_x"].shape[1])
+        state["warm_t"] = np.concatenate([state["warm_t"], t[:start]])
+        state["warm_x"] = np.concatenate([state["warm_x"], x[:, :start]], axis=1)
+        state["n"] = n0 + start
+        if state["warm_x"].shape[1] < WARMUP:
+            return [], (out if want_scores else None)
+        _init(state, state["warm_x"])
+        _core(state, state.pop("warm_t"), state.pop("warm_x"), 0)
+    events: list[dict] = []
+    if start < n:
+        res = _core(state, t[start:], x[:, start:], n0 + start)
+        for key in out:
+            out[key][start:] = res[key]
+        _events(state, t[start:], res, names, aux and {k: v[start:] for k, v in aux.items()}, events)
+    state["n"] = n0 + n
+    return events, (out if want_scores else None)
+
+
+def _events(st, t, res, names, aux, events) -> None:
+    """Runs of rows scoring 0.5 or more, merged across gaps of up to ``MERGE`` rows; reported when
+    they open and again when they close."""
+    ev = st["event"]
+    hot = np.flatnonzero(res["score"] >= 0.5)
+    n = len(t)
+    if len(hot):
+        lead = (ev["quiet"] + hot[0] + 1) if ev is not None else MERGE + 1
+        gaps = np.diff(hot, prepend=hot[0] - lead)
+        group = np.cumsum(gaps > MERGE + 1) - (1 if ev is not None and lead <= MERGE + 1 else 0)
+        for g in np.unique(group).tolist():
+            rows_g = hot[group == g]
+            if g >= 0 or ev is None:
+                if ev is not None:
+                    events.append(_report(ev))
+                i = int(rows_g[0])
+                ev = {"t0": float(t[i]), "t1": float(t[i]), "peak": 0.0, "rows": 0, "surprise": 0.0, "state": 0.0,
+                      "channel": names[int(res["driver"][i])], "drivers": {},
+                      **({k: float(v[i]) for k, v in aux.items()} if aux else {})}
+                events.append(_report({**ev, "peak": float(res["score"][i]), "rows": 1}))
+            ev["t1"] = float(t[rows_g[-1]])
+            ev["rows"] += len(rows_g)
+            ev["peak"] = max(ev["peak"], float(res["score"][rows_g].max()))
+            ev["surprise"] = max(ev["surprise"], float(res["surprise"][rows_g].max()))
+            ev["state"] = max(ev["state"], float(res["state"][rows_g].max()))
+            for d, cnt in zip(*np.unique(res["driver"][rows_g], return_counts=True)):
+                ev["drivers"][names[int(d)]] = ev["drivers"].get(names[int(d)], 0) + int(cnt)
+        ev["quiet"] = n - 1 - int(hot[-1])
+    elif ev is not None:
+        ev["quiet"] += n
+    if ev is not None and ev["quiet"] > MERGE:
+        events.append(_report(ev))
+        ev = None
+    st["event"] = ev
+
+
+def _report(ev: dict) -> dict:
+    drivers = sorted(ev["drivers"], key=lambda k: (-ev["drivers"][k], k)) or [ev["channel"]]
+    shape = ("spike" if ev["rows"] <= 3 and ev["surprise"] >= ev["state"] else
+             "level" if ev["state"] >= 0.5 else "pattern")
+    return {"kind": "anomaly", "channel": ev["channel"], "t_start": ev["t0"], "t_end": ev["t1"],
+            "score": ev["peak"], "lap": ev.get("lap"), "distance": ev.get("distance"),
+            "evidence": {"shape": shape, "rows": ev["rows"], "channels": drivers[:4],
+                         "surprise": r(ev["surprise"], 3), "state": r(ev["state"], 3)}}
