@@ -56,7 +56,7 @@ def _detect(args) -> int:
     from apexflow.detect_file import detect_file, report
 
     result = detect_file(args.file, args.time_col, args.value_col, out=args.out, block=args.block,
-                         vmin=args.min, vmax=args.max, delimiter=args.delimiter)
+                         vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort)
     print(report(result, args.out))
     if args.windows:
         with open(args.windows, "w") as fh:
@@ -74,13 +74,15 @@ def parser() -> argparse.ArgumentParser:
     det = sub.add_parser("detect", help="run the generic streaming detectors on a time-series CSV file")
     det.add_argument("file", help="CSV file with a header row")
     det.add_argument("--time-col", required=True, help="timestamp column (ISO-8601, 'YYYY-MM-DD HH:MM:SS' or seconds)")
-    det.add_argument("--value-col", required=True, help="numeric value column")
-    det.add_argument("--out", help="write one anomaly score in [0, 1] per row to this CSV")
+    det.add_argument("--value-col", required=True,
+                     help="numeric value column, several as a,b,c (scored jointly), or 'all' (every other column)")
+    det.add_argument("--out", help="write one anomaly score in [0, 1] per row (and the channels behind it) to this CSV")
     det.add_argument("--windows", help="write the flagged windows to this JSON file")
     det.add_argument("--min", type=float, default=float("-inf"), help="physical minimum of the value (optional)")
     det.add_argument("--max", type=float, default=float("inf"), help="physical maximum of the value (optional)")
     det.add_argument("--block", type=int, default=4096, help="rows per detector call (any value gives the same result)")
-    det.add_argument("--delimiter", default=",", help="field delimiter (default ',')")
+    det.add_argument("--delimiter", default=",", help="field delimiter (default ','; '\\t' or 'tab' for tabs)")
+    det.add_argument("--sort", action="store_true", help="sort the rows by time first (in memory)")
     det.set_defaults(func=_detect)
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["migrate"])

@@ -4,13 +4,14 @@ Each module has a vectorised ``process`` core working on a channels x samples ar
 as is by ``apexflow.detect_file`` on plain time series) and is wrapped here as a chunk
 detector ``run(chunk, state, ctx) -> [Detection]`` for the streaming pipeline.
 
-- ``deviation``: spikes, level shifts (robust rolling baseline) and CUSUM change points.
+- ``novelty``: the calibrated novelty score of every row over all channels jointly (spikes, new
+  levels, changes of period or shape, persistent abnormal states), with the channels that drove it.
 - ``stuck``: a channel stuck on one value far longer than its usual runs.
 - ``gaps``: dropouts, gaps against the stream's own recent sampling interval.
 - ``out_of_range``: values outside the channel's physical range.
 
 Discrete channels (units ``bool``, ``gear``, ``lap``, ``count``, ``flag``) are left out of
-``deviation`` and ``stuck``.
+``novelty`` and ``stuck``.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from apexflow.chunk import Chunk
 from apexflow.contract import DISCRETE_UNITS
 from apexflow.detect.base import Context, Detection, severity
-from apexflow.detect.generic import deviation, gaps, out_of_range, stuck
+from apexflow.detect.generic import gaps, novelty, out_of_range, stuck
 
 
 def continuous(chunk: Chunk) -> list[str]:
@@ -59,7 +60,17 @@ def _per_channel(module):
     return run
 
 
-run_deviation, run_stuck = _per_channel(deviation), _per_channel(stuck)
+run_stuck = _per_channel(stuck)
+
+
+def run_novelty(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
+    """The novelty score over all continuous channels of a chunk jointly; the state is kept packed."""
+    names = continuous(chunk)
+    if not names:
+        return []
+    events, _ = novelty.process(state, chunk.t, _matrix(chunk, names), names, _aux(chunk))
+    state.update(novelty.freeze(state))
+    return [to_detection(ctx, novelty.NAME, novelty.VERSION, e) for e in events]
 
 
 def run_gaps(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
@@ -103,7 +114,7 @@ def run_out_of_range(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]
 
 
 GENERIC = {
-    deviation.NAME: run_deviation,
+    novelty.NAME: run_novelty,
     stuck.NAME: run_stuck,
     gaps.NAME: run_gaps,
     out_of_range.NAME: run_out_of_range,

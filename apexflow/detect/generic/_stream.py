@@ -14,21 +14,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 
 class BlockBaseline:
-    """Robust baseline of the previous ``m`` blocks of ``b`` samples, optionally with a robust trend.
+    """Robust baseline (median) of the previous ``m`` blocks of ``b`` samples.
 
     The baseline of a sample in block ``k`` (``k = index // b``) is computed from the
     samples of blocks ``k - m .. k - 1``: strictly earlier samples (no look-ahead), one
     window per block (cheap), identical for any split of the stream. Samples of the first
-    ``m`` blocks have no baseline (warm-up).
-
-    Without trend the baseline is the window's median. With ``trend=True`` it is the line
-    through the medians of the window's two halves (a robust slope), extrapolated to the
-    sample, plus the median residual: a drifting or seasonal signal is then not "always
-    above its past". The noise scale comes from the residuals about that baseline.
+    ``m`` blocks have no baseline (warm-up). The noise scale comes from the deviations
+    about the baseline.
     """
 
-    def __init__(self, b: int, m: int, trend: bool = False):
-        self.b, self.m, self.w, self.trend = b, m, b * m, trend
+    def __init__(self, b: int, m: int):
+        self.b, self.m, self.w = b, m, b * m
 
     def __call__(self, state: dict, x: np.ndarray):
         """``x``: rows x n (float64). Returns ``(pred, level, mad, mean_ad, j, valid)``.
@@ -54,23 +50,9 @@ class BlockBaseline:
             blk = np.arange(n0, n0 + n) // b
             valid = blk >= m
             j = np.where(valid, blk - lo, 0)
-            if self.trend:
-                h = w // 2
-                m1 = np.median(wins[:, :, :h], axis=2)
-                m2 = np.median(wins[:, :, h:], axis=2)
-                slope = (m2 - m1) / h
-                pos = np.arange(w) - (h - 1) / 2.0
-                res = wins - (m1[:, :, None] + slope[:, :, None] * pos)
-                off = np.median(res, axis=2)
-                dev = np.abs(res - off[:, :, None])
-                level = m1 + off
-                # position of each sample inside its block's window, relative to the first half's centre
-                p = (np.arange(n0, n0 + n) - (blk - m) * b) - (h - 1) / 2.0
-                pred[:, valid] = level[:, j[valid]] + slope[:, j[valid]] * p[valid]
-            else:
-                level = np.median(wins, axis=2)
-                dev = np.abs(wins - level[:, :, None])
-                pred[:, valid] = level[:, j[valid]]
+            level = np.median(wins, axis=2)
+            dev = np.abs(wins - level[:, :, None])
+            pred[:, valid] = level[:, j[valid]]
             mad = np.median(dev, axis=2)
             mean_ad = dev.mean(axis=2)
         else:

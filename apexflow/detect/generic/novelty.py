@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import math
-import zlib
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -42,12 +41,14 @@ from apexflow.detect.generic._stream import r
 NAME, VERSION = "novelty", "1"
 WARMUP = 256                  # rows that fix the quantisation and train the memories (score 0)
 LEVELS, SPAN_LEVELS = 24, 8   # quantisation: the warm-up's 2-98 % range spans 8 of 24 levels
-LAGS = (1, 4, 16, 64)             # movement over these many rows is part of the context
-MOVE = 2                      # movement is clipped to +-2 levels
+LAGS = (1, 4, 16, 64)         # the context of a value: the previous one with its move, and the level 4, 16, 64 rows before
+MOVE = 2                      # the move over one row is clipped to +-2 levels
 FINE = 4                      # the previous value's level, in quarters of a level
 TOD = 48                      # time-of-day buckets (30 min)
 ALPHA, BETA = 2.0, 4.0        # back-off weights of the context and level tables
 NEAR = 0.25                   # weight of a neighbouring level's count in a level's probability
+EXTREME_BITS = 1.0 / math.log(2.0)  # beyond the range of the memory, each level further is e times rarer
+JUMPS = (1, 4, 16)             # changes over these many rows are compared with the memory's largest
 LEARN = 64                    # the count tables learn in blocks of this many rows ...
 SUB = 2048                    # rows computed at a time (a multiple of LEARN; no effect on results)
 HALVE = 4096                  # ... and are halved every this many rows
@@ -61,10 +62,11 @@ STATE_CAP = 0.75              # a persistent state is a warning, never more
 MERGE = 8                     # events closer than this many rows are one event
 HABIT = 32                    # novelty fades after this many rows of it (state tells whether it lasts)
 
-_CTX = FINE * LEVELS * (2 * MOVE + 1)
+# contexts: the previous value's fine level and its move over one row, or the level k rows before it
+_CTX = [FINE * LEVELS * ((2 * MOVE + 1) if k == 1 else LEVELS) for k in LAGS]
 _OFFS = [LEVELS]
-for _ in LAGS:
-    _OFFS += [_OFFS[-1] + _CTX, _OFFS[-1] + _CTX + _CTX * LEVELS]
+for _size in _CTX:
+    _OFFS += [_OFFS[-1] + _size, _OFFS[-1] + _size + _size * LEVELS]
 _TOD_CTX = _OFFS[-1]
 _TOD_JOINT = _TOD_CTX + TOD
 TABLE = _TOD_JOINT + TOD * LEVELS
@@ -74,8 +76,7 @@ _HIST = max(LAGS) + 1
 # -- state encoding ------------------------------------------------------------------------------
 
 def _pack(a: np.ndarray) -> dict:
-    return {"dtype": a.dtype.str, "shape": list(a.shape),
-            "data": base64.b64encode(zlib.compress(np.ascontiguousarray(a).tobytes(), 1)).decode()}
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode()}
 
 
 def freeze(state: dict) -> dict:
@@ -96,7 +97,7 @@ def thaw(state: dict) -> dict:
     """Unpack in place what ``freeze`` packed."""
     for k, v in state.items():
         if isinstance(v, dict) and set(v) == {"dtype", "shape", "data"}:
-            raw = zlib.decompress(base64.b64decode(v["data"]))
+            raw = base64.b64decode(v["data"])
             state[k] = np.frombuffer(raw, dtype=np.dtype(v["dtype"])).reshape(v["shape"]).copy()
     table = state.get("table")
     if isinstance(table, dict):
@@ -114,8 +115,7 @@ def _quantiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo, centre, hi = np.quantile(x, [0.02, 0.5, 0.98], axis=1)
     d = np.diff(x, axis=1)
     noise = 1.4826 * np.median(np.abs(d - np.median(d, axis=1, keepdims=True)), axis=1) / math.sqrt(2)
-    res = np.array([np.min(np.abs(row[row != 0])) if np.any(row != 0) else 0.0 for row in d])
-    step = np.maximum.reduce([(hi - lo) / SPAN_LEVELS, noise, 0.999 * res, 1e-9 * (1.0 + np.abs(centre))])
+    step = np.maximum.reduce([(hi - lo) / SPAN_LEVELS, noise, 1e-9 * (1.0 + np.abs(centre))])
     return centre, step
 
 
@@ -141,8 +141,11 @@ def _keys(ff: np.ndarray, tod: np.ndarray, idx: np.ndarray) -> np.ndarray:
     keys = np.empty((n, _KINDS + 2, ff.shape[1]), dtype=np.intp)
     keys[:, 0] = q
     for j, k in enumerate(LAGS):
-        move = np.clip(prev - qq[_HIST - 1 - k:-1 - k], -MOVE, MOVE) + MOVE
-        ctx = fine_prev * (2 * MOVE + 1) + move
+        before = qq[_HIST - 1 - k:-1 - k]
+        if k == 1:
+            ctx = fine_prev * (2 * MOVE + 1) + np.clip(prev - before, -MOVE, MOVE) + MOVE
+        else:
+            ctx = fine_prev * LEVELS + before
         young = (idx <= k)[:, None]
         keys[:, 1 + 2 * j] = np.where(young, TABLE, _OFFS[2 * j] + ctx)
         keys[:, 2 + 2 * j] = np.where(young, TABLE, _OFFS[2 * j + 1] + ctx * LEVELS + q)
@@ -153,35 +156,41 @@ def _keys(ff: np.ndarray, tod: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _counts(st: dict, keys: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
+def _counts(st: dict, keys: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int):
     """Counts of the ``keys`` (rows x kinds x channels) in the table as it stood at the start of each
-    row's block of ``LEARN`` rows, and of all levels. The table learns the first ``_KINDS`` keys of a
-    block once the block is complete (the keys of an incomplete one wait in ``st["pending"]``) and is
-    halved every ``HALVE`` rows."""
+    row's block of ``LEARN`` rows, of all levels, and whether the row's time of day was learnt on an
+    earlier day (before that, the time-of-day expert knows nothing of this day's pattern).
+
+    The table learns the first ``_KINDS`` keys of a block once the block is complete (the keys of an
+    incomplete one wait in ``st["pending"]``) and is halved every ``HALVE`` rows."""
     n, _, rows = keys.shape
-    table = st["table"]
+    table, first_day = st["table"], st["tod_first_day"]
     flat = table.reshape(-1)
     gidx = keys + np.arange(rows, dtype=np.intp) * table.shape[1]
     got = np.empty(gidx.shape, dtype=np.int64)
     total = np.empty((n, rows), dtype=np.int64)
-    pending = st["pending"]
+    live = np.empty(n, dtype=bool)
+    pending, pending_tod = st["pending"], st["pending_tod"]
     a = 0
     while a < n:
         b = min(n, a + LEARN - (n0 + a) % LEARN)
         got[a:b] = flat[gidx[a:b]]
         total[a:b] = table[:, :LEVELS].sum(axis=1)
+        live[a:b] = first_day[tod[a:b]] < day[a:b]
         pending = np.concatenate([pending, gidx[a:b, :_KINDS].reshape(-1)])
+        pending_tod = np.concatenate([pending_tod, np.stack([tod[a:b], day[a:b]])], axis=1)
         if (n0 + b) % LEARN == 0:  # the block is complete: learn it
             np.add.at(flat, pending, 1)
-            pending = pending[:0]
+            np.minimum.at(first_day, pending_tod[0].astype(np.intp), pending_tod[1])
+            pending, pending_tod = pending[:0], pending_tod[:, :0]
             if (n0 + b) % HALVE == 0:
                 table >>= 1
         a = b
-    st["pending"] = pending
-    return got, total
+    st["pending"], st["pending_tod"] = pending, pending_tod
+    return got, total, live
 
 
-def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
+def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
     """Bits of surprise (channels x rows) of the fine levels ``f`` at absolute rows ``n0..``: ``-log2``
     of the mean of the context experts' probabilities (each backing off to the level's probability),
     and of the time-of-day expert's alone (what a day without its usual rise shows). Learns them.
@@ -195,7 +204,7 @@ def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, n0: int) -> tuple[np.nda
         ff = np.concatenate([st["fhist"], f[:, a:b].T])
         st["fhist"] = ff[-_HIST:]
         keys = _keys(ff, tod[a:b], np.arange(n0 + a, n0 + b))
-        cnt, total = _counts(st, keys, n0 + a)
+        cnt, total, live_tod = _counts(st, keys, tod[a:b], day[a:b], n0 + a)
         q = keys[:, 0]
         near = (q > 0) * cnt[:, _KINDS] + (q < LEVELS - 1) * cnt[:, _KINDS + 1]
         p0 = (cnt[:, 0] + NEAR * near + BETA / LEVELS) / ((1 + 2 * NEAR) * total + BETA)
@@ -205,8 +214,9 @@ def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, n0: int) -> tuple[np.nda
             live = keys[:, j] != TABLE
             pool += np.where(live, (cnt[:, j + 1] + ALPHA * p0) / (cnt[:, j] + ALPHA), 0.0)
             m += live
-        tod_p = (cnt[:, _KINDS - 1] + ALPHA * p0) / (cnt[:, _KINDS - 2] + ALPHA)
-        bits[a:b] = -np.log2((pool + tod_p) / (m + 1))
+        tod_p = np.where(live_tod[:, None], (cnt[:, _KINDS - 1] + ALPHA * p0) / (cnt[:, _KINDS - 2] + ALPHA), p0)
+        m += live_tod[:, None]
+        bits[a:b] = -np.log2(np.where(m > 0, (pool + tod_p * live_tod[:, None]) / np.maximum(m, 1), p0))
         tod_bits[a:b] = -np.log2(tod_p)
     return bits.T, tod_bits.T
 
@@ -311,20 +321,42 @@ def _calibrate(st: dict, streams: np.ndarray, bits: np.ndarray, n0: int) -> tupl
     return np.where(ok, np.maximum(np.maximum(s_row, s_mean).max(axis=0), 0.0), 0.0), excess
 
 
-def _state(st: dict, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel and row: ``|z|`` of the mean of the last ``B`` rows against the memory of block means,
-    and whether the row is in an excursion to a level the memory did not know before it."""
+def _state(st: dict, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel and row: ``|z|`` of the mean of the last ``B`` rows against the memory of block means;
+    whether the row is in an excursion to a level the memory did not know before it; and, in bits, how
+    far the value lies beyond the range of the memory (``EXTREME_BITS`` per level of the channel) and
+    its change over each of ``JUMPS`` rows beyond the largest such change in the memory (per typical
+    change): a spike, or an oscillation faster than any before."""
     rows, n = x.shape
+    h = st["xhist"].shape[1]
+    full = np.concatenate([st["xhist"], x], axis=1)
+    st["xhist"] = full[:, -max(JUMPS):]
+    jumps = []
+    for k in JUMPS:  # rows with fewer than k before them in the stream have no change over k
+        jump = np.zeros((rows, n))
+        jump[:, max(0, k - h):] = np.abs(full[:, max(h, k):] - full[:, max(h, k) - k:full.shape[1] - k])
+        jumps.append(jump)
     wm = _trailing_mean(st, "tail", x)
-    mem, k = _blocks(st, "sm", x, n0, _mean)
-    (med, mad), win, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(None), _mad)], keep=True)
+    J = len(JUMPS)
+    mem, k = _blocks(st, "sm", np.concatenate([x, *jumps]), n0, lambda b: np.concatenate(
+        [_mean(b[:rows]), b[:rows].min(axis=2), b.max(axis=2), _mean(b[rows:])]))
+    (med, mad, lo, hi, typ), win, enough, inv = _windows(mem, k, [
+        (slice(0, rows), _median), (slice(0, rows), _mad), (slice(rows, 2 * rows), lambda w: w.min(axis=-1)),
+        (slice(2 * rows, (3 + J) * rows), lambda w: w.max(axis=-1)), (slice((3 + J) * rows, None), _median)],
+        keep=True)
     sd = np.maximum(np.nan_to_num(mad), st["floor"][:, None])
     ok = enough[inv] & np.isfinite(wm)
     z = np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(med)[:, inv]) / sd[:, inv], 0.0)
+    step = st["step"][:, None]
+    beyond = np.maximum(np.maximum(x - hi[:rows, inv], lo[:, inv] - x), 0.0) / step
+    for j, jump in enumerate(jumps):
+        top, usual = hi[(j + 1) * rows:(j + 2) * rows, inv], typ[j * rows:(j + 1) * rows, inv]
+        beyond += np.maximum(jump - top, 0.0) / np.maximum(usual, step / 8.0)
+    extreme = np.where(enough[inv], EXTREME_BITS * np.nan_to_num(beyond), 0.0)
     novel = np.zeros((rows, n), dtype=bool)
     for c in range(rows):
         _excursions(st, c, z[c], wm[c], win[c], sd[c], inv, novel[c])
-    return z, novel
+    return z, novel, extreme
 
 
 def _excursions(st, c, z, wm, win, sd, inv, novel) -> None:
@@ -386,17 +418,19 @@ def _init(st: dict, x: np.ndarray) -> None:
     rows = x.shape[0]
     centre, step = _quantiser(x)
     st.update(centre=centre, step=step, floor=step / 8.0,
-              table=np.zeros((rows, TABLE + 1), dtype=np.int32), pending=np.empty(0, dtype=np.intp), fhist=np.zeros((_HIST, rows), dtype=np.int64),
+              table=np.zeros((rows, TABLE + 1), dtype=np.int32), pending=np.empty(0, dtype=np.intp), pending_tod=np.empty((2, 0)), tod_first_day=np.full(TOD, np.inf), fhist=np.zeros((_HIST, rows), dtype=np.int64),
               cal_part=np.empty((rows + 2, 0)), cal_mem=np.empty((rows + 4, 0)), cal_tail=np.empty((2, 0)),
-              sm_part=np.empty((rows, 0)), sm_mem=np.empty((rows, 0)), tail=np.empty((rows, 0)),
+              xhist=np.empty((rows, 0)), sm_part=np.empty(((1 + len(JUMPS)) * rows, 0)), sm_mem=np.empty(((3 + 2 * len(JUMPS)) * rows, 0)), tail=np.empty((rows, 0)),
               run=[0, 0], open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
 
 
 def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
     tod = (np.mod(t, 86400.0) // (86400.0 / TOD)).astype(np.int64) % TOD
-    bits, tod_bits = _surprise(st, _fine_levels(x, st["centre"], st["step"]), tod, n0)
+    day = np.floor(t / 86400.0)
+    bits, tod_bits = _surprise(st, _fine_levels(x, st["centre"], st["step"]), tod, day, n0)
+    z, novel, extreme = _state(st, x, n0)
+    bits += extreme
     s, excess = _calibrate(st, np.stack([bits.sum(axis=0), tod_bits.sum(axis=0)]), bits, n0)
-    z, novel = _state(st, x, n0)
     level = np.where(novel, np.minimum(STATE_CAP, 0.5 + 0.25 * (z - Z_ON) / Z_ON),
                      np.minimum(0.45, 0.5 * z / Z_ON))
     surprise = np.clip(s / S_FULL, 0.0, 1.0)
