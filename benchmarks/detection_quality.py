@@ -166,7 +166,7 @@ def real_sessions(http_cache: str) -> str:
     import tempfile
 
     from apexflow.detect.f1.laps import is_clean
-    from apexflow.sources.fastf1_source import FastF1Source
+    from apexflow.sources.fastf1 import FastF1Source
 
     logging.getLogger("fastf1").setLevel(logging.ERROR)
     rows = ["| session | laps | pit-in laps / pit stops found | deleted laps | lap-time outliers (deleted) | "

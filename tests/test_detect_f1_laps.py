@@ -76,7 +76,7 @@ SESSIONS = [(2025, "Miami", "S"), (2023, "Azerbaijan", "S"), (2021, "Italy", "FP
 
 @pytest.mark.parametrize("year,event,session", SESSIONS)
 def test_real_session_against_its_own_data(shared_cache, tmp_path, year, event, session):
-    from apexflow.sources.fastf1_source import FastF1Source
+    from apexflow.sources.fastf1 import FastF1Source
 
     logging.getLogger("fastf1").setLevel(logging.ERROR)
     src = FastF1Source(year, event, session, cache_dir=tmp_path, http_cache=shared_cache, telemetry=False)
