@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-VERSION = "1"  # of the lap-level detectors
+VERSION = "2"  # of the lap-level detectors
 
 
 def num(v) -> float | None:

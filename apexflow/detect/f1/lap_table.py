@@ -18,9 +18,9 @@ PUSH_FACTOR = 1.07  # outside races, laps over 107 % of the driver's best are no
 _NOT_GREEN = set("24567")
 
 
-def neutralised(track_status: list[dict]) -> list[tuple[float, float]]:
-    """Time intervals with anything but a green track (from the session's status timeline)."""
-    return [(d.t_start, d.t_end) for d in track_status_events("x", track_status)]
+def neutralised(track_status: list[dict]) -> list[tuple[float, float, str]]:
+    """(start, end, kind) of the periods with anything but a green track (from the session's status timeline)."""
+    return [(d.t_start, d.t_end, d.kind) for d in track_status_events("x", track_status)]
 
 
 def is_green(lap: Lap, neutral: list[tuple[float, float]] | None = None) -> bool:
@@ -50,12 +50,13 @@ def by_stint(laps: list[Lap]) -> dict:
 @dataclass(frozen=True)
 class LapTable:
     by_driver: dict[str, list[Lap]]
-    neutral: list[tuple[float, float]]
+    periods: list[tuple[float, float, str]]  # yellow, SC, VSC and red: (start, end, kind)
     race: bool = True
 
     @classmethod
     def of(cls, rows: list[dict], track_status: list[dict] | None = None, race: bool = True) -> "LapTable":
-        neutral = neutralised(track_status or [])
+        periods = neutralised(track_status or [])
+        neutral = [(a, b) for a, b, _ in periods]
         by_driver: dict[str, list[Lap]] = defaultdict(list)
         for row in rows:
             lap = Lap.of(row)
@@ -63,7 +64,11 @@ class LapTable:
                 by_driver[lap.driver].append(replace(lap, green=is_green(lap, neutral), clean=is_clean(lap, neutral)))
         for laps in by_driver.values():
             laps.sort(key=lambda lap: lap.lap_number)
-        return cls(dict(sorted(by_driver.items())), neutral, race)
+        return cls(dict(sorted(by_driver.items())), periods, race)
+
+    @property
+    def neutral(self) -> list[tuple[float, float]]:
+        return [(a, b) for a, b, _ in self.periods]
 
     @property
     def laps(self) -> list[Lap]:

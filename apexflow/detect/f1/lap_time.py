@@ -26,7 +26,8 @@ def lap_time_outliers(session_id: str, table: LapTable) -> list[Detection]:
     its stint (so tyre wear and fuel burn do not look like outliers); the spread is the robust
     sigma of all clean laps' deviations from their references in the stint. Outside races only
     push laps count: cool-down laps are not outliers. A lap on which the field's median car is
-    ``FIELD_SLOW`` off its own pace is skipped (rain, an unflagged neutralisation).
+    ``FIELD_SLOW`` off its own pace is skipped (rain, an unflagged neutralisation). A slow lap is a
+    ``warning`` (a mistake, traffic, a problem starting), a fast one ``info``.
     """
     found = []
     for driver, laps in table.by_driver.items():
@@ -57,7 +58,7 @@ def lap_time_outliers(session_id: str, table: LapTable) -> list[Detection]:
         fd = field_delta.get(lap.lap_number)
         if abs(delta) <= limit or (fd is not None and abs(fd) > FIELD_SLOW):
             continue
-        score = min(1.0, 0.5 + 0.5 * (abs(delta) - limit) / (2 * limit))
+        score = (0.5 if delta > 0 else 0.2) + min(0.29, 0.29 * (abs(delta) - limit) / (2 * limit))
         out.append(Detection(
             session_id, lap.driver, "lap_time_outlier", severity(score), score, lap.start, lap.end, "lap_time",
             VERSION, channel="LapTime", lap=lap.lap_number,

@@ -9,6 +9,8 @@ on the synthetic race, and need no car telemetry. The laps are parsed and flagge
 - ``tyres``: per stint, the pace trend and the forecast of the "cliff".
 - ``punctures``: lap times drifting up lap after lap until a pit stop (races).
 - ``pit_stops``: pit-lane visits with their lane time.
+- ``race/``: race events from timing (retirements, contact, sudden damage, overtakes, start
+  positions) in races and sprints, and the fastest lap and personal bests in every session.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from apexflow.detect.f1.lap_table import LapTable
 from apexflow.detect.f1.lap_time import lap_time_outliers
 from apexflow.detect.f1.pit_stops import pit_stops
 from apexflow.detect.f1.punctures import slow_punctures
+from apexflow.detect.f1.race import race_events
+from apexflow.detect.f1.race.fastest import fastest_laps
 from apexflow.detect.f1.track_status import track_status_events
 from apexflow.detect.f1.tyres import tyre_degradation
 
@@ -33,4 +37,6 @@ def detect_facts(session_id: str, facts: SessionFacts, session_name: str | None 
             + lap_time_outliers(session_id, table)
             + tyre_degradation(session_id, table)
             + (slow_punctures(session_id, table) if race else [])
-            + pit_stops(session_id, table))
+            + pit_stops(session_id, table)
+            + fastest_laps(session_id, table)
+            + (race_events(session_id, table, facts) if race else []))
