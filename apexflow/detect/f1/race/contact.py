@@ -19,7 +19,7 @@ from apexflow.detect.f1.race.retirements import Retirement
 SAME_PLACE_S = 10.0   # losses in the same sector entered this close together are one place
 STOP_WINDOW_S = 60.0  # a car that stopped on track did so within this long of its last timing point
 MESSAGE_LAPS = 3      # race control names an incident up to this many laps after it
-_CARS = re.compile(r"\b\d+ \(([A-Z]{3})\)")
+_CARS = re.compile(r"\b\d+ \(([A-Z][A-Z0-9]{2})\)")  # "CARS 30 (LAW) AND 14 (ALO)"
 
 
 def _events(hits: list[SectorLoss], retired: list[Retirement], in_pits: bool = False) -> list[dict]:
