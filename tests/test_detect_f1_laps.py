@@ -201,3 +201,42 @@ def test_field_pace_puncture_needs_a_growing_gap_not_a_step():
     assert found_in(field_race()) == []
     assert found_in(field_race(step_at=7, step=2.0)) == []   # a power loss: one step, then flat
     assert found_in(field_race(step_at=8, step=1.5)) == []   # ... even right before the stop
+
+
+def flat_laps(n=20, pit_after=None):
+    """One car at a steady 90 s (+-0.01 s), so only what a test adds stands out."""
+    laps = race_laps(n=n, deg=0.0, pit_after=pit_after)
+    for r in laps:
+        if not pit_after or r["LapNumber"] <= pit_after:
+            r["LapTime"] = 90.0 + (0.01 if r["LapNumber"] % 2 else -0.01)
+    return laps
+
+
+@pytest.mark.parametrize("extra, found", [(1.4, False), (1.6, True)])
+def test_lap_time_outlier_needs_a_second_and_a_half_on_a_steady_car(extra, found):
+    laps = flat_laps()
+    laps[8]["LapTime"] += extra
+    d = lap_time_outliers("s", LapTable.of(laps))
+    assert [x.lap for x in d] == ([9] if found else [])
+    assert all(x.evidence["limit"] == 1.5 and x.severity == "warning" for x in d)
+
+
+@pytest.mark.parametrize("first, found", [(0.2, False), (0.28, True)])
+def test_slow_puncture_drift_starts_a_quarter_second_off_the_stint_pace(first, found):
+    laps = flat_laps(pit_after=14)
+    laps[11]["LapTime"] += first
+    laps[12]["LapTime"] += first + 0.3
+    d = slow_punctures("s", LapTable.of(laps))
+    assert [(x.lap, x.evidence["pit_lap"]) for x in d] == ([(12, 14)] if found else [])
+
+
+def test_tyre_severity_steady_wear_is_info_and_only_falling_off_is_critical():
+    steady = tyre_degradation("s", LapTable.of(race_laps(n=25, deg=0.05)))[0]
+    heavy = tyre_degradation("s", LapTable.of(race_laps(n=25, deg=0.15)))[0]
+    cliff_laps = race_laps(n=25, deg=0.05)
+    for r in cliff_laps[-3:]:
+        r["LapTime"] += 1.5
+    cliff = tyre_degradation("s", LapTable.of(cliff_laps))[0]
+    assert (steady.severity, heavy.severity, cliff.severity) == ("info", "warning", "critical")
+    assert heavy.evidence["crossed"] and cliff.evidence["fall_off_s"] >= 0.7
+    assert steady.evidence["fall_off_s"] < 0.7

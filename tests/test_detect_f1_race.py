@@ -154,3 +154,21 @@ def test_outside_races_no_race_events():
     facts = race(stop={"C03": 6}, loss={("C04", 1, 1): 12.0, ("C05", 1, 1): 15.0})
     kinds = {d.kind for d in detect_facts("s", facts, "Qualifying")}
     assert "fastest_lap" in kinds and not kinds & {"retirement", "contact", "overtake", "sudden_damage"}
+
+
+def test_losses_under_five_seconds_are_no_incident():
+    assert found(race(loss={("C04", 3, 2): 4.5, ("C05", 3, 2): 4.5}), "contact") == []
+    assert len(found(race(loss={("C04", 3, 2): 5.5, ("C05", 3, 2): 5.5}), "contact")) == 2
+
+
+def test_a_sector_the_whole_field_runs_far_slower_judges_no_one():
+    from apexflow.detect.f1.race.incidents import incidents
+    from apexflow.detect.f1.race.losses import sector_losses
+
+    # the grid before a standing start: everyone 16 s or more slower, the back of the field more, one car 30 s more
+    slow = {(f"C{c:02d}", 5, 1): 16.0 + 2 * c for c in range(8)}
+    slow[("C07", 5, 1)] += 30
+    table = LapTable.of(race(loss=slow).laps)
+    assert incidents(sector_losses(table)) == []
+    assert [(x.driver, x.lap) for x in incidents(sector_losses(LapTable.of(race(loss={("C07", 5, 1): 30}).laps)))] \
+        == [("C07", 5)]

@@ -12,8 +12,8 @@ def pit_stops(session_id: str, table: LapTable) -> list[Detection]:
     """A ``PitInTime`` followed by the next lap's ``PitOutTime``: one visit, with its lane time.
 
     Stationary time is not in lap data (it needs car telemetry). A pit-in with no pit-out
-    (retirement, end of session) is reported with ``returned: false``. A stop is ``info``, a visit to
-    the garage a ``warning``.
+    (retirement, end of session) is reported with ``returned: false``. A stop is ``info``; in races, a visit
+    to the garage (repairs) is a ``warning`` (outside races the garage is where cars wait between runs).
     """
     out = []
     for driver, laps in table.by_driver.items():
@@ -27,7 +27,7 @@ def pit_stops(session_id: str, table: LapTable) -> list[Detection]:
                   "lane_seconds": None if lane is None else round(lane, 3),
                   "garage": bool(lane is not None and lane > GARAGE_S),
                   "compound_before": lap.compound, "compound_after": nxt.compound if nxt else None}
-            score = 0.5 if ev["garage"] else 0.2
+            score = 0.5 if ev["garage"] and table.race else 0.2
             out.append(Detection(session_id, driver, "pit_stop", severity(score), score, lap.pit_in_time,
                                  t_out if t_out is not None else lap.pit_in_time, "pit_stop", VERSION,
                                  lap=lap.lap_number, evidence=ev))
