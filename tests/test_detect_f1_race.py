@@ -172,3 +172,9 @@ def test_a_sector_the_whole_field_runs_far_slower_judges_no_one():
     assert incidents(sector_losses(table)) == []
     assert [(x.driver, x.lap) for x in incidents(sector_losses(LapTable.of(race(loss={("C07", 5, 1): 30}).laps)))] \
         == [("C07", 5)]
+
+
+def test_same_lap_and_sector_but_far_apart_on_track_is_no_contact():
+    near = found(race(loss={("C00", 9, 2): 10.0, ("C03", 9, 2): 10.0}), "contact")  # 7 s apart
+    assert sorted(d.entity_id for d in near) == ["C00", "C03"]
+    assert found(race(loss={("C00", 9, 2): 10.0, ("C07", 9, 2): 10.0}), "contact") == []  # 17 s apart
