@@ -38,7 +38,8 @@ def facts_for(overview: dict, entity_id: str | None = None) -> dict:
                 "critical": [_brief(d) for d in dets
                              if d["severity"] == "critical" and d["detection_id"] not in told][:10]}
     entity = next(e for e in overview["entities"] if e["entity_id"] == entity_id)
-    own = sorted((d for d in dets if d["entity_id"] == entity_id), key=lambda d: (-SEVERITIES.index(d["severity"]), d["t_start"]))
+    own = sorted((d for d in dets if d["entity_id"] == entity_id),
+                 key=lambda d: (-SEVERITIES.index(d["severity"]), d["t_start"]))
     return {**entity, "detections": [_brief(d) for d in own]}  # most severe first, each in time order
 
 

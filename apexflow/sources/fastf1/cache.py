@@ -25,7 +25,8 @@ def configure_cache(cache_dir: str | os.PathLike | None = None,
 
     With ``http_cache`` (or ``FASTF1_HTTP_CACHE``) FastF1 reads HTTP responses only from that
     folder and never goes to the network. This is the single use of FastF1's private
-    ``Cache.configure(_backend=...)`` argument in the project (``tests/test_fastf1_source.py`` fails loudly if FastF1 changes it).
+    ``Cache.configure(_backend=...)`` argument in the project (``tests/test_fastf1_source.py``
+    fails loudly if FastF1 changes it).
     """
     global _configured
     from fastf1.req import Cache

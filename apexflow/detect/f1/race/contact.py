@@ -5,7 +5,8 @@ sector, entered within ``SAME_PLACE_S`` of each other, and cars that stopped on 
 lap while another was losing time there or stopping too. The first lap is flagged
 (``first_lap``): a standing start packs the field. Race control's messages naming two of the
 cars are added as evidence, and a collision race control names (``INCIDENT INVOLVING CARS
-... COLLISION``) is reported when one of its cars lost big time or stopped (on track or in the pit lane) in the laps before.
+... COLLISION``) is reported when one of its cars lost big time or stopped (on track or in the
+pit lane) in the laps before.
 """
 from __future__ import annotations
 
