@@ -34,7 +34,8 @@ from apexflow.detect.field import Profile
 from apexflow.evaluate import LAG, LEAD, score
 from benchmarks import machine, report
 
-INFO_KINDS = {"pit_stop", "tyre_degradation", "yellow_flag", "safety_car", "virtual_safety_car", "red_flag"}
+INFO_KINDS = {"pit_stop", "tyre_degradation", "yellow_flag", "safety_car", "virtual_safety_car", "red_flag",
+              "fastest_lap", "personal_best", "overtake", "position_change"}  # race facts, not faults
 
 
 def run_race(seed: int, laps: int, chunk_seconds: float = 10.0) -> dict:

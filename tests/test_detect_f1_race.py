@@ -178,3 +178,31 @@ def test_same_lap_and_sector_but_far_apart_on_track_is_no_contact():
     near = found(race(loss={("C00", 9, 2): 10.0, ("C03", 9, 2): 10.0}), "contact")  # 7 s apart
     assert sorted(d.entity_id for d in near) == ["C00", "C03"]
     assert found(race(loss={("C00", 9, 2): 10.0, ("C07", 9, 2): 10.0}), "contact") == []  # 17 s apart
+
+
+def generated_stop(facts, car, lap):
+    """FastF1's stand-in for the lap a car stopped on track: started at its last lap's end, ended 150 s later."""
+    facts.laps = [r for r in facts.laps if not (r["Driver"] == car and r["LapNumber"] >= lap)]
+    start = max(r["Time"] for r in facts.laps if r["Driver"] == car) if lap > 1 else 0.0
+    facts.laps.append({"Driver": car, "LapNumber": lap, "LapStartTime": start, "Time": start + 150.0,
+                       "LapTime": None, "FastF1Generated": True, "Stint": 1, "TrackStatus": "1"})
+    return facts
+
+
+def test_a_lap_fastf1_generated_for_a_car_stopped_on_track_is_the_retirement_lap():
+    facts = generated_stop(race(status={"C05": "Engine"}), "C05", 8)
+    ret = found(facts, "retirement")
+    assert [(d.entity_id, d.lap, d.evidence["cause"], d.evidence["in_pits"]) for d in ret] == [("C05", 8, "Engine",
+                                                                                                False)]
+    assert ret[0].t_start == next(r["LapStartTime"] for r in facts.laps if r.get("FastF1Generated"))
+
+
+def test_two_cars_out_on_the_first_lap_are_a_first_lap_collision_a_non_starter_is_not():
+    facts = race(status={"C03": "Collision", "C04": "Collision", "C06": "Did not start"})
+    for car in ("C03", "C04", "C06"):
+        generated_stop(facts, car, 1)  # FastF1 adds a lap 1 for a non-starter too
+    contact = found(facts, "contact")
+    assert sorted((d.entity_id, d.lap, d.evidence["first_lap"], d.evidence["retired"]) for d in contact) == [
+        ("C03", 1, True, True), ("C04", 1, True, True)]
+    assert [d.entity_id for d in found(facts, "did_not_start")] == ["C06"]
+    assert sorted(d.entity_id for d in found(facts, "retirement")) == ["C03", "C04"]

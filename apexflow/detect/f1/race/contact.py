@@ -1,8 +1,8 @@
 """Contact: two or more cars losing big time or stopping on the same lap, at the same place.
 
 From timing alone: cars whose big losses (``incidents``) are on the same lap and in the same
-sector, entered within ``SAME_PLACE_S`` of each other, and cars that stopped on track on that
-lap while another was losing time there or stopping too. The first lap is flagged
+sector, entered within ``SAME_PLACE_S`` of each other, and a car that stopped on track on a lap it
+started within ``SAME_PLACE_S`` of another car that lost big time or stopped on that lap. The first lap is flagged
 (``first_lap``): a standing start packs the field. Race control's messages naming two of the
 cars are added as evidence, and a collision race control names (``INCIDENT INVOLVING CARS
 ... COLLISION``) is reported when one of its cars lost big time or stopped (on track or in the
@@ -17,17 +17,16 @@ from apexflow.detect.f1.lap import VERSION
 from apexflow.detect.f1.race.losses import SectorLoss
 from apexflow.detect.f1.race.retirements import Retirement
 
-SAME_PLACE_S = 10.0   # losses in the same sector entered this close together are one place
-STOP_WINDOW_S = 60.0  # a car that stopped on track did so within this long of its last timing point
+SAME_PLACE_S = 10.0   # cars this close together on track (entering the sector, or the lap) are at one place
 MESSAGE_LAPS = 3      # race control names an incident up to this many laps after it
 _CARS = re.compile(r"\b\d+ \(([A-Z][A-Z0-9]{2})\)")  # "CARS 30 (LAW) AND 14 (ALO)"
 
 
 def _events(hits: list[SectorLoss], retired: list[Retirement], in_pits: bool = False) -> list[dict]:
     """Big losses and stops on track (and in the pit lane with ``in_pits``), in time order."""
-    out = [{"driver": h.driver, "lap": h.lap, "start": h.start, "end": h.end, "sector": h.sector,
-            "seconds_lost": round(h.seconds, 3)} for h in hits]
-    out += [{"driver": r.driver, "lap": r.lap, "start": r.last_seen, "end": r.last_seen + STOP_WINDOW_S,
+    out = [{"driver": h.driver, "lap": h.lap, "lap_start": h.lap_start, "start": h.start, "end": h.end,
+            "sector": h.sector, "seconds_lost": round(h.seconds, 3)} for h in hits]
+    out += [{"driver": r.driver, "lap": r.lap, "lap_start": r.lap_start, "start": r.last_seen, "end": r.last_seen,
              "sector": None, "retired": True} for r in retired if in_pits or not r.in_pits]
     return sorted(out, key=lambda e: (e["start"], e["driver"]))
 
@@ -37,7 +36,7 @@ def _same_place(a: dict, b: dict) -> bool:
         return False
     if a["sector"] is not None and b["sector"] is not None:
         return a["sector"] == b["sector"] and abs(a["start"] - b["start"]) <= SAME_PLACE_S
-    return a["start"] <= b["end"] and b["start"] <= a["end"]  # a stop: its window overlaps the other's
+    return abs(a["lap_start"] - b["lap_start"]) <= SAME_PLACE_S  # a stop: where in the lap is unknown
 
 
 def _groups(events: list[dict]) -> list[list[dict]]:
@@ -77,9 +76,8 @@ def contacts(session_id: str, hits: list[SectorLoss], retired: list[Retirement],
         signs = [e for e in signs_of if e["driver"] in cars and int(lap) - MESSAGE_LAPS <= e["lap"] <= int(lap)]
         if signs:
             first = min(signs, key=lambda e: e["start"])
-            groups.append([first] + [{"driver": c, "lap": first["lap"], "start": first["start"], "end": first["end"],
-                                      "sector": first["sector"], "named_only": True}
-                                     for c in cars if c != first["driver"]])
+            groups.append([first] + [{**first, "driver": c, "named_only": True, "retired": False,
+                                      "seconds_lost": None} for c in cars if c != first["driver"]])
             covered.add(frozenset(cars))
     out = []
     for g in groups:

@@ -32,6 +32,7 @@ SLOW_FIELD = 0.5  # a sector the field ran this much slower than usual is not ju
 class SectorLoss:
     driver: str
     lap: int
+    lap_start: float  # session time the car started the lap
     sector: int       # 1, 2 or 3
     start: float      # session time the car entered the sector
     end: float
@@ -99,6 +100,6 @@ def sector_losses(table: LapTable) -> dict[tuple[str, int], list[SectorLoss]]:
         if cut is not None:  # only what was lost before the neutralisation began
             expected_exit = w[0] + own[(lap.driver, k)] + excess
             loss = min(loss, max(0.0, cut - expected_exit))
-        out[(lap.driver, lap.lap_number)].append(SectorLoss(lap.driver, lap.lap_number, k + 1, w[0], w[1], loss,
+        out[(lap.driver, lap.lap_number)].append(SectorLoss(lap.driver, lap.lap_number, lap.start, k + 1, w[0], w[1], loss,
                                                             spread))
     return dict(out)
