@@ -206,3 +206,16 @@ def test_two_cars_out_on_the_first_lap_are_a_first_lap_collision_a_non_starter_i
         ("C03", 1, True, True), ("C04", 1, True, True)]
     assert [d.entity_id for d in found(facts, "did_not_start")] == ["C06"]
     assert sorted(d.entity_id for d in found(facts, "retirement")) == ["C03", "C04"]
+
+
+def test_a_first_lap_loss_is_measured_against_the_grid_slots_behind_it():
+    from apexflow.detect.f1.race.incidents import incidents
+    from apexflow.detect.f1.race.losses import sector_losses
+    from apexflow.detect.f1.race.positions import grid_slots
+
+    start = {(f"C{c:02d}", 1, 1): 0.8 * c for c in range(8)}  # each slot back reaches the first sector later
+    start[("C05", 1, 1)] += 6.0
+    facts = race(loss=start)
+    table = LapTable.of(facts.laps)
+    assert [(x.driver, x.lap) for x in incidents(sector_losses(table, grid_slots(facts.results)))] == [("C05", 1)]
+    assert incidents(sector_losses(table)) == []  # against one median, the grid's spread hides it

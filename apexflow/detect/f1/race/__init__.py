@@ -19,13 +19,13 @@ from apexflow.detect.f1.race.contact import contacts
 from apexflow.detect.f1.race.damage import sudden_damage
 from apexflow.detect.f1.race.incidents import incidents
 from apexflow.detect.f1.race.losses import sector_losses
-from apexflow.detect.f1.race.positions import overtakes, start_positions
+from apexflow.detect.f1.race.positions import grid_slots, overtakes, start_positions
 from apexflow.detect.f1.race.retirements import find_retirements, retirements
 
 
 def race_events(session_id: str, table: LapTable, facts: SessionFacts) -> list[Detection]:
     """Retirements, contact, sudden damage, overtakes and start positions of a race or sprint."""
-    hits = incidents(sector_losses(table))
+    hits = incidents(sector_losses(table, grid_slots(facts.results)))
     retired = find_retirements(table, facts.results)
     return (retirements(session_id, table, facts.results)
             + contacts(session_id, hits, retired, facts.race_control_messages)

@@ -4,7 +4,9 @@ A lap's three sectors are timed from FastF1's sector session times (the first se
 lap start where FastF1 leaves it blank, as on a standing start). The expected time of a car in a
 sector is its own median there over its clean laps (a typical car's where it has none), plus the
 field's excess on that lap and sector: the median over the cars of their time minus their own
-median, so a safety car, rain or a standing start, which slow everyone, are nobody's loss.
+median, so a safety car, rain or a standing start, which slow everyone, are nobody's loss. On the
+first sector of a standing start the cars further back on the grid reach its end later: there the
+field's excess follows a line over the grid slots (Theil-Sen), not one median.
 
 A sector is judged when it started under green, is not where the car entered or left the pit
 lane, and the field ran it at most ``SLOW_FIELD`` slower than usual (not a formation lap, nor the
@@ -22,7 +24,7 @@ import numpy as np
 
 from apexflow.detect.f1.lap import Lap
 from apexflow.detect.f1.lap_table import LapTable
-from apexflow.detect.f1.stats import robust_sigma
+from apexflow.detect.f1.stats import robust_sigma, theil_sen
 
 MIN_CARS = 5      # cars timed on a lap's sector for the field's excess
 SLOW_FIELD = 0.5  # a sector the field ran this much slower than usual is not judged
@@ -65,8 +67,24 @@ def _own_pace(table: LapTable) -> dict[tuple[str, int], float]:
     return own
 
 
-def sector_losses(table: LapTable) -> dict[tuple[str, int], list[SectorLoss]]:
-    """(driver, lap number) -> the judged sectors' losses (negative where the car was quicker)."""
+def _without_grid_slots(cells: list, grid: dict[str, int]) -> list:
+    """The first lap's first sector, less the line its excess follows over the grid slots."""
+    start = [(i, grid[c[0].driver]) for i, c in enumerate(cells)
+             if c[0].lap_number == 1 and c[1] == 0 and c[0].driver in grid]
+    if len(start) < MIN_CARS:
+        return cells
+    slots = np.array([float(s) for _, s in start])
+    slope, _ = theil_sen(slots, np.array([cells[i][3] for i, _ in start]))
+    out = list(cells)
+    for i, slot in start:
+        lap, k, w, x, cut = cells[i]
+        out[i] = (lap, k, w, x - slope * (slot - float(np.median(slots))), cut)
+    return out
+
+
+def sector_losses(table: LapTable, grid: dict[str, int] | None = None) -> dict[tuple[str, int], list[SectorLoss]]:
+    """(driver, lap number) -> the judged sectors' losses (negative where the car was quicker); ``grid``:
+    driver -> grid slot, for the standing start."""
     own = _own_pace(table)
     cells = []  # (lap, sector index, window, excess over own pace, neutralisation start inside the window)
     for laps in table.by_driver.values():
@@ -78,6 +96,7 @@ def sector_losses(table: LapTable) -> dict[tuple[str, int], list[SectorLoss]]:
                 cut = min((a for a, _, kind in table.periods if kind != "yellow_flag" and w[0] < a < w[1]),
                           default=None)
                 cells.append((lap, k, w, w[1] - w[0] - own[(lap.driver, k)], cut))
+    cells = _without_grid_slots(cells, grid or {})
     green: dict[tuple[int, int], list[float]] = defaultdict(list)
     started: dict[tuple[int, int], list[float]] = defaultdict(list)
     for lap, k, _, x, cut in cells:

@@ -49,10 +49,17 @@ def overtakes(session_id: str, table: LapTable, hits: list[SectorLoss]) -> list[
     return out
 
 
+def grid_slots(results: list[dict]) -> dict[str, int]:
+    """Driver -> FastF1 results ``GridPosition`` (1 = pole); pit-lane starters (0) are left out."""
+    return {str(r["Driver"]): int(r["GridPosition"]) for r in results
+            if isinstance(r.get("GridPosition"), (int, float)) and r["GridPosition"] >= 1 and r.get("Driver")}
+
+
 def start_positions(session_id: str, table: LapTable, results: list[dict]) -> list[Detection]:
     first = _order(table).get(1, {})
-    slots = {str(r["Driver"]): int(r["GridPosition"]) or 1000 for r in results  # 0: the pit lane, at the back
-             if isinstance(r.get("GridPosition"), (int, float)) and str(r.get("Driver")) in first}
+    slots = {d: s for d, s in grid_slots(results).items() if d in first}
+    slots |= {str(r["Driver"]): 1000 for r in results  # a pit-lane start starts behind everyone
+              if r.get("GridPosition") == 0 and str(r.get("Driver")) in first}
     grid = {d: k for k, d in enumerate(sorted(slots, key=lambda d: (slots[d], d)), start=1)}
     out = []
     for k, driver in enumerate(sorted(first, key=lambda d: first[d].time), start=1):
