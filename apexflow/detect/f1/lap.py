@@ -39,7 +39,6 @@ class Lap:
     sector_session_times: tuple = (None, None, None)
     position: int | None = None
     deleted: bool = False
-    is_personal_best: bool = False
     fastf1_generated: bool = False
     green: bool = True
     clean: bool = False
@@ -57,7 +56,7 @@ class Lap:
                    tuple(num(row.get(f"Sector{k}Time")) for k in (1, 2, 3)),
                    tuple(num(row.get(f"Sector{k}SessionTime")) for k in (1, 2, 3)),
                    None if position is None else int(position), bool(row.get("Deleted") or False),
-                   bool(row.get("IsPersonalBest") or False), bool(row.get("FastF1Generated") or False))
+                   bool(row.get("FastF1Generated") or False))
 
     @property
     def pitted_in(self) -> bool:
