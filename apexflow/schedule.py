@@ -1,6 +1,6 @@
 """Scheduled ingestion: which F1 sessions ended recently and are not ingested yet.
 
-Pure selection logic over event-schedule rows (as ``apexflow.sources.fastf1_source.schedule``
+Pure selection logic over event-schedule rows (as ``apexflow.sources.fastf1.schedule``
 gives them: ``year``, ``EventName``, ``SessionN`` and ``SessionNDateUtc`` for N = 1..5).
 FastF1's schedule has start times only, so a session's end is its start plus a nominal
 length (``DURATIONS``). A session is *due* when it ended at least ``settle`` ago (timing data
@@ -54,7 +54,7 @@ def due_sessions(events, now: datetime, hours: float, ingested: set[str], settle
     Result is ordered by end time, oldest first.
     """
     if session_id is None:
-        from apexflow.sources.fastf1_source import session_id_of as session_id
+        from apexflow.sources.fastf1 import session_id_of as session_id
     now = _utc(now)
     if now is None:
         raise ValueError("now must be a datetime")

@@ -34,7 +34,8 @@ from apexflow.detect.field import Profile
 from apexflow.evaluate import LAG, LEAD, score
 from benchmarks import machine, report
 
-INFO_KINDS = {"pit_stop", "tyre_degradation", "yellow_flag", "safety_car", "virtual_safety_car", "red_flag"}
+INFO_KINDS = {"pit_stop", "tyre_degradation", "yellow_flag", "safety_car", "virtual_safety_car", "red_flag",
+              "fastest_lap", "personal_best", "overtake", "position_change"}  # race facts, not faults
 
 
 def run_race(seed: int, laps: int, chunk_seconds: float = 10.0) -> dict:
@@ -165,8 +166,8 @@ def real_sessions(http_cache: str) -> str:
     import logging
     import tempfile
 
-    from apexflow.detect.f1.laps import is_clean
-    from apexflow.sources.fastf1_source import FastF1Source
+    from apexflow.detect.f1.lap_table import LapTable
+    from apexflow.sources.fastf1 import FastF1Source
 
     logging.getLogger("fastf1").setLevel(logging.ERROR)
     rows = ["| session | laps | pit-in laps / pit stops found | deleted laps | lap-time outliers (deleted) | "
@@ -184,11 +185,11 @@ def real_sessions(http_cache: str) -> str:
                 continue
             found = detect_facts(session.session_id, facts, session.identity.get("session"))
             laps = facts.laps
-            by_key = {(r["Driver"], int(r["LapNumber"])): r for r in laps}
+            by_key = {(lap.driver, lap.lap_number): lap for lap in LapTable.of(laps).laps}
             pits = sum(1 for d in found if d.kind == "pit_stop")
             pit_in = sum(1 for r in laps if r.get("PitInTime") is not None)
             outl = [d for d in found if d.kind == "lap_time_outlier"]
-            bad = sum(1 for d in outl if not is_clean(by_key[(d.entity_id, d.lap)]))
+            bad = sum(1 for d in outl if not by_key[(d.entity_id, d.lap)].clean)
             periods = [d for d in found if d.entity_id == ""]
             missed = sum(1 for r in facts.track_status if str(r["Status"]) in kind_of and not any(
                 p.kind in kind_of[str(r["Status"])] and p.t_start <= r["Time"] <= p.t_end for p in periods))

@@ -6,8 +6,13 @@ import logging
 import pytest
 
 from apexflow.contract import SessionFacts
-from apexflow.detect.f1.laps import (detect_facts, is_clean, lap_time_outliers, pit_stops, track_status_events,
-                                     tyre_degradation)
+from apexflow.detect.f1.lap_table import LapTable
+from apexflow.detect.f1.lap_time import lap_time_outliers
+from apexflow.detect.f1.laps import detect_facts
+from apexflow.detect.f1.pit_stops import pit_stops
+from apexflow.detect.f1.punctures import slow_punctures
+from apexflow.detect.f1.track_status import track_status_events
+from apexflow.detect.f1.tyres import tyre_degradation
 
 
 def ts(*rows):
@@ -50,13 +55,13 @@ def test_lap_time_outlier_slow_lap_found_in_out_and_sc_laps_excluded():
     laps = race_laps(slow=9, pit_after=12)
     laps[4]["TrackStatus"] = "14"  # a safety-car lap: slow, but excluded
     laps[4]["LapTime"] += 20
-    d = lap_time_outliers("s", laps)
+    d = lap_time_outliers("s", LapTable.of(laps))
     assert [(x.entity_id, x.lap) for x in d] == [("AAA", 9)]
     assert d[0].evidence["direction"] == "slow" and d[0].evidence["delta"] > 7
 
 
 def test_tyre_degradation_trend_and_cliff_forecast():
-    d = tyre_degradation("s", race_laps(n=25, deg=0.15))
+    d = tyre_degradation("s", LapTable.of(race_laps(n=25, deg=0.15)))
     assert len(d) == 1
     ev = d[0].evidence
     assert ev["slope_s_per_lap"] == pytest.approx(0.15, abs=0.02)  # fuel corrected: 0.15 - 0.05 + 0.05
@@ -65,7 +70,7 @@ def test_tyre_degradation_trend_and_cliff_forecast():
 
 
 def test_pit_stop_lane_time():
-    d = pit_stops("s", race_laps(pit_after=12))
+    d = pit_stops("s", LapTable.of(race_laps(pit_after=12)))
     assert len(d) == 1 and d[0].lap == 12 and d[0].evidence["compound_after"] == "HARD"
     assert 15 < d[0].evidence["lane_seconds"] < 30 and not d[0].evidence["garage"]
 
@@ -76,7 +81,7 @@ SESSIONS = [(2025, "Miami", "S"), (2023, "Azerbaijan", "S"), (2021, "Italy", "FP
 
 @pytest.mark.parametrize("year,event,session", SESSIONS)
 def test_real_session_against_its_own_data(shared_cache, tmp_path, year, event, session):
-    from apexflow.sources.fastf1_source import FastF1Source
+    from apexflow.sources.fastf1 import FastF1Source
 
     logging.getLogger("fastf1").setLevel(logging.ERROR)
     src = FastF1Source(year, event, session, cache_dir=tmp_path, http_cache=shared_cache, telemetry=False)
@@ -85,6 +90,7 @@ def test_real_session_against_its_own_data(shared_cache, tmp_path, year, event, 
     found = detect_facts(src.session().session_id, facts, name)
     laps = facts.laps
     by_key = {(r["Driver"], int(r["LapNumber"])): r for r in laps}
+    typed = {(lap.driver, lap.lap_number): lap for lap in LapTable.of(laps, facts.track_status).laps}
 
     # pit stops: exactly the laps with a pit-in time, each matched with the next lap's pit-out where there is one
     pits = [d for d in found if d.kind == "pit_stop"]
@@ -111,7 +117,7 @@ def test_real_session_against_its_own_data(shared_cache, tmp_path, year, event, 
     # lap-time outliers: never an in/out lap, the first lap, or a lap under yellow/SC/VSC/red
     for d in (d for d in found if d.kind == "lap_time_outlier"):
         lap = by_key[(d.entity_id, d.lap)]
-        assert is_clean(lap) and lap.get("PitInTime") is None and lap.get("PitOutTime") is None
+        assert typed[(d.entity_id, d.lap)].clean and lap.get("PitInTime") is None and lap.get("PitOutTime") is None
         assert set(str(lap.get("TrackStatus") or "1")) <= {"1"}
         assert not any(p.t_start < d.t_end and p.t_end > d.t_start for p in periods)
         assert d.evidence["deleted"] == bool(lap.get("Deleted") or False)
@@ -186,11 +192,51 @@ def field_race(n_cars=8, n=12, step_at=None, step=0.0, grow_from=None, pit_after
 
 
 def test_field_pace_puncture_needs_a_growing_gap_not_a_step():
-    from apexflow.detect.f1.laps import slow_punctures
+    def found_in(rows):
+        return slow_punctures("s", LapTable.of(rows))
 
-    found = slow_punctures("s", field_race(grow_from=7))
+    found = found_in(field_race(grow_from=7))
     assert [(d.entity_id, d.lap, d.evidence["pit_lap"]) for d in found] == [("AAA", 7, 9)]
-    assert slow_punctures("s", field_race(grow_from=7))[0].detection_id == found[0].detection_id
-    assert slow_punctures("s", field_race()) == []
-    assert slow_punctures("s", field_race(step_at=7, step=2.0)) == []   # a power loss: one step, then flat
-    assert slow_punctures("s", field_race(step_at=8, step=1.5)) == []   # ... even right before the stop
+    assert found_in(field_race(grow_from=7))[0].detection_id == found[0].detection_id
+    assert found_in(field_race()) == []
+    assert found_in(field_race(step_at=7, step=2.0)) == []   # a power loss: one step, then flat
+    assert found_in(field_race(step_at=8, step=1.5)) == []   # ... even right before the stop
+
+
+def flat_laps(n=20, pit_after=None):
+    """One car at a steady 90 s (+-0.01 s), so only what a test adds stands out."""
+    laps = race_laps(n=n, deg=0.0, pit_after=pit_after)
+    for r in laps:
+        if not pit_after or r["LapNumber"] <= pit_after:
+            r["LapTime"] = 90.0 + (0.01 if r["LapNumber"] % 2 else -0.01)
+    return laps
+
+
+@pytest.mark.parametrize("extra, found", [(1.4, False), (1.6, True)])
+def test_lap_time_outlier_needs_a_second_and_a_half_on_a_steady_car(extra, found):
+    laps = flat_laps()
+    laps[8]["LapTime"] += extra
+    d = lap_time_outliers("s", LapTable.of(laps))
+    assert [x.lap for x in d] == ([9] if found else [])
+    assert all(x.evidence["limit"] == 1.5 and x.severity == "warning" for x in d)
+
+
+@pytest.mark.parametrize("first, found", [(0.2, False), (0.28, True)])
+def test_slow_puncture_drift_starts_a_quarter_second_off_the_stint_pace(first, found):
+    laps = flat_laps(pit_after=14)
+    laps[11]["LapTime"] += first
+    laps[12]["LapTime"] += first + 0.3
+    d = slow_punctures("s", LapTable.of(laps))
+    assert [(x.lap, x.evidence["pit_lap"]) for x in d] == ([(12, 14)] if found else [])
+
+
+def test_tyre_severity_steady_wear_is_info_and_only_falling_off_is_critical():
+    steady = tyre_degradation("s", LapTable.of(race_laps(n=25, deg=0.05)))[0]
+    heavy = tyre_degradation("s", LapTable.of(race_laps(n=25, deg=0.15)))[0]
+    cliff_laps = race_laps(n=25, deg=0.05)
+    for r in cliff_laps[-3:]:
+        r["LapTime"] += 1.5
+    cliff = tyre_degradation("s", LapTable.of(cliff_laps))[0]
+    assert (steady.severity, heavy.severity, cliff.severity) == ("info", "warning", "critical")
+    assert heavy.evidence["crossed"] and cliff.evidence["fall_off_s"] >= 0.7
+    assert steady.evidence["fall_off_s"] < 0.7

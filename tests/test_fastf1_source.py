@@ -10,7 +10,7 @@ import pytest
 
 from apexflow.contract import ContractError
 from apexflow.ingest import ingest
-from apexflow.sources import fastf1_source as f1
+from apexflow.sources import fastf1 as f1
 from apexflow.sources import from_spec
 
 # (year, event, session) -> (laps, pit-in laps, race-control messages or None), from the shared README
@@ -72,7 +72,7 @@ def test_fastf1_cache_configure_still_takes_a_private_backend():
     params = inspect.signature(Cache.configure).parameters
     assert "_backend" in params and "cache_dir" in params, (
         f"FastF1 changed Cache.configure (now {inspect.signature(Cache.configure)}); "
-        "update apexflow.sources.fastf1_source.configure_cache")
+        "update apexflow.sources.fastf1.cache.configure_cache")
     assert callable(getattr(Cache, "offline_mode", None)), "FastF1 dropped Cache.offline_mode"
     assert issubclass(FileCache, BaseCache)
 

@@ -64,7 +64,7 @@ def test_years_around_new_year():
 
 
 def test_frozen_fastf1_schedule_selects_the_miami_sprint(shared_cache, tmp_path):
-    from apexflow.sources import fastf1_source as f1
+    from apexflow.sources import fastf1 as f1
 
     rows = f1.schedule(2025, tmp_path, shared_cache)
     assert any(r["EventName"] == "Miami Grand Prix" and r["Session3"] == "Sprint" for r in rows)

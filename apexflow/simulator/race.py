@@ -205,8 +205,8 @@ class SyntheticRace:
         for pos, k in enumerate(np.argsort(finish, kind="stable"), start=1):
             car = self.plan.cars[k]
             rows.append({
-                "DriverNumber": car.number, "Abbreviation": car.code, "FullName": car.name, "TeamName": car.team,
-                "Position": pos, "ClassifiedPosition": str(pos), "GridPosition": car.grid + 1,
+                "DriverNumber": car.number, "Driver": car.code, "Abbreviation": car.code, "FullName": car.name,
+                "TeamName": car.team, "Position": pos, "ClassifiedPosition": str(pos), "GridPosition": car.grid + 1,
                 "Time": float(finish[k] if pos == 1 else finish[k] - finish.min()), "Status": "Finished",
                 "Points": POINTS[pos - 1] if pos <= len(POINTS) else 0, "Laps": self.laps,
             })

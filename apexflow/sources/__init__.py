@@ -12,7 +12,7 @@ def from_spec(spec: dict):
 
         return SyntheticRace(seed=int(spec.get("seed", 7)), laps=int(spec.get("laps", 6)))
     if kind == "fastf1":
-        from apexflow.sources.fastf1_source import FastF1Source
+        from apexflow.sources.fastf1 import FastF1Source
 
         for key in ("year", "event", "session"):
             if spec.get(key) in (None, ""):

@@ -161,9 +161,11 @@ def session_overview(cur, session_id: str) -> dict:
         "WHERE e.session_id = %s GROUP BY e.entity_id, e.name, e.team ORDER BY e.entity_id", (session_id,))
     entities = [dict(zip(("entity_id", "name", "team", "laps", "best_lap_time", "stints", "pit_stops",
                           "compounds"), row)) for row in cur.fetchall()]
+    cur.execute("SELECT rows FROM session_facts WHERE session_id = %s AND kind = 'results'", (session_id,))
+    results = cur.fetchone()
     return {"session_id": session_id, "source": source, "start_time": start.isoformat(), "identity": identity,
             "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
-            "entities": entities, "detections": detections(cur, session_id)}
+            "entities": entities, "results": results[0] if results else [], "detections": detections(cur, session_id)}
 
 
 def upsert_insight(cur, insight: dict) -> None:

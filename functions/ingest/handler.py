@@ -52,7 +52,7 @@ def ingest_one(spec: dict) -> dict:
 
 def ingest_scheduled(event: dict) -> dict:
     from apexflow.schedule import due_sessions, years_to_check
-    from apexflow.sources.fastf1_source import schedule
+    from apexflow.sources.fastf1 import schedule
 
     hours = float(event.get("hours", 6))
     now = (datetime.fromisoformat(event["now"].replace("Z", "+00:00")) if event.get("now")
