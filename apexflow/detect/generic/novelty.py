@@ -62,8 +62,8 @@ STATE_CAP = 0.75              # a persistent state is a warning, never more
 MERGE = 8                     # events closer than this many rows are one event
 HABIT = 32                    # novelty fades after this many rows of it (state tells whether it lasts)
 
-# contexts: the previous value's fine level and its move over one row, or the level k rows before it
-_CTX = [FINE * LEVELS * ((2 * MOVE + 1) if k == 1 else LEVELS) for k in LAGS]
+# contexts: the previous value's fine level and its move over one row; its level and the level k rows before
+_CTX = [FINE * LEVELS * (2 * MOVE + 1) if k == 1 else LEVELS * LEVELS for k in LAGS]
 _OFFS = [LEVELS]
 for _size in _CTX:
     _OFFS += [_OFFS[-1] + _size, _OFFS[-1] + _size + _size * LEVELS]
@@ -145,7 +145,7 @@ def _keys(ff: np.ndarray, tod: np.ndarray, idx: np.ndarray) -> np.ndarray:
         if k == 1:
             ctx = fine_prev * (2 * MOVE + 1) + np.clip(prev - before, -MOVE, MOVE) + MOVE
         else:
-            ctx = fine_prev * LEVELS + before
+            ctx = prev * LEVELS + before
         young = (idx <= k)[:, None]
         keys[:, 1 + 2 * j] = np.where(young, TABLE, _OFFS[2 * j] + ctx)
         keys[:, 2 + 2 * j] = np.where(young, TABLE, _OFFS[2 * j + 1] + ctx * LEVELS + q)
@@ -156,38 +156,45 @@ def _keys(ff: np.ndarray, tod: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _counts(st: dict, keys: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int):
+def _counts(st: dict, keys: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
     """Counts of the ``keys`` (rows x kinds x channels) in the table as it stood at the start of each
-    row's block of ``LEARN`` rows, of all levels, and whether the row's time of day was learnt on an
-    earlier day (before that, the time-of-day expert knows nothing of this day's pattern).
+    row's block of ``LEARN`` rows, and of all levels.
 
     The table learns the first ``_KINDS`` keys of a block once the block is complete (the keys of an
     incomplete one wait in ``st["pending"]``) and is halved every ``HALVE`` rows."""
     n, _, rows = keys.shape
-    table, first_day = st["table"], st["tod_first_day"]
+    table = st["table"]
     flat = table.reshape(-1)
     gidx = keys + np.arange(rows, dtype=np.intp) * table.shape[1]
     got = np.empty(gidx.shape, dtype=np.int64)
     total = np.empty((n, rows), dtype=np.int64)
-    live = np.empty(n, dtype=bool)
-    pending, pending_tod = st["pending"], st["pending_tod"]
+    pending = st["pending"]
     a = 0
     while a < n:
         b = min(n, a + LEARN - (n0 + a) % LEARN)
         got[a:b] = flat[gidx[a:b]]
         total[a:b] = table[:, :LEVELS].sum(axis=1)
-        live[a:b] = first_day[tod[a:b]] < day[a:b]
         pending = np.concatenate([pending, gidx[a:b, :_KINDS].reshape(-1)])
-        pending_tod = np.concatenate([pending_tod, np.stack([tod[a:b], day[a:b]])], axis=1)
         if (n0 + b) % LEARN == 0:  # the block is complete: learn it
-            np.add.at(flat, pending, 1)
-            np.minimum.at(first_day, pending_tod[0].astype(np.intp), pending_tod[1])
-            pending, pending_tod = pending[:0], pending_tod[:, :0]
+            np.add.at(flat, pending, np.int32(1))
+            pending = pending[:0]
             if (n0 + b) % HALVE == 0:
                 table >>= 1
         a = b
-    st["pending"], st["pending_tod"] = pending, pending_tod
-    return got, total, live
+    st["pending"] = pending
+    return got, total
+
+
+def _tod_known(st: dict, tod: np.ndarray, day: np.ndarray, n0: int) -> np.ndarray:
+    """Whether each row's time of day was learnt (in an earlier block) on an earlier day: before that,
+    the time-of-day expert knows nothing of the day's pattern."""
+    first_row, first_day = st["tod_first_row"], st["tod_first_day"]
+    new, at = np.unique(tod, return_index=True)
+    fresh = first_row[new] < 0
+    first_row[new[fresh]] = n0 + at[fresh]
+    first_day[new[fresh]] = day[at[fresh]]
+    block_start = (np.arange(n0, n0 + len(tod)) // LEARN) * LEARN
+    return (first_row[tod] >= 0) & (first_row[tod] < block_start) & (first_day[tod] < day)
 
 
 def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray]:
@@ -199,12 +206,13 @@ def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int
     down is less surprising than a far one."""
     rows, n = f.shape
     bits, tod_bits = np.empty((n, rows)), np.empty((n, rows))
+    known = _tod_known(st, tod, day, n0)
     for a in range(0, n, SUB):  # a few thousand rows at a time, so that all of it stays in cache
         b = min(n, a + SUB)
         ff = np.concatenate([st["fhist"], f[:, a:b].T])
         st["fhist"] = ff[-_HIST:]
         keys = _keys(ff, tod[a:b], np.arange(n0 + a, n0 + b))
-        cnt, total, live_tod = _counts(st, keys, tod[a:b], day[a:b], n0 + a)
+        cnt, total = _counts(st, keys, n0 + a)
         q = keys[:, 0]
         near = (q > 0) * cnt[:, _KINDS] + (q < LEVELS - 1) * cnt[:, _KINDS + 1]
         p0 = (cnt[:, 0] + NEAR * near + BETA / LEVELS) / ((1 + 2 * NEAR) * total + BETA)
@@ -214,16 +222,17 @@ def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int
             live = keys[:, j] != TABLE
             pool += np.where(live, (cnt[:, j + 1] + ALPHA * p0) / (cnt[:, j] + ALPHA), 0.0)
             m += live
-        tod_p = np.where(live_tod[:, None], (cnt[:, _KINDS - 1] + ALPHA * p0) / (cnt[:, _KINDS - 2] + ALPHA), p0)
-        m += live_tod[:, None]
-        bits[a:b] = -np.log2(np.where(m > 0, (pool + tod_p * live_tod[:, None]) / np.maximum(m, 1), p0))
+        live = known[a:b, None]
+        tod_p = np.where(live, (cnt[:, _KINDS - 1] + ALPHA * p0) / (cnt[:, _KINDS - 2] + ALPHA), p0)
+        m += live
+        bits[a:b] = -np.log2(np.where(m > 0, (pool + tod_p * live) / np.maximum(m, 1), p0))
         tod_bits[a:b] = -np.log2(tod_p)
     return bits.T, tod_bits.T
 
 
 # -- block memories ---------------------------------------------------------------------------------
 
-def _blocks(st: dict, key: str, x: np.ndarray, n0: int, summarise) -> tuple[np.ndarray, np.ndarray]:
+def _blocks(st: dict, key: str, x: np.ndarray, n0: int, summarise, every: int = EVERY) -> tuple[np.ndarray, np.ndarray]:
     """Summaries of the complete blocks of ``B`` rows (the carried ones first) and, for each row, the
     end of its memory among them: the first block of its group of ``EVERY`` blocks (a reference is
     recomputed once per group). ``x``: channels x rows; ``summarise``: (channels, blocks, B) -> ..."""
@@ -233,25 +242,24 @@ def _blocks(st: dict, key: str, x: np.ndarray, n0: int, summarise) -> tuple[np.n
     mem = np.concatenate([carried, summarise(full[:, :done * B].reshape(full.shape[0], done, B))], axis=1) \
         if done else carried
     base = n0 // B - carried.shape[1]  # absolute block of mem[:, 0]
-    k = (np.arange(n0, n0 + x.shape[1]) // (B * EVERY)) * EVERY - base
+    k = (np.arange(n0, n0 + x.shape[1]) // (B * every)) * every - base
     st[key + "_part"] = full[:, done * B:]
     st[key + "_mem"] = mem[:, -(MEM + EVERY):]
     return mem, k
 
 
-def _windows(mem: np.ndarray, k: np.ndarray, wants, keep: bool = False):
+def _windows(mem: np.ndarray, k: np.ndarray, wants, keep: slice | None = None):
     """Statistics of the memory window of each distinct reference end among ``k`` (the up to ``MEM``
     summaries before it): ``(values, windows, enough, inverse)``. ``wants``: ``(rows, fn)`` pairs, ``fn``
     reducing the last axis; ``windows`` (rows x ends x MEM, +inf where the stream is younger) only if
     ``keep``; ``enough``: at least ``WARMUP // B`` summaries."""
     ends, inverse = np.unique(k, return_inverse=True)
     full = ends >= MEM
-    win = sliding_window_view(mem, MEM, axis=1)[:, ends[full] - MEM] if full.any() else None
     vals = []
     for rows, fn in wants:
         v = np.full((len(range(mem.shape[0])[rows]), len(ends)), np.nan)
-        if win is not None:
-            v[:, full] = fn(win[rows])
+        if full.any():
+            v[:, full] = fn(sliding_window_view(mem[rows], MEM, axis=1)[:, ends[full] - MEM])
         vals.append(v)
     young = np.flatnonzero(~full & (ends >= WARMUP // B))
     for i in young.tolist():  # the stream's first blocks
@@ -259,13 +267,31 @@ def _windows(mem: np.ndarray, k: np.ndarray, wants, keep: bool = False):
         for v, (rows, fn) in zip(vals, wants):
             v[:, i] = fn(part[rows])[:, 0]
     windows = None
-    if keep:
-        windows = np.full((mem.shape[0], len(ends), MEM), np.inf)
-        if win is not None:
-            windows[:, full] = win
+    if keep is not None:
+        part = mem[keep]
+        windows = np.full((part.shape[0], len(ends), MEM), np.inf)
+        if full.any():
+            windows[:, full] = sliding_window_view(part, MEM, axis=1)[:, ends[full] - MEM]
         for i in young.tolist():
-            windows[:, i, :ends[i]] = mem[:, :ends[i]]
+            windows[:, i, :ends[i]] = part[:, :ends[i]]
     return vals, windows, ends >= WARMUP // B, inverse
+
+
+def _sliding_max(mem: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """For each row (``k``: its memory's end among ``mem``'s columns), the largest of the up to ``MEM``
+    summaries before it; van Herk's running maxima, two passes whatever the window."""
+    rows, length = mem.shape
+    pad = -length % MEM
+    seg = np.concatenate([mem, np.full((rows, pad), -np.inf)], axis=1).reshape(rows, -1, MEM)
+    fwd = np.maximum.accumulate(seg, axis=2).reshape(rows, -1)
+    bwd = np.maximum.accumulate(seg[:, :, ::-1], axis=2)[:, :, ::-1].reshape(rows, -1)
+    ends, inverse = np.unique(k, return_inverse=True)
+    out = np.full((rows, len(ends)), -np.inf)
+    some = ends >= 1
+    out[:, some] = fwd[:, ends[some] - 1]
+    full = ends >= MEM
+    out[:, full] = np.maximum(bwd[:, ends[full] - MEM], fwd[:, ends[full] - 1])
+    return out[:, inverse]
 
 
 def _median(a: np.ndarray) -> np.ndarray:
@@ -337,22 +363,23 @@ def _state(st: dict, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray, np
         jump[:, max(0, k - h):] = np.abs(full[:, max(h, k):] - full[:, max(h, k) - k:full.shape[1] - k])
         jumps.append(jump)
     wm = _trailing_mean(st, "tail", x)
-    J = len(JUMPS)
-    mem, k = _blocks(st, "sm", np.concatenate([x, *jumps]), n0, lambda b: np.concatenate(
-        [_mean(b[:rows]), b[:rows].min(axis=2), b.max(axis=2), _mean(b[rows:])]))
-    (med, mad, lo, hi, typ), win, enough, inv = _windows(mem, k, [
-        (slice(0, rows), _median), (slice(0, rows), _mad), (slice(rows, 2 * rows), lambda w: w.min(axis=-1)),
-        (slice(2 * rows, (3 + J) * rows), lambda w: w.max(axis=-1)), (slice((3 + J) * rows, None), _median)],
-        keep=True)
+    mem, k = _blocks(st, "sm", x, n0, _mean, every=1)
+    (med, mad), win, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(None), _mad)], keep=slice(None))
+    mem, k = _blocks(st, "jm", np.concatenate(jumps), n0, _mean)
+    (typ,), _, _, inv_typ = _windows(mem, k, [(slice(None), _median)])
+    typ = typ[:, inv_typ]
     sd = np.maximum(np.nan_to_num(mad), st["floor"][:, None])
     ok = enough[inv] & np.isfinite(wm)
     z = np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(med)[:, inv]) / sd[:, inv], 0.0)
+    # the range of the memory, as fresh as each block: largest values (and changes) and smallest values
+    mem, k = _blocks(st, "rng", np.concatenate([x, *jumps, -x]), n0, lambda b: b.max(axis=2), every=1)
+    top = _sliding_max(mem, k)
     step = st["step"][:, None]
-    beyond = np.maximum(np.maximum(x - hi[:rows, inv], lo[:, inv] - x), 0.0) / step
+    beyond = np.maximum(np.maximum(x - top[:rows], -top[-rows:] - x), 0.0) / step
     for j, jump in enumerate(jumps):
-        top, usual = hi[(j + 1) * rows:(j + 2) * rows, inv], typ[j * rows:(j + 1) * rows, inv]
-        beyond += np.maximum(jump - top, 0.0) / np.maximum(usual, step / 8.0)
-    extreme = np.where(enough[inv], EXTREME_BITS * np.nan_to_num(beyond), 0.0)
+        usual = typ[j * rows:(j + 1) * rows]
+        beyond += np.maximum(jump - top[(j + 1) * rows:(j + 2) * rows], 0.0) / np.maximum(usual, step / 8.0)
+    extreme = np.where(enough[inv] & (k >= WARMUP // B), EXTREME_BITS * np.nan_to_num(beyond), 0.0)
     novel = np.zeros((rows, n), dtype=bool)
     for c in range(rows):
         _excursions(st, c, z[c], wm[c], win[c], sd[c], inv, novel[c])
@@ -418,9 +445,12 @@ def _init(st: dict, x: np.ndarray) -> None:
     rows = x.shape[0]
     centre, step = _quantiser(x)
     st.update(centre=centre, step=step, floor=step / 8.0,
-              table=np.zeros((rows, TABLE + 1), dtype=np.int32), pending=np.empty(0, dtype=np.intp), pending_tod=np.empty((2, 0)), tod_first_day=np.full(TOD, np.inf), fhist=np.zeros((_HIST, rows), dtype=np.int64),
+              table=np.zeros((rows, TABLE + 1), dtype=np.int32), pending=np.empty(0, dtype=np.intp), tod_first_row=np.full(TOD, -1, dtype=np.int64),
+              tod_first_day=np.zeros(TOD), fhist=np.zeros((_HIST, rows), dtype=np.int64),
               cal_part=np.empty((rows + 2, 0)), cal_mem=np.empty((rows + 4, 0)), cal_tail=np.empty((2, 0)),
-              xhist=np.empty((rows, 0)), sm_part=np.empty(((1 + len(JUMPS)) * rows, 0)), sm_mem=np.empty(((3 + 2 * len(JUMPS)) * rows, 0)), tail=np.empty((rows, 0)),
+              xhist=np.empty((rows, 0)), sm_part=np.empty((rows, 0)), sm_mem=np.empty((rows, 0)),
+              jm_part=np.empty((len(JUMPS) * rows, 0)), jm_mem=np.empty((len(JUMPS) * rows, 0)),
+              rng_part=np.empty(((2 + len(JUMPS)) * rows, 0)), rng_mem=np.empty(((2 + len(JUMPS)) * rows, 0)), tail=np.empty((rows, 0)),
               run=[0, 0], open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
 
 
