@@ -1,4 +1,4 @@
-"""``apexflow detect FILE.csv``: plain time series in, one score per row and flagged windows out."""
+"""``apexflow detect FILE.csv``: time series in, one score per row (and the channels behind it) and windows out."""
 from __future__ import annotations
 
 import csv
@@ -9,14 +9,16 @@ import pytest
 
 from apexflow.cli import main
 from apexflow.contract import ContractError
-from apexflow.detect_file import SeriesDetector, detect_file, parse_time
+from apexflow.detect.generic import novelty
+from apexflow.detect_file import SeriesDetector, delimiter_of, detect_file, parse_time
 
 
-def write_series(path, stamps, values, time_col="timestamp", value_col="value"):
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([time_col, value_col])
-        w.writerows(zip(stamps, values))
+def write_series(path, stamps, values, time_col="timestamp", value_col="value", delimiter=",", bom=False):
+    columns = values if isinstance(values, dict) else {value_col: values}
+    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as fh:
+        w = csv.writer(fh, delimiter=delimiter)
+        w.writerow([time_col, *columns])
+        w.writerows(zip(stamps, *columns.values()))
 
 
 def machine_series(n=3000, seed=1):
@@ -33,6 +35,10 @@ def machine_series(n=3000, seed=1):
     return stamps, x, secs
 
 
+def scores_of(path):
+    return np.array([float(r["score"]) for r in csv.DictReader(open(path))])
+
+
 def test_parse_time_formats():
     assert parse_time("12.5") == 12.5
     assert parse_time("1970-01-01 00:01:00") == 60.0
@@ -47,19 +53,15 @@ def test_scores_every_row_and_flags_the_windows(tmp_path):
     src, out = tmp_path / "series.csv", tmp_path / "scores.csv"
     write_series(src, stamps, x)
     result = detect_file(str(src), "timestamp", "value", out=str(out))
-    rows = list(csv.DictReader(open(out)))
-    assert len(rows) == len(stamps) == result["rows"]
-    scores = np.array([float(r["score"]) for r in rows])
+    scores = scores_of(out)
+    assert len(scores) == len(stamps) == result["rows"]
     assert ((scores >= 0) & (scores <= 1)).all()
-    assert (scores[:96] == 0).all()  # warming up
-    kinds = {(w["kind"], w["start"]) for w in result["windows"]}
-    assert ("spike", stamps[800]) in kinds
-    assert any(k == "level_shift" and stamps[1500] <= s <= stamps[1510] for k, s in kinds)
-    assert any(k == "change_point" and stamps[1490] <= s <= stamps[1510] for k, s in kinds)
-    assert any(k == "frozen_sensor" and s == stamps[1900] for k, s in kinds)
-    assert ("dropout", stamps[2199]) in kinds
-    assert scores[800] >= 0.9 and scores[2200] >= 0.9
-    quiet = np.r_[100:790, 830:1480]
+    assert (scores[:novelty.WARMUP] == 0).all()  # warming up
+    found = {(w["kind"], w["start"]) for w in result["windows"]}
+    assert ("anomaly", stamps[800]) in found and ("anomaly", stamps[1500]) in found
+    assert ("frozen_sensor", stamps[1900]) in found and ("dropout", stamps[2199]) in found
+    assert scores[800] >= 0.9 and scores[1500:1510].max() >= 0.9 and scores[2200] >= 0.5
+    quiet = np.r_[300:790, 830:1480]
     assert (scores[quiet] < 0.5).mean() > 0.99  # clean stretches stay quiet
 
 
@@ -77,10 +79,27 @@ def test_row_by_row_equals_blocks(tmp_path):
 def test_no_look_ahead():
     """A row's score does not change when later rows are appended."""
     _, x, secs = machine_series(n=1000, seed=4)
-    full, _ = SeriesDetector().update(secs, x)
+    full, _, _ = SeriesDetector().update(secs, x)
     for cut in (150, 400, 801):
-        part, _ = SeriesDetector().update(secs[:cut], x[:cut])
+        part, _, _ = SeriesDetector().update(secs[:cut], x[:cut])
         assert np.array_equal(part, full[:cut])
+
+
+def test_many_columns_scored_jointly_with_the_channel_behind_each_flag(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    n = 2000
+    values = {"temp": 60 + rng.normal(0, 0.5, n), "vibration": 1 + 0.2 * np.sin(np.arange(n) / 9),
+              "current": 12 + rng.normal(0, 0.2, n)}
+    values["vibration"][1500] += 3.0
+    src, out = tmp_path / "rig.csv", tmp_path / "o.csv"
+    write_series(src, [f"{i * 10}" for i in range(n)], values, time_col="t")
+    for spec in ("temp,vibration,current", "all"):
+        assert main(["detect", str(src), "--time-col", "t", "--value-col", spec, "--out", str(out)]) == 0
+        rows = list(csv.DictReader(open(out)))
+        assert list(rows[0]) == ["t", "temp", "vibration", "current", "score", "channels"]
+        assert float(rows[1500]["score"]) >= 0.9 and rows[1500]["channels"] == "vibration"
+        assert all(r["channels"] == "" for r in rows if float(r["score"]) < 0.5)
+    assert "channels 3" in capsys.readouterr().out
 
 
 def test_cli_numeric_seconds_bad_rows_and_range(tmp_path, capsys):
@@ -96,6 +115,7 @@ def test_cli_numeric_seconds_bad_rows_and_range(tmp_path, capsys):
     assert main(["detect", str(src), "--time-col", "T", "--value-col", "V", "--out", str(out), "--max", "100"]) == 0
     text = capsys.readouterr().out
     assert "rows 600" in text and "skipped 2" in text and "out_of_range" in text
+    assert "empty value (lines 12)" in text and "not a number (lines 13)" in text
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 600 and rows[10]["score"] == "0.0000" and float(rows[400]["score"]) == 1.0
 
@@ -105,3 +125,55 @@ def test_cli_reports_a_missing_column(tmp_path, capsys):
     write_series(src, ["1", "2"], ["1", "2"])
     assert main(["detect", str(src), "--time-col", "time", "--value-col", "value"]) == 2
     assert "no column 'time'" in capsys.readouterr().err
+
+
+def test_a_missing_input_leaves_an_existing_output_alone(tmp_path, capsys):
+    out = tmp_path / "o.csv"
+    out.write_text("keep me\n")
+    assert main(["detect", str(tmp_path / "nope.csv"), "--time-col", "t", "--value-col", "v", "--out", str(out)]) == 2
+    assert "no such file" in capsys.readouterr().err and out.read_text() == "keep me\n"
+
+
+def test_the_output_may_not_be_the_input(tmp_path, capsys):
+    src = tmp_path / "s.csv"
+    write_series(src, ["1", "2"], ["1", "2"])
+    before = src.read_text()
+    assert main(["detect", str(src), "--time-col", "timestamp", "--value-col", "value", "--out", str(src)]) == 2
+    assert "is the input file" in capsys.readouterr().err and src.read_text() == before
+
+
+def test_a_bad_timestamp_names_its_line_and_writes_nothing(tmp_path, capsys):
+    stamps = [str(i) for i in range(20_000)]
+    stamps[14_999] = "noon"
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, stamps, np.ones(20_000))
+    out.write_text("old scores\n")
+    assert main(["detect", str(src), "--time-col", "timestamp", "--value-col", "value", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "line 15001" in err and "'noon'" in err
+    assert out.read_text() == "old scores\n" and len(list(tmp_path.iterdir())) == 2  # no temp file left
+
+
+def test_tabs_and_a_byte_order_mark(tmp_path):
+    src = tmp_path / "s.tsv"
+    write_series(src, [str(i) for i in range(400)], np.sin(np.arange(400) / 5), delimiter="\t", bom=True)
+    assert delimiter_of("\\t") == delimiter_of("tab") == "\t"
+    result = detect_file(str(src), "timestamp", "value", delimiter="\\t")
+    assert result["rows"] == 400 and not result["skipped"]
+    with pytest.raises(ContractError, match="one character"):
+        delimiter_of(";;")
+
+
+def test_rows_out_of_order_are_refused_or_sorted_and_repeats_reported(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    t = rng.permutation(1000).astype(float)
+    t[5] = t[4]  # a repeat, once sorted
+    src = tmp_path / "s.csv"
+    write_series(src, [f"{v:.0f}" for v in t], rng.normal(0, 1, 1000))
+    args = ["detect", str(src), "--time-col", "timestamp", "--value-col", "value"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "is before the previous row's" in err and "--sort" in err
+    assert main([*args, "--sort"]) == 0
+    text = capsys.readouterr().out
+    assert "rows 1000" in text and "repeats the previous timestamp" in text

@@ -54,11 +54,12 @@ SUB = 2048                    # rows computed at a time (a multiple of LEARN; no
 HALVE = 4096                  # ... and are halved every this many rows
 B, MEM = 16, 64               # calibration and state memories: 64 blocks of 16 rows ...
 EVERY = 4                     # ... their references recomputed every 4 blocks
-S_FULL = 8.0                  # -log10 tail probability that scores 1.0
+S_FULL = 12.0                 # -log10 tail probability that scores 1.0 (0.5: one in a million)
 THETA_MIN = 1.0               # bits: the tail's scale is never taken as narrower than this
 Z_ON, Z_OFF = 3.5, 2.0        # state excursion: opens at |z| >= 3.5, holds while |z| >= 2
 FAMILIAR = 2                  # blocks of the memory near a level that make it a known one
 STATE_CAP = 0.75              # a persistent state is a warning, never more
+CYCLES, CYCLE_BITS, CYCLE_TOL = 32, 32.0, 0.1  # cycle lengths: memory, bits per doubling, tolerance
 MERGE = 8                     # events closer than this many rows are one event
 HABIT = 32                    # novelty fades after this many rows of it (state tells whether it lasts)
 
@@ -226,7 +227,7 @@ def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int
         tod_p = np.where(live, (cnt[:, _KINDS - 1] + ALPHA * p0) / (cnt[:, _KINDS - 2] + ALPHA), p0)
         m += live
         bits[a:b] = -np.log2(np.where(m > 0, (pool + tod_p * live) / np.maximum(m, 1), p0))
-        tod_bits[a:b] = -np.log2(tod_p)
+        tod_bits[a:b] = np.where(live, -np.log2(tod_p), bits[a:b])  # no day known yet: no more to say
     return bits.T, tod_bits.T
 
 
@@ -347,21 +348,25 @@ def _calibrate(st: dict, streams: np.ndarray, bits: np.ndarray, n0: int) -> tupl
     return np.where(ok, np.maximum(np.maximum(s_row, s_mean).max(axis=0), 0.0), 0.0), excess
 
 
-def _state(st: dict, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per channel and row: ``|z|`` of the mean of the last ``B`` rows against the memory of block means;
     whether the row is in an excursion to a level the memory did not know before it; and, in bits, how
     far the value lies beyond the range of the memory (``EXTREME_BITS`` per level of the channel) and
     its change over each of ``JUMPS`` rows beyond the largest such change in the memory (per typical
-    change): a spike, or an oscillation faster than any before."""
+    change; over k rows and k + 1 rows both, so that the rows after a spike do not echo it); and how
+    far a cycle's length lies outside the lengths before it (``_cycles``)."""
     rows, n = x.shape
     h = st["xhist"].shape[1]
     full = np.concatenate([st["xhist"], x], axis=1)
-    st["xhist"] = full[:, -max(JUMPS):]
-    jumps = []
-    for k in JUMPS:  # rows with fewer than k before them in the stream have no change over k
-        jump = np.zeros((rows, n))
-        jump[:, max(0, k - h):] = np.abs(full[:, max(h, k):] - full[:, max(h, k) - k:full.shape[1] - k])
-        jumps.append(jump)
+    st["xhist"] = full[:, -(max(JUMPS) + 1):]
+
+    def change(k):  # over k rows; rows with fewer than k before them in the stream have none
+        d = np.zeros((rows, n))
+        d[:, max(0, k - h):] = np.abs(full[:, max(h, k):] - full[:, max(h, k) - k:full.shape[1] - k])
+        return d
+
+    jumps = [change(k) for k in JUMPS]
+    earlier = [change(k + 1) for k in JUMPS]  # against one row earlier: a spike's later rows do not echo it
     wm = _trailing_mean(st, "tail", x)
     mem, k = _blocks(st, "sm", x, n0, _mean, every=1)
     (med, mad), win, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(None), _mad)], keep=slice(None))
@@ -376,14 +381,51 @@ def _state(st: dict, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray, np
     top = _sliding_max(mem, k)
     step = st["step"][:, None]
     beyond = np.maximum(np.maximum(x - top[:rows], -top[-rows:] - x), 0.0) / step
-    for j, jump in enumerate(jumps):
-        usual = typ[j * rows:(j + 1) * rows]
-        beyond += np.maximum(jump - top[(j + 1) * rows:(j + 2) * rows], 0.0) / np.maximum(usual, step / 8.0)
+    jumped = np.zeros((rows, n))
+    for j, (jump, jump1) in enumerate(zip(jumps, earlier)):
+        usual, most = np.maximum(typ[j * rows:(j + 1) * rows], step / 8.0), top[(j + 1) * rows:(j + 2) * rows]
+        jumped = np.maximum(jumped, np.maximum(np.minimum(jump, jump1) - most, 0.0) / usual)
+    beyond += jumped
     extreme = np.where(enough[inv] & (k >= WARMUP // B), EXTREME_BITS * np.nan_to_num(beyond), 0.0)
+    extreme += _cycles(st, t, x, np.where(enough[inv], np.nan_to_num(med)[:, inv], np.nan))
     novel = np.zeros((rows, n), dtype=bool)
     for c in range(rows):
         _excursions(st, c, z[c], wm[c], win[c], sd[c], inv, novel[c])
     return z, novel, extreme
+
+
+def _cycles(st: dict, t: np.ndarray, x: np.ndarray, mid: np.ndarray) -> np.ndarray:
+    """Bits (channels x rows) at each crossing of the memory's median ``mid`` (with a hysteresis of one
+    level): ``CYCLE_BITS`` per doubling by which the time since the previous crossing lies outside the
+    range of the last ``CYCLES`` such times (beyond a tolerance of ``CYCLE_TOL``), where those times were
+    regular (the longest under twice the shortest): a cycle faster or slower than any before, whatever
+    the signal's period. Noise has no regular cycle, so it gets none of these bits."""
+    rows, n = x.shape
+    step = st["step"][:, None]
+    side = np.where(x > mid + step, 1, np.where(x < mid - step, -1, 0))
+    at = np.maximum.accumulate(np.where(side != 0, np.arange(n), -1), axis=1)
+    carried = np.asarray(st["cyc_side"], dtype=np.int64)
+    filled = np.where(at >= 0, np.take_along_axis(side, np.maximum(at, 0), axis=1), carried[:, None])
+    before = np.concatenate([carried[:, None], filled[:, :-1]], axis=1)
+    cross = (filled != before) & (before != 0)
+    out = np.zeros((rows, n))
+    for c in np.flatnonzero(cross.any(axis=1)).tolist():
+        at_c = np.flatnonzero(cross[c])
+        lengths = np.diff(np.concatenate([[st["cyc_last"][c]], t[at_c]]))
+        past = np.asarray(st["cyc_hist"][c], dtype=np.float64)
+        allv = np.concatenate([np.full(CYCLES, np.nan), past, lengths])
+        win = sliding_window_view(allv, CYCLES)[len(past):len(past) + len(lengths)]
+        known = np.sum(np.isfinite(win), axis=1) >= CYCLES // 4
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lo, hi = np.nanmin(np.where(known[:, None], win, 1.0), axis=1), np.nanmax(np.where(known[:, None], win, 1.0), axis=1)
+            off = np.maximum(np.log2(lo / lengths), np.log2(lengths / hi)) - CYCLE_TOL
+        regular = np.log2(hi / lo) <= 1.0  # the cycle has a length: its longest is under twice its shortest
+        out[c, at_c] = np.where(known & regular & np.isfinite(off), CYCLE_BITS * np.maximum(off, 0.0), 0.0)
+        st["cyc_last"][c] = float(t[at_c[-1]])
+        keep = np.concatenate([past, lengths])
+        st["cyc_hist"][c] = keep[np.isfinite(keep)][-CYCLES:].tolist()
+    st["cyc_side"] = filled[:, -1].tolist()
+    return out
 
 
 def _excursions(st, c, z, wm, win, sd, inv, novel) -> None:
@@ -451,17 +493,18 @@ def _init(st: dict, x: np.ndarray) -> None:
               xhist=np.empty((rows, 0)), sm_part=np.empty((rows, 0)), sm_mem=np.empty((rows, 0)),
               jm_part=np.empty((len(JUMPS) * rows, 0)), jm_mem=np.empty((len(JUMPS) * rows, 0)),
               rng_part=np.empty(((2 + len(JUMPS)) * rows, 0)), rng_mem=np.empty(((2 + len(JUMPS)) * rows, 0)), tail=np.empty((rows, 0)),
-              run=[0, 0], open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
+              run=[0, 0], cyc_side=[0] * rows, cyc_last=[float('nan')] * rows, cyc_hist=[[] for _ in range(rows)],
+              open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
 
 
 def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
     tod = (np.mod(t, 86400.0) // (86400.0 / TOD)).astype(np.int64) % TOD
     day = np.floor(t / 86400.0)
     bits, tod_bits = _surprise(st, _fine_levels(x, st["centre"], st["step"]), tod, day, n0)
-    z, novel, extreme = _state(st, x, n0)
+    z, novel, extreme = _state(st, t, x, n0)
     bits += extreme
     s, excess = _calibrate(st, np.stack([bits.sum(axis=0), tod_bits.sum(axis=0)]), bits, n0)
-    level = np.where(novel, np.minimum(STATE_CAP, 0.5 + 0.25 * (z - Z_ON) / Z_ON),
+    level = np.where(novel, np.minimum(STATE_CAP, 0.5 + 0.25 * (z - Z_OFF) / Z_ON),
                      np.minimum(0.45, 0.5 * z / Z_ON))
     surprise = np.clip(s / S_FULL, 0.0, 1.0)
     surprise = np.where(_run_position(st, surprise >= 0.5) >= HABIT, np.minimum(surprise, 0.45), surprise)
