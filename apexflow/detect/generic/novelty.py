@@ -56,7 +56,8 @@ B, MEM = 16, 64               # calibration and state memories: 64 blocks of 16 
 EVERY = 4                     # ... their references recomputed every 4 blocks
 S_FULL = 12.0                 # -log10 tail probability that scores 1.0 (0.5: one in a million)
 THETA_MIN = 1.0               # bits: the tail's scale is never taken as narrower than this
-Z_ON, Z_OFF = 3.5, 2.0        # state excursion: opens at |z| >= 3.5, holds while |z| >= 2
+Z_ON, Z_OFF = 3.5, 2.0        # state excursion: opens at |z| >= 3.5, holds while |z| >= 2 ...
+RECENT = 8                    # ... and opens only if the last 8 blocks are as far (a change, not a drift)
 FAMILIAR = 2                  # blocks of the memory near a level that make it a known one
 STATE_CAP = 0.75              # a persistent state is a warning, never more
 CYCLES, CYCLE_BITS, CYCLE_TOL = 32, 32.0, 0.1  # cycle lengths: memory, bits per doubling, tolerance
@@ -249,22 +250,22 @@ def _blocks(st: dict, key: str, x: np.ndarray, n0: int, summarise, every: int = 
     return mem, k
 
 
-def _windows(mem: np.ndarray, k: np.ndarray, wants, keep: slice | None = None):
+def _windows(mem: np.ndarray, k: np.ndarray, wants, keep: slice | None = None, length: int = MEM):
     """Statistics of the memory window of each distinct reference end among ``k`` (the up to ``MEM``
     summaries before it): ``(values, windows, enough, inverse)``. ``wants``: ``(rows, fn)`` pairs, ``fn``
     reducing the last axis; ``windows`` (rows x ends x MEM, +inf where the stream is younger) only if
     ``keep``; ``enough``: at least ``WARMUP // B`` summaries."""
     ends, inverse = np.unique(k, return_inverse=True)
-    full = ends >= MEM
+    full = ends >= length
     vals = []
     for rows, fn in wants:
         v = np.full((len(range(mem.shape[0])[rows]), len(ends)), np.nan)
         if full.any():
-            v[:, full] = fn(sliding_window_view(mem[rows], MEM, axis=1)[:, ends[full] - MEM])
+            v[:, full] = fn(sliding_window_view(mem[rows], length, axis=1)[:, ends[full] - length])
         vals.append(v)
     young = np.flatnonzero(~full & (ends >= WARMUP // B))
     for i in young.tolist():  # the stream's first blocks
-        part = mem[:, None, :ends[i]]
+        part = mem[:, None, max(0, ends[i] - length):ends[i]]
         for v, (rows, fn) in zip(vals, wants):
             v[:, i] = fn(part[rows])[:, 0]
     windows = None
@@ -370,12 +371,16 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     wm = _trailing_mean(st, "tail", x)
     mem, k = _blocks(st, "sm", x, n0, _mean, every=1)
     (med, mad), win, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(None), _mad)], keep=slice(None))
+    (recent,), _, _, inv_recent = _windows(mem, k, [(slice(None), _median)], length=RECENT)
     mem, k = _blocks(st, "jm", np.concatenate(jumps), n0, _mean)
     (typ,), _, _, inv_typ = _windows(mem, k, [(slice(None), _median)])
     typ = typ[:, inv_typ]
     sd = np.maximum(np.nan_to_num(mad), st["floor"][:, None])
     ok = enough[inv] & np.isfinite(wm)
     z = np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(med)[:, inv]) / sd[:, inv], 0.0)
+    # a change, not a drift, opens an excursion: away from the last few blocks as well
+    z_new = np.minimum(z, np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(recent)[:, inv_recent])
+                                   / sd[:, inv], 0.0))
     # the range of the memory, as fresh as each block: largest values (and changes) and smallest values
     mem, k = _blocks(st, "rng", np.concatenate([x, *jumps, -x]), n0, lambda b: b.max(axis=2), every=1)
     top = _sliding_max(mem, k)
@@ -390,7 +395,7 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     extreme += _cycles(st, t, x, np.where(enough[inv], np.nan_to_num(med)[:, inv], np.nan))
     novel = np.zeros((rows, n), dtype=bool)
     for c in range(rows):
-        _excursions(st, c, z[c], wm[c], win[c], sd[c], inv, novel[c])
+        _excursions(st, c, z[c], z_new[c], wm[c], win[c], sd[c], inv, novel[c])
     return z, novel, extreme
 
 
@@ -428,16 +433,17 @@ def _cycles(st: dict, t: np.ndarray, x: np.ndarray, mid: np.ndarray) -> np.ndarr
     return out
 
 
-def _excursions(st, c, z, wm, win, sd, inv, novel) -> None:
-    """Mark channel ``c``'s rows in an excursion (opens at ``Z_ON``, holds while ``Z_OFF``) whose level
-    the memory at its opening did not span: fewer than ``FAMILIAR`` of its blocks at or below it, or at or
-    above it (both halves of a square wave, a daily rise and everything between are known)."""
+def _excursions(st, c, z, z_new, wm, win, sd, inv, novel) -> None:
+    """Mark channel ``c``'s rows in an excursion (opens where ``z_new >= Z_ON``, holds while
+    ``z >= Z_OFF``) whose level the memory at its opening did not span: fewer than ``FAMILIAR`` of its
+    blocks at or below it, or at or above it (both halves of a square wave, a daily rise and everything
+    between are known)."""
     hold = z >= Z_OFF
     edges = np.diff(hold.astype(np.int8), prepend=0, append=0)
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     carried = st["open"][c] and len(starts) and starts[0] == 0
     if len(starts):
-        peak = np.maximum.reduceat(z, starts)
+        peak = np.maximum.reduceat(z_new, starts)
         live = np.flatnonzero(peak >= Z_ON)
         if carried and (not len(live) or live[0] != 0):
             live = np.r_[0, live]
@@ -447,7 +453,7 @@ def _excursions(st, c, z, wm, win, sd, inv, novel) -> None:
     for i in live.tolist():
         a, e = int(starts[i]), int(ends[i])
         if not (i == 0 and carried):
-            a += int(np.argmax(z[a:e] >= Z_ON))
+            a += int(np.argmax(z_new[a:e] >= Z_ON))
             st["snap"][c] = win[inv[a]]
             st["tol"][c] = 2.0 * float(sd[inv[a]])
         snap, tol = st["snap"][c][None, :], st["tol"][c]
