@@ -1,5 +1,7 @@
 """The benchmarks that go through the real handler and database still run (on a short race)."""
-from benchmarks import analyze_batches
+import pytest
+
+from benchmarks import analyze_batches, skab
 
 
 def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_server, monkeypatch, capsys):
@@ -8,3 +10,13 @@ def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_s
     report = capsys.readouterr().out
     assert "| first delivery |" in report and "| delivered again (all duplicates) |" in report
     assert "database: DATABASE_URL" in report
+
+
+
+def test_skab_benchmark_meets_its_targets_on_the_real_pump_data():
+    """The generic detectors on SKAB (real, labelled): F1 >= 0.80 and change-point NAB >= 35 at the fixed 0.5."""
+    result = skab.evaluate()
+    if result is None:
+        pytest.skip(f"SKAB data not found under {skab.SKAB} (the shared data folder is absent)")
+    assert len(result["files"]) == 34
+    assert result["f1"] >= 0.80 and result["nab"]["standard"] >= 35
