@@ -7,7 +7,7 @@ Two sets:
   without flooding it (physical out-of-range values; dropouts are the ``dropout`` detector).
   Spikes, level shifts and change points are not in it: a racing car's speed *is* a
   sequence of level shifts, a detector tuned for any telemetry flags every braking zone.
-- ``GENERIC``: the domain-free set (deviation, stuck, gaps, out-of-range) for any other
+- ``GENERIC``: the domain-free set (novelty, stuck, gaps, out-of-range) for any other
   source, and for ``apexflow detect FILE``.
 
 ``detectors_for(source)`` picks one by the session's source.
