@@ -58,6 +58,8 @@ S_FULL = 12.0                 # -log10 tail probability that scores 1.0 (0.5: on
 THETA_MIN = 1.0               # bits: the tail's scale is never taken as narrower than this
 Z_ON, Z_OFF = 3.5, 2.0        # state excursion: opens at |z| >= 3.5, holds while |z| >= 2 ...
 RECENT = 8                    # ... and opens only if the last 8 blocks are as far (a change, not a drift)
+SETTLED = 10.0                # ... from a level whose block means spread at most 10x what noise explains
+STATE_WARMUP = 512            # ... once the stream has this many rows
 FAMILIAR = 2                  # blocks of the memory near a level that make it a known one
 STATE_CAP = 0.75              # a persistent state is a warning, never more
 CYCLES, CYCLE_BITS, CYCLE_TOL = 32, 32.0, 0.1  # cycle lengths: memory, bits per doubling, tolerance
@@ -352,7 +354,8 @@ def _calibrate(st: dict, streams: np.ndarray, bits: np.ndarray, n0: int) -> tupl
 def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per channel and row: ``|z|`` of the mean of the last ``B`` rows against the memory of block means;
     whether the row is in an excursion to a level the memory did not know before it; and, in bits, how
-    far the value lies beyond the range of the memory (``EXTREME_BITS`` per level of the channel) and
+    far the value lies beyond the range of the memory (``EXTREME_BITS`` per eighth of that range, or per
+    level of the channel if more) and
     its change over each of ``JUMPS`` rows beyond the largest such change in the memory (per typical
     change; over k rows and k + 1 rows both, so that the rows after a spike do not echo it); and how
     far a cycle's length lies outside the lengths before it (``_cycles``)."""
@@ -372,20 +375,27 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     mem, k = _blocks(st, "sm", x, n0, _mean, every=1)
     (med, mad), win, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(None), _mad)], keep=slice(None))
     (recent,), _, _, inv_recent = _windows(mem, k, [(slice(None), _median)], length=RECENT)
+    grown = k >= STATE_WARMUP // B
     mem, k = _blocks(st, "jm", np.concatenate(jumps), n0, _mean)
     (typ,), _, _, inv_typ = _windows(mem, k, [(slice(None), _median)])
     typ = typ[:, inv_typ]
     sd = np.maximum(np.nan_to_num(mad), st["floor"][:, None])
-    ok = enough[inv] & np.isfinite(wm)
+    ok = grown & np.isfinite(wm)  # a state needs a longer history to know its normal
     z = np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(med)[:, inv]) / sd[:, inv], 0.0)
     # a change, not a drift, opens an excursion: away from the last few blocks as well
     z_new = np.minimum(z, np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(recent)[:, inv_recent])
                                    / sd[:, inv], 0.0))
+    # ... and only from a settled level: block means spread about as much as the row-to-row noise makes
+    # them (a random walk or a wandering temperature has no level to leave)
+    settled = np.nan_to_num(mad)[:, inv] <= SETTLED * 0.149 * np.maximum(typ[:rows], st["floor"][:, None])
+    z_new = np.where(settled, z_new, 0.0)
     # the range of the memory, as fresh as each block: largest values (and changes) and smallest values
     mem, k = _blocks(st, "rng", np.concatenate([x, *jumps, -x]), n0, lambda b: b.max(axis=2), every=1)
     top = _sliding_max(mem, k)
     step = st["step"][:, None]
-    beyond = np.maximum(np.maximum(x - top[:rows], -top[-rows:] - x), 0.0) / step
+    hi, lo = top[:rows], -top[-rows:]
+    span = np.maximum(step, np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0) / SPAN_LEVELS)  # a level of the memory's range
+    beyond = np.maximum(np.maximum(x - hi, lo - x), 0.0) / span
     jumped = np.zeros((rows, n))
     for j, (jump, jump1) in enumerate(zip(jumps, earlier)):
         usual, most = np.maximum(typ[j * rows:(j + 1) * rows], step / 8.0), top[(j + 1) * rows:(j + 2) * rows]
