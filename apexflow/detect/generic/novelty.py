@@ -373,7 +373,9 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     earlier = [change(k + 1) for k in JUMPS]  # against one row earlier: a spike's later rows do not echo it
     wm = _trailing_mean(st, "tail", x)
     mem, k = _blocks(st, "sm", x, n0, _mean, every=1)
-    (med, mad), win, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(None), _mad)], keep=slice(None))
+    (med,), win, enough, inv = _windows(mem, k, [(slice(None), _median)], keep=slice(None))
+    (mad,), _, _, inv_mad = _windows(mem, k - (np.arange(n0, n0 + n) // B) % EVERY, [(slice(None), _mad)])
+    mad = mad[:, inv_mad]
     (recent,), _, _, inv_recent = _windows(mem, k, [(slice(None), _median)], length=RECENT)
     grown = k >= STATE_WARMUP // B
     mem, k = _blocks(st, "jm", np.concatenate(jumps), n0, _mean)
@@ -381,13 +383,13 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     typ = typ[:, inv_typ]
     sd = np.maximum(np.nan_to_num(mad), st["floor"][:, None])
     ok = grown & np.isfinite(wm)  # a state needs a longer history to know its normal
-    z = np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(med)[:, inv]) / sd[:, inv], 0.0)
+    z = np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(med)[:, inv]) / sd, 0.0)
     # a change, not a drift, opens an excursion: away from the last few blocks as well
     z_new = np.minimum(z, np.where(ok, np.abs(np.nan_to_num(wm) - np.nan_to_num(recent)[:, inv_recent])
-                                   / sd[:, inv], 0.0))
+                                   / sd, 0.0))
     # ... and only from a settled level: block means spread about as much as the row-to-row noise makes
     # them (a random walk or a wandering temperature has no level to leave)
-    settled = np.nan_to_num(mad)[:, inv] <= SETTLED * 0.149 * np.maximum(typ[:rows], st["floor"][:, None])
+    settled = np.nan_to_num(mad) <= SETTLED * 0.149 * np.maximum(typ[:rows], st["floor"][:, None])
     z_new = np.where(settled, z_new, 0.0)
     # the range of the memory, as fresh as each block: largest values (and changes) and smallest values
     mem, k = _blocks(st, "rng", np.concatenate([x, *jumps, -x]), n0, lambda b: b.max(axis=2), every=1)
@@ -465,7 +467,7 @@ def _excursions(st, c, z, z_new, wm, win, sd, inv, novel) -> None:
         if not (i == 0 and carried):
             a += int(np.argmax(z_new[a:e] >= Z_ON))
             st["snap"][c] = win[inv[a]]
-            st["tol"][c] = 2.0 * float(sd[inv[a]])
+            st["tol"][c] = 2.0 * float(sd[a])
         snap, tol = st["snap"][c][None, :], st["tol"][c]
         below = np.sum(snap <= wm[a:e, None] + tol, axis=1)
         above = np.sum((snap >= wm[a:e, None] - tol) & np.isfinite(snap), axis=1)
