@@ -20,7 +20,7 @@ F1_SOURCES = frozenset({"synthetic", "fastf1"})
 
 DETECTORS = {m.NAME: m.run for m in (incident, frozen, dropout, power, overlap)}
 DETECTORS["out_of_range"] = run_out_of_range
-STATE_VERSION = 5  # bump when any detector's state layout changes; old state is then discarded
+STATE_VERSION = 6  # bump when any detector's state layout changes; old state is then discarded
 
 
 def detectors_for(source: str | None) -> dict:
