@@ -113,7 +113,10 @@ def test_driving_is_physical(full):
         assert 10000 < rpm.max() <= 12500, car
         moving = speed > 1
         assert np.all(np.diff(v["nGear"][moving][v["Speed"][moving] > 150]) <= 1)  # no gear skipping upwards
-        assert car in frozen or not np.any((v["Brake"] == 1) & (v["Throttle"] > 0))
+        both = (v["Brake"] == 1) & (v["Throttle"] > 0)  # trail and left-foot braking: light throttle, briefly
+        assert both.sum() > 50 and (car in frozen or 15 < v["Throttle"][both].min() < v["Throttle"][both].max() < 45)
+        edges = np.diff(np.concatenate([[0], both.astype(int), [0]]))
+        assert car in frozen or (t[np.flatnonzero(edges == -1) - 1] - t[edges[:-1] == 1]).max() < 1.7
         assert 0.05 < v["Brake"].mean() < 0.3 and 0.3 < (v["Throttle"] == 100).mean() < 0.8
         accel = np.diff(speed / 3.6) / np.diff(t)
         assert accel.max() < 15 and accel.min() > -60  # ~1.5 g forward; 6 g braking, harder only in a spin

@@ -9,6 +9,7 @@ import numpy as np
 from apexflow.contract import F1_CHANNELS, TRACK_STATUS, Entity, Session, SessionFacts
 from apexflow.simulator import physics
 from apexflow.simulator.anomalies import SNAP_S, freeze, plan_anomalies
+from apexflow.simulator.pedals import overlap
 from apexflow.simulator.sensors import sensor_noise
 from apexflow.simulator.drive import Drive, drive, lap_start_point
 from apexflow.simulator.plan import make_plan
@@ -117,7 +118,8 @@ class SyntheticRace:
         state = d.state[point]
         throttle = np.where(state == 1, 100.0, np.where(state == 2, 0.0, physics.part_throttle(v)))
         brake = (state == 2) | stopped
-        throttle = np.where(stopped, 0.0, throttle)
+        throttle = overlap(np.random.default_rng([self.seed, k, 2]), t, brake & ~stopped, speed,
+                           np.where(stopped, 0.0, throttle))
         for inc in d.incidents:  # the car snaps before the driver reacts: speed goes, no pedal asked for it
             snap = (t >= inc["t_start"]) & (t < inc["t_start"] + SNAP_S)
             brake &= ~snap
