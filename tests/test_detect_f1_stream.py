@@ -15,9 +15,20 @@ from apexflow.detect.field import MIN_SAMPLES, Profile
 from apexflow.detect.field import bins as field_bins
 
 
-def test_detector_sets_by_source():
-    assert detectors_for("synthetic") is DETECTORS and detectors_for("fastf1") is DETECTORS
-    assert detectors_for("csv") is GENERIC and detectors_for(None) is GENERIC
+def test_detector_sets_by_profile_and_the_profile_of_f1_sources():
+    assert detectors_for("motorsport") is DETECTORS
+    assert detectors_for("generic") is GENERIC and detectors_for(None) is GENERIC
+    from datetime import datetime, timezone
+
+    from apexflow.contract import ContractError, Session
+
+    def session(source, **kw):
+        return Session("s", source, datetime(2024, 1, 1, tzinfo=timezone.utc), (), (), **kw)
+
+    assert session("fastf1").profile == session("synthetic").profile == "motorsport"
+    assert session("csv").profile == "generic" and session("csv", profile="motorsport").profile == "motorsport"
+    with pytest.raises(ContractError, match="profile 'car' is not one of"):
+        session("csv", profile="car")
     assert {"incident", "frozen_sensor", "dropout"} <= set(DETECTORS)  # the demo's kinds stay
 
 

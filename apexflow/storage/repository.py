@@ -43,9 +43,9 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
         cur.execute("DELETE FROM sessions WHERE session_id = %s", (session.session_id,))
     ident = session.identity
     cur.execute(
-        "INSERT INTO sessions (session_id, source, run_id, start_time, year, event, session_name, identity, "
-        "channels, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (session.session_id, session.source, run_id, session.start_time, ident.get("year"), ident.get("event"),
+        "INSERT INTO sessions (session_id, source, profile, run_id, start_time, year, event, session_name, "
+        "identity, channels, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (session.session_id, session.source, session.profile, run_id, session.start_time, ident.get("year"), ident.get("event"),
          ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
          Json({**session.meta, "missing": facts.missing})),
     )
@@ -71,8 +71,8 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
-    """(source, channels by name) of a registered session, or None."""
-    cur.execute("SELECT source, channels FROM sessions WHERE session_id = %s", (session_id,))
+    """(profile, channels by name) of a registered session, or None."""
+    cur.execute("SELECT profile, channels FROM sessions WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     if row is None:
         return None
@@ -148,8 +148,9 @@ def detections(cur, session_id: str, kind: str | None = None, entity_id: str | N
 
 def session_overview(cur, session_id: str) -> dict:
     """Counts and per-entity facts the insight summaries are written from."""
-    cur.execute("SELECT source, start_time, identity, meta FROM sessions WHERE session_id = %s", (session_id,))
-    source, start, identity, meta = cur.fetchone()
+    cur.execute("SELECT source, profile, start_time, identity, meta FROM sessions WHERE session_id = %s",
+                (session_id,))
+    source, profile, start, identity, meta = cur.fetchone()
     cur.execute("SELECT count(*), coalesce(sum(n_samples), 0) FROM telemetry_chunks WHERE session_id = %s",
                 (session_id,))
     n_chunks, n_samples = cur.fetchone()
@@ -161,7 +162,7 @@ def session_overview(cur, session_id: str) -> dict:
         "WHERE e.session_id = %s GROUP BY e.entity_id, e.name, e.team ORDER BY e.entity_id", (session_id,))
     entities = [dict(zip(("entity_id", "name", "team", "laps", "best_lap_time", "stints", "pit_stops",
                           "compounds"), row)) for row in cur.fetchall()]
-    return {"session_id": session_id, "source": source, "start_time": start.isoformat(), "identity": identity,
+    return {"session_id": session_id, "source": source, "profile": profile, "start_time": start.isoformat(), "identity": identity,
             "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
             "entities": entities, "detections": detections(cur, session_id)}
 
@@ -190,7 +191,7 @@ def registered_sessions(cur, session_ids: list[str]) -> set[str]:
 
 
 def list_sessions(cur, limit: int, offset: int) -> list[dict]:
-    cur.execute("SELECT session_id, source, year, event, session_name, start_time, "
+    cur.execute("SELECT session_id, source, profile, year, event, session_name, start_time, "
                 "(SELECT count(*) FROM entities e WHERE e.session_id = s.session_id) AS entities, "
                 "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections "
                 "FROM sessions s ORDER BY start_time DESC, session_id LIMIT %s OFFSET %s", (limit, offset))
@@ -198,7 +199,7 @@ def list_sessions(cur, limit: int, offset: int) -> list[dict]:
 
 
 def get_session(cur, session_id: str) -> dict | None:
-    cur.execute("SELECT session_id, source, run_id, start_time, identity, channels, meta FROM sessions "
+    cur.execute("SELECT session_id, source, profile, run_id, start_time, identity, channels, meta FROM sessions "
                 "WHERE session_id = %s", (session_id,))
     rows = _rows(cur)
     if not rows:
