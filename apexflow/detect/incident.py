@@ -2,8 +2,9 @@
 
 Braking hard is normal; losing speed faster than drag can take it with the brake off is not.
 A candidate opens on an interval where the car, from at least ``MIN_SPEED``, loses more than
-``ONSET_DECEL`` km/h per second with the brake off at both ends *and at the next sample* (the
-brake flag, a boolean sampled at ~4 Hz, may show a sample after the deceleration starts), the
+``ONSET_DECEL`` km/h per second with the brake off at its start and for ``LAG_S`` after its end
+(the brake flag, a boolean sampled at ~4 Hz, may show a sample after the deceleration starts,
+and merged position rows repeat the last flag), the
 brake having been off for ``BRAKE_FREE_S`` before (a trail brake being released still slows
 the car), across no hole in the data, at a lap distance where this car does not normally
 brake (its own brake use per 50 m once it has ``OWN_SAMPLES`` there, the field's before that,
@@ -18,8 +19,8 @@ once the car has regained three quarters of what it lost (or after ``MAX_EVENT_S
 The score grows with the share of speed lost and how fast it went (``score``): a loss of
 60 km/h from top speed is a warning, a spin to walking pace critical.
 
-Each sample is judged when the next has arrived (the brake look-ahead), so the state carries the
-last two samples. Candidates are found vectorised; only the samples of an open event are walked.
+Each sample is judged once ``LAG_S`` of data after it has arrived (the brake look-ahead), so the
+state carries the samples not judged yet and the one before them. Candidates are found vectorised; only the samples of an open event are walked.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ MIN_LOSS = 60.0  # km/h under the reference ...
 HOLD_S = 0.4  # ... for this long confirms
 CONFIRM_S = 3.0
 BRAKE_FREE_S = 1.0
-MAX_DT = 1.0  # s; a longer interval is a hole in the data: nothing is known inside it
+LAG_S = 0.5  # s the brake flag may show after the deceleration it belongs to
+MAX_DT = 0.7  # s; a longer interval is a hole in the data: nothing is known inside it
 RECOVERED = 0.75  # share of the loss regained that ends an event
 MAX_EVENT_S = 60.0
 NORMALLY = 0.5  # "normally brakes here": on most passes over that bin
@@ -53,8 +55,8 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     s = _Stream(state.get("tail", []), chunk)
     use = _Usual(state, s.bins, s.brake, s.speed, ctx)
     out: list[Detection] = []
-    candidates = np.flatnonzero(s.candidates()).tolist()
-    i, last = 1, s.n - 1  # samples 1 .. n - 2 are judged now: each has the one before and the one after
+    i, last = 1, s.last  # samples 1 .. last - 1 are judged now: each has the one before and LAG_S after
+    candidates = np.flatnonzero(s.candidates()[:last]).tolist()
     while i < last:
         event = state.get("event")
         if event is not None:
@@ -74,7 +76,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
 
 
 class _Stream:
-    """The chunk with the last two samples of the stream before it (``tail``) in front."""
+    """The chunk with the samples of the stream not judged yet and the one before them (``tail``) in front."""
 
     def __init__(self, tail: list[list], chunk: Chunk):
         cols, m = chunk.values, len(tail)
@@ -93,18 +95,19 @@ class _Stream:
         if m and tail[0][5] is not None:
             on[0] = max(on[0], tail[0][5])
         self.brake_t = np.maximum.accumulate(on)
+        later = np.minimum.accumulate(np.where(self.brake, self.t, np.inf)[::-1])[::-1]  # next time it is on
+        self.ahead = later <= self.t + LAG_S  # the brake is on at a sample or within LAG_S after it
+        self.last = max(1, int(np.searchsorted(self.t, self.t[-1] - LAG_S, side="right")))
         self.bins = None if self.distance is None else to_bins(self.distance)
 
     def candidates(self) -> np.ndarray:
         """Per sample: does an unbraked drop faster than ``ONSET_DECEL`` end there?"""
         t, v, b = self.t, self.speed, self.brake
         ok = np.zeros(self.n, dtype=bool)
-        if self.n < 3:
-            return ok
-        p, i, q = slice(0, -2), slice(1, -1), slice(2, None)
+        p, i = slice(0, -1), slice(1, None)
         dt = t[i] - t[p]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ok[i] = (~b[p] & ~b[i] & ~b[q] & (v[p] >= MIN_SPEED) & (dt > 0) & (dt <= MAX_DT)
+            ok[i] = (~b[p] & ~self.ahead[i] & (v[p] >= MIN_SPEED) & (dt > 0) & (dt <= MAX_DT)
                      & ((v[p] - v[i]) / dt >= ONSET_DECEL) & (t[p] - self.brake_t[p] >= BRAKE_FREE_S))
         return ok
 
@@ -114,7 +117,7 @@ class _Stream:
 
         return [[float(self.t[k]), float(self.speed[k]), float(self.brake[k]), val(self.distance, k),
                  val(self.lap, k), None if np.isinf(self.brake_t[k]) else float(self.brake_t[k])]
-                for k in range(max(0, self.n - 2), self.n)]
+                for k in range(self.last - 1, self.n)]
 
 
 def _open(s: _Stream, k: int, use: "_Usual") -> dict:
@@ -132,7 +135,7 @@ def _open(s: _Stream, k: int, use: "_Usual") -> dict:
 def _walk(s: _Stream, i: int, last: int, event: dict, state: dict, use: "_Usual", ctx: Context,
           out: list) -> int:
     """Follow an open event from sample ``i``; returns the next sample to judge."""
-    t, v, b = s.t, s.speed, s.brake
+    t, v = s.t, s.speed
     while i < last:
         ti, vi = float(t[i]), float(v[i])
         if ti - float(t[i - 1]) > MAX_DT:  # a hole: what happened inside it is unknown
@@ -142,7 +145,7 @@ def _walk(s: _Stream, i: int, last: int, event: dict, state: dict, use: "_Usual"
         event["min_speed"] = min(event["min_speed"], vi)
         event["loss"] = max(0.0, event["reference"] - event["min_speed"])
         if event["unbraked"]:
-            if b[i] or b[i + 1]:
+            if s.ahead[i]:
                 event["unbraked"] = False
             elif event["speed_before"] - vi >= ONSET_LOSS:
                 rate = (event["speed_before"] - vi) / elapsed

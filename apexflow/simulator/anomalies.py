@@ -13,7 +13,7 @@ import numpy as np
 from apexflow.simulator.plan import RacePlan
 
 FREEZABLE = ("RPM", "Throttle")
-SNAP_S = 0.75  # an incident's first moments: speed lost with neither brake nor throttle
+SNAP_S = 1.0  # an incident's first second: speed lost with neither brake nor throttle (the driver has not reacted yet)
 
 
 def plan_anomalies(rng: np.random.Generator, plan: RacePlan) -> list[dict]:

@@ -293,6 +293,8 @@ class FileSource:
         """One car's samples in the motorsport profile: one per time, gaps filled, F1 conventions."""
         where = f"{self.path.name}: entity {entity!r}"
         t, values = motorsport.merge_same_times(t, values)
+        keep = motorsport.within_car_data(t, values["Speed"])
+        t, values = t[keep], {name: x[keep] for name, x in values.items()}
         return t, motorsport.car_values(t, motorsport.fill(t, values, where), speed_unit, where)
 
     def _car_channels(self, series: dict, cols: dict, meta: dict) -> tuple[Channel, ...]:

@@ -13,7 +13,9 @@ Values are brought to what the car detectors read (FastF1's conventions):
 - ``Speed``: km/h; a column whose unit says m/s or mph is converted.
 - Empty cells (a car export merged with position data, each stream at its own times): continuous
   channels are interpolated in time, discrete ones keep their last value. Samples at one time are
-  merged, the first value of each channel winning.
+  merged, the first value of each channel winning. Rows without a speed inside a hole in the car
+  data (readings more than ``MAX_FILL_S`` apart) are dropped: a hole stays a hole, it is never
+  bridged by made-up speeds and a brake flag held off.
 - ``Distance``: into the lap. With ``LapNumber``, a distance that runs on across laps restarts at
   each lap, and without a ``Distance`` column one is integrated from speed. Without ``LapNumber``
   a distance running past one lap (the contract's range) is left out.
@@ -42,6 +44,7 @@ _BY_ALIAS = {alias: name for name, aliases in ALIASES.items() for alias in alias
 _SPEED_UNITS = {"km/h": 1.0, "kph": 1.0, "kmh": 1.0, "m/s": 3.6, "mph": 1.609344}
 BRAKE_ON = 0.1
 THROTTLE_OVER = 5.0
+MAX_FILL_S = 0.6
 
 
 def _key(column: str) -> str:
@@ -102,13 +105,24 @@ def merge_same_times(t: np.ndarray, values: dict[str, np.ndarray]) -> tuple[np.n
     return times, out
 
 
+def within_car_data(t: np.ndarray, speed: np.ndarray) -> np.ndarray:
+    """Rows to keep: those with a speed, and those between two speed readings at most ``MAX_FILL_S`` apart."""
+    ok = np.isfinite(speed)
+    if not ok.any():
+        return ok
+    seen = t[ok]
+    k = np.searchsorted(seen, t)  # the next reading at or after each row
+    before, after = seen[np.clip(k - 1, 0, None)], seen[np.clip(k, None, len(seen) - 1)]
+    return ok | ((k > 0) & (k < len(seen)) & (after - before <= MAX_FILL_S))
+
+
 def fill(t: np.ndarray, values: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
     """Empty cells filled: continuous channels interpolated in time, discrete ones held (the first
-    ones take the first value)."""
+    ones take the first value); ``Distance`` is left to ``lap_distance``."""
     out = {}
     for name, x in values.items():
         ok = np.isfinite(x)
-        if ok.all():
+        if ok.all() or (name == "Distance" and ok.any()):
             out[name] = x
             continue
         if not ok.any():
@@ -132,16 +146,24 @@ def car_values(t: np.ndarray, values: dict[str, np.ndarray], speed_unit: str, wh
     if "Throttle" in v:
         thr = v["Throttle"]
         v["Throttle"] = np.where((thr > 100) & (thr <= 100 + THROTTLE_OVER), 100.0, thr)
-    if "LapNumber" in v:
-        v["Distance"] = lap_distance(t, v["LapNumber"], v.get("Distance"), v["Speed"])
+    if "LapNumber" in v or "Distance" in v:
+        v["Distance"] = lap_distance(t, v.get("LapNumber"), v.get("Distance"), v["Speed"])
     return v
 
 
-def lap_distance(t: np.ndarray, lap: np.ndarray, distance: np.ndarray | None, speed: np.ndarray) -> np.ndarray:
-    """Metres into the lap: the given distance (restarted at each lap if it runs on across laps), or speed
-    integrated over time."""
+def lap_distance(t: np.ndarray, lap: np.ndarray | None, distance: np.ndarray | None, speed: np.ndarray) -> np.ndarray:
+    """Metres into the lap: the given distance (its empty cells carried on from the sample before by the
+    speed; restarted at each lap if it runs on across laps), or speed integrated over time."""
+    run = np.cumsum(np.diff(t, prepend=t[0]) * speed / 3.6)  # metres driven since the first sample
     if distance is None:
-        distance = np.cumsum(np.diff(t, prepend=t[0]) * speed / 3.6)
+        distance = run
+    elif not np.isfinite(distance).all():
+        ok = np.isfinite(distance)
+        known = np.maximum.accumulate(np.where(ok, np.arange(len(t)), -1))
+        known = np.where(known < 0, np.argmax(ok), known)
+        distance = np.maximum(distance[known] + run - run[known], 0.0)
+    if lap is None:
+        return distance
     starts = np.flatnonzero(np.diff(lap, prepend=np.nan) != 0)  # first sample of each lap
     if len(starts) > 1 and np.all(distance[starts[1:]] >= distance[starts[1:] - 1]):  # never restarts: running on
         distance = distance - distance[starts][np.searchsorted(starts, np.arange(len(t)), side="right") - 1]
