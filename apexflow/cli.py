@@ -41,6 +41,7 @@ def _assignments(items: list[str] | None, flag: str, form: str, commas: bool) ->
 
 def _ingest(args) -> int:
     from apexflow.replay import check_speed
+    from apexflow.sources import from_spec
     from apexflow_aws.local import ingest_cli
 
     check_speed(args.speed)
@@ -53,6 +54,7 @@ def _ingest(args) -> int:
                 "units": _assignments(args.unit, "--unit", "NAME=UNIT", commas=False),
                 "channels": args.channels.split(",") if args.channels else None, "profile": args.profile,
                 "map": _assignments(args.map, "--map", "COLUMN=CHANNEL", commas=True)}
+        from_spec(spec)  # a bad request fails here, before the local stack starts
     spec["chunk_seconds"] = args.chunk_seconds
     if args.speed is not None:
         spec["speed"] = args.speed

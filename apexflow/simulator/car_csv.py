@@ -40,7 +40,7 @@ def frames(race: SyntheticRace, laps: dict[str, list[int]], seed: int = 0) -> di
         t, v = t[keep], {name: col[keep].astype(np.float64) for name, col in v.items()}
         starts = np.sort(rng.uniform(t[0], t[-1], rng.poisson(HOLES_PER_LAP * len(laps[code]))))
         keep = np.ones(len(t), bool)
-        for start in starts[np.r_[True, np.diff(starts) > 10.0]]:  # holes apart, never one long one
+        for start in starts[np.diff(starts, prepend=-np.inf) > 10.0]:  # holes apart, never one long one
             keep &= (t < start) | (t > start + rng.uniform(*HOLE_S))
         t, v = t[keep], {name: col[keep] for name, col in v.items()}
         car = {"Speed": np.round(v["Speed"]), "RPM": np.round(v["RPM"]), "nGear": v["nGear"],
