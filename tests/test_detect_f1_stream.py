@@ -38,7 +38,8 @@ def test_short_race_every_injected_kind_found_and_no_false_alarm():
     result = evaluate([run_race(1, 10)])
     for kind, row in result["kinds"].items():
         assert row["found"] == row["injected"] and row["false_alarms"] == 0, (kind, row)
-    assert set(result["kinds"]) == {"dropout", "frozen_sensor", "incident", "power_loss", "slow_puncture"}
+    assert set(result["kinds"]) == {"dropout", "frozen_sensor", "incident", "power_loss", "slow_puncture",
+                                    "throttle_brake_overlap"}
     assert result["false_alarms_on_clean_laps"] == []
 
 
