@@ -119,3 +119,16 @@ def test_incident_is_measured_against_the_cars_own_usual_speed_at_that_distance(
     alone = incidents_of(overspeed)
     assert alone and alone[0].evidence["own_speed"] is None  # nothing known of this place: 80 is under half of 250
     assert incidents_of(usual, overspeed) == []  # 80 is not under half of its usual 90 there
+
+
+def test_an_altitude_that_holds_on_a_flat_straight_is_no_frozen_sensor_a_held_rpm_is():
+    from apexflow.detect import frozen
+
+    t = np.arange(0, 60, 0.25)
+    rpm = 10000 + 500 * np.sin(t)
+    rpm[(t >= 30) & (t < 45)] = rpm[t >= 30][0]
+    values = {"Speed": 250 + 20 * np.sin(t / 3), "RPM": rpm, "X": 80 * t, "Z": np.full(len(t), 180.0)}
+    c = Chunk("s", "car", 0, t, {k: v.astype(np.float32) for k, v in values.items()},
+              {c.name: c.unit for c in F1_CHANNELS if c.name in values})
+    found = frozen.run(c, {}, Context("s", "car", {c.name: c for c in F1_CHANNELS}))
+    assert [d.channel for d in found] == ["RPM"]
