@@ -131,4 +131,4 @@ def test_an_altitude_that_holds_on_a_flat_straight_is_no_frozen_sensor_a_held_rp
     c = Chunk("s", "car", 0, t, {k: v.astype(np.float32) for k, v in values.items()},
               {c.name: c.unit for c in F1_CHANNELS if c.name in values})
     found = frozen.run(c, {}, Context("s", "car", {c.name: c for c in F1_CHANNELS}))
-    assert [d.channel for d in found] == ["RPM"]
+    assert {(d.channel, d.detection_id) for d in found} == {("RPM", found[0].detection_id)}  # flagged, then closed
