@@ -21,7 +21,6 @@ import numpy as np
 
 from apexflow.chunk import Chunk
 from apexflow.detect.base import Context, Detection, severity
-from apexflow.detect.generic._stream import runs
 
 NAME, VERSION = "throttle_brake_overlap", "2"
 THROTTLE_MIN = 10.0
@@ -37,12 +36,10 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     v = chunk.values
     if "Throttle" not in v or "Brake" not in v:
         return []
-    thr = v["Throttle"]
+    thr, t = v["Throttle"], chunk.t
     both = (thr > THROTTLE_MIN) & (v["Brake"] >= 0.5)
     if "Speed" in v:
         both &= v["Speed"] >= MOVING_KMH
-    high = both & (thr >= STICK_THROTTLE)
-    t = chunk.t
     out: list[Detection] = []
     ev = state.get("open")
     last_t = state.get("last_t")
@@ -52,28 +49,26 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
         ev = None
     if not both.any():
         return out
-    segments = []
-    for a, b in zip(*[x.tolist() for x in runs(both)]):
-        cuts = (a + 1 + np.flatnonzero(np.diff(t[a:b]) > MAX_GAP)).tolist()  # a hole in the data ends one
-        segments += list(zip([a, *cuts], [*cuts, b]))
-    for a, b in segments:
+    seg = _Segments(t, thr, both, ev)
+    for a, b, hi_max, thr_max in zip(seg.starts.tolist(), seg.ends.tolist(), seg.hi_max.tolist(),
+                                     seg.thr_max.tolist()):
         if ev is None:
             ev = {"t0": float(t[a]), "t1": float(t[a]), "n": 0, "thr_max": 0.0, "hi_t0": None, "hi_s": 0.0,
-                  "limit": limit(state.get("learnt", [])), "reported": False,
+                  "limit": None, "reported": False,
                   "lap": float(v["LapNumber"][a]) if "LapNumber" in v else None,
                   "distance": float(v["Distance"][a]) if "Distance" in v else None}
             state["open"] = ev
-        hi_len = _high_runs(ev, t[a:b], high[a:b])
-        if not ev["reported"]:
-            bad = np.flatnonzero((t[a:b] - ev["t0"] > ev["limit"]) | (hi_len >= STICK_S))
+        if not ev["reported"] and (t[b - 1] - ev["t0"] > FLOOR_S or hi_max >= STICK_S):
+            ev["limit"] = limit(state.get("learnt", []))  # learnt changes only when an overlap ends: as at its start
+            bad = np.flatnonzero((t[a:b] - ev["t0"] > ev["limit"]) | (seg.hi_len[a:b] >= STICK_S))
             if len(bad):
-                k = int(bad[0])
+                k = a + int(bad[0])
                 ev["reported"] = True
-                out.append(_detection(ctx, {**ev, "t1": float(t[a + k]), "n": ev["n"] + k + 1,
-                                            "thr_max": max(ev["thr_max"], float(thr[a:a + k + 1].max())),
-                                            "hi_s": max(ev["hi_s"], float(hi_len[:k + 1].max()))}))
-        ev.update(thr_max=max(ev["thr_max"], float(thr[a:b].max())), n=ev["n"] + b - a, t1=float(t[b - 1]),
-                  hi_s=max(ev["hi_s"], float(hi_len.max())))
+                out.append(_detection(ctx, {**ev, "t1": float(t[k]), "n": ev["n"] + k - a + 1,
+                                            "thr_max": max(ev["thr_max"], float(thr[a:k + 1].max())),
+                                            "hi_s": max(ev["hi_s"], float(seg.hi_len[a:k + 1].max()))}))
+        ev.update(thr_max=max(ev["thr_max"], thr_max), n=ev["n"] + b - a, t1=float(t[b - 1]),
+                  hi_s=max(ev["hi_s"], hi_max), hi_t0=seg.high_since(b))
         if b < len(t):
             _close(state, ctx, out)
             ev = None
@@ -87,16 +82,31 @@ def limit(learnt: list[float]) -> float:
     return max(FLOOR_S, FACTOR * float(np.quantile(learnt, QUANTILE)))
 
 
-def _high_runs(ev: dict, t: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Seconds each sample has been at high throttle with the brake on (0 where not); the run open at the
-    end is carried in ``ev["hi_t0"]``."""
-    start = high & np.concatenate([[ev["hi_t0"] is None], ~high[:-1]])
-    since = np.where(start, t, -np.inf)
-    if ev["hi_t0"] is not None:
-        since[0] = ev["hi_t0"] if high[0] else since[0]
-    since = np.maximum.accumulate(since)
-    ev["hi_t0"] = float(since[-1]) if high[-1] else None
-    return np.where(high, t - since, 0.0)
+class _Segments:
+    """The chunk's overlaps, all at once: runs of ``both`` cut at holes in the data (the first one
+    continuing ``ev``, the overlap open before the chunk, if any), and how long each sample has been at
+    high throttle."""
+
+    def __init__(self, t: np.ndarray, thr: np.ndarray, both: np.ndarray, ev: dict | None):
+        hole = np.r_[False, np.diff(t) > MAX_GAP]
+        first = both & (~np.r_[ev is not None, both[:-1]] | hole)
+        last = both & (~np.r_[both[1:], False] | np.r_[hole[1:], False])
+        self.starts, self.ends = np.flatnonzero(first), np.flatnonzero(last) + 1
+        if ev is not None:
+            self.starts = np.r_[0, self.starts]
+        self.high = both & (thr >= STICK_THROTTLE)
+        carried = ev is not None and ev["hi_t0"] is not None
+        since = np.where(self.high & (~np.r_[carried, self.high[:-1]] | first), t, -np.inf)
+        if carried and self.high[0]:
+            since[0] = ev["hi_t0"]
+        self.since = np.maximum.accumulate(since)
+        self.hi_len = np.where(self.high, t - self.since, 0.0)
+        self.hi_max = np.maximum.reduceat(self.hi_len, self.starts)
+        self.thr_max = np.maximum.reduceat(np.where(both, thr, 0.0), self.starts).astype(np.float64)
+
+    def high_since(self, b: int) -> float | None:
+        """When the high-throttle run at the chunk's last sample started, if segment ``[.., b)`` ends there."""
+        return float(self.since[b - 1]) if b == len(self.high) and self.high[b - 1] else None
 
 
 def _close(state: dict, ctx: Context, out: list) -> None:
