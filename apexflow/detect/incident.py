@@ -4,9 +4,9 @@ Braking hard is normal; losing speed faster than drag can take it with the brake
 A candidate opens on an interval where the car, from at least ``MIN_SPEED``, loses more than
 ``ONSET_DECEL`` km/h per second with the brake off at its start and for ``LAG_S`` after its end
 (the brake flag, a boolean sampled at ~4 Hz, may show a sample after the deceleration starts,
-and merged position rows repeat the last flag), the
-brake having been off for ``BRAKE_FREE_S`` before (a trail brake being released still slows
-the car), across no hole in the data, at a lap distance where this car does not normally
+and merged position rows repeat the last flag), the brake having been off for ``BRAKE_FREE_S``
+before (a trail brake being released still slows the car), across no interval over ``MAX_DT``
+(a hole in the data), at a lap distance where this car does not normally
 brake (its own brake use per 50 m once it has ``OWN_SAMPLES`` there, the field's before that,
 ``detect.field``; without ``Distance`` the pedals alone decide). It is *sudden* once the
 unbraked part of the drop reaches ``ONSET_LOSS`` at an average of ``ONSET_DECEL`` or more (a
@@ -20,7 +20,8 @@ The score grows with the share of speed lost and how fast it went (``score``): a
 60 km/h from top speed is a warning, a spin to walking pace critical.
 
 Each sample is judged once ``LAG_S`` of data after it has arrived (the brake look-ahead), so the
-state carries the samples not judged yet and the one before them. Candidates are found vectorised; only the samples of an open event are walked.
+state carries the samples not judged yet and the one before them. Candidates are found
+vectorised; only the samples of an open event are walked.
 """
 from __future__ import annotations
 
