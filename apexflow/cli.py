@@ -31,11 +31,12 @@ def _assignments(items: list[str] | None, flag: str, form: str, commas: bool) ->
     for item in items or []:
         for part in (p.strip() for p in item.split(",")) if commas else [item]:
             key, sep, value = part.partition("=")
-            if not sep or not key.strip() or (commas and not value.strip()):
+            if not sep or not key.strip() or (commas and not value.strip()):  # a unit may be empty
                 raise ContractError(f"{flag} takes {form}, got {part!r}")
-            if key.strip() in out:
-                raise ContractError(f"{flag}: {key.strip()!r} is given twice ({out[key.strip()]!r} and {value.strip()!r})")
-            out[key.strip()] = value.strip()
+            key, value = key.strip(), value.strip()
+            if key in out:
+                raise ContractError(f"{flag}: {key!r} is given twice ({out[key]!r} and {value!r})")
+            out[key] = value
     return out
 
 

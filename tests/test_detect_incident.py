@@ -67,7 +67,8 @@ def test_the_score_grows_with_what_is_lost():
     ([(5, 2, False), (3, -25, False), (3, 10, False)], False),  # lifting at top speed: drag only
     ([(5, 2, False), (1.2, -40, False), (2.5, -150, True), (3, 40, False)], False),  # lift and coast, then brake
     ([(5, 2, False), (1.5, -150, True), (3, 40, False)], True),  # hard braking, the flag a sample late
-    ([(5, 2, False), (0.8, -150, True), (1.2, -75, False), (3, 40, False)], True),  # trail brake released, still slowing
+    # a trail brake released, the car still slowing
+    ([(5, 2, False), (0.8, -150, True), (1.2, -75, False), (3, 40, False)], True),
 ])
 def test_normal_driving_is_no_incident(segments, lag):
     for seed in range(20):

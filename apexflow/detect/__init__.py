@@ -3,9 +3,9 @@
 Two sets:
 
 - ``DETECTORS``: the car set, for sessions of the ``motorsport`` profile (F1 sessions, synthetic
-  races, car telemetry files ingested with ``--profile motorsport``): the F1 telemetry detectors plus the generic detectors that add value there
-  without flooding it (physical out-of-range values; dropouts are the ``dropout`` detector).
-  Spikes, level shifts and change points are not in it: a racing car's speed *is* a
+  races, car telemetry files ingested with ``--profile motorsport``): the F1 telemetry detectors
+  plus the generic detectors that add value there without flooding it (physical out-of-range
+  values; dropouts are the ``dropout`` detector). Spikes, level shifts and change points are not in it: a racing car's speed *is* a
   sequence of level shifts, a detector tuned for any telemetry flags every braking zone.
 - ``GENERIC``: the domain-free set (deviation, stuck, gaps, out-of-range) for sessions of the
   ``generic`` profile, and for ``apexflow detect FILE``.

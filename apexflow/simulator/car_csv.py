@@ -31,8 +31,8 @@ def clean_laps(race: SyntheticRace) -> dict[str, list[int]]:
 
 
 def frames(race: SyntheticRace, laps: dict[str, list[int]], seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
-    """Per car of ``laps``, its samples over those laps as FastF1-like columns: ``SessionTime`` (s), the car channels
-    (NaN on position rows), ``X``/``Y``/``Z`` (NaN on car rows), ``Distance`` (NaN on position rows) and ``LapNumber``."""
+    """Per car of ``laps``, its samples over those laps as FastF1-like columns: ``SessionTime`` (s), the car
+    channels and ``Distance`` (NaN on position rows), ``X``/``Y``/``Z`` (NaN on car rows) and ``LapNumber``."""
     out = {}
     for k, (code, t, v) in enumerate((c, t, v) for c, t, v in race.samples() if c in laps):
         rng = np.random.default_rng([seed, k])

@@ -78,7 +78,8 @@ def channels_of(columns: list[str], mapping: dict[str, str], where: str) -> dict
         out[column] = name
     if "Speed" not in out.values():
         raise ContractError(f"{where}: the motorsport profile needs the car's speed: name a column with "
-                            f"--map COLUMN=Speed (recognised names: {', '.join(ALIASES['Speed'])}); columns are {columns}")
+                            f"--map COLUMN=Speed (recognised names: {', '.join(ALIASES['Speed'])}); "
+                            f"columns are {columns}")
     return out
 
 

@@ -45,8 +45,8 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
     cur.execute(
         "INSERT INTO sessions (session_id, source, profile, run_id, start_time, year, event, session_name, "
         "identity, channels, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (session.session_id, session.source, session.profile, run_id, session.start_time, ident.get("year"), ident.get("event"),
-         ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
+        (session.session_id, session.source, session.profile, run_id, session.start_time, ident.get("year"),
+         ident.get("event"), ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
          Json({**session.meta, "missing": facts.missing})),
     )
     execute_values(cur, "INSERT INTO entities (session_id, entity_id, name, team, meta) VALUES %s",
@@ -162,8 +162,8 @@ def session_overview(cur, session_id: str) -> dict:
         "WHERE e.session_id = %s GROUP BY e.entity_id, e.name, e.team ORDER BY e.entity_id", (session_id,))
     entities = [dict(zip(("entity_id", "name", "team", "laps", "best_lap_time", "stints", "pit_stops",
                           "compounds"), row)) for row in cur.fetchall()]
-    return {"session_id": session_id, "source": source, "profile": profile, "start_time": start.isoformat(), "identity": identity,
-            "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
+    return {"session_id": session_id, "source": source, "profile": profile, "start_time": start.isoformat(),
+            "identity": identity, "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
             "entities": entities, "detections": detections(cur, session_id)}
 
 
