@@ -143,6 +143,11 @@ def test_columns_by_recognised_name_or_map_and_clear_errors(tmp_path):
     both.write_text("car,t,Speed,vCar\nA,0,1,1\n")
     with pytest.raises(ContractError, match="columns 'Speed' and 'vCar' both look like Speed; pick one"):
         FileSource(both, "car", "t", profile="motorsport").session()
+    metric = tmp_path / "metric.csv"
+    metric.write_text("car,t,speed [m/s]\nA,0,50\nA,0.2,\nA,0.4,70\nA,1.2,\nA,2,80\n")
+    [(_, t, v)] = list(FileSource(metric, "car", "t", profile="motorsport").samples())
+    assert t.tolist() == [0, 0.2, 0.4, 2] and v["Speed"].tolist() == pytest.approx([180, 216, 252, 288])  # km/h
+    # the empty cell between readings 0.4 s apart is interpolated; the one inside a 1.6 s hole is dropped
     none = tmp_path / "none.csv"
     none.write_text("car,t,rpm\nA,0,1\n")
     with pytest.raises(ContractError, match="needs the car's speed: name a column with --map COLUMN=Speed"):
