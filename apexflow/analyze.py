@@ -38,11 +38,11 @@ def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[
     found: dict[str, dict] = {}
     added: dict[str, Profile] = {}
     for (session_id, entity_id), parts in fresh.items():
-        source, channels = contracts[session_id]
+        profile, channels = contracts[session_id]
         ctx = Context(session_id, entity_id, channels, fields.get(session_id))
         state = states.setdefault((session_id, entity_id), {})
         for c in chunks.join(parts):
-            for name, run in (detectors or detectors_for(source)).items():
+            for name, run in (detectors or detectors_for(profile)).items():
                 for d in run(c, state.setdefault(name, {}), ctx):
                     found[d.detection_id] = d.to_row()
             added.setdefault(session_id, Profile()).add_chunk(c)
@@ -51,9 +51,9 @@ def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[
 
 class Batch:
     def __init__(self, conn, detectors: dict | None = None):
-        """``detectors`` overrides the set chosen by each session's source (``detectors_for``)."""
+        """``detectors`` overrides the set chosen by each session's profile (``detectors_for``)."""
         self.conn, self.detectors = conn, detectors
-        self.sessions: dict[str, tuple | None] = {}  # session -> (source, channels)
+        self.sessions: dict[str, tuple | None] = {}  # session -> (profile, channels)
         self.pending: dict[tuple[str, str], list] = {}  # entity -> its good chunks, in stream order
 
     def add(self, data: bytes) -> None:

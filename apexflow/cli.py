@@ -24,24 +24,38 @@ def _migrate(args) -> int:
     return 0
 
 
+def _assignments(items: list[str] | None, flag: str, form: str, commas: bool) -> dict[str, str]:
+    """``KEY=VALUE`` options (repeatable; with ``commas`` also comma-separated) as a dict; a key given twice
+    is an error."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        for part in (p.strip() for p in item.split(",")) if commas else [item]:
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or (commas and not value.strip()):  # a unit may be empty
+                raise ContractError(f"{flag} takes {form}, got {part!r}")
+            key, value = key.strip(), value.strip()
+            if key in out:
+                raise ContractError(f"{flag}: {key!r} is given twice ({out[key]!r} and {value!r})")
+            out[key] = value
+    return out
+
+
 def _ingest(args) -> int:
     from apexflow.replay import check_speed
+    from apexflow.sources import from_spec
     from apexflow_aws.local import ingest_cli
 
     check_speed(args.speed)
     if args.kind == "fastf1":
         spec = {"source": "fastf1", "year": args.year, "event": args.event, "session": args.session}
     else:
-        units = {}
-        for item in args.unit or []:
-            name, sep, unit = item.partition("=")
-            if not sep or not name:
-                raise ContractError(f"--unit takes NAME=UNIT, got {item!r}")
-            units[name] = unit
         fmt = args.format or ("jsonl" if args.file.lower().endswith((".jsonl", ".ndjson", ".json")) else "csv")
         spec = {"source": fmt, "path": args.file, "entity_col": args.entity_col, "time_col": args.time_col,
-                "session_id": args.session_id, "start_time": args.start_time, "units": units,
-                "channels": args.channels.split(",") if args.channels else None}
+                "session_id": args.session_id, "start_time": args.start_time,
+                "units": _assignments(args.unit, "--unit", "NAME=UNIT", commas=False),
+                "channels": args.channels.split(",") if args.channels else None, "profile": args.profile,
+                "map": _assignments(args.map, "--map", "COLUMN=CHANNEL", commas=True)}
+        from_spec(spec)  # a bad request fails here, before the local stack starts
     spec["chunk_seconds"] = args.chunk_seconds
     if args.speed is not None:
         spec["speed"] = args.speed
@@ -102,6 +116,13 @@ def parser() -> argparse.ArgumentParser:
     csv.add_argument("--start-time", help="ISO-8601 session start for numeric times (default 1970-01-01Z)")
     csv.add_argument("--channels", help="comma-separated channel columns (default: all others)")
     csv.add_argument("--unit", action="append", metavar="NAME=UNIT", help="unit of a channel (repeatable)")
+    csv.add_argument("--profile", choices=["generic", "motorsport"], default="generic",
+                     help="generic (default): any telemetry, the generic detectors; motorsport: a car's telemetry "
+                          "as F1 channels, the car detectors")
+    csv.add_argument("--map", action="append", metavar="COLUMN=CHANNEL",
+                     help="motorsport: the file's COLUMN is the F1 channel CHANNEL (Speed, RPM, nGear, Throttle, "
+                          "Brake, DRS, X, Y, Z, Distance, LapNumber), e.g. --map vCar=Speed,pBrake=Brake; "
+                          "repeatable; recognised names need none")
     for k in (f1, csv):
         k.add_argument("--speed", type=float, default=None,
                        help="replay at N x real time (1 = live pace); default as fast as possible")

@@ -25,6 +25,12 @@ class ContractError(ValueError):
     """Data that breaks the telemetry contract; the message says what and how to fix it."""
 
 
+# Detector profiles: which detector set a session's telemetry goes through (``apexflow.detect.detectors_for``).
+# ``motorsport``: car telemetry in the F1 channels below; ``generic``: any telemetry. Sessions of these
+# sources are car telemetry unless they say otherwise.
+PROFILES = ("generic", "motorsport")
+MOTORSPORT_SOURCES = frozenset({"synthetic", "fastf1"})
+
 # Units of channels that take a few discrete values (states, counts): never "frozen", never a level to track.
 DISCRETE_UNITS = frozenset({"bool", "gear", "lap", "count", "flag"})
 
@@ -95,7 +101,8 @@ class Session:
 
     ``session_id`` is stable for the same recording (re-ingesting replaces it).
     ``identity`` says what it is in the source's terms, e.g. ``{"year": 2025,
-    "event": "Miami Grand Prix", "session": "Sprint"}`` for F1.
+    "event": "Miami Grand Prix", "session": "Sprint"}`` for F1. ``profile`` (one of ``PROFILES``)
+    says which detectors it gets; by default ``motorsport`` for ``MOTORSPORT_SOURCES``, else ``generic``.
     """
 
     session_id: str
@@ -105,9 +112,14 @@ class Session:
     entities: tuple[Entity, ...]
     identity: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    profile: str = ""
 
     def __post_init__(self):
         check_id("session_id", self.session_id)
+        if not self.profile:
+            self.profile = "motorsport" if self.source in MOTORSPORT_SOURCES else "generic"
+        if self.profile not in PROFILES:
+            raise ContractError(f"session {self.session_id}: profile {self.profile!r} is not one of {list(PROFILES)}")
         if self.start_time.tzinfo is None:
             raise ContractError(f"session {self.session_id}: start_time must be timezone-aware (UTC)")
         names = [c.name for c in self.channels]

@@ -78,6 +78,7 @@ def manifest(session: Session, facts: SessionFacts, run_id: str, encoded: list) 
         "schema_version": SCHEMA_VERSION,
         "session_id": session.session_id,
         "source": session.source,
+        "profile": session.profile,
         "run_id": run_id,
         "identity": session.identity,
         "start_time": session.start_time.isoformat(),

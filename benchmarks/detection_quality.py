@@ -44,7 +44,7 @@ def run_race(seed: int, laps: int, chunk_seconds: float = 10.0) -> dict:
     race = SyntheticRace(seed=seed, laps=laps)
     session, facts, truth = race.session(), race.facts(), race.ground_truth()
     channels = session.channel_map()
-    contracts = {session.session_id: ("synthetic", channels)}
+    contracts = {session.session_id: ("motorsport", channels)}
     found: dict[str, dict] = {}
     first_seen: dict[str, float] = {}
     n_samples = 0

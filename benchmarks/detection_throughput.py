@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     events, channels, rows, values = race_events(args.seed, args.laps, args.batch)
-    contracts = {record_chunk(events[0]["Records"][0], channels).session_id: ("synthetic", channels)}
+    contracts = {record_chunk(events[0]["Records"][0], channels).session_id: ("motorsport", channels)}
     n_records = sum(len(e["Records"]) for e in events)
     batches = list(by_event(events, channels))
     decoded = decode_all(events, channels)

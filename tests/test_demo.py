@@ -6,7 +6,8 @@ from apexflow_aws.local import demo
 def test_demo_finds_exactly_what_was_injected(dsn):
     result = demo.run(seed=7, laps=6, dsn=dsn)
     scored = {kind: s for kind, s in result["score"].items() if s["injected"]}
-    assert set(scored) == {"incident", "frozen_sensor", "dropout", "power_loss", "slow_puncture"}
+    assert set(scored) == {"incident", "frozen_sensor", "dropout", "power_loss", "slow_puncture",
+                           "throttle_brake_overlap"}
     for kind, s in scored.items():
         assert (s["found"], s["missed"], s["false_alarms"]) == (s["injected"], 0, 0), (kind, s)
     assert result["score"]["pit_stop"]["false_alarms"] == 20  # unscored kinds: every car pits once

@@ -11,14 +11,24 @@ from apexflow.contract import F1_CHANNELS
 from apexflow.detect import DETECTORS, GENERIC, detectors_for
 from apexflow.detect.base import Context
 from apexflow.detect import incident
-from apexflow.detect.f1 import overlap
 from apexflow.detect.field import MIN_SAMPLES, Profile
 from apexflow.detect.field import bins as field_bins
 
 
-def test_detector_sets_by_source():
-    assert detectors_for("synthetic") is DETECTORS and detectors_for("fastf1") is DETECTORS
-    assert detectors_for("csv") is GENERIC and detectors_for(None) is GENERIC
+def test_detector_sets_by_profile_and_the_profile_of_f1_sources():
+    assert detectors_for("motorsport") is DETECTORS
+    assert detectors_for("generic") is GENERIC and detectors_for(None) is GENERIC
+    from datetime import datetime, timezone
+
+    from apexflow.contract import ContractError, Session
+
+    def session(source, **kw):
+        return Session("s", source, datetime(2024, 1, 1, tzinfo=timezone.utc), (), (), **kw)
+
+    assert session("fastf1").profile == session("synthetic").profile == "motorsport"
+    assert session("csv").profile == "generic" and session("csv", profile="motorsport").profile == "motorsport"
+    with pytest.raises(ContractError, match="profile 'car' is not one of"):
+        session("csv", profile="car")
     assert {"incident", "frozen_sensor", "dropout"} <= set(DETECTORS)  # the demo's kinds stay
 
 
@@ -28,26 +38,9 @@ def test_short_race_every_injected_kind_found_and_no_false_alarm():
     result = evaluate([run_race(1, 10)])
     for kind, row in result["kinds"].items():
         assert row["found"] == row["injected"] and row["false_alarms"] == 0, (kind, row)
-    assert set(result["kinds"]) == {"dropout", "frozen_sensor", "incident", "power_loss", "slow_puncture"}
+    assert set(result["kinds"]) == {"dropout", "frozen_sensor", "incident", "power_loss", "slow_puncture",
+                                    "throttle_brake_overlap"}
     assert result["false_alarms_on_clean_laps"] == []
-
-
-def test_throttle_brake_overlap_needs_a_second_and_spans_chunks():
-    channels = {c.name: c for c in F1_CHANNELS}
-    ctx = Context("s", "car", channels)
-    t = np.arange(0, 20, 0.25)
-    thr = np.where((t >= 5) & (t < 8), 40.0, 0.0)
-    thr[(t >= 12) & (t < 12.5)] = 40.0  # too short
-    brake = np.where(((t >= 4) & (t < 9)) | ((t >= 11) & (t < 13)), 1.0, 0.0)
-    units = {"Throttle": "%", "Brake": "bool"}
-    state: dict = {}
-    found = {}
-    for a in range(0, len(t), 7):
-        c = Chunk("s", "car", a, t[a:a + 7], {"Throttle": thr[a:a + 7].astype(np.float32),
-                                               "Brake": brake[a:a + 7].astype(np.float32)}, units)
-        for d in overlap.run(c, state, ctx):
-            found[d.detection_id] = d
-    assert [(d.t_start, d.t_end) for d in found.values()] == [(5.0, 7.75)]
 
 
 def car_chunk(speed, brake=None, entity="car") -> Chunk:
@@ -126,3 +119,16 @@ def test_incident_is_measured_against_the_cars_own_usual_speed_at_that_distance(
     alone = incidents_of(overspeed)
     assert alone and alone[0].evidence["own_speed"] is None  # nothing known of this place: 80 is under half of 250
     assert incidents_of(usual, overspeed) == []  # 80 is not under half of its usual 90 there
+
+
+def test_an_altitude_that_holds_on_a_flat_straight_is_no_frozen_sensor_a_held_rpm_is():
+    from apexflow.detect import frozen
+
+    t = np.arange(0, 60, 0.25)
+    rpm = 10000 + 500 * np.sin(t)
+    rpm[(t >= 30) & (t < 45)] = rpm[t >= 30][0]
+    values = {"Speed": 250 + 20 * np.sin(t / 3), "RPM": rpm, "X": 80 * t, "Z": np.full(len(t), 180.0)}
+    c = Chunk("s", "car", 0, t, {k: v.astype(np.float32) for k, v in values.items()},
+              {c.name: c.unit for c in F1_CHANNELS if c.name in values})
+    found = frozen.run(c, {}, Context("s", "car", {c.name: c for c in F1_CHANNELS}))
+    assert {(d.channel, d.detection_id) for d in found} == {("RPM", found[0].detection_id)}  # flagged, then closed

@@ -11,7 +11,7 @@ from apexflow.contract import F1_CHANNELS, Session, SessionFacts
 from apexflow.simulator import SyntheticRace
 from apexflow.simulator.sensors import RPM_SD, SPEED_SD
 
-KINDS = {"incident", "power_loss", "frozen_sensor", "dropout", "slow_puncture"}
+KINDS = {"incident", "power_loss", "frozen_sensor", "dropout", "slow_puncture", "throttle_brake_overlap"}
 SPEED_KINDS = {"incident", "power_loss", "slow_puncture"}
 
 
@@ -106,14 +106,17 @@ def test_every_chunk_passes_the_contract(short):
 
 
 def test_driving_is_physical(full):
-    frozen = {a["entity_id"] for a in full.of("frozen_sensor")}
+    frozen = {a["entity_id"] for a in full.of("frozen_sensor") + full.of("throttle_brake_overlap")}  # pedals faulty
     for car, (t, v) in full.samples.items():
         speed, rpm = v["Speed"], v["RPM"]
         assert 300 < speed.max() < 350, car
         assert 10000 < rpm.max() <= 12500, car
         moving = speed > 1
         assert np.all(np.diff(v["nGear"][moving][v["Speed"][moving] > 150]) <= 1)  # no gear skipping upwards
-        assert car in frozen or not np.any((v["Brake"] == 1) & (v["Throttle"] > 0))
+        both = (v["Brake"] == 1) & (v["Throttle"] > 0)  # trail and left-foot braking: light throttle, briefly
+        assert both.sum() > 50 and (car in frozen or 15 < v["Throttle"][both].min() < v["Throttle"][both].max() < 45)
+        edges = np.diff(np.concatenate([[0], both.astype(int), [0]]))
+        assert car in frozen or (t[np.flatnonzero(edges == -1) - 1] - t[edges[:-1] == 1]).max() < 1.7
         assert 0.05 < v["Brake"].mean() < 0.3 and 0.3 < (v["Throttle"] == 100).mean() < 0.8
         accel = np.diff(speed / 3.6) / np.diff(t)
         assert accel.max() < 15 and accel.min() > -60  # ~1.5 g forward; 6 g braking, harder only in a spin
@@ -195,7 +198,8 @@ def test_safety_car_slows_everyone_and_flags_the_laps(race):
 def test_every_kind_is_present_with_a_complete_record(race):
     truth = race.truth
     assert {a["kind"] for a in truth} == KINDS
-    assert len(race.of("incident")) == 2 and len(race.of("power_loss")) == 1 and len(race.of("dropout")) == 1
+    assert len(race.of("incident")) == 3 and len(race.of("power_loss")) == 1 and len(race.of("dropout")) == 1
+    assert len(race.of("throttle_brake_overlap")) == 1
     assert 1 <= len(race.of("frozen_sensor")) <= 2 and len(race.of("slow_puncture")) == 1
     assert len({a["entity_id"] for a in truth}) == len(truth)  # one anomaly per car
     for a in truth:
@@ -233,8 +237,32 @@ def test_frozen_channel_holds_while_the_car_moves(race):
         assert np.unique(before[a["channel"]]).size > 3
 
 
+def spins(race) -> list[dict]:
+    return [a for a in race.of("incident") if a["details"]["min_speed_kmh"] < 30]
+
+
+def test_one_incident_is_contact_the_car_keeps_over_half_its_speed_unbraked(race):
+    [a] = [a for a in race.of("incident") if a not in spins(race)]
+    d = a["details"]
+    assert 0.5 < d["min_speed_kmh"] / d["speed_before_kmh"] < 0.75 and d["speed_before_kmh"] > 200
+    t, v = race.window(a["entity_id"], a["t_start"], a["t_end"])
+    low = int(np.argmin(v["Speed"]))
+    drop = (v["Speed"][0] - v["Speed"][low]) / (t[low] - t[0])
+    assert 60 < drop < 110 and np.all(v["Brake"][: low + 1] == 0)  # km/h per second, no brake
+    assert 0 < d["time_lost_s"] < 3
+
+
+def test_the_sticking_pedal_is_the_brake_on_at_full_throttle_down_the_straight(race):
+    [a] = race.of("throttle_brake_overlap")
+    t, v = race.window(a["entity_id"], a["t_start"], a["t_end"])
+    assert 3 <= a["t_end"] - a["t_start"] <= 5 and np.all(v["Brake"] == 1) and np.all(v["Throttle"] == 100)
+    row = race.laps[a["entity_id"]][a["lap"]]
+    assert row["LapStartTime"] <= a["t_start"] and a["t_end"] < row["LapStartTime"] + 6.5
+
+
 def test_incident_is_a_sudden_stop_where_nobody_brakes(race):
-    for a in race.of("incident"):
+    assert len(spins(race)) == 2
+    for a in spins(race):
         car, lap, d = a["entity_id"], a["lap"], a["details"]["distance_m"]
         t, v = race.window(car, a["t_start"] - 0.3, a["t_end"])
         v0 = v["Speed"][0]

@@ -1,4 +1,6 @@
-"""Dropout: no samples for much longer than the entity's usual sampling interval.
+"""Dropout: no samples for much longer than the entity's usual sampling interval, and over ``MIN_GAP``
+(real car data has holes of 1-2 s). A gap across which ``LapNumber`` jumps by more than one, or
+longer than ``CUT_S``, is a cut in the recording (laps left out of a file, a break), not a dropout.
 
 The usual interval is the median of the entity's first ``LEARN`` intervals (until then, of
 those seen so far), learnt across chunks so that any split of the stream gives the same
@@ -13,9 +15,10 @@ import numpy as np
 from apexflow.chunk import Chunk
 from apexflow.detect.base import Context, Detection
 
-NAME, VERSION = "dropout", "2"
+NAME, VERSION = "dropout", "3"
 FACTOR = 8.0
-MIN_GAP = 2.0
+MIN_GAP = 3.0
+CUT_S = 60.0
 LEARN = 16
 
 
@@ -29,6 +32,12 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     else:
         expected = _learn(state, dt)
         gaps = np.flatnonzero(dt > np.maximum(MIN_GAP, FACTOR * np.where(np.isnan(expected), MIN_GAP, expected)))
+    if "LapNumber" in chunk.values:
+        lap = chunk.values["LapNumber"]
+        laps = lap if state.get("last_lap") is None else np.concatenate([[state["last_lap"]], lap])
+        state["last_lap"] = float(lap[-1])
+        gaps = gaps[np.abs(np.diff(laps))[gaps] <= 1]
+    gaps = gaps[dt[gaps] <= CUT_S]
     out = []
     for k in gaps.tolist():
         gap = float(dt[k])

@@ -5,6 +5,9 @@ channels changed on most of its steps. At the channel's physical limit real sign
 saturate (full throttle down a straight), so there a run must also outlast the entity's own
 longest natural run at a limit by ``BOUND_FACTOR`` (``AT_BOUND_SECONDS`` until ``WARMUP_S``
 seconds of data have shown what natural is). A gap of more than ``MAX_GAP`` seconds ends a run.
+Positions (``POSITION``) count as channels that move but are never judged themselves: they come
+from another system, interpolated onto the car's clock, and a car's altitude, to the decimetre
+FastF1 gives, stays put for seconds on a flat straight.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from apexflow.chunk import Chunk
 from apexflow.contract import DISCRETE_UNITS
 from apexflow.detect.base import Context, Detection
 
-NAME, VERSION = "frozen_sensor", "2"
+NAME, VERSION = "frozen_sensor", "3"
+POSITION = frozenset({"X", "Y", "Z"})
 MIN_SECONDS = 8.0
 AT_BOUND_SECONDS = 30.0
 BOUND_FACTOR = 1.25
@@ -46,6 +50,8 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     moving = changed.all(axis=1).tolist()  # changed at every step: only the runs' ends matter
     walk = []
     for c, name in enumerate(names):
+        if name in POSITION:
+            continue
         if moving[c] and name in runs:
             out += _close(ctx, name, runs[name], natural)
             runs[name] = [float(cols[c, -1]), float(t[-1]), float(t[-1]), 0, 0, False]

@@ -34,7 +34,8 @@ class Drive:
     sector_start: np.ndarray  # (laps + 1, 2): times sectors 2 and 3 start
     pit_in: float | None
     pit_out: float | None
-    incidents: list[dict]  # {"lap", "i0", "t_start", "t_end", "distance_m", "min_speed_kmh", "time_lost_s"}
+    incidents: list[dict]  # {"lap", "i0", "t_start", "t_end", "distance_m", "snap_s", "speed_before_kmh",
+    # "min_speed_kmh", "time_lost_s"}
 
 
 def lap_start_point(grid_pts: int, n: int, lap: np.ndarray | int) -> np.ndarray:
@@ -87,10 +88,11 @@ def drive(track: Track, plan: RacePlan, car: CarPlan, drs_laps: np.ndarray) -> D
                     & ~braking[start + cand] & ~braking[prev + cand]]
         i0 = int(start + cand[int(spec["u"] * len(cand))])
         before = v
-        v, back = incident_speeds(v, i0, ds, spec)
+        v, back, snap = incident_speeds(v, i0, ds, spec)
         dt_old = 2 * ds / (before[i0:back] + before[i0 + 1 : back + 1])
         dt_new = 2 * ds / (v[i0:back] + v[i0 + 1 : back + 1])
-        incidents.append({"lap": spec["lap"], "i0": i0, "back": back, "distance_m": (i0 - start) * ds,
+        incidents.append({"lap": spec["lap"], "i0": i0, "back": back, "distance_m": (i0 - start) * ds, "snap_s": snap,
+                          "speed_before_kmh": float(before[i0] * 3.6),
                           "min_speed_kmh": float(v[i0:back].min() * 3.6),
                           "time_lost_s": float(dt_new.sum() - dt_old.sum())})
     a = physics.acceleration(v, ds)

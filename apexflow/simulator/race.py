@@ -8,7 +8,8 @@ import numpy as np
 
 from apexflow.contract import F1_CHANNELS, TRACK_STATUS, Entity, Session, SessionFacts
 from apexflow.simulator import physics
-from apexflow.simulator.anomalies import SNAP_S, freeze, plan_anomalies
+from apexflow.simulator.anomalies import freeze, plan_anomalies
+from apexflow.simulator.pedals import overlap
 from apexflow.simulator.sensors import sensor_noise
 from apexflow.simulator.drive import Drive, drive, lap_start_point
 from apexflow.simulator.plan import make_plan
@@ -117,9 +118,10 @@ class SyntheticRace:
         state = d.state[point]
         throttle = np.where(state == 1, 100.0, np.where(state == 2, 0.0, physics.part_throttle(v)))
         brake = (state == 2) | stopped
-        throttle = np.where(stopped, 0.0, throttle)
+        throttle = overlap(np.random.default_rng([self.seed, k, 2]), t, brake & ~stopped, speed,
+                           np.where(stopped, 0.0, throttle))
         for inc in d.incidents:  # the car snaps before the driver reacts: speed goes, no pedal asked for it
-            snap = (t >= inc["t_start"]) & (t < inc["t_start"] + SNAP_S)
+            snap = (t >= inc["t_start"]) & (t < inc["t_start"] + inc["snap_s"])
             brake &= ~snap
             throttle = np.where(snap, 0.0, throttle)
         speed, rpm, throttle, x, y, z = sensor_noise(np.random.default_rng([self.seed, k, 1]), speed, rpm,
@@ -131,6 +133,8 @@ class SyntheticRace:
         }
         for s in self._sensors_of(k, "frozen_sensor"):
             values[s["channel"]] = freeze(t, values[s["channel"]], s["t_start"], s["t_end"])
+        for s in self._sensors_of(k, "throttle_brake_overlap"):  # the brake pedal sticks on: the car drives on
+            values["Brake"] = np.where((t >= s["t_start"]) & (t <= s["t_end"]), 1.0, values["Brake"])
         return t, {c.name: np.asarray(values[c.name], dtype=np.float32) for c in F1_CHANNELS}
 
     @staticmethod
@@ -218,7 +222,7 @@ class SyntheticRace:
             finish = float(x["lap_start"][self.laps + 1])
             for inc in x["incidents"]:
                 out.append(self._anomaly("incident", car.code, inc["t_start"], inc["t_end"], inc["lap"], "Speed", {
-                    k: inc[k] for k in ("distance_m", "min_speed_kmh", "time_lost_s")}))
+                    k: inc[k] for k in ("distance_m", "speed_before_kmh", "min_speed_kmh", "time_lost_s")}))
             if car.power_loss:
                 lap, factor = car.power_loss
                 out.append(self._anomaly("power_loss", car.code, x["lap_start"][lap], finish, lap, "Speed", {
@@ -231,7 +235,7 @@ class SyntheticRace:
         for s in self._sensors:
             car, x = self.plan.cars[s["car"]], self._timing[s["car"]]
             start, end = x["lap_start"][s["lap"]], x["lap_start"][s["lap"] + 1]
-            t0 = start + s["u"] * max(0.0, end - start - s["seconds"])
+            t0 = start + s["u"] * max(0.0, s.get("within_s", end - start) - s["seconds"])
             out.append(self._anomaly(s["kind"], car.code, t0, t0 + s["seconds"], s["lap"], s["channel"],
                                      {"seconds": s["seconds"]}))
         return sorted(out, key=lambda a: (a["t_start"], a["entity_id"]))

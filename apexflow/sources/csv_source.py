@@ -3,12 +3,19 @@
 Columns:
 
 - ``entity_col``: who produced the row (a car, a device); becomes ``entity_id``.
-- ``time_col``: either numbers (seconds since the session start, given by ``start_time``,
-  default 1970-01-01T00:00:00Z) or ISO-8601 timestamps (the session starts at the earliest one;
-  timestamps without a zone are UTC).
+- ``time_col``: numbers (seconds since the session start, given by ``start_time``, default
+  1970-01-01T00:00:00Z), durations (``0 days 00:01:02.5`` as pandas writes FastF1's
+  ``SessionTime``, or ``01:02.5``) or ISO-8601 timestamps (the session starts at the earliest
+  one; timestamps without a zone are UTC).
 - every other column is a channel (or only ``channels``, if given). A header such as
   ``speed [km/h]`` or ``speed (km/h)`` names the channel ``speed`` with unit ``km/h``;
-  ``units={"speed": "km/h"}`` does the same. Every cell of a channel must be a finite number.
+  ``units={"speed": "km/h"}`` does the same. Every cell of a channel must be a finite number
+  (``true``/``false`` are 1/0).
+
+``profile="motorsport"`` reads a car's telemetry instead: the columns that carry car channels
+(by ``mapping`` or recognised names, ``apexflow.sources.motorsport``) become the contract's F1
+channels, in their units and conventions, empty cells are filled, and the session goes through
+the car detectors.
 
 The whole file is read and checked before anything is returned: a malformed row (wrong
 number of fields, empty or non-numeric cell, bad timestamp or entity, an entity repeating a
@@ -28,10 +35,13 @@ from typing import Iterator
 
 import numpy as np
 
-from apexflow.contract import Channel, ContractError, Entity, Session, SessionFacts, check_id
+from apexflow.contract import PROFILES, Channel, ContractError, Entity, Session, SessionFacts, check_id
+from apexflow.sources import motorsport
 
 MAX_ERRORS = 20
 _UNIT_HEADER = re.compile(r"^\s*(.+?)\s*[\[(]\s*(.+?)\s*[\])]\s*$")
+_DURATION = re.compile(r"^(?:(-?\d+) days? )?(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
+_BOOL = {"true": 1.0, "false": 0.0}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -53,8 +63,27 @@ def _parse_time(value) -> float | datetime:
         if not math.isfinite(f):
             raise ValueError("not a finite number")
         return f
+    duration = _DURATION.match(text)
+    if duration:
+        days, hours, minutes, seconds = (float(x or 0) for x in duration.groups())
+        return days * 86400 + hours * 3600 + minutes * 60 + seconds
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def _number(value, empty_ok: bool) -> float:
+    """A cell as a finite number (``true``/``false`` are 1/0); empty or NaN is NaN where ``empty_ok``."""
+    if isinstance(value, bool):
+        return float(value)
+    text = "" if value is None else str(value).strip()
+    f = _BOOL.get(text.lower(), math.nan if not text or text.lower() == "nan" else None)
+    if f is None:
+        f = float(value)
+    if math.isnan(f) and empty_ok:
+        return f
+    if not math.isfinite(f):
+        raise ValueError("not a finite number")
+    return f
 
 
 def _parse_start(value) -> datetime:
@@ -73,8 +102,13 @@ class FileSource:
 
     def __init__(self, path, entity_col: str, time_col: str, fmt: str | None = None,
                  session_id: str | None = None, start_time=None, channels: list[str] | None = None,
-                 units: dict[str, str] | None = None):
+                 units: dict[str, str] | None = None, profile: str = "generic", mapping: dict[str, str] | None = None):
         self.path = Path(path)
+        if profile not in PROFILES:
+            raise ContractError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+        if mapping and profile != "motorsport":
+            raise ContractError("--map names car channels: it needs --profile motorsport")
+        self.profile, self.mapping = profile, dict(mapping or {})
         if fmt is None:
             fmt = "jsonl" if self.path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
         if fmt not in ("csv", "jsonl"):
@@ -133,13 +167,19 @@ class FileSource:
             if need not in columns:
                 raise ContractError(f"{self.path}: no column {need!r}; columns are {columns}")
         picked = self.wanted or [c for c in columns if c not in (self.entity_col, self.time_col)]
-        out = {}
         for col in picked:
             if col not in columns:
                 raise ContractError(f"{self.path}: no channel column {col!r}; columns are {columns}")
-            m = _UNIT_HEADER.match(col)
-            name, unit = (m.group(1), m.group(2)) if m else (col.strip(), "")
-            unit = self.units.get(name, self.units.get(col, unit))
+        if self.profile == "motorsport":
+            for col in self.mapping.keys() & {self.entity_col, self.time_col}:
+                raise ContractError(f"{self.path}: --map {col}={self.mapping[col]}: {col!r} is the entity or time "
+                                    "column, not a channel")
+            named = motorsport.channels_of(picked, self.mapping, str(self.path))
+            self.ignored = [c for c in picked if c not in named]
+            return {col: (name, self._unit(col, name)[1]) for col, name in named.items()}
+        out = {}
+        for col in picked:
+            name, unit = self._unit(col)
             try:
                 Channel(name, unit)
             except ContractError as e:
@@ -151,6 +191,13 @@ class FileSource:
         if len(set(names)) != len(names):
             raise ContractError(f"{self.path}: two columns name the same channel: {names}")
         return out
+
+    def _unit(self, col: str, name: str | None = None) -> tuple[str, str]:
+        """(channel name, unit) of a column: from a ``name [unit]`` header, overridden by ``units``."""
+        m = _UNIT_HEADER.match(col)
+        header, unit = (m.group(1), m.group(2)) if m else (col.strip(), "")
+        name = name or header
+        return name, self.units.get(name, self.units.get(header, self.units.get(col, unit)))
 
     def load(self):
         if self._loaded is not None:
@@ -190,13 +237,7 @@ class FileSource:
             for col in cols:
                 v = row.get(col)
                 try:
-                    if v is None or (isinstance(v, str) and not v.strip()):
-                        raise ValueError
-                    if isinstance(v, bool):
-                        v = float(v)
-                    f = float(v)
-                    if not math.isfinite(f):
-                        raise ValueError
+                    f = _number(v, empty_ok=self.profile == "motorsport")
                 except (ValueError, TypeError):
                     err(line, f"column {col!r}: {v!r} is not a finite number")
                     bad = True
@@ -224,23 +265,49 @@ class FileSource:
             ts = np.array([(t - start).total_seconds() if iso else t for t, _, _ in rows], dtype=np.float64)
             order = np.argsort(ts, kind="stable")
             ts = ts[order]
+            matrix = np.array([v for _, _, v in rows], dtype=np.float64)[order]
+            values = {name: matrix[:, i] for i, (name, _) in enumerate(cols.values())}
+            if self.profile == "motorsport":
+                series[entity] = self._car(entity, ts, values, dict(cols.values())["Speed"])
+                continue
             dup = np.flatnonzero(np.diff(ts) == 0)
             for i in dup[:MAX_ERRORS - len(errors)]:
                 a, b = rows[order[i]][1], rows[order[i + 1]][1]
                 errors.append(f"{self.path.name}:{b}: entity {entity!r} already has a sample at "
                               f"t={ts[i]:.6g}s (line {a}); timestamps must be unique per entity")
-            matrix = np.array([v for _, _, v in rows], dtype=np.float64)[order]
-            series[entity] = (ts, {name: matrix[:, i] for i, (name, _) in enumerate(cols.values())})
+            series[entity] = (ts, values)
         if errors:
             raise ContractError(self._summary(errors))
-        channels = tuple(Channel(name, unit) for name, unit in cols.values())
+        meta = {"start_time_known": bool(iso or self.start_time), "rows": sum(len(r) for r in per_entity.values())}
+        if self.profile == "motorsport":
+            channels = self._car_channels(series, cols, meta)
+        else:
+            channels = tuple(Channel(name, unit) for name, unit in cols.values())
         session = Session(self.session_id, self.fmt, start, channels,
                           tuple(Entity(e) for e in sorted(series)),
-                          identity={"file": self.path.name, "format": self.fmt},
-                          meta={"start_time_known": bool(iso or self.start_time), "rows":
-                                sum(len(r) for r in per_entity.values())})
+                          identity={"file": self.path.name, "format": self.fmt}, meta=meta, profile=self.profile)
         self._loaded = (session, series)
         return self._loaded
+
+    def _car(self, entity: str, t: np.ndarray, values: dict, speed_unit: str) -> tuple[np.ndarray, dict]:
+        """One car's samples in the motorsport profile: one per time, gaps filled, F1 conventions."""
+        where = f"{self.path.name}: entity {entity!r}"
+        t, values = motorsport.merge_same_times(t, values)
+        keep = motorsport.within_car_data(t, values["Speed"])
+        t, values = t[keep], {name: x[keep] for name, x in values.items()}
+        return t, motorsport.car_values(t, motorsport.fill(t, values, where), speed_unit, where)
+
+    def _car_channels(self, series: dict, cols: dict, meta: dict) -> tuple[Channel, ...]:
+        """The F1 channels the cars have (a distance without laps that runs past one lap is left out)."""
+        names = set().union(*(values for _, values in series.values()))
+        if any(motorsport.past_one_lap(values) for _, values in series.values()):
+            names.discard("Distance")
+            for _, values in series.values():
+                values.pop("Distance")
+            meta["left_out"] = {"Distance": "runs past one lap and there is no LapNumber to restart it"}
+        meta["columns"] = {col: name for col, (name, _) in cols.items()}
+        meta["ignored_columns"] = self.ignored
+        return tuple(c for c in motorsport.CHANNELS.values() if c.name in names)
 
     def _summary(self, errors: list[str]) -> str:
         more = " (stopped after the first %d)" % MAX_ERRORS if len(errors) >= MAX_ERRORS else ""

@@ -43,10 +43,10 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
         cur.execute("DELETE FROM sessions WHERE session_id = %s", (session.session_id,))
     ident = session.identity
     cur.execute(
-        "INSERT INTO sessions (session_id, source, run_id, start_time, year, event, session_name, identity, "
-        "channels, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (session.session_id, session.source, run_id, session.start_time, ident.get("year"), ident.get("event"),
-         ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
+        "INSERT INTO sessions (session_id, source, profile, run_id, start_time, year, event, session_name, "
+        "identity, channels, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (session.session_id, session.source, session.profile, run_id, session.start_time, ident.get("year"),
+         ident.get("event"), ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
          Json({**session.meta, "missing": facts.missing})),
     )
     execute_values(cur, "INSERT INTO entities (session_id, entity_id, name, team, meta) VALUES %s",
@@ -71,8 +71,8 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
-    """(source, channels by name) of a registered session, or None."""
-    cur.execute("SELECT source, channels FROM sessions WHERE session_id = %s", (session_id,))
+    """(profile, channels by name) of a registered session, or None."""
+    cur.execute("SELECT profile, channels FROM sessions WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     if row is None:
         return None
@@ -148,8 +148,9 @@ def detections(cur, session_id: str, kind: str | None = None, entity_id: str | N
 
 def session_overview(cur, session_id: str) -> dict:
     """Counts and per-entity facts the insight summaries are written from."""
-    cur.execute("SELECT source, start_time, identity, meta FROM sessions WHERE session_id = %s", (session_id,))
-    source, start, identity, meta = cur.fetchone()
+    cur.execute("SELECT source, profile, start_time, identity, meta FROM sessions WHERE session_id = %s",
+                (session_id,))
+    source, profile, start, identity, meta = cur.fetchone()
     cur.execute("SELECT count(*), coalesce(sum(n_samples), 0) FROM telemetry_chunks WHERE session_id = %s",
                 (session_id,))
     n_chunks, n_samples = cur.fetchone()
@@ -163,8 +164,8 @@ def session_overview(cur, session_id: str) -> dict:
                           "compounds"), row)) for row in cur.fetchall()]
     cur.execute("SELECT rows FROM session_facts WHERE session_id = %s AND kind = 'results'", (session_id,))
     results = cur.fetchone()
-    return {"session_id": session_id, "source": source, "start_time": start.isoformat(), "identity": identity,
-            "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
+    return {"session_id": session_id, "source": source, "profile": profile, "start_time": start.isoformat(),
+            "identity": identity, "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
             "entities": entities, "results": results[0] if results else [], "detections": detections(cur, session_id)}
 
 
@@ -192,7 +193,7 @@ def registered_sessions(cur, session_ids: list[str]) -> set[str]:
 
 
 def list_sessions(cur, limit: int, offset: int) -> list[dict]:
-    cur.execute("SELECT session_id, source, year, event, session_name, start_time, "
+    cur.execute("SELECT session_id, source, profile, year, event, session_name, start_time, "
                 "(SELECT count(*) FROM entities e WHERE e.session_id = s.session_id) AS entities, "
                 "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections "
                 "FROM sessions s ORDER BY start_time DESC, session_id LIMIT %s OFFSET %s", (limit, offset))
@@ -200,7 +201,7 @@ def list_sessions(cur, limit: int, offset: int) -> list[dict]:
 
 
 def get_session(cur, session_id: str) -> dict | None:
-    cur.execute("SELECT session_id, source, run_id, start_time, identity, channels, meta FROM sessions "
+    cur.execute("SELECT session_id, source, profile, run_id, start_time, identity, channels, meta FROM sessions "
                 "WHERE session_id = %s", (session_id,))
     rows = _rows(cur)
     if not rows:
