@@ -53,7 +53,8 @@ LEARN = 64                    # the count tables learn in blocks of this many ro
 SUB = 2048                    # rows computed at a time (a multiple of LEARN; no effect on results)
 HALVE = 4096                  # ... and are halved every this many rows
 B, MEM = 16, 64               # calibration and state memories: 64 blocks of 16 rows ...
-EVERY = 4                     # ... their references recomputed every 4 blocks
+EVERY = 4                     # ... their slower references recomputed every 4 blocks ...
+SLOW = 16                     # ... and the slowest (the usual size of a change) every 16
 S_FULL = 12.0                 # -log10 tail probability that scores 1.0 (0.5: one in a million)
 THETA_MIN = 1.0               # bits: the tail's scale is never taken as narrower than this
 Z_ON, Z_OFF = 3.5, 2.0        # state excursion: opens at |z| >= 3.5, holds while |z| >= 2 ...
@@ -236,20 +237,34 @@ def _surprise(st: dict, f: np.ndarray, tod: np.ndarray, day: np.ndarray, n0: int
 
 # -- block memories ---------------------------------------------------------------------------------
 
-def _blocks(st: dict, key: str, x: np.ndarray, n0: int, summarise, every: int = EVERY) -> tuple[np.ndarray, np.ndarray]:
+def _blocks(st: dict, key: str, x: np.ndarray, n0: int, summarise) -> tuple[np.ndarray, np.ndarray]:
     """Summaries of the complete blocks of ``B`` rows (the carried ones first) and, for each row, the
-    end of its memory among them: the first block of its group of ``EVERY`` blocks (a reference is
-    recomputed once per group). ``x``: channels x rows; ``summarise``: (channels, blocks, B) -> ..."""
-    full = np.concatenate([st[key + "_part"], x], axis=1)
-    done = full.shape[1] // B
-    carried = st[key + "_mem"]
-    mem = np.concatenate([carried, summarise(full[:, :done * B].reshape(full.shape[0], done, B))], axis=1) \
-        if done else carried
-    base = n0 // B - carried.shape[1]  # absolute block of mem[:, 0]
-    k = (np.arange(n0, n0 + x.shape[1]) // (B * every)) * every - base
-    st[key + "_part"] = full[:, done * B:]
-    st[key + "_mem"] = mem[:, -(MEM + EVERY):]
+    end of its memory among them (the number of summaries before its block). ``x``: channels x rows;
+    ``summarise``: (channels, blocks, B) -> (summaries, blocks)."""
+    part = st[key + "_part"]
+    need = (B - part.shape[1]) % B  # rows that complete the carried block
+    new = [st[key + "_mem"]]
+    if need and x.shape[1] >= need:
+        new.append(summarise(np.concatenate([part, x[:, :need]], axis=1)[:, None, :]))
+        part, rest = part[:, :0], x[:, need:]
+    elif need:
+        part, rest = np.concatenate([part, x], axis=1), x[:, :0]
+    else:
+        rest = x
+    done = rest.shape[1] // B
+    if done:
+        new.append(summarise(rest[:, :done * B].reshape(rest.shape[0], done, B)))
+    mem = np.concatenate(new, axis=1) if len(new) > 1 else new[0]
+    base = n0 // B - st[key + "_mem"].shape[1]  # absolute block of mem[:, 0]
+    k = np.arange(n0, n0 + x.shape[1]) // B - base
+    st[key + "_part"] = np.concatenate([part, rest[:, done * B:]], axis=1)
+    st[key + "_mem"] = mem[:, -(MEM + SLOW):]
     return mem, k
+
+
+def _every(k: np.ndarray, n0: int, every: int) -> np.ndarray:
+    """Memory ends held for ``every`` blocks (a reference recomputed once per group of blocks)."""
+    return k - (np.arange(n0, n0 + len(k)) // B) % every
 
 
 def _windows(mem: np.ndarray, k: np.ndarray, wants, keep: slice | None = None, length: int = MEM):
@@ -340,7 +355,7 @@ def _calibrate(st: dict, streams: np.ndarray, bits: np.ndarray, n0: int) -> tupl
     R = np.concatenate([streams, bits])
     mean = _trailing_mean(st, "cal_tail", streams)
     mem, k = _blocks(st, "cal", R, n0, lambda b: np.concatenate([_mean(b), b[:k_].max(axis=2)]))
-    (med, mad), _, enough, inv = _windows(mem, k, [(slice(None), _median), (slice(0, k_), _mad)])
+    (med, mad), _, enough, inv = _windows(mem, _every(k, n0, EVERY), [(slice(None), _median), (slice(0, k_), _mad)])
     loc, top, spread = med[:k_, inv], med[k_ + rows:, inv], mad[:, inv]
     theta = np.maximum((top - loc) / math.log(B / math.log(2.0) / 2.0), THETA_MIN)
     s_row = math.log10(2.0) + (streams - loc) / (theta * math.log(10.0))
@@ -372,14 +387,16 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     jumps = [change(k) for k in JUMPS]
     earlier = [change(k + 1) for k in JUMPS]  # against one row earlier: a spike's later rows do not echo it
     wm = _trailing_mean(st, "tail", x)
-    mem, k = _blocks(st, "sm", x, n0, _mean, every=1)
-    (med,), win, enough, inv = _windows(mem, k, [(slice(None), _median)], keep=slice(None))
-    (mad,), _, _, inv_mad = _windows(mem, k - (np.arange(n0, n0 + n) // B) % EVERY, [(slice(None), _mad)])
+    mem, k = _blocks(st, "sm", x, n0, _mean)
+    (med,), win, enough, inv = _windows(mem, _every(k, n0, 2), [(slice(None), _median)], keep=slice(None))
+    (mad,), _, _, inv_mad = _windows(mem, _every(k, n0, EVERY), [(slice(None), _mad)])
     mad = mad[:, inv_mad]
     (recent,), _, _, inv_recent = _windows(mem, k, [(slice(None), _median)], length=RECENT)
     grown = k >= STATE_WARMUP // B
-    mem, k = _blocks(st, "jm", np.concatenate(jumps), n0, _mean)
-    (typ,), _, _, inv_typ = _windows(mem, k, [(slice(None), _median)])
+    J = len(JUMPS)
+    mem, k = _blocks(st, "jm", np.concatenate(jumps), n0, lambda b: np.concatenate([b.max(axis=2), _mean(b)]))
+    most_jump = _sliding_max(mem[:J * rows], k)
+    (typ,), _, _, inv_typ = _windows(mem, _every(k, n0, SLOW), [(slice(J * rows, None), _median)])
     typ = typ[:, inv_typ]
     sd = np.maximum(np.nan_to_num(mad), st["floor"][:, None])
     ok = grown & np.isfinite(wm)  # a state needs a longer history to know its normal
@@ -391,16 +408,16 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     # them (a random walk or a wandering temperature has no level to leave)
     settled = np.nan_to_num(mad) <= SETTLED * 0.149 * np.maximum(typ[:rows], st["floor"][:, None])
     z_new = np.where(settled, z_new, 0.0)
-    # the range of the memory, as fresh as each block: largest values (and changes) and smallest values
-    mem, k = _blocks(st, "rng", np.concatenate([x, *jumps, -x]), n0, lambda b: b.max(axis=2), every=1)
+    # the range of the memory, as fresh as each block: its largest and smallest values
+    mem, k = _blocks(st, "rng", x, n0, lambda b: np.concatenate([b.max(axis=2), -b.min(axis=2)]))
     top = _sliding_max(mem, k)
     step = st["step"][:, None]
-    hi, lo = top[:rows], -top[-rows:]
+    hi, lo = top[:rows], -top[rows:]
     span = np.maximum(step, np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0) / SPAN_LEVELS)  # a level of the memory's range
     beyond = np.maximum(np.maximum(x - hi, lo - x), 0.0) / span
     jumped = np.zeros((rows, n))
     for j, (jump, jump1) in enumerate(zip(jumps, earlier)):
-        usual, most = np.maximum(typ[j * rows:(j + 1) * rows], step / 8.0), top[(j + 1) * rows:(j + 2) * rows]
+        usual, most = np.maximum(typ[j * rows:(j + 1) * rows], step / 8.0), most_jump[j * rows:(j + 1) * rows]
         jumped = np.maximum(jumped, np.maximum(np.minimum(jump, jump1) - most, 0.0) / usual)
     beyond += jumped
     extreme = np.where(enough[inv] & (k >= WARMUP // B), EXTREME_BITS * np.nan_to_num(beyond), 0.0)
@@ -509,8 +526,8 @@ def _init(st: dict, x: np.ndarray) -> None:
               tod_first_day=np.zeros(TOD), fhist=np.zeros((_HIST, rows), dtype=np.int64),
               cal_part=np.empty((rows + 2, 0)), cal_mem=np.empty((rows + 4, 0)), cal_tail=np.empty((2, 0)),
               xhist=np.empty((rows, 0)), sm_part=np.empty((rows, 0)), sm_mem=np.empty((rows, 0)),
-              jm_part=np.empty((len(JUMPS) * rows, 0)), jm_mem=np.empty((len(JUMPS) * rows, 0)),
-              rng_part=np.empty(((2 + len(JUMPS)) * rows, 0)), rng_mem=np.empty(((2 + len(JUMPS)) * rows, 0)), tail=np.empty((rows, 0)),
+              jm_part=np.empty((len(JUMPS) * rows, 0)), jm_mem=np.empty((2 * len(JUMPS) * rows, 0)),
+              rng_part=np.empty((rows, 0)), rng_mem=np.empty((2 * rows, 0)), tail=np.empty((rows, 0)),
               run=[0, 0], cyc_side=[0] * rows, cyc_last=[float('nan')] * rows, cyc_hist=[[] for _ in range(rows)],
               open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
 
