@@ -55,10 +55,10 @@ def report(r: dict) -> str:
              f"  analyze invocations {r['invocations']}   dead-lettered records {r['dead_letters']}   "
              f"time {r['seconds']} s", "",
              "  detections against injected ground truth",
-             f"  {'kind':<15}{'injected':>9}{'found':>7}{'missed':>8}{'false':>7}"]
+             f"  {'kind':<24}{'injected':>9}{'found':>7}{'missed':>8}{'false':>7}"]
     for kind, s in r["score"].items():
         if s["injected"]:
-            lines.append(f"  {kind:<15}{s['injected']:>9}{s['found']:>7}{s['missed']:>8}{s['false_alarms']:>7}")
+            lines.append(f"  {kind:<24}{s['injected']:>9}{s['found']:>7}{s['missed']:>8}{s['false_alarms']:>7}")
     others = ", ".join(f"{s['false_alarms']} {kind}" for kind, s in r["score"].items() if not s["injected"])
     if others:
         lines.append(f"  also found (no ground truth to score them): {others}")
