@@ -116,9 +116,10 @@ def parser() -> argparse.ArgumentParser:
     csv.add_argument("--start-time", help="ISO-8601 session start for numeric times (default 1970-01-01Z)")
     csv.add_argument("--channels", help="comma-separated channel columns (default: all others)")
     csv.add_argument("--unit", action="append", metavar="NAME=UNIT", help="unit of a channel (repeatable)")
-    csv.add_argument("--profile", choices=["generic", "motorsport"], default="generic",
-                     help="generic (default): any telemetry, the generic detectors; motorsport: a car's telemetry "
-                          "as F1 channels, the car detectors")
+    csv.add_argument("--profile", choices=["auto", "generic", "motorsport"], default="auto",
+                     help="motorsport: a car's telemetry as F1 channels, the car detectors; generic: any telemetry, "
+                          "the generic detectors; auto (default): motorsport when the columns are recognisably a "
+                          "car's (a speed and two of RPM, gear, throttle, brake, DRS) or --map is given")
     csv.add_argument("--map", action="append", metavar="COLUMN=CHANNEL",
                      help="motorsport: the file's COLUMN is the F1 channel CHANNEL (Speed, RPM, nGear, Throttle, "
                           "Brake, DRS, X, Y, Z, Distance, LapNumber), e.g. --map vCar=Speed,pBrake=Brake; "

@@ -25,16 +25,16 @@ def laps() -> dict:
     return car_csv.frames(race, chosen)
 
 
-def ingest(path, dsn, monkeypatch, *options) -> tuple[str, list[tuple]]:
+def ingest(path, dsn, monkeypatch, *options, session="laps") -> tuple[str, list[tuple]]:
     """``apexflow ingest csv`` in local mode; (the session's profile, its detections)."""
     monkeypatch.setenv("DATABASE_URL", dsn)
     assert main(["ingest", "csv", str(path), "--entity-col", "Driver", "--time-col", "SessionTime",
-                 "--session-id", "laps", *options]) == 0
+                 "--session-id", session, *options]) == 0
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("SELECT profile FROM sessions WHERE session_id = 'laps'")
+        cur.execute("SELECT profile FROM sessions WHERE session_id = %s", (session,))
         [(profile,)] = cur.fetchall()
         cur.execute("SELECT entity_id, kind, severity, score, t_start, detector, evidence FROM detections "
-                    "WHERE session_id = 'laps' ORDER BY t_start")
+                    "WHERE session_id = %s ORDER BY t_start", (session,))
         return profile, cur.fetchall()
 
 
@@ -68,12 +68,18 @@ def test_a_sticking_pedal_and_an_unbraked_120_kmh_loss_are_found_and_graded(laps
     assert evidence["why"] == "sticking pedal" and abs(t - sticking_at) < 0.5
 
 
-def test_the_generic_profile_stays_the_default(laps, tmp_path, dsn, monkeypatch):
+def test_auto_picks_the_car_set_for_car_columns_and_the_generic_set_otherwise(laps, tmp_path, dsn, monkeypatch,
+                                                                             capsys):
     path = car_csv.write(tmp_path / "car.csv", {"SAI": laps["SAI"]}, columns=("SessionTime", "Speed", "RPM"))
     rows = path.read_text().splitlines()
     path.write_text("\n".join([rows[0], *(r for r in rows[1:] if ",," not in r and not r.endswith(","))]) + "\n")
-    profile, found = ingest(path, dsn, monkeypatch)
+    profile, found = ingest(path, dsn, monkeypatch)  # a speed and an engine speed: not enough to call it a car
     assert profile == "generic" and {d[5] for d in found} <= {"novelty", "stuck", "gaps", "out_of_range"}
+    assert "generic profile (auto: no car telemetry recognised" in capsys.readouterr().out
+    path = car_csv.write(tmp_path / "laps.csv", laps)
+    profile, found = ingest(path, dsn, monkeypatch, session="car")  # no --profile: the columns are a car's
+    assert profile == "motorsport" and found == []
+    assert "motorsport profile (auto: the columns carry a car's" in capsys.readouterr().out
 
 
 def _detections(src: FileSource) -> list:
@@ -138,7 +144,8 @@ def test_columns_by_recognised_name_or_map_and_clear_errors(tmp_path):
         with pytest.raises(ContractError, match=message):
             FileSource(path, "car", "time", profile="motorsport", mapping=mapping).session()
     with pytest.raises(ContractError, match="needs --profile motorsport"):
-        FileSource(path, "car", "time", mapping={"speed_kph": "Speed"})
+        FileSource(path, "car", "time", profile="generic", mapping={"speed_kph": "Speed"})
+    assert FileSource(path, "car", "time", mapping={"speed_kph": "Speed"}).session().profile == "motorsport"
     both = tmp_path / "two.csv"
     both.write_text("car,t,Speed,vCar\nA,0,1,1\n")
     with pytest.raises(ContractError, match="columns 'Speed' and 'vCar' both look like Speed; pick one"):
@@ -159,6 +166,7 @@ def test_map_options_on_the_command_line_are_checked(tmp_path, capsys):
     path.write_text("car,t,v\nA,0,1\n")
     for options, message in [(["--map", "v"], "--map takes COLUMN=CHANNEL, got 'v'"),
                              (["--map", "v=Speed,v=RPM"], "--map: 'v' is given twice"),
-                             (["--map", "v=Speed"], "--map names car channels: it needs --profile motorsport")]:
+                             (["--map", "v=Speed", "--profile", "generic"],
+                              "--map names car channels: it needs --profile motorsport")]:
         assert main(["ingest", "csv", str(path), "--entity-col", "car", "--time-col", "t", *options]) == 2
         assert message in capsys.readouterr().err

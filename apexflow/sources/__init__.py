@@ -28,5 +28,5 @@ def from_spec(spec: dict):
         return FileSource(spec["path"], entity_col=spec["entity_col"], time_col=spec["time_col"],
                           fmt=kind if kind == "jsonl" else spec.get("format"), session_id=spec.get("session_id"),
                           start_time=spec.get("start_time"), channels=spec.get("channels"),
-                          units=spec.get("units"), profile=spec.get("profile") or "generic", mapping=spec.get("map"))
+                          units=spec.get("units"), profile=spec.get("profile") or "auto", mapping=spec.get("map"))
     raise ContractError(f"unknown source {kind!r}; known sources: synthetic, fastf1, csv, jsonl")

@@ -15,7 +15,9 @@ Columns:
 ``profile="motorsport"`` reads a car's telemetry instead: the columns that carry car channels
 (by ``mapping`` or recognised names, ``apexflow.sources.motorsport``) become the contract's F1
 channels, in their units and conventions, empty cells are filled, and the session goes through
-the car detectors.
+the car detectors. ``profile="auto"`` (the default) picks motorsport when ``mapping`` is given or
+the columns are recognisably a car's (a speed and two of engine speed, gear, throttle, brake, DRS),
+generic otherwise, and says why in the session's meta.
 
 The whole file is read and checked before anything is returned: a malformed row (wrong
 number of fields, empty or non-numeric cell, bad timestamp or entity, an entity repeating a
@@ -102,12 +104,15 @@ class FileSource:
 
     def __init__(self, path, entity_col: str, time_col: str, fmt: str | None = None,
                  session_id: str | None = None, start_time=None, channels: list[str] | None = None,
-                 units: dict[str, str] | None = None, profile: str = "generic", mapping: dict[str, str] | None = None):
+                 units: dict[str, str] | None = None, profile: str = "auto", mapping: dict[str, str] | None = None):
         self.path = Path(path)
-        if profile not in PROFILES:
-            raise ContractError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
-        if mapping and profile != "motorsport":
+        if profile not in ("auto", *PROFILES):
+            raise ContractError(f"profile must be auto or one of {', '.join(PROFILES)}, got {profile!r}")
+        if mapping and profile == "generic":
             raise ContractError("--map names car channels: it needs --profile motorsport")
+        if mapping and profile == "auto":
+            profile = "motorsport"
+        self.chosen = "" if profile == "auto" else "given"
         self.profile, self.mapping = profile, dict(mapping or {})
         if fmt is None:
             fmt = "jsonl" if self.path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
@@ -170,6 +175,11 @@ class FileSource:
         for col in picked:
             if col not in columns:
                 raise ContractError(f"{self.path}: no channel column {col!r}; columns are {columns}")
+        if self.profile == "auto":
+            car = motorsport.looks_like_a_car(picked)
+            self.profile = "motorsport" if car else "generic"
+            self.chosen = (f"auto: the columns carry a car's {', '.join(car)}" if car else
+                           "auto: no car telemetry recognised in the columns")
         if self.profile == "motorsport":
             for col in self.mapping.keys() & {self.entity_col, self.time_col}:
                 raise ContractError(f"{self.path}: --map {col}={self.mapping[col]}: {col!r} is the entity or time "
@@ -278,7 +288,8 @@ class FileSource:
             series[entity] = (ts, values)
         if errors:
             raise ContractError(self._summary(errors))
-        meta = {"start_time_known": bool(iso or self.start_time), "rows": sum(len(r) for r in per_entity.values())}
+        meta = {"start_time_known": bool(iso or self.start_time), "rows": sum(len(r) for r in per_entity.values()),
+                "profile_chosen": self.chosen}
         if self.profile == "motorsport":
             channels = self._car_channels(series, cols, meta)
         else:

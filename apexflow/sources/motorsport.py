@@ -83,6 +83,16 @@ def channels_of(columns: list[str], mapping: dict[str, str], where: str) -> dict
     return out
 
 
+CAR_SIGNS = frozenset({"RPM", "nGear", "Throttle", "Brake", "DRS"})
+
+
+def looks_like_a_car(columns: list[str]) -> list[str]:
+    """The car channels recognised by name among ``columns`` when they make a car's telemetry (a speed
+    and at least two of engine speed, gear, throttle, brake, DRS), else []."""
+    found = sorted({_BY_ALIAS[_key(c)] for c in columns if _key(c) in _BY_ALIAS})
+    return found if "Speed" in found and len(CAR_SIGNS.intersection(found)) >= 2 else []
+
+
 def speed_factor(unit: str, where: str) -> float:
     """km/h per unit of a speed column ('' is km/h)."""
     factor = _SPEED_UNITS.get(unit.strip().lower() or "km/h")

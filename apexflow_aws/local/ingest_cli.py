@@ -52,7 +52,9 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
 def report(result: dict, where: str) -> str:
     missing = result.get("missing") or []
     note = f"; missing: {', '.join(missing)}" if missing else ""
-    profile = f", {result['profile']} profile" if result.get("profile") else ""
+    why = result.get("profile_chosen", "")
+    profile = (f", {result['profile']} profile" + (f" ({why})" if why.startswith("auto") else "")
+               if result.get("profile") else "")
     return (f"wrote {result['session_id']} (run {result['run_id']}{profile}): {result['entities']} entities, "
             f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples, {result['bytes'] / 1e6:.2f} MB "
             f"to {result['location']} and {where}{note}")

@@ -44,7 +44,8 @@ def ingest_one(spec: dict) -> dict:
     missing = doc.get("missing", {})
     metrics.add_metric("SamplesIngested", MetricUnit.Count, result.samples)
     logger.info("ingested", session_id=result.session.session_id, run_id=result.run_id, chunks=result.chunks)
-    return {"session_id": result.session.session_id, "profile": result.session.profile, "run_id": result.run_id,
+    return {"session_id": result.session.session_id, "profile": result.session.profile,
+            "profile_chosen": result.session.meta.get("profile_chosen", ""), "run_id": result.run_id,
             "entities": result.entities,
             "chunks": result.chunks, "samples": result.samples, "bytes": result.bytes,
             "location": result.location, "registered": result.registered, "laps": doc.get("counts", {}).get("laps", 0),
