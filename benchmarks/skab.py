@@ -117,7 +117,8 @@ def evaluate() -> dict | None:
     f1, far, mar = outliers(files, THRESHOLD)
     best = max((outliers(files, thr)[0], thr) for thr in np.arange(0.05, 1.0, 0.05))[1]
     return {"files": files, "seconds": time.perf_counter() - started, "f1": f1, "far": far, "mar": mar,
-            "best": (best, *outliers(files, best)), "nab": {name: nab(files, THRESHOLD, p) for name, p in PROFILES.items()},
+            "best": (best, *outliers(files, best)),
+            "nab": {name: nab(files, THRESHOLD, p) for name, p in PROFILES.items()},
             "free": (len(free), float(np.mean(free[LEARN:] >= THRESHOLD)))}
 
 

@@ -1,32 +1,32 @@
 """Calibrated streaming novelty: how unlikely each moment is, given everything the series showed before.
 
-One score per row in [0, 1] for one channel or many channels jointly, from two parts:
+One score per row in [0, 1], for one channel or for many channels jointly, from two parts:
 
-- **Surprise** (what happens now): per channel, the value is quantised into coarse levels and
-  predicted by count tables of contexts already seen: the level itself, the level after the
-  previous level and its movement over 1, 4, 16 and 64 rows (the phase of any periodic
-  signal, square waves included), and the level at this time of day. ``R``, the joint
-  surprise in bits (``-log2`` of the predicted probability, summed over channels), is then
-  calibrated against its own recent distribution (median and upper spread of the previous
-  ``MEM`` blocks of ``B`` rows) into ``-log10`` of a tail probability. A repeat of a pattern
-  already seen is likely, so it is not novel; a spike, a new level, a change of period or
-  shape is. ``score = s / S_FULL``: 0.5 is a one-in-10 000 moment, 1.0 one in 10^8.
-- **State** (what has been going on): per channel, the mean of the last ``B`` rows against
-  the median and MAD of the means of the previous ``MEM`` blocks. An excursion opens at
-  ``|z| >= Z_ON`` and holds while ``|z| >= Z_OFF``; its rows score 0.5-0.75 (a warning: a
-  persistent abnormal state) unless the level it holds is one the memory already had
-  before the excursion began (the other half of a square wave, a daily high). It falls
-  once behaviour is normal again, or once the new level fills half of the memory: the new
-  normal.
+- **Surprise** (what happens now, ``_surprise``): per channel, the value is quantised into coarse
+  levels and predicted by count tables of the contexts already seen: the previous value (in quarter
+  levels) with its move, the previous level with the level 4, 16 and 64 rows before (the phase of
+  any periodic signal, square waves included), and the level at this time of day once that time is
+  known from an earlier day. On top come the bits of what the memory never showed (``_state``): a
+  value beyond its range, a change beyond its largest, a cycle faster or slower than its regular
+  ones. The joint surprise in bits is calibrated against its own recent distribution
+  (``_calibrate``) into ``s``, ``-log10`` of a tail probability; ``score = s / S_FULL``, so 0.5 is a
+  one-in-a-million moment. A repeat of a pattern already seen is likely, hence not novel; novelty
+  fades after ``HABIT`` rows of it.
+- **State** (what has been going on, ``_state``): per channel, the mean of the last ``B`` rows
+  against the median and MAD of the previous ``MEM`` block means. An excursion opens on a change
+  from a settled level and holds while it lasts; its rows score 0.5-0.75 (a warning: a persistent
+  abnormal state) unless its level is one the memory spanned before it began (the other half of a
+  square wave, a daily high). It falls once behaviour is normal again, or once the new level fills
+  half of the memory: the new normal.
 
-Counts are integers, halved every ``HALVE`` rows (a memory of a few thousand rows, constant
-size); the calibration and state memories hold ``MEM`` block summaries. Every quantity is
-computed per absolute row or absolute block of the stream, so any split of the stream gives
-bit-identical scores. The first ``WARMUP`` rows fix each channel's quantisation and train
-the memories; they score 0.
+Counts are integers learnt per block of ``LEARN`` rows and halved every ``HALVE`` rows; the other
+memories hold ``MEM`` block summaries: the state is constant in size whatever the stream's length.
+Every quantity is computed per absolute row or block of the stream (sums in a fixed order), so any
+split of the stream gives bit-identical scores. The first ``WARMUP`` rows fix each channel's
+quantisation and train the memories; they score 0.
 
-``process`` returns the events (runs of rows scoring 0.5 or more, kind ``anomaly`` with
-the channels that drove them) and, if asked, the scores and the driving channel per row.
+``process`` returns the events (runs of rows scoring 0.5 or more, kind ``anomaly``, with the
+channels that drove them) and, if asked, the scores and the driving channel of each row.
 """
 from __future__ import annotations
 
@@ -41,17 +41,17 @@ from apexflow.detect.generic._stream import r
 NAME, VERSION = "novelty", "1"
 WARMUP = 256                  # rows that fix the quantisation and train the memories (score 0)
 LEVELS, SPAN_LEVELS = 24, 8   # quantisation: the warm-up's 2-98 % range spans 8 of 24 levels
-LAGS = (1, 4, 16, 64)         # the context of a value: the previous one with its move, and the level 4, 16, 64 rows before
+LAGS = (1, 4, 16, 64)         # context: the previous value with its move; its level with the level 4, 16, 64 rows before
 MOVE = 2                      # the move over one row is clipped to +-2 levels
 FINE = 4                      # the previous value's level, in quarters of a level
 TOD = 48                      # time-of-day buckets (30 min)
 ALPHA, BETA = 2.0, 4.0        # back-off weights of the context and level tables
 NEAR = 0.25                   # weight of a neighbouring level's count in a level's probability
 EXTREME_BITS = 1.0 / math.log(2.0)  # beyond the range of the memory, each level further is e times rarer
-JUMPS = (1, 4, 16)             # changes over these many rows are compared with the memory's largest
+JUMPS = (1, 4, 16)            # changes over these many rows are compared with the memory's largest
 LEARN = 64                    # the count tables learn in blocks of this many rows ...
-SUB = 2048                    # rows computed at a time (a multiple of LEARN; no effect on results)
 HALVE = 4096                  # ... and are halved every this many rows
+SUB = 2048                    # rows computed at a time (a multiple of LEARN; no effect on results)
 B, MEM = 16, 64               # calibration and state memories: 64 blocks of 16 rows ...
 EVERY = 4                     # ... their slower references recomputed every 4 blocks ...
 SLOW = 16                     # ... and the slowest (the usual size of a change) every 16
@@ -61,7 +61,7 @@ Z_ON, Z_OFF = 3.5, 2.0        # state excursion: opens at |z| >= 3.5, holds whil
 RECENT = 8                    # ... and opens only if the last 8 blocks are as far (a change, not a drift)
 SETTLED = 10.0                # ... from a level whose block means spread at most 10x what noise explains
 STATE_WARMUP = 512            # ... once the stream has this many rows
-FAMILIAR = 2                  # blocks of the memory near a level that make it a known one
+FAMILIAR = 2                  # memory blocks at or beyond a level on each side that make it a known one
 STATE_CAP = 0.75              # a persistent state is a warning, never more
 CYCLES, CYCLE_BITS, CYCLE_TOL = 32, 32.0, 0.1  # cycle lengths: memory, bits per doubling, tolerance
 MERGE = 8                     # events closer than this many rows are one event
@@ -413,7 +413,7 @@ def _state(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> tuple[np.ndarray,
     top = _sliding_max(mem, k)
     step = st["step"][:, None]
     hi, lo = top[:rows], -top[rows:]
-    span = np.maximum(step, np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0) / SPAN_LEVELS)  # a level of the memory's range
+    span = np.maximum(step, np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0) / SPAN_LEVELS)  # a level of its range
     beyond = np.maximum(np.maximum(x - hi, lo - x), 0.0) / span
     jumped = np.zeros((rows, n))
     for j, (jump, jump1) in enumerate(zip(jumps, earlier)):
@@ -451,7 +451,8 @@ def _cycles(st: dict, t: np.ndarray, x: np.ndarray, mid: np.ndarray) -> np.ndarr
         win = sliding_window_view(allv, CYCLES)[len(past):len(past) + len(lengths)]
         known = np.sum(np.isfinite(win), axis=1) >= CYCLES // 4
         with np.errstate(invalid="ignore", divide="ignore"):
-            lo, hi = np.nanmin(np.where(known[:, None], win, 1.0), axis=1), np.nanmax(np.where(known[:, None], win, 1.0), axis=1)
+            seen = np.where(known[:, None], win, 1.0)
+            lo, hi = np.nanmin(seen, axis=1), np.nanmax(seen, axis=1)
             off = np.maximum(np.log2(lo / lengths), np.log2(lengths / hi)) - CYCLE_TOL
         regular = np.log2(hi / lo) <= 1.0  # the cycle has a length: its longest is under twice its shortest
         out[c, at_c] = np.where(known & regular & np.isfinite(off), CYCLE_BITS * np.maximum(off, 0.0), 0.0)
@@ -522,13 +523,14 @@ def _init(st: dict, x: np.ndarray) -> None:
     rows = x.shape[0]
     centre, step = _quantiser(x)
     st.update(centre=centre, step=step, floor=step / 8.0,
-              table=np.zeros((rows, TABLE + 1), dtype=np.int32), pending=np.empty(0, dtype=np.intp), tod_first_row=np.full(TOD, -1, dtype=np.int64),
-              tod_first_day=np.zeros(TOD), fhist=np.zeros((_HIST, rows), dtype=np.int64),
+              table=np.zeros((rows, TABLE + 1), dtype=np.int32), pending=np.empty(0, dtype=np.intp),
+              tod_first_row=np.full(TOD, -1, dtype=np.int64), tod_first_day=np.zeros(TOD),
+              fhist=np.zeros((_HIST, rows), dtype=np.int64),
               cal_part=np.empty((rows + 2, 0)), cal_mem=np.empty((rows + 4, 0)), cal_tail=np.empty((2, 0)),
               xhist=np.empty((rows, 0)), sm_part=np.empty((rows, 0)), sm_mem=np.empty((rows, 0)),
               jm_part=np.empty((len(JUMPS) * rows, 0)), jm_mem=np.empty((2 * len(JUMPS) * rows, 0)),
               rng_part=np.empty((rows, 0)), rng_mem=np.empty((2 * rows, 0)), tail=np.empty((rows, 0)),
-              run=[0, 0], cyc_side=[0] * rows, cyc_last=[float('nan')] * rows, cyc_hist=[[] for _ in range(rows)],
+              run=[0, 0], cyc_side=[0] * rows, cyc_last=[math.nan] * rows, cyc_hist=[[] for _ in range(rows)],
               open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
 
 
@@ -598,7 +600,8 @@ def _events(st, t, res, names, aux, events) -> None:
                 ev = {"t0": float(t[i]), "t1": float(t[i]), "peak": 0.0, "rows": 0, "surprise": 0.0, "state": 0.0,
                       "channel": names[int(res["driver"][i])], "drivers": {},
                       **({k: float(v[i]) for k, v in aux.items()} if aux else {})}
-                events.append(_report({**ev, "peak": float(res["score"][i]), "rows": 1}))
+                events.append(_report({**ev, "peak": float(res["score"][i]), "rows": 1,
+                                        "surprise": float(res["surprise"][i]), "state": float(res["state"][i])}))
             ev["t1"] = float(t[rows_g[-1]])
             ev["rows"] += len(rows_g)
             ev["peak"] = max(ev["peak"], float(res["score"][rows_g].max()))
