@@ -83,7 +83,7 @@ def _decode(cursor: str, order: tuple[tuple[str, type], ...]) -> list:
     if not isinstance(values, list) or len(values) != len(order):
         raise bad
     for value, (_, kind) in zip(values, order):
-        ok = {str: lambda v: isinstance(v, str), int: lambda v: type(v) is int,
+        ok = {str: lambda v: isinstance(v, str) and "\x00" not in v, int: lambda v: type(v) is int,
               float: lambda v: type(v) in (int, float) and math.isfinite(v)}.get(kind)
         if kind is datetime:
             try:

@@ -7,7 +7,6 @@ session, driver, lap or route, 503 when a database or workflow is out of reach, 
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -26,7 +25,6 @@ IAM_PREFIX = "/iam"  # services signing with SigV4 call the same routes under th
 logger = Logger()
 app = APIGatewayHttpResolver(
     enable_validation=True, strip_prefixes=[IAM_PREFIX],
-    response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
     serializer=lambda body: json.dumps(body, separators=(",", ":"), default=str))
 for module in (sessions, timing, findings, telemetry):
     app.include_router(module.router)
@@ -40,9 +38,16 @@ def openapi_document():
 
 @app.exception_handler(RequestValidationError)
 def invalid(e: RequestValidationError):
-    errors = [{"parameter": str(err["loc"][-1]) if err.get("loc") else None, "message": err["msg"]}
-              for err in e.errors()]
+    if any(err.get("loc", ("",))[0] == "response" for err in e.errors()):  # our answer broke its own model
+        return fault(e)
+    errors = [{"parameter": next((x for x in reversed(err.get("loc", ())) if isinstance(x, str)), None),
+               "message": err["msg"]} for err in e.errors()]
     return problem(422, "; ".join(f"{err['parameter']}: {err['message']}" for err in errors), errors=errors)
+
+
+@app.exception_handler(UnicodeDecodeError)
+def not_utf8(e: UnicodeDecodeError):
+    return problem(400, "the request body is not UTF-8 text", "body")
 
 
 @app.exception_handler(QueryError)

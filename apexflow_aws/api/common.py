@@ -43,7 +43,8 @@ Cursor = Annotated[str | None, Query(max_length=1024, description="next_cursor o
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv: this page's rows as CSV")]
 Lap = Annotated[int | None, Query(ge=0, le=1000)]
 Seconds = Annotated[float | None, Query(ge=-1e7, le=1e7, description="session time, seconds")]
-Text = Annotated[str | None, Query(min_length=1, max_length=100)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL refuses NUL in text)
+Text = Annotated[str | None, Query(min_length=1, max_length=100, pattern=PRINTABLE)]
 PAGE = DEFAULT_PAGE
 
 

@@ -7,12 +7,12 @@ import psycopg2
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from apexflow.query import sessions
 from apexflow.query.base import QueryError
 from apexflow_aws import invoke
-from apexflow_aws.api.common import (PAGE, Cursor, Format, Limit, SessionId, Text, listing, problem, reading,
+from apexflow_aws.api.common import (PAGE, PRINTABLE, Cursor, Format, Limit, SessionId, Text, listing, problem, reading,
                                      responses)
 
 router = Router()
@@ -21,9 +21,13 @@ router = Router()
 class IngestRequest(BaseModel):
     """An F1 session, as ``apexflow ingest fastf1`` takes it."""
 
+    model_config = ConfigDict(extra="forbid")
+
     year: int = Field(ge=2018, le=2100)
-    event: str = Field(min_length=1, max_length=100, description="event name, place, country or round")
-    session: str = Field(min_length=1, max_length=40, description="FP1, FP2, FP3, SQ, SS, S, Q, R or the full name")
+    event: str = Field(min_length=1, max_length=100, pattern=PRINTABLE,
+                       description="event name, place, country or round")
+    session: str = Field(min_length=1, max_length=40, pattern=PRINTABLE,
+                         description="FP1, FP2, FP3, SQ, SS, S, Q, R or the full name")
 
 
 class Accepted(BaseModel):
@@ -75,7 +79,7 @@ def get_drivers(session_id: SessionId, limit: Limit = PAGE, cursor: Cursor = Non
 @router.post("/sessions", summary="Ingest an F1 session", status_code=202,
              description="Answers at once with the session's id; the ingestion runs asynchronously. Asking again "
                          "for a registered session starts nothing.",
-             responses=responses(Accepted, 503, status=202, description="Accepted"))
+             responses=responses(Accepted, 400, 503, status=202, description="Accepted"))
 def post_session(request: IngestRequest) -> Response[Accepted]:
     found = invoke.ingest({"action": "resolve", "source": "fastf1", **request.model_dump()}, wait=True)
     if "error" in found:
