@@ -55,6 +55,11 @@ def ingest_later(spec: dict) -> Future:
     return _queue.submit(work)
 
 
+def idle() -> None:
+    """Wait until every queued ingestion has finished."""
+    _queue.submit(lambda: None).result()
+
+
 def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
     """(handler result, where the stream and database are) for one ingest request."""
     if aws:

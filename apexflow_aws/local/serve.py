@@ -5,6 +5,7 @@ import sys
 
 from apexflow_aws.local.handlers import load
 from apexflow_aws.local.http_api import make_server
+from apexflow_aws.local import ingest_cli
 from apexflow_aws.local.ingest_cli import redact
 from apexflow_aws.local.stack import local_stack
 
@@ -22,6 +23,7 @@ def run(port: int = 8000, demo_laps: int | None = None) -> None:
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            pass
+            print("stopping: waiting for queued ingestions", file=sys.stderr)
         finally:
             server.server_close()
+            ingest_cli.idle()
