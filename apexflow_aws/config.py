@@ -1,7 +1,6 @@
 """Where the functions find their resources: environment variables, secrets, clients."""
 from __future__ import annotations
 
-import json
 import os
 import threading
 from functools import lru_cache

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks          (or: make bench)
 """
-from benchmarks import analyze_batches, api_latency, detection_quality, detection_throughput, ingest_throughput, novelty_throughput, skab
+from benchmarks import (analyze_batches, api_latency, detection_quality, detection_throughput, ingest_throughput,
+                        novelty_throughput, skab)
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_throughput.main(["--write"]),

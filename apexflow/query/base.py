@@ -58,7 +58,8 @@ def comparisons(raw_query: str, fields: tuple[str, ...]) -> list[tuple[str, str,
         if name not in fields:
             if op == "=":
                 continue
-            raise QueryError(name, f"{name!r} cannot be compared here; comparable fields: {', '.join(fields) or 'none'}")
+            raise QueryError(name, f"{name!r} cannot be compared here; comparable fields: "
+                                   f"{', '.join(fields) or 'none'}")
         try:
             value = float(text)
         except ValueError:
