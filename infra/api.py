@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from apexflow_aws.api import IAM_PREFIX
 from infra.data import Data
 from infra.function import log_group, python_function
 from infra.layers import Layers
@@ -20,7 +21,6 @@ from infra.nag import acknowledge, logical_id
 from infra.names import Settings
 from infra.network import Network
 
-IAM_PREFIX = "iam"  # the routes under /iam/ are the same routes, for SigV4-signing services
 
 
 @jsii.implements(apigw.IAccessLogSettings)
@@ -90,7 +90,7 @@ class Api(Construct):
             self, "HttpApi", create_default_stage=False, default_integration=lambda_integration,
             default_authorizer=authorizers.HttpUserPoolAuthorizer(
                 "Users", self.user_pool, user_pool_clients=[self.user_pool_client]))
-        self.http_api.add_routes(path=f"/{IAM_PREFIX}/{{proxy+}}", methods=[apigw.HttpMethod.ANY],
+        self.http_api.add_routes(path=f"{IAM_PREFIX}/{{proxy+}}", methods=[apigw.HttpMethod.ANY],
                                  integration=lambda_integration, authorizer=authorizers.HttpIamAuthorizer())
         health = self.http_api.add_routes(path="/health", methods=[apigw.HttpMethod.GET],
                                           integration=lambda_integration, authorizer=apigw.HttpNoneAuthorizer())

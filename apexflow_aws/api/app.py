@@ -15,12 +15,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from apexflow.query.base import QueryError
 from apexflow_aws import invoke
-from apexflow_aws.api import findings, sessions, telemetry, timing
+from apexflow_aws.api import IAM_PREFIX, findings, sessions, telemetry, timing
 from apexflow_aws.api.common import problem
 from apexflow_aws.raw_store import RawDataMissing
 
 TITLE, VERSION = "ApexFlow API", "1.0.0"
-IAM_PREFIX = "/iam"  # services signing with SigV4 call the same routes under this prefix (see infra/api.py)
 
 logger = Logger()
 app = APIGatewayHttpResolver(
