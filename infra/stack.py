@@ -31,7 +31,7 @@ class ApexFlowStack(Stack):
         ingest = Ingest(self, "Ingest", **shared)
         analyze = Analyze(self, "Analyze", layers=layers, **shared)
         insights = Insights(self, "Insights", layers=layers, **shared)
-        api = Api(self, "Api", layers=layers, state_machine=insights.state_machine, **shared)
+        api = Api(self, "Api", layers=layers, state_machine=insights.state_machine, ingest=ingest.function, **shared)
         self.observability = Observability(self, "Observability", settings=settings, data=data, ingest=ingest,
                                            analyze=analyze, insights=insights, api=api, migrations=migrations)
         for fn in (ingest.function, analyze.function, insights.function, api.function):
@@ -39,6 +39,8 @@ class ApexFlowStack(Stack):
 
         outputs = {
             "ApiUrl": api.http_api.api_endpoint,
+            "ApiUserPool": api.user_pool.user_pool_id,
+            "ApiUserPoolClient": api.user_pool_client.user_pool_client_id,
             "RawBucket": data.raw.bucket_name,
             "StreamName": data.stream.stream_name,
             "IngestFunction": ingest.function.function_name,
