@@ -4,13 +4,14 @@
 cannot be decoded or validated (the caller fails that record alone). ``Batch.commit`` drops
 the chunks already stored (one query for the batch, so re-delivery changes nothing), runs
 ``detect`` on the rest, then writes chunk rows, detections, detector states and the field's
-new sums together.
+new sums together, with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from apexflow import chunk as chunks
+from apexflow import samples
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
@@ -90,5 +91,9 @@ class Batch:
                                    [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e]) for e in fresh])
             for session_id, field in added.items():
                 repository.add_field_profile(cur, session_id, field.rows())
+            cars = [c for parts in fresh.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
+            if cars:
+                starts = repository.session_starts(cur, list({c.session_id for c in cars}))
+                repository.write_samples(cur, samples.copy_data(cars, starts))
         self.pending.clear()
         return {"processed": len(rows), "duplicate": queued - len(rows)}

@@ -1,11 +1,13 @@
 """All SQL in one place. Every write is idempotent: replaying it changes nothing."""
 from __future__ import annotations
 
+import io
 import json
 import math
 
 from psycopg2.extras import Json, execute_values
 
+from apexflow import samples
 from apexflow.contract import Channel, Session, SessionFacts
 
 _LAP_COLUMNS = {  # FastF1 column -> laps table column
@@ -49,6 +51,7 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
          ident.get("event"), ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
          Json({**session.meta, "missing": facts.missing})),
     )
+    cur.execute("SELECT samples_reset(%s)", (session.session_id,))
     execute_values(cur, "INSERT INTO entities (session_id, entity_id, name, team, meta) VALUES %s",
                    [(session.session_id, e.entity_id, e.name, e.team, Json(e.meta)) for e in session.entities])
     if facts.laps:
@@ -68,6 +71,17 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
             cur.execute("INSERT INTO session_facts (session_id, kind, rows) VALUES (%s, %s, %s)",
                         (session.session_id, kind, Json([{k: _clean(v) for k, v in r.items()} for r in rows])))
     return True
+
+
+def session_starts(cur, session_ids: list[str]) -> dict:
+    """Start time of each of these sessions."""
+    cur.execute("SELECT session_id, start_time FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),))
+    return dict(cur.fetchall())
+
+
+def write_samples(cur, data: bytes) -> None:
+    """Copy samples in (``apexflow.samples.copy_data``'s binary stream)."""
+    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data))
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
@@ -238,5 +252,6 @@ def write_detections(cur, detections: list[dict]) -> None:
 
 def delete_session(cur, session_id: str) -> bool:
     """Forget a session and everything derived from it (its raw data in S3 stays)."""
+    cur.execute("SELECT samples_drop(%s)", (session_id,))
     cur.execute("DELETE FROM sessions WHERE session_id = %s", (session_id,))
     return cur.rowcount > 0
