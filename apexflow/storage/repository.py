@@ -120,8 +120,8 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
     """Store one analyzed batch: chunk rows, detections and the detector states that follow them."""
     if chunks:
         execute_values(cur, "INSERT INTO telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, "
-                            "stats) VALUES %s ON CONFLICT DO NOTHING",
-                       [(*c[:6], Json(c[6])) for c in chunks], page_size=1000)
+                            "stats, arrived_at) VALUES %s ON CONFLICT DO NOTHING",
+                       [(*c[:6], Json(c[6]), c[7]) for c in chunks], page_size=1000)
     write_detections(cur, detections)
     if states:
         execute_values(
@@ -132,6 +132,15 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
             "updated_at = now()",
             [(s, e, v, q, Json(st)) for s, e, v, q, st in states],
         )
+
+
+def write_rejections(cur, records: list[tuple]) -> None:
+    """Record refused stream records (record id, partition key, error, arrival); a re-delivery counts."""
+    if records:
+        execute_values(
+            cur, "INSERT INTO rejected_records (record_id, partition_key, error, arrived_at) VALUES %s "
+                 "ON CONFLICT (record_id) DO UPDATE SET error = EXCLUDED.error, last_seen = now(), "
+                 "deliveries = rejected_records.deliveries + 1", records)
 
 
 def field_profile(cur, session_id: str) -> list[tuple[int, float, float, float]]:
