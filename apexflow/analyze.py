@@ -5,7 +5,8 @@ cannot be decoded or validated (the caller fails that record alone, and may ``re
 with its error for the pipeline-health dashboard). ``Batch.commit`` drops
 the chunks already stored (one query for the batch, so re-delivery changes nothing), runs
 ``detect`` on the rest, then writes chunk rows, detections, detector states and the field's
-new sums together, with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY).
+new sums together, with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY) and the
+race events of the reporting schema.
 """
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ class Batch:
             if cars:
                 starts = repository.session_starts(cur, list({c.session_id for c in cars}))
                 repository.write_samples(cur, samples.copy_data(cars, starts))
+            repository.refresh_race_events(cur, {d["session_id"] for d in found.values()})
             repository.write_rejections(cur, self.rejected)
         self.pending.clear()
         self.arrived.clear()

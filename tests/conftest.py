@@ -89,6 +89,16 @@ def module_dsn(pg_server):
         yield d
 
 
+@pytest.fixture(scope="session")
+def demo_dsn(pg_server):
+    """A database that ``apexflow demo`` filled (seed 7, 6 laps, insights): what dashboards and reports show."""
+    from apexflow_aws.local import demo
+
+    with fresh_database(pg_server) as d:
+        demo.run(seed=7, laps=6, dsn=d)
+        yield d
+
+
 @pytest.fixture
 def db(dsn):
     conn = psycopg2.connect(dsn)

@@ -134,6 +134,17 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
         )
 
 
+def refresh_reporting(cur, session_id: str) -> None:
+    """Rebuild a session's rows of the reporting schema's fact tables (at registration)."""
+    cur.execute("SELECT refresh_reporting_timing(%s), refresh_reporting_events(%s)", (session_id, session_id))
+
+
+def refresh_race_events(cur, session_ids) -> None:
+    """Rebuild these sessions' race events (after their detections changed), in a fixed order."""
+    for session_id in sorted(set(session_ids)):
+        cur.execute("SELECT refresh_reporting_events(%s)", (session_id,))
+
+
 def write_rejections(cur, records: list[tuple]) -> None:
     """Record refused stream records (record id, partition key, error, arrival); a re-delivery counts."""
     if records:
