@@ -100,6 +100,32 @@ def demo_dsn(pg_server):
 
 
 @pytest.fixture
+def login():
+    """``login(dsn, kind)`` -> a connection as a new login of that kind (dropped afterwards)."""
+    made = []
+
+    def connect(dsn, kind):
+        from apexflow.storage.db import transaction
+        from apexflow.storage.logins import ensure_login
+
+        name = f"apexflow_test_{kind}_{os.getpid()}_{len(made)}"
+        owner = psycopg2.connect(dsn)
+        with transaction(owner) as cur:
+            ensure_login(cur, owner.info.dbname, name, "not-a-secret", kind)
+        conn = psycopg2.connect(dsn, user=name, password="not-a-secret")
+        made.append((owner, name, conn))
+        return conn
+
+    yield connect
+    for owner, name, conn in made:
+        conn.close()
+        with owner.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {name}; DROP ROLE {name}")
+        owner.commit()
+        owner.close()
+
+
+@pytest.fixture
 def db(dsn):
     conn = psycopg2.connect(dsn)
     yield conn

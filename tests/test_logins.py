@@ -1,7 +1,5 @@
 """The deployed logins on real PostgreSQL: the read-only (BI) login reads the reporting schema and nothing
 else, and writes nothing; the app login runs the pipeline with only its own privileges."""
-import os
-
 import psycopg2
 import pytest
 from psycopg2 import errors
@@ -11,27 +9,6 @@ from apexflow.ingest import encode_session, register
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
-from apexflow.storage.logins import ensure_login
-
-
-@pytest.fixture
-def login(request):
-    """``login(dsn, kind)`` -> a connection as a new login of that kind (dropped afterwards)."""
-    made = []
-
-    def connect(dsn, kind):
-        name = f"apexflow_test_{kind}_{os.getpid()}_{len(made)}"
-        owner = psycopg2.connect(dsn)
-        with transaction(owner) as cur:
-            ensure_login(cur, owner.info.dbname, name, "not-a-secret", kind)
-        made.append((owner, name))
-        return psycopg2.connect(dsn, user=name, password="not-a-secret")
-
-    yield connect
-    for owner, name in made:
-        with transaction(owner) as cur:
-            cur.execute(f"DROP OWNED BY {name}; DROP ROLE {name}")
-        owner.close()
 
 
 def relations(dsn, schema):
