@@ -24,6 +24,14 @@ def _migrate(args) -> int:
     return 0
 
 
+def _grafana(args) -> int:
+    from apexflow.dashboards import grafana_instructions
+    from apexflow.storage.db import database_url
+
+    print(grafana_instructions(database_url()))
+    return 0
+
+
 def _assignments(items: list[str] | None, flag: str, form: str, commas: bool) -> dict[str, str]:
     """``KEY=VALUE`` options (repeatable; with ``commas`` also comma-separated) as a dict; a key given twice
     is an error."""
@@ -98,6 +106,8 @@ def parser() -> argparse.ArgumentParser:
     det.add_argument("--delimiter", default=",", help="field delimiter (default ','; '\\t' or 'tab' for tabs)")
     det.add_argument("--sort", action="store_true", help="sort the rows by time first (in memory)")
     det.set_defaults(func=_detect)
+    grafana = sub.add_parser("grafana", help="print how to point a Grafana at the provisioned dashboards")
+    grafana.set_defaults(func=_grafana)
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["migrate"])
     db.set_defaults(func=_migrate)

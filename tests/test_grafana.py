@@ -154,3 +154,18 @@ def test_provisioning_names_the_datasource_every_panel_uses_and_the_dashboards_f
                                                               for t in p["targets"]]
         assert all(r == {"type": source["type"], "uid": source["uid"]} for r in refs), path.name
         assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+
+
+def test_the_grafana_command_points_at_the_provisioning_folder_and_the_database(monkeypatch, capsys):
+    from apexflow.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://apexflow_bi:s3cret@db.internal:5433/apexflow?sslmode=require")
+    assert main(["grafana"]) == 0
+    out = capsys.readouterr().out
+    assert f"GF_PATHS_PROVISIONING={GRAFANA / 'provisioning'}" in out
+    assert f"APEXFLOW_GRAFANA_DASHBOARDS={GRAFANA / 'dashboards'}" in out
+    assert "APEXFLOW_PG_HOST=db.internal:5433" in out and "APEXFLOW_PG_USER=apexflow_bi" in out
+    assert "APEXFLOW_PG_SSLMODE=require" in out and "s3cret" not in out
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:@/postgres?host=/tmp/pgdata")
+    assert main(["grafana"]) == 0
+    assert "APEXFLOW_PG_HOST=/tmp/pgdata" in capsys.readouterr().out  # the embedded server's socket folder
