@@ -41,7 +41,7 @@ class Api(Construct):
                  layers: Layers, state_machine: sfn.IStateMachine, database_environment: dict[str, str]) -> None:
         super().__init__(scope, id)
         self.function = python_function(
-            self, "Function", settings=settings, service="api", layers=[layers.core],
+            self, "Function", settings=settings, service="api", layers=[layers.core, layers.report],
             vpc=network.vpc, subnets=network.function_subnets, security_groups=[network.function_sg],
             environment={**database_environment,
                          "INSIGHTS_STATE_MACHINE_ARN": state_machine.state_machine_arn},
