@@ -90,12 +90,12 @@ def module_dsn(pg_server):
 
 
 @pytest.fixture(scope="session")
-def demo_dsn(pg_server):
+def demo_dsn(pg_server, tmp_path_factory):
     """A database that ``apexflow demo`` filled (seed 7, 6 laps, insights): what dashboards and reports show."""
     from apexflow_aws.local import demo
 
     with fresh_database(pg_server) as d:
-        demo.run(seed=7, laps=6, dsn=d)
+        demo.run(seed=7, laps=6, dsn=d, reports=tmp_path_factory.mktemp("reports"))
         yield d
 
 

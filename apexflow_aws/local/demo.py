@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
 from apexflow.evaluate import score
+from apexflow.report import render
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
@@ -17,8 +19,12 @@ from apexflow_aws.local.ingest_cli import invoke_ingest
 from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 
 
-def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
-    """Ingest a synthetic race, stream it through analyze, write insights; return what happened."""
+REPORTS = Path(".apexflow") / "reports"
+
+
+def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path = REPORTS) -> dict:
+    """Ingest a synthetic race, stream it through analyze, write insights and the session report (an HTML
+    page in ``reports``); return what happened."""
     started = time.monotonic()
     with local_stack(dsn=dsn) as dsn:
         conn = connect(dsn)
@@ -36,13 +42,17 @@ def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
         with conn.cursor() as cur:
             overview = repository.session_overview(cur, session_id)
             stored = repository.insights(cur, session_id)
+            page = Path(reports) / f"{session_id}.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(render(cur, session_id))
         conn.close()
         prefix = result["location"].split(BUCKET + "/", 1)[1]
         manifest = json.loads(client("s3").get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read())
     truth = manifest["ground_truth"]
     return {"ingest": result, "overview": overview, "insights": stored, "truth": truth,
             "score": score(truth, overview["detections"]), "invocations": esm.invocations,
-            "dead_letters": esm.failed_records, "seconds": round(time.monotonic() - started, 1)}
+            "dead_letters": esm.failed_records, "seconds": round(time.monotonic() - started, 1),
+            "report": str(page.resolve())}
 
 
 def report(r: dict) -> str:
@@ -64,4 +74,5 @@ def report(r: dict) -> str:
         lines.append(f"  also found (no ground truth to score them): {others}")
     lines += ["", "  session summary"]
     lines += ["    " + line for line in r["insights"][0]["content"].splitlines()]
+    lines += ["", f"  session report: {r['report']}"]
     return "\n".join(lines)

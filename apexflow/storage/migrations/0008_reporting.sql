@@ -19,6 +19,8 @@ SELECT s.session_id AS "Session Key",
        s.source AS "Source", s.profile AS "Telemetry Profile",
        s.start_time AS "Start Time", (s.start_time AT TIME ZONE 'UTC')::date AS "Date",
        (SELECT count(*) FROM entities e WHERE e.session_id = s.session_id) AS "Cars",
+       (SELECT string_agg(m.key || ': ' || m.value, '; ' ORDER BY m.key)
+        FROM jsonb_each_text(s.meta->'missing') AS m) AS "Missing Data",
        s.registered_at AS "Loaded At"
 FROM sessions s;
 
