@@ -10,6 +10,7 @@ analyze does; timed apart: encoding, and the copy with its commit. Database: ``D
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import datetime, timezone
 
@@ -31,9 +32,10 @@ def main(argv=None) -> int:
     from apexflow import samples
     from apexflow.ingest import encode_session, register
     from apexflow.storage import repository
-    from apexflow.storage.db import transaction
     from apexflow.simulator import SyntheticRace
+    from apexflow.storage.db import transaction
 
+    database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
     session, facts, encoded = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
     chunks = [c for _, _, c, _ in encoded]
     starts = {session.session_id: session.start_time}
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
         f"## Samples written with COPY — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
         f"- command: `python -m benchmarks.samples_write --seed {args.seed} --laps {args.laps} --batch {args.batch}"
         f"{' --write' if args.write else ''}`",
-        f"- machine: {machine()}; database: embedded or DATABASE_URL PostgreSQL on the same machine",
+        f"- machine: {machine()}; database: {database} on the same machine",
         f"- input: synthetic race seed {args.seed}, {args.laps} laps: {total:,} samples (11 channels, ~4 Hz per car) "
         f"in {len(chunks):,} chunks, batches of {args.batch}; {size / total:.0f} bytes per sample on disk "
         "(table and index)", "",

@@ -1,7 +1,7 @@
 """The benchmarks that go through the real handler and database still run (on a short race)."""
 import pytest
 
-from benchmarks import analyze_batches, skab
+from benchmarks import analyze_batches, samples_write, skab
 
 
 def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_server, monkeypatch, capsys):
@@ -11,6 +11,12 @@ def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_s
     assert "| first delivery |" in report and "| delivered again (all duplicates) |" in report
     assert "database: DATABASE_URL" in report
 
+
+def test_samples_write_copies_every_sample_and_times_encoding_and_copy(pg_server, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", pg_server)
+    assert samples_write.main(["--laps", "2", "--batch", "200"]) == 0  # raises if a sample is lost or doubled
+    report = capsys.readouterr().out
+    assert "| encode (numpy, binary COPY format) |" in report and "| COPY into the session's partition" in report
 
 
 def test_skab_benchmark_meets_its_targets_on_the_real_pump_data():
