@@ -9,25 +9,16 @@ analyze does; timed apart: encoding, and the copy with its commit. Database: ``D
 """
 from __future__ import annotations
 
-import argparse
-import os
 import time
-from datetime import datetime, timezone
 
 import psycopg2
 
-from benchmarks import machine, report
-from benchmarks.analyze_batches import scratch_database
-from infra.names import Settings
+from benchmarks import report
+from benchmarks.analyze_batches import heading, race_arguments, scratch_database
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--laps", type=int, default=57)
-    ap.add_argument("--batch", type=int, default=Settings().analyze_batch_size)
-    ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
-    args = ap.parse_args(argv)
+    args = race_arguments(__doc__, argv)
 
     from apexflow import samples
     from apexflow.ingest import encode_session, register
@@ -35,7 +26,6 @@ def main(argv=None) -> int:
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction
 
-    database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
     session, facts, encoded = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
     chunks = [c for _, _, c, _ in encoded]
     starts = {session.session_id: session.start_time}
@@ -60,10 +50,7 @@ def main(argv=None) -> int:
     if rows != total:
         raise RuntimeError(f"stored {rows} samples of {total}")
     lines = [
-        f"## Samples written with COPY — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
-        f"- command: `python -m benchmarks.samples_write --seed {args.seed} --laps {args.laps} --batch {args.batch}"
-        f"{' --write' if args.write else ''}`",
-        f"- machine: {machine()}; database: {database} on the same machine",
+        *heading("Samples written with COPY", "samples_write", args),
         f"- input: synthetic race seed {args.seed}, {args.laps} laps: {total:,} samples (11 channels, ~4 Hz per car) "
         f"in {len(chunks):,} chunks, batches of {args.batch}; {size / total:.0f} bytes per sample on disk "
         "(table and index)", "",
