@@ -3,7 +3,7 @@ variables expanded as Grafana expands them, runs on the demo's database as the r
 of the shape its panel draws: no broken panel ships."""
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 

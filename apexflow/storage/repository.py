@@ -80,7 +80,8 @@ def session_starts(cur, session_ids: list[str]) -> dict:
 
 
 def write_samples(cur, data: bytes) -> None:
-    """Copy samples in (``apexflow.samples.copy_data``'s binary stream)."""
+    """Copy samples in (``apexflow.samples.copy_data``'s binary stream): only of chunks not stored before, which
+    analyze's duplicate check in the same transaction guarantees."""
     cur.copy_expert(samples.COPY_SQL, io.BytesIO(data))
 
 
