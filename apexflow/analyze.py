@@ -1,16 +1,21 @@
 """Analyze: decoded chunks -> detectors (state per entity) -> one transaction per batch.
 
 ``Batch.add`` takes one stream record and raises ``ContractError`` for a record that
-cannot be decoded or validated (the caller fails that record alone). ``Batch.commit`` drops
+cannot be decoded or validated (the caller fails that record alone, and may ``reject`` it: kept
+with its error for the pipeline-health dashboard). ``Batch.commit`` drops
 the chunks already stored (one query for the batch, so re-delivery changes nothing), runs
 ``detect`` on the rest, then writes chunk rows, detections, detector states and the field's
-new sums together.
+new sums together, with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY) and the
+race events of the reporting schema.
 """
 from __future__ import annotations
+
+from datetime import datetime
 
 import numpy as np
 
 from apexflow import chunk as chunks
+from apexflow import samples
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
@@ -55,9 +60,11 @@ class Batch:
         self.conn, self.detectors = conn, detectors
         self.sessions: dict[str, tuple | None] = {}  # session -> (profile, channels)
         self.pending: dict[tuple[str, str], list] = {}  # entity -> its good chunks, in stream order
+        self.arrived: dict[tuple[str, str, int], datetime] = {}  # chunk -> when it reached the stream
+        self.rejected: list[tuple] = []
 
-    def add(self, data: bytes) -> None:
-        """Check one record and queue it."""
+    def add(self, data: bytes, arrived: datetime | None = None) -> None:
+        """Check one record (that reached the stream at ``arrived``) and queue it."""
         c = chunks.decode(data)
         if c.session_id not in self.sessions:
             with self.conn.cursor() as cur:
@@ -67,6 +74,11 @@ class Batch:
                                 "ingest registers a session before streaming it")
         c.validate(self.sessions[c.session_id][1])
         self.pending.setdefault((c.session_id, c.entity_id), []).append(c)
+        self.arrived[(c.session_id, c.entity_id, c.seq)] = arrived
+
+    def reject(self, record_id: str, partition_key: str, error: str, arrived: datetime | None = None) -> None:
+        """Keep a record that ``add`` refused, with its error; written at ``commit``."""
+        self.rejected.append((record_id, partition_key, error, arrived))
 
     def commit(self) -> dict[str, int]:
         """Detect over the queued chunks and store everything in one transaction; counts chunks
@@ -84,11 +96,19 @@ class Batch:
             states = {e: state for e, (state, _) in loaded.items()}
             fields = {s: Profile.from_rows(repository.field_profile(cur, s)) for s in {s for s, _ in fresh}}
             found, added = detect(fresh, states, self.sessions, fields, self.detectors)
-            rows = [(c.session_id, c.entity_id, c.seq, float(c.t[0]), float(c.t[-1]), c.n, stats(c))
-                    for parts in fresh.values() for c in parts]
+            rows = [(c.session_id, c.entity_id, c.seq, float(c.t[0]), float(c.t[-1]), c.n, stats(c),
+                     self.arrived.get((c.session_id, c.entity_id, c.seq))) for parts in fresh.values() for c in parts]
             repository.write_batch(cur, rows, list(found.values()),
                                    [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e]) for e in fresh])
             for session_id, field in added.items():
                 repository.add_field_profile(cur, session_id, field.rows())
+            cars = [c for parts in fresh.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
+            if cars:
+                starts = repository.session_starts(cur, list({c.session_id for c in cars}))
+                repository.write_samples(cur, samples.copy_data(cars, starts))
+            repository.refresh_race_events(cur, {d["session_id"] for d in found.values()})
+            repository.write_rejections(cur, self.rejected)
         self.pending.clear()
+        self.arrived.clear()
+        self.rejected.clear()
         return {"processed": len(rows), "duplicate": queued - len(rows)}

@@ -24,6 +24,35 @@ def _migrate(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from pathlib import Path
+
+    from apexflow.report import SessionNotFound, render
+    from apexflow.storage.db import connect
+
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            html = render(cur, args.session)
+    except SessionNotFound as e:
+        print(f"apexflow: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        conn.close()
+    out = Path(args.out or f"{args.session}.html")
+    out.write_text(html)
+    print(f"wrote the report of {args.session} to {out.resolve()} ({len(html) / 1e6:.1f} MB, opens offline)")
+    return 0
+
+
+def _grafana(args) -> int:
+    from apexflow.dashboards import grafana_instructions
+    from apexflow.storage.db import database_url
+
+    print(grafana_instructions(database_url()))
+    return 0
+
+
 def _assignments(items: list[str] | None, flag: str, form: str, commas: bool) -> dict[str, str]:
     """``KEY=VALUE`` options (repeatable; with ``commas`` also comma-separated) as a dict; a key given twice
     is an error."""
@@ -141,6 +170,12 @@ def parser() -> argparse.ArgumentParser:
     det.add_argument("--delimiter", default=",", help="field delimiter (default ','; '\\t' or 'tab' for tabs)")
     det.add_argument("--sort", action="store_true", help="sort the rows by time first (in memory)")
     det.set_defaults(func=_detect)
+    report = sub.add_parser("report", help="write a session's report: one self-contained HTML page")
+    report.add_argument("session", help="session id, e.g. sim-s7-l6 or f1-2025-miami-grand-prix-s")
+    report.add_argument("--out", help="file to write (default: SESSION.html)")
+    report.set_defaults(func=_report)
+    grafana = sub.add_parser("grafana", help="print how to point a Grafana at the provisioned dashboards")
+    grafana.set_defaults(func=_grafana)
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["migrate"])
     db.set_defaults(func=_migrate)

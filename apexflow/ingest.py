@@ -120,9 +120,11 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
 
 
 def register(cur, session: Session, facts: SessionFacts, run_id: str) -> bool:
-    """Record the session and its facts, with what the lap-level detectors find in them (once per run)."""
+    """Record the session and its facts, with what the lap-level detectors find in them (once per run), and
+    its facts in the reporting schema."""
     if not repository.register_session(cur, session, facts, run_id):
         return False
     found = detect_facts(session.session_id, facts, session.identity.get("session"))
     repository.write_detections(cur, [d.to_row() for d in found])
+    repository.refresh_reporting(cur, session.session_id)
     return True

@@ -70,13 +70,27 @@ def deliver_twice(handler, events: list[dict], context) -> dict[str, list[float]
     return passes
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def race_arguments(doc: str, argv) -> argparse.Namespace:
+    """The options of a benchmark over a synthetic race's batches: --seed, --laps, --batch, --write."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--laps", type=int, default=57)
     ap.add_argument("--batch", type=int, default=Settings().analyze_batch_size)
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def heading(title: str, module: str, args: argparse.Namespace) -> list[str]:
+    """A result's title with the date, then the command that made it and the machine and database it ran on."""
+    database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
+    return [f"## {title} — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+            f"- command: `python -m benchmarks.{module} --seed {args.seed} --laps {args.laps} --batch {args.batch}"
+            f"{' --write' if args.write else ''}`",
+            f"- machine: {machine()}; database: {database} on the same machine"]
+
+
+def main(argv=None) -> int:
+    args = race_arguments(__doc__, argv)
 
     from apexflow.ingest import encode_session, register
     from apexflow.simulator import SyntheticRace
@@ -84,7 +98,6 @@ def main(argv=None) -> int:
     from apexflow_aws.local.esm import LambdaContext
     from apexflow_aws.local.handlers import load
 
-    database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
     events, _, rows, _ = race_events(args.seed, args.laps, args.batch)
     session, facts, _ = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
     with scratch_database() as dsn:
@@ -105,10 +118,7 @@ def main(argv=None) -> int:
     if samples != rows:
         raise RuntimeError(f"stored {samples} samples of {rows}")
     lines = [
-        f"## Analyze function with PostgreSQL — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
-        f"- command: `python -m benchmarks.analyze_batches --seed {args.seed} --laps {args.laps} "
-        f"--batch {args.batch}{' --write' if args.write else ''}`",
-        f"- machine: {machine()}; database: {database} on the same machine",
+        *heading("Analyze function with PostgreSQL", "analyze_batches", args),
         f"- input: synthetic race seed {args.seed}, {args.laps} laps: {rows:,} samples in {chunks:,} chunks, "
         f"{len(events)} events of up to {args.batch} records; stored {detections} streaming and lap-level "
         "detections", "",

@@ -56,7 +56,9 @@ def race_events(seed: int, laps: int, batch: int) -> tuple[list[dict], dict, int
             rows += c.n
             values += c.n * len(c.values)
     keyed.sort()  # the stream interleaves cars: round-robin by sequence number within each car
-    records = [{"kinesis": {"partitionKey": key, "sequenceNumber": str(i), "data": data}, "eventSource": "aws:kinesis"}
+    arrived = time.time()
+    records = [{"kinesis": {"partitionKey": key, "sequenceNumber": str(i), "data": data,
+                            "approximateArrivalTimestamp": arrived}, "eventSource": "aws:kinesis"}
                for i, (_, key, data) in enumerate(keyed)]
     events = [{"Records": records[i:i + batch]} for i in range(0, len(records), batch)]
     return events, channels, rows, values

@@ -50,7 +50,7 @@ class Api(Construct):
                  database_environment: dict[str, str]) -> None:
         super().__init__(scope, id)
         self.function = python_function(
-            self, "Function", settings=settings, service="api", layers=[layers.core],
+            self, "Function", settings=settings, service="api", layers=[layers.core, layers.report],
             vpc=network.vpc, subnets=network.function_subnets, security_groups=[network.function_sg],
             environment={**database_environment, "RAW_BUCKET": data.raw.bucket_name,
                          "INGEST_FUNCTION_NAME": ingest.function_name,

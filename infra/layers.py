@@ -1,4 +1,5 @@
-"""Lambda layers: ``core`` (numpy, psycopg2, Powertools, apexflow, apexflow_aws) and ``insights`` (openai).
+"""Lambda layers: ``core`` (numpy, psycopg2, Powertools, apexflow, apexflow_aws), ``insights`` (openai) and
+``report`` (plotly, for the API's session report; never in the analyze function).
 
 They are built without Docker by ``python -m layers.build`` into ``settings.layers_dir``.
 """
@@ -21,6 +22,7 @@ class Layers(Construct):
         self.core = self._layer("Core", root / "core", settings,
                                 "numpy, psycopg2, Powertools and the apexflow packages")
         self.insights = self._layer("Insights", root / "insights", settings, "the OpenAI client")
+        self.report = self._layer("Report", root / "report", settings, "plotly, for the session report")
 
     def _layer(self, id: str, path: Path, settings: Settings, description: str) -> lambda_.LayerVersion:
         if not (path / "python").is_dir():

@@ -37,7 +37,7 @@ INGEST_DOCKERFILE = "functions/ingest/Dockerfile"
 FUNCTION_DIRS = {name: f"functions/{name}" for name in ("analyze", "insights", "api", "migrate")}
 STATE_MACHINE_FILE = "functions/insights/state_machine.asl.json"
 MIGRATIONS_DIR = "apexflow/storage/migrations"
-LAYERS = ("core", "insights")
+LAYERS = ("core", "insights", "report")
 
 # Lambda's size limits for zip functions: code plus all layers.
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024

@@ -3,7 +3,8 @@
 Wheels come from PyPI for Lambda's platform (``pip --platform manylinux... --only-binary=:all:``),
 so nothing is compiled here. ``core`` holds the project's base dependencies (less the AWS SDK,
 which the Lambda runtime provides) and the ``apexflow`` and ``apexflow_aws`` packages;
-``insights`` adds the ``insights`` extra (openai). ``cdk.json`` runs this as its build step.
+``insights`` adds the ``insights`` extra (openai), ``report`` the ``report`` extra (plotly, for the API's
+session report). ``cdk.json`` runs this as its build step.
 
     python -m layers.build [--architecture x86_64|arm64] [--out layers/dist]
 """
@@ -27,14 +28,15 @@ from infra.names import Settings, manylinux_platforms
 PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer"}
 APP_PACKAGES = ("apexflow", "apexflow_aws")
 # Which layers each zip function carries (see infra/): the analyze bundle is core alone.
-BUNDLES = {"analyze": ("core",), "api": ("core",), "migrate": ("core",), "insights": ("core", "insights")}
-FORBIDDEN_IN_CORE = ("pandas", "fastf1")
+BUNDLES = {"analyze": ("core",), "api": ("core", "report"), "migrate": ("core",), "insights": ("core", "insights")}
+FORBIDDEN_IN_CORE = ("pandas", "fastf1", "plotly")
 
 
 def requirements() -> dict[str, list[str]]:
     project = tomllib.loads((names.REPO_ROOT / "pyproject.toml").read_text())["project"]
     core = [r for r in project["dependencies"] if _name(r) not in PROVIDED_BY_RUNTIME]
-    return {"core": core, "insights": project["optional-dependencies"]["insights"]}
+    extras = project["optional-dependencies"]
+    return {"core": core, "insights": extras["insights"], "report": extras["report"]}
 
 
 def _name(requirement: str) -> str:

@@ -89,6 +89,42 @@ def module_dsn(pg_server):
         yield d
 
 
+@pytest.fixture(scope="session")
+def demo_dsn(pg_server, tmp_path_factory):
+    """A database that ``apexflow demo`` filled (seed 7, 6 laps, insights): what dashboards and reports show."""
+    from apexflow_aws.local import demo
+
+    with fresh_database(pg_server) as d:
+        demo.run(seed=7, laps=6, dsn=d, reports=tmp_path_factory.mktemp("reports"))
+        yield d
+
+
+@pytest.fixture
+def login():
+    """``login(dsn, kind)`` -> a connection as a new login of that kind (dropped afterwards)."""
+    made = []
+
+    def connect(dsn, kind):
+        from apexflow.storage.db import transaction
+        from apexflow.storage.logins import ensure_login
+
+        name = f"apexflow_test_{kind}_{os.getpid()}_{len(made)}"
+        owner = psycopg2.connect(dsn)
+        with transaction(owner) as cur:
+            ensure_login(cur, owner.info.dbname, name, "not-a-secret", kind)
+        conn = psycopg2.connect(dsn, user=name, password="not-a-secret")
+        made.append((owner, name, conn))
+        return conn
+
+    yield connect
+    for owner, name, conn in made:
+        conn.close()
+        with owner.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {name}; DROP ROLE {name}")
+        owner.commit()
+        owner.close()
+
+
 @pytest.fixture
 def db(dsn):
     conn = psycopg2.connect(dsn)

@@ -3,8 +3,8 @@ from apexflow.cli import main
 from apexflow_aws.local import demo
 
 
-def test_demo_finds_exactly_what_was_injected(dsn):
-    result = demo.run(seed=7, laps=6, dsn=dsn)
+def test_demo_finds_exactly_what_was_injected(dsn, tmp_path):
+    result = demo.run(seed=7, laps=6, dsn=dsn, reports=tmp_path)
     scored = {kind: s for kind, s in result["score"].items() if s["injected"]}
     assert set(scored) == {"incident", "frozen_sensor", "dropout", "power_loss", "slow_puncture",
                            "throttle_brake_overlap"}
@@ -18,10 +18,15 @@ def test_demo_finds_exactly_what_was_injected(dsn):
     text = demo.report(result)
     assert "frozen_sensor" in text and "session summary" in text
     assert len(result["insights"]) == 21 and result["insights"][0]["driver"] is None
+    assert result["report"] == str(tmp_path / "sim-s7-l6.html") and f"session report: {result['report']}" in text
+    assert "<title>2024 Synthetic Grand Prix Race" in (tmp_path / "sim-s7-l6.html").read_text()
 
 
-def test_demo_command_prints_the_summary(dsn, monkeypatch, capsys):
+def test_demo_command_prints_the_summary(dsn, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.chdir(tmp_path)
     assert main(["demo", "--seed", "5", "--laps", "3"]) == 0
     out = capsys.readouterr().out
     assert "ApexFlow demo: Synthetic Grand Prix (seed 5)" in out and "frozen_sensor" in out
+    page = tmp_path / ".apexflow" / "reports" / "sim-s5-l3.html"
+    assert f"session report: {page}" in out and page.stat().st_size > 1_000_000

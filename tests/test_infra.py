@@ -254,6 +254,9 @@ def test_analyze_bundle_is_the_core_layer_only(synthed):
     assert not any(pkg in reqs for pkg in FORBIDDEN_IN_CORE)
     assert not {_name(r) for r in requirements()["core"]} & PROVIDED_BY_RUNTIME
     assert any(_name(r) == "openai" for r in requirements()["insights"])
+    assert [_name(r) for r in requirements()["report"]] == ["plotly"]
+    api = synthed.raw["Resources"][logical_id(synthed, "AWS::Lambda::Function", "ApiFunction")]
+    assert {"Ref": logical_id(synthed, "AWS::Lambda::LayerVersion", "LayersReport")} in api["Properties"]["Layers"]
 
 
 # --- insights and API ----------------------------------------------------------------------------

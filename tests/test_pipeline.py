@@ -73,6 +73,15 @@ def test_a_malformed_record_fails_alone_and_is_kept_with_its_payload(local):
     [letter] = dead.list()
     assert letter["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert base64.b64decode(letter["records"][0]["data"]) == garbage
+    conn = psycopg2.connect(local)
+    with conn.cursor() as cur:  # what the pipeline-health dashboard shows
+        cur.execute("SELECT partition_key, deliveries, error FROM rejected_records")
+        [(key, deliveries, error)] = cur.fetchall()
+        cur.execute("SELECT count(*) FROM telemetry_chunks WHERE arrived_at IS NULL OR arrived_at > processed_at")
+        unstamped = cur.fetchone()[0]
+    conn.close()
+    assert key == f"{result['session_id']}/VER" and deliveries == esm.max_retries + 1 and "malformed chunk" in error
+    assert unstamped == 0
 
 
 def test_bad_records_are_reported_as_batch_item_failures(local):

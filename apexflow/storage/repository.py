@@ -1,11 +1,13 @@
 """All SQL in one place. Every write is idempotent: replaying it changes nothing."""
 from __future__ import annotations
 
+import io
 import json
 import math
 
 from psycopg2.extras import Json, execute_values
 
+from apexflow import samples
 from apexflow.contract import Channel, Session, SessionFacts
 
 _LAP_COLUMNS = {  # FastF1 column -> laps table column
@@ -49,6 +51,7 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
          ident.get("event"), ident.get("session"), Json(ident), Json([c.to_dict() for c in session.channels]),
          Json({**session.meta, "missing": facts.missing})),
     )
+    cur.execute("SELECT samples_reset(%s)", (session.session_id,))
     execute_values(cur, "INSERT INTO entities (session_id, entity_id, name, team, meta) VALUES %s",
                    [(session.session_id, e.entity_id, e.name, e.team, Json(e.meta)) for e in session.entities])
     if facts.laps:
@@ -68,6 +71,18 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
             cur.execute("INSERT INTO session_facts (session_id, kind, rows) VALUES (%s, %s, %s)",
                         (session.session_id, kind, Json([{k: _clean(v) for k, v in r.items()} for r in rows])))
     return True
+
+
+def session_starts(cur, session_ids: list[str]) -> dict:
+    """Start time of each of these sessions."""
+    cur.execute("SELECT session_id, start_time FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),))
+    return dict(cur.fetchall())
+
+
+def write_samples(cur, data: bytes) -> None:
+    """Copy samples in (``apexflow.samples.copy_data``'s binary stream): only of chunks not stored before, which
+    analyze's duplicate check in the same transaction guarantees."""
+    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data))
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
@@ -106,8 +121,8 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
     """Store one analyzed batch: chunk rows, detections and the detector states that follow them."""
     if chunks:
         execute_values(cur, "INSERT INTO telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, "
-                            "stats) VALUES %s ON CONFLICT DO NOTHING",
-                       [(*c[:6], Json(c[6])) for c in chunks], page_size=1000)
+                            "stats, arrived_at) VALUES %s ON CONFLICT DO NOTHING",
+                       [(*c[:6], Json(c[6]), c[7]) for c in chunks], page_size=1000)
     write_detections(cur, detections)
     if states:
         execute_values(
@@ -118,6 +133,26 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
             "updated_at = now()",
             [(s, e, v, q, Json(st)) for s, e, v, q, st in states],
         )
+
+
+def refresh_reporting(cur, session_id: str) -> None:
+    """Rebuild a session's rows of the reporting schema's fact tables (at registration)."""
+    cur.execute("SELECT refresh_reporting_timing(%s), refresh_reporting_events(%s)", (session_id, session_id))
+
+
+def refresh_race_events(cur, session_ids) -> None:
+    """Rebuild these sessions' race events (after their detections changed), in a fixed order."""
+    for session_id in sorted(set(session_ids)):
+        cur.execute("SELECT refresh_reporting_events(%s)", (session_id,))
+
+
+def write_rejections(cur, records: list[tuple]) -> None:
+    """Record refused stream records (record id, partition key, error, arrival); a re-delivery counts."""
+    if records:
+        execute_values(
+            cur, "INSERT INTO rejected_records (record_id, partition_key, error, arrived_at) VALUES %s "
+                 "ON CONFLICT (record_id) DO UPDATE SET error = EXCLUDED.error, last_seen = now(), "
+                 "deliveries = rejected_records.deliveries + 1", records)
 
 
 def field_profile(cur, session_id: str) -> list[tuple[int, float, float, float]]:
@@ -204,5 +239,6 @@ def write_detections(cur, detections: list[dict]) -> None:
 
 def delete_session(cur, session_id: str) -> bool:
     """Forget a session and everything derived from it (its raw data in S3 stays)."""
+    cur.execute("SELECT samples_drop(%s)", (session_id,))
     cur.execute("DELETE FROM sessions WHERE session_id = %s", (session_id,))
     return cur.rowcount > 0

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
 from apexflow.evaluate import score
 from apexflow.query import sessions
 from apexflow.query.insights import insights as insights_of
+from apexflow.report import render
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
@@ -19,13 +21,17 @@ from apexflow_aws.local.ingest_cli import invoke_ingest
 from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 
 
-def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
-    """Ingest a synthetic race, stream it through analyze, write insights; return what happened."""
+REPORTS = Path(".apexflow") / "reports"
+
+
+def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path = REPORTS) -> dict:
+    """Ingest a synthetic race, stream it through analyze, write insights and the session report (an HTML
+    page in ``reports``); return what happened."""
     with local_stack(dsn=dsn) as dsn:
-        return trip(seed, laps, dsn)
+        return trip(seed, laps, dsn, reports)
 
 
-def trip(seed: int, laps: int, dsn: str) -> dict:
+def trip(seed: int, laps: int, dsn: str, reports: Path = REPORTS) -> dict:
     """The demo's trip inside a running local stack (whose S3 then holds the race's chunks)."""
     started = time.monotonic()
     conn = connect(dsn)
@@ -43,13 +49,17 @@ def trip(seed: int, laps: int, dsn: str) -> dict:
     with conn.cursor() as cur:
         overview = repository.session_overview(cur, session_id)
         stored = insights_of(session_id).all(cur)
+        page = Path(reports) / f"{session_id}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(render(cur, session_id))
     conn.close()
     prefix = result["location"].split(BUCKET + "/", 1)[1]
     manifest = json.loads(client("s3").get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read())
     truth = manifest["ground_truth"]
     return {"ingest": result, "overview": overview, "insights": stored, "truth": truth,
             "score": score(truth, overview["detections"]), "invocations": esm.invocations,
-            "dead_letters": esm.failed_records, "seconds": round(time.monotonic() - started, 1)}
+            "dead_letters": esm.failed_records, "seconds": round(time.monotonic() - started, 1),
+            "report": str(page.resolve())}
 
 
 def report(r: dict) -> str:
@@ -71,4 +81,5 @@ def report(r: dict) -> str:
         lines.append(f"  also found (no ground truth to score them): {others}")
     lines += ["", "  session summary"]
     lines += ["    " + line for line in r["insights"][0]["content"].splitlines()]
+    lines += ["", f"  session report: {r['report']}"]
     return "\n".join(lines)

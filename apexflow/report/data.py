@@ -1,0 +1,70 @@
+"""What the session report shows, read from the reporting schema (the read-only login can render it too)."""
+from __future__ import annotations
+
+NEUTRALISED = {"Safety Car": "SC", "Virtual Safety Car": "VSC", "Red Flag": "Red"}
+
+
+def _rows(cur, sql: str, *args) -> list[dict]:
+    cur.execute(sql, args)
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def session(cur, session_id: str) -> dict | None:
+    found = _rows(cur, 'SELECT * FROM reporting.dim_session WHERE "Session Key" = %s', session_id)
+    return found[0] if found else None
+
+
+def laps(cur, session_id: str) -> list[dict]:
+    return _rows(cur, 'SELECT "Driver", "Lap", "Lap Time (s)", "Stint", "Compound", "Position", "Pit In Lap", '
+                      '"Pit Out Lap", "Safety Car", "Virtual Safety Car", "Red Flag" FROM reporting.fact_laps '
+                      'WHERE "Session Key" = %s ORDER BY "Driver", "Lap"', session_id)
+
+
+def order(cur, session_id: str) -> list[str]:
+    """Drivers in finishing order (then by best lap), the order of every legend."""
+    return [r["Driver"] for r in _rows(
+        cur, 'SELECT "Driver" FROM reporting.fact_laps WHERE "Session Key" = %s GROUP BY "Driver" '
+             'ORDER BY min("Finishing Position"), min("Lap Time (s)"), "Driver"', session_id)]
+
+
+def track_lap(cur, session_id: str) -> list[dict]:
+    """Samples of the lap the map is drawn from: the fastest clean lap with position data."""
+    return _rows(cur, """
+        WITH best AS (
+            SELECT l."Driver", l."Lap" FROM reporting.fact_laps l
+            WHERE l."Session Key" = %s AND l."Clean Lap"
+              AND EXISTS (SELECT 1 FROM reporting.fact_telemetry t WHERE t."Session Key" = l."Session Key"
+                          AND t."Driver" = l."Driver" AND t."Lap" = l."Lap" AND t."X (m)" IS NOT NULL)
+            ORDER BY l."Lap Time (s)" LIMIT 1)
+        SELECT t."Driver", t."Lap", t."X (m)" AS x, t."Y (m)" AS y, t."Speed (km/h)" AS speed
+        FROM reporting.fact_telemetry t JOIN best USING ("Driver", "Lap")
+        WHERE t."Session Key" = %s ORDER BY t."Time" """, session_id, session_id)
+
+
+def detections(cur, session_id: str) -> list[dict]:
+    """Every detection, with where the car was when it started (when the session has position data)."""
+    return _rows(cur, """
+        SELECT d."Detection", d."Kind", d."Driver", d."Severity", d."Score", d."Lap", d."Start Time",
+               d."Duration (s)", d."Channel", e."Description", p.x, p.y
+        FROM reporting.fact_detections d
+        LEFT JOIN reporting.fact_race_events e ON e."Event Key" = d."Detection Key"
+        LEFT JOIN LATERAL (
+            SELECT t."X (m)" AS x, t."Y (m)" AS y FROM reporting.fact_telemetry t
+            WHERE t."Session Key" = d."Session Key" AND t."Driver" = d."Driver"
+              AND t."Time" BETWEEN d."Start Time" AND d."Start Time" + interval '5 seconds'
+            ORDER BY t."Time" LIMIT 1) p ON true
+        WHERE d."Session Key" = %s ORDER BY d."Start Time", d."Driver" NULLS FIRST""", session_id)
+
+
+def neutralisations(cur, session_id: str) -> list[dict]:
+    """Safety car, VSC and red flag periods, by time."""
+    return _rows(cur, 'SELECT "Event", "Start Time", "End Time" FROM reporting.fact_race_events '
+                      'WHERE "Session Key" = %s AND "Event" = ANY(%s) ORDER BY "Start Time"',
+                 session_id, list(NEUTRALISED))
+
+
+def insights(cur, session_id: str) -> list[dict]:
+    return _rows(cur, 'SELECT "Driver", "Scope", "Summary", "Provider", "Model", "Written At" '
+                      'FROM reporting.fact_insights WHERE "Session Key" = %s ORDER BY "Driver" NULLS FIRST',
+                 session_id)

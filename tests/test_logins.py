@@ -1,0 +1,83 @@
+"""The deployed logins on real PostgreSQL: the read-only (BI) login reads the reporting schema and nothing
+else, and writes nothing; the app login runs the pipeline with only its own privileges."""
+import psycopg2
+import pytest
+from psycopg2 import errors
+
+from apexflow.analyze import Batch
+from apexflow.ingest import encode_session, register
+from apexflow.simulator import SyntheticRace
+from apexflow.storage import repository
+from apexflow.storage.db import transaction
+
+
+def relations(dsn, schema):
+    conn = psycopg2.connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p') AND NOT c.relispartition "
+                    "ORDER BY 1", (schema,))
+        names = [r for (r,) in cur.fetchall()]
+    conn.close()
+    return names
+
+
+def fails(conn, statement, error=errors.InsufficientPrivilege):
+    with pytest.raises(error), conn.cursor() as cur:
+        cur.execute(statement)
+    conn.rollback()
+
+
+def test_the_read_only_login_reads_every_reporting_view_and_nothing_else(demo_dsn, login):
+    bi = login(demo_dsn, "readonly")
+    views = relations(demo_dsn, "reporting")
+    assert {"dim_session", "dim_driver", "dim_team", "dim_circuit", "dim_date", "fact_laps", "fact_stints",
+            "fact_pit_stops", "fact_detections", "fact_race_events", "fact_insights", "fact_telemetry"} <= set(views)
+    with bi.cursor() as cur:
+        for view in views:
+            cur.execute(f"SELECT * FROM reporting.{view} LIMIT 5")
+            assert cur.fetchall() or view == "pipeline_failed_records", f"{view} is empty on the demo"
+    bi.rollback()
+    raw = relations(demo_dsn, "public")
+    assert {"sessions", "laps", "detections", "samples", "insights"} <= set(raw)
+    for table in raw:
+        fails(bi, f"SELECT 1 FROM public.{table} LIMIT 1")
+    for schema in ("public", "reporting_source"):
+        fails(bi, f"SELECT 1 FROM {schema}.laps LIMIT 1", (errors.InsufficientPrivilege, errors.UndefinedTable))
+
+
+def test_the_read_only_login_cannot_write_even_out_of_read_only_mode(demo_dsn, login):
+    bi = login(demo_dsn, "readonly")
+    with bi.cursor() as cur:
+        cur.execute("SHOW default_transaction_read_only")
+        assert cur.fetchone() == ("on",)
+    fails(bi, "INSERT INTO reporting.fact_laps DEFAULT VALUES", errors.ReadOnlySqlTransaction)
+    for statement in ("INSERT INTO reporting.fact_laps DEFAULT VALUES",
+                      "DELETE FROM reporting.fact_race_events",
+                      "UPDATE reporting.fact_stints SET \"Laps\" = 0",
+                      "CREATE TABLE reporting.mine (x int)",
+                      "CREATE TABLE public.mine (x int)",
+                      "DROP VIEW reporting.dim_date",
+                      "SELECT public.refresh_reporting_timing('sim-s7-l6')",
+                      "SELECT public.samples_drop('sim-s7-l6')"):
+        fails(bi, "SET transaction_read_only = off; " + statement, (errors.InsufficientPrivilege,))
+
+
+def test_the_app_login_runs_the_pipeline_with_its_own_privileges(dsn, login):
+    app = login(dsn, "app")
+    session, facts, encoded = encode_session(SyntheticRace(seed=3, laps=2, cars=4))
+    with transaction(app) as cur:
+        assert register(cur, session, facts, "run-1")
+    batch = Batch(app)
+    for _, _, _, data in encoded:
+        batch.add(data)
+    assert batch.commit()["processed"] == len(encoded)
+    with app.cursor() as cur:
+        cur.execute("SELECT count(*) FROM samples")
+        assert cur.fetchone()[0] == sum(c.n for _, _, c, _ in encoded)
+    app.rollback()
+    with transaction(app) as cur:
+        assert register(cur, session, facts, "run-2")  # a new run: partition emptied, facts rebuilt
+        assert repository.delete_session(cur, session.session_id)
+    fails(app, "CREATE TABLE public.mine (x int)")
+    fails(app, "TRUNCATE reporting.fact_laps")
