@@ -4,21 +4,19 @@ from __future__ import annotations
 import json
 import time
 
-from tqdm import tqdm
 
 from apexflow.evaluate import score
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
-from apexflow_aws.local.esm import LambdaContext
-from apexflow_aws.local.handlers import load
+from apexflow_aws.local import insights_cli
 from apexflow_aws.local.ingest_cli import invoke_ingest
 from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 
 
 def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
-    """Ingest a synthetic race, stream it through analyze, write insights; return what happened."""
+    """Ingest a synthetic race, stream it through analyze, run the insights workflow; return what happened."""
     started = time.monotonic()
     with local_stack(dsn=dsn) as dsn:
         conn = connect(dsn)
@@ -27,20 +25,14 @@ def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
         result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
         session_id = result["session_id"]
         esm = analyze_stream(result["chunks"])
-        with conn.cursor() as cur:
-            entities = [e["entity_id"] for e in repository.get_session(cur, session_id)["entities"]]
-        insights = load("insights")
-        for entity_id in tqdm([None, *entities], desc="insights", unit="summary"):
-            insights.handler({"session_id": session_id, "entity_id": entity_id},
-                             LambdaContext("apexflow-insights-local"))
+        insights = insights_cli.run(session_id)
         with conn.cursor() as cur:
             overview = repository.session_overview(cur, session_id)
-            stored = repository.insights(cur, session_id)
         conn.close()
         prefix = result["location"].split(BUCKET + "/", 1)[1]
         manifest = json.loads(client("s3").get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read())
     truth = manifest["ground_truth"]
-    return {"ingest": result, "overview": overview, "insights": stored, "truth": truth,
+    return {"ingest": result, "overview": overview, "insights": insights, "truth": truth,
             "score": score(truth, overview["detections"]), "invocations": esm.invocations,
             "dead_letters": esm.failed_records, "seconds": round(time.monotonic() - started, 1)}
 
@@ -62,6 +54,6 @@ def report(r: dict) -> str:
     others = ", ".join(f"{s['false_alarms']} {kind}" for kind, s in r["score"].items() if not s["injected"])
     if others:
         lines.append(f"  also found (no ground truth to score them): {others}")
-    lines += ["", "  session summary"]
-    lines += ["    " + line for line in r["insights"][0]["content"].splitlines()]
+    lines += ["", insights_cli.report(r["insights"], scopes=("session",), indent="  "),
+              f"  (every insight: apexflow insights {o['session_id']})"]
     return "\n".join(lines)

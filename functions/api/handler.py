@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
+from apexflow import queries
 from apexflow.storage import repository
 from apexflow_aws.config import connection
 
@@ -73,7 +74,7 @@ def get_detections(session_id: str):
 @app.get("/sessions/<session_id>/insights")
 def get_insights(session_id: str):
     _session_or_404(session_id)
-    return {"insights": _read(repository.insights, session_id)}
+    return {"insights": _read(queries.session_insights, session_id)}
 
 
 @logger.inject_lambda_context
