@@ -10,6 +10,7 @@ from apexflow import queries
 from apexflow.detect.base import Detection
 from apexflow.insights import workflow
 from apexflow.insights.openai_provider import OpenAIProvider
+from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
 from apexflow.insights.provider import ProviderTimeout, ProviderUnavailable
 
 KEY = "sk-test-0123456789abcdef"
@@ -25,7 +26,7 @@ def conn(dsn):
     c.close()
 
 
-def start(conn, budget=workflow.DEFAULT_TOKEN_BUDGET):
+def start(conn, budget=DEFAULT_TOKEN_BUDGET):
     return workflow.start(conn, "sim-s7-l6", "openai", "gpt-4.1-mini", token_budget=budget)
 
 

@@ -14,13 +14,11 @@ from typing import Callable
 from apexflow import queries
 from apexflow.insights import writer
 from apexflow.insights.facts import build, for_scope, subjects
+from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
 from apexflow.insights.prompt import PROMPT_VERSION
 from apexflow.insights.provider import Provider
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
-
-DEFAULT_TOKEN_BUDGET = 120_000  # per run; a 20-car race uses about a third (benchmarks/insight_tokens.py)
-
 
 class SessionNotFound(LookupError):
     pass
@@ -71,7 +69,8 @@ def release(conn, detection_id: str) -> dict:
 def finish(conn, run_id: str, drivers: list[str], critical: list[str]) -> dict:
     """Store a fallback for any subject left without a result of this run; the run's totals."""
     with transaction(conn) as cur:
-        done = {(i["scope"], i["entity_id"] or i["detection_id"]) for i in queries.run_insights(cur, run_id)}
+        done = {(i["scope"], i["detection_id"] if i["scope"] == "detection" else i["entity_id"])
+                for i in queries.run_insights(cur, run_id)}
     wanted = [("session", None), *(("driver", d) for d in drivers), *(("detection", d) for d in critical)]
     for scope, key in wanted:
         if (scope, key) not in done:

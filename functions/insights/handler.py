@@ -10,6 +10,7 @@ import os
 from aws_lambda_powertools import Logger, Tracer
 
 from apexflow.insights import workflow
+from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
 from apexflow_aws import insights
 from apexflow_aws.config import connection
 
@@ -20,7 +21,7 @@ def _start(conn, event):
     request = event["request"]
     name = insights.choose(request.get("provider"))
     return workflow.start(conn, request["session_id"], name, insights.model(name), request.get("drivers") or None,
-                          int(os.environ.get("INSIGHTS_TOKEN_BUDGET", workflow.DEFAULT_TOKEN_BUDGET)))
+                          int(os.environ.get("INSIGHTS_TOKEN_BUDGET", DEFAULT_TOKEN_BUDGET)))
 
 
 def _summarize(conn, event):
