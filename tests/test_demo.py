@@ -17,7 +17,9 @@ def test_demo_finds_exactly_what_was_injected(dsn):
     assert result["dead_letters"] == 0
     text = demo.report(result)
     assert "frozen_sensor" in text and "session summary" in text
-    assert len(result["insights"]) == 21 and result["insights"][0]["entity_id"] is None
+    insights = result["insights"]["insights"]
+    assert [i["scope"] for i in insights[:2]] == ["session", "driver"] and len(insights) >= 21
+    assert {i["status"] for i in insights} == {"ok"} and "session summary" in text
 
 
 def test_demo_command_prints_the_summary(dsn, monkeypatch, capsys):
@@ -25,3 +27,4 @@ def test_demo_command_prints_the_summary(dsn, monkeypatch, capsys):
     assert main(["demo", "--seed", "5", "--laps", "3"]) == 0
     out = capsys.readouterr().out
     assert "ApexFlow demo: Synthetic Grand Prix (seed 5)" in out and "frozen_sensor" in out
+    assert "insights for sim-s5-l3" in out and "Winner: " in out

@@ -41,11 +41,12 @@ def build(inputs: dict) -> dict:
                for car in sorted(teams)}
     critical = sorted((d for d in dets if d["severity"] == "critical"), key=lambda d: (d["t_start"], d["entity_id"] or ""))
     ident = inputs["identity"]
+    last_lap = max((lap["lap_number"] for lap in laps), default=0)
     progress = inputs.get("progress") or {}
     return {
         "session": {"event": ident.get("event"), "session": ident.get("session"), "year": ident.get("year"),
                     "source": inputs["source"], "drivers": len(drivers),
-                    "laps": max((lap["lap_number"] for lap in laps), default=0),
+                    "laps": last_lap,
                     "analysis_complete": progress.get("expected_chunks") is not None
                     and progress.get("analyzed_chunks") == progress.get("expected_chunks")},
         "missing": sorted((inputs.get("meta") or {}).get("missing", {})),
@@ -54,7 +55,7 @@ def build(inputs: dict) -> dict:
         "neutralisations": [{k: v for k, v in n.items() if k != "t"} for n in neutral],
         "story": story(dets, results, neutral),
         "drivers": drivers,
-        "strategy": {"pit_windows": [w for d in drivers.values() for w in _windows(d)],
+        "strategy": {"pit_windows": [w for d in drivers.values() for w in _windows(d, last_lap)],
                      "undercuts": _undercuts(by_car, dets, neutral),
                      "at_risk": _at_risk(drivers)},
         "detections_by_kind": dict(sorted(Counter(d["kind"] for d in dets).items())),
@@ -149,13 +150,13 @@ def _stint_text(stints: list[dict]) -> str:
     return ", ".join(f"{s['compound'] or 'UNKNOWN'} {s['from_lap']}-{s['to_lap']}" for s in stints)
 
 
-def _windows(driver: dict) -> list[dict]:
-    """Pit windows from each stint's degradation trend: where the trend reaches the cliff, against when the car
-    came in (``pitted_lap``; None when the stint ran to the flag)."""
+def _windows(driver: dict, last_lap: int) -> list[dict]:
+    """Pit windows from each stint's degradation trend: where the trend reaches the cliff (within the session),
+    against when the car came in (``pitted_lap``; None when the stint ran to the flag)."""
     out = []
     stints = driver["stints"]
     for k, s in enumerate(stints):
-        if "cliff_lap" in s:
+        if s.get("cliff_lap") is not None and s["cliff_lap"] <= last_lap:
             pitted = s["to_lap"] if k + 1 < len(stints) else None
             out.append({"driver": driver["driver"], "stint": s["stint"], "compound": s["compound"],
                         "deg_s_per_lap": s["deg_s_per_lap"], "cliff_lap": s["cliff_lap"], "pitted_lap": pitted})
@@ -166,7 +167,8 @@ def _at_risk(drivers: dict) -> list[dict]:
     """Cars still running with warnings or worse from their detections."""
     return [{"driver": c, "flags": [f for f in d["flags"] if f["severity"] != "info"][:3]}
             for c, d in drivers.items()
-            if d["retired_lap"] is None and any(f["severity"] != "info" for f in d["flags"])]
+            if d["retired_lap"] is None and not any(f["kind"] == "did_not_start" for f in d["flags"])
+            and any(f["severity"] != "info" for f in d["flags"])]
 
 
 def _undercuts(by_car: dict, dets: list[dict], neutral: list[dict]) -> list[dict]:

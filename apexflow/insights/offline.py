@@ -47,7 +47,7 @@ def _session(facts: dict) -> SessionInsight:
     lines = _story_lines(story, facts["neutralisations"])
     if facts["missing"]:
         lines.append("Not available: " + ", ".join(facts["missing"]) + ".")
-    kinds = ", ".join(f"{n} {k}" for k, n in facts["detections_by_kind"].items())
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(facts["detections_by_kind"].items()))
     lines.append(f"Detections: {kinds or 'none'}.")
     strat = facts["strategy"]
     strategy = [f"{w['driver']} stint {w['stint']} on {w['compound']}: {w['deg_s_per_lap']} s/lap, cliff at lap "
@@ -55,8 +55,7 @@ def _session(facts: dict) -> SessionInsight:
                 for w in strat["pit_windows"]]
     strategy += [f"{u['kind'].capitalize()}: {u['by']} ahead of {u['on']} (stops on laps {u['pitted_lap']} and "
                  f"{u['other_pitted_lap']}, {u['gap_before_s']} s apart before)." for u in strat["undercuts"]]
-    risk = [f"{r['driver']}: " + ", ".join(f"{f['kind']} ({f['severity']}, lap {f['lap']})" for f in r["flags"]) + "."
-            for r in strat["at_risk"]]
+    risk = [f"{r['driver']}: " + ", ".join(_flag(f) for f in r["flags"]) + "." for r in strat["at_risk"]]
     return SessionInsight(headline=headline, race_story=lines, strategy=strategy, cars_at_risk=risk)
 
 
@@ -115,9 +114,12 @@ def _driver(facts: dict) -> DriverInsight:
     if d["positions_gained"]:
         points.append(f"Positions: {abs(d['positions_gained'])} " + ("gained" if d["positions_gained"] > 0 else "lost")
                       + f" from the grid, {d['overtakes']} overtakes on track.")
-    points.append("Flags: " + ("; ".join(f"{f['kind']} ({f['severity']}) lap {f['lap']}" for f in d["flags"])
-                               or "none") + ".")
+    points.append("Flags: " + ("; ".join(_flag(f) for f in d["flags"]) or "none") + ".")
     return DriverInsight(headline=headline, points=points)
+
+
+def _flag(f: dict) -> str:
+    return f"{f['kind']} ({f['severity']}" + (f", lap {f['lap']})" if f["lap"] is not None else ")")
 
 
 def _detection(facts: dict) -> DetectionExplanation:
