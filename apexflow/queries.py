@@ -34,6 +34,14 @@ def analysis_progress(cur, session_id: str) -> dict:
     return {"expected_chunks": row[0], "analyzed_chunks": row[1]} if row else {}
 
 
+def completed_sessions(cur, session_ids: list[str]) -> list[tuple[str, str]]:
+    """(session, ingestion run) of those whose every streamed chunk is analyzed (see apexflow_aws/workflow.py)."""
+    cur.execute("SELECT s.session_id, s.run_id FROM sessions s WHERE s.session_id = ANY(%s) "
+                "AND (s.meta->>'chunks')::int = (SELECT count(*) FROM telemetry_chunks c "
+                "WHERE c.session_id = s.session_id) ORDER BY s.session_id", (list(session_ids),))
+    return [tuple(r) for r in cur.fetchall()]
+
+
 def insight_run(cur, run_id: str) -> dict | None:
     cur.execute("SELECT run_id, session_id, provider, model, facts, token_budget, tokens_used, started_at, "
                 "finished_at FROM insight_runs WHERE run_id = %s", (run_id,))

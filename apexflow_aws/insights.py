@@ -1,10 +1,9 @@
-"""The insights workflow's AWS side: the OpenAI key (Secrets Manager, once per container), the provider a
-run uses, and starting an execution of the state machine."""
+"""The insights function's AWS side: the OpenAI key (Secrets Manager, once per container) and the provider a
+run uses."""
 from __future__ import annotations
 
 import json
 import os
-import re
 from functools import lru_cache
 
 from apexflow.insights.offline import OfflineProvider
@@ -58,20 +57,3 @@ def reset() -> None:
     """Forget the key and providers read so far (a new local stack is a new container)."""
     openai_key.cache_clear()
     provider.cache_clear()
-
-
-def execution_name(session_id: str, tag: str) -> str:
-    """Step Functions execution names: at most 80 of ``[A-Za-z0-9_-]``; the same tag gives the same name, so a
-    session's automatic run starts once."""
-    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{session_id}"[:63] + f"-{tag}")[:80]
-
-
-def start_execution(sfn, state_machine_arn: str, session_id: str, tag: str, provider: str | None = None,
-                    drivers: list[str] | None = None) -> str:
-    """Start the workflow for a session; an execution of the same name already started is no error."""
-    request = {"session_id": session_id, "provider": provider, "drivers": drivers or []}
-    try:
-        return sfn.start_execution(stateMachineArn=state_machine_arn, name=execution_name(session_id, tag),
-                                   input=json.dumps({"request": request}))["executionArn"]
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{execution_name(session_id, tag)}"

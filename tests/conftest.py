@@ -105,10 +105,11 @@ def shared_cache():
 
 @pytest.fixture
 def local(dsn):
-    """moto S3 + Kinesis and the functions' environment, on a fresh database."""
+    """moto S3 + Kinesis and the functions' environment, on a fresh database (no insights state machine: the
+    tests of the insights workflow deploy their own)."""
     from apexflow_aws.local.stack import local_stack
 
-    with local_stack(dsn=dsn) as d:
+    with local_stack(dsn=dsn, insights=False) as d:
         yield d
 
 

@@ -4,6 +4,7 @@ and alerted once, a task failing every retry ending in a stored fallback, the Op
 from __future__ import annotations
 
 import json
+import os
 
 import psycopg2
 import pytest
@@ -111,3 +112,40 @@ def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_en
     history = json.dumps(done["events"], default=str) + json.dumps(stored(dsn, done["output"]["run_id"]), default=str)
     assert KEY not in history and KEY not in caplog.text and KEY not in json.dumps(done["output"])
     assert all(r["authorization"] == f"Bearer {KEY}" for r in fake_openai.requests)
+
+
+def test_complete_analysis_starts_the_workflow_once_and_a_session_without_a_chunk_count_never(dsn):
+    from apexflow_aws.local.ingest_cli import invoke_ingest
+    from apexflow_aws.local.stack import analyze_stream
+    from apexflow_aws.workflow import start_when_complete
+
+    with local_stack(dsn=dsn):
+        arn = os.environ["INSIGHTS_STATE_MACHINE_ARN"]
+        result = invoke_ingest({"source": "synthetic", "seed": 4, "laps": 2})
+        conn = psycopg2.connect(dsn)
+        assert start_when_complete(conn, [result["session_id"]]) == []  # registered, nothing analyzed yet
+        analyze_stream(result["chunks"])
+        (started,) = client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+        assert started["name"] == f"{result['session_id']}-auto-{result['run_id']}"
+        assert start_when_complete(conn, [result["session_id"]]) == [started["executionArn"]]  # the same one
+        done = workflow.automatic(arn, result["session_id"], result["run_id"])
+        assert done["status"] == "SUCCEEDED" and done["output"]["insights"] >= 21
+        untold = register_race(dsn, seed=8, laps=3)  # no chunk count: like a live feed still running
+        assert start_when_complete(conn, [untold]) == []
+        conn.close()
+        assert len(client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]) == 1
+
+
+def test_insights_command_prints_the_race_story_first_and_says_what_is_wrong(dsn, monkeypatch, capsys):
+    from apexflow.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    session_id = register_race(dsn)
+    assert main(["insights", session_id, "--driver", "nor,PIA"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("session summary") < out.index("Winner: ") < out.index("drivers") < out.index("NOR (")
+    assert "PIA (" in out and "HAM (" not in out and "3 stored (3 ok)" in out
+    assert main(["insights", session_id, "--driver", "XYZ"]) == 2
+    assert "has no driver XYZ" in capsys.readouterr().err
+    assert main(["insights", "no-such-session"]) == 2
+    assert "is not stored" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 
@@ -10,13 +11,14 @@ from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
-from apexflow_aws.local import insights_cli
+from apexflow_aws.local import insights_cli, workflow
 from apexflow_aws.local.ingest_cli import invoke_ingest
 from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 
 
 def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
-    """Ingest a synthetic race, stream it through analyze, run the insights workflow; return what happened."""
+    """Ingest a synthetic race, stream it through analyze, which starts the insights workflow once the race is
+    complete; return what happened."""
     started = time.monotonic()
     with local_stack(dsn=dsn) as dsn:
         conn = connect(dsn)
@@ -25,7 +27,10 @@ def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
         result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
         session_id = result["session_id"]
         esm = analyze_stream(result["chunks"])
-        insights = insights_cli.run(session_id)
+        execution = workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, result["run_id"])
+        if execution is None:
+            raise RuntimeError(f"analysis of {session_id} completed without starting the insights workflow")
+        insights = insights_cli.collect(session_id, execution)
         with conn.cursor() as cur:
             overview = repository.session_overview(cur, session_id)
         conn.close()

@@ -1,23 +1,36 @@
 """``apexflow insights``: run the insights workflow on a stored session (locally: moto + PostgreSQL) and print
-what it stored, the race story first."""
+what it stored, the race story first; also what the automatic run after an ingest stored."""
 from __future__ import annotations
 
+import json
 import os
 
 from apexflow import queries
+from apexflow.contract import ContractError
+from apexflow.storage import repository
 from apexflow.storage.db import connect
 from apexflow_aws.local import workflow
 
 FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]"}
+SCOPES = (("session", "session summary"), ("driver", "drivers"), ("detection", "critical detections"))
 
 
 def run(session_id: str, provider: str | None = None, drivers: list[str] | None = None) -> dict:
-    """Execute the state machine for a session (local stack already up); the execution and the stored insights."""
-    execution = workflow.run(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, provider, drivers)
+    """Execute the state machine on demand for a stored session (local stack up); see ``collect``."""
+    conn = connect(os.environ["DATABASE_URL"])
+    try:
+        with conn.cursor() as cur:
+            if repository.get_session(cur, session_id) is None:
+                raise ContractError(f"session {session_id!r} is not stored; ingest it first (apexflow ingest ...)")
+    finally:
+        conn.close()
+    return collect(session_id, workflow.run(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, provider, drivers))
+
+
+def collect(session_id: str, execution: dict) -> dict:
+    """A finished execution, its output (the run's totals) and the insights it stored."""
     if execution["status"] != "SUCCEEDED":
-        failed = next((e for e in reversed(execution["events"]) if e["type"] == "ExecutionFailed"), {})
-        cause = failed.get("executionFailedEventDetails", {}).get("cause", execution["status"])
-        raise SystemExit(f"apexflow: error: the insights workflow for {session_id} failed: {cause}")
+        raise ContractError(f"the insights workflow for {session_id} failed: {_cause(execution)}")
     conn = connect(os.environ["DATABASE_URL"])
     try:
         with conn.cursor() as cur:
@@ -28,7 +41,16 @@ def run(session_id: str, provider: str | None = None, drivers: list[str] | None 
     return {"execution": execution, "summary": execution["output"], "insights": stored}
 
 
-SCOPES = (("session", "session summary"), ("driver", "drivers"), ("detection", "critical detections"))
+def _cause(execution: dict) -> str:
+    """The last task error's message (Lambda's errorMessage), else the execution's status."""
+    for event in reversed(execution["events"]):
+        details = event.get("taskFailedEventDetails") or event.get("lambdaFunctionFailedEventDetails")
+        if details:
+            try:
+                return json.loads(details["cause"])["errorMessage"]
+            except (ValueError, KeyError, TypeError):
+                return details.get("cause") or details.get("error", "")
+    return execution["status"]
 
 
 def report(result: dict, scopes: tuple[str, ...] = ("session", "driver", "detection"), indent: str = "") -> str:

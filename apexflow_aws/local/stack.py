@@ -6,6 +6,7 @@ The functions read the same environment variables as in AWS; only the endpoints 
 """
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 
@@ -25,14 +26,16 @@ _LOCAL_ENV = {
 
 
 @contextmanager
-def local_stack(shards: int = 2, dsn: str | None = None):
-    """Yield the DSN with moto running, the bucket and stream created and the schema migrated."""
+def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True):
+    """Yield the DSN with moto running, the bucket and stream created and the schema migrated; with ``insights``
+    the state machine deployed, which analyze starts once a session is complete (waited for on the way out)."""
     from moto import mock_aws
 
     from apexflow_aws import insights
     from apexflow_aws.config import client
     from apexflow_aws.local import workflow
 
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
     saved = {k: os.environ.get(k) for k in (*_LOCAL_ENV, "DATABASE_URL", "OPENAI_SECRET_ARN",
                                             "INSIGHTS_STATE_MACHINE_ARN")}
     os.environ.update(_LOCAL_ENV)
@@ -48,9 +51,15 @@ def local_stack(shards: int = 2, dsn: str | None = None):
             if os.environ.get("OPENAI_API_KEY"):
                 os.environ["OPENAI_SECRET_ARN"] = client("secretsmanager").create_secret(
                     Name="apexflow/openai-api-key", SecretString=os.environ["OPENAI_API_KEY"])["ARN"]
-            os.environ["INSIGHTS_STATE_MACHINE_ARN"] = workflow.deploy(workflow.DEFINITION.read_text())
+            os.environ.pop("INSIGHTS_STATE_MACHINE_ARN", None)
+            if insights:
+                os.environ["INSIGHTS_STATE_MACHINE_ARN"] = workflow.deploy(workflow.DEFINITION.read_text())
             migrate(dsn)
-            yield dsn
+            try:
+                yield dsn
+            finally:
+                if insights:
+                    workflow.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])
     finally:
         client.cache_clear()
         insights.reset()

@@ -16,9 +16,9 @@ import uuid
 from contextlib import contextmanager
 
 from apexflow_aws.config import client
-from apexflow_aws.insights import start_execution
 from apexflow_aws.local.esm import LambdaContext
 from apexflow_aws.local.handlers import FUNCTIONS, load
+from apexflow_aws.workflow import execution_name, start_execution
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FUNCTION = "apexflow-insights-local"
@@ -83,6 +83,23 @@ def run(state_machine_arn: str, session_id: str, provider: str | None = None, dr
     sfn = client("stepfunctions")
     arn = start_execution(sfn, state_machine_arn, session_id, f"ondemand-{uuid.uuid4().hex[:8]}", provider, drivers)
     return wait(arn, timeout_s)
+
+
+def automatic(state_machine_arn: str, session_id: str, run_id: str, timeout_s: float = 900) -> dict | None:
+    """The execution analyze (or ingest) started when the session's run ``run_id`` was complete, waited for;
+    None if none started."""
+    arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{execution_name(session_id, f'auto-{run_id}')}"
+    try:
+        return wait(arn, timeout_s)
+    except client("stepfunctions").exceptions.ExecutionDoesNotExist:
+        return None
+
+
+def drain(state_machine_arn: str, timeout_s: float = 900) -> None:
+    """Wait for every running execution (moto runs them in threads that would not outlive the local stack)."""
+    for e in client("stepfunctions").list_executions(stateMachineArn=state_machine_arn,
+                                                     statusFilter="RUNNING")["executions"]:
+        wait(e["executionArn"], timeout_s)
 
 
 def wait(execution_arn: str, timeout_s: float = 900) -> dict:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 
 from apexflow.analyze import Batch
 from apexflow_aws.config import connection
+from apexflow_aws.workflow import start_when_complete
 
 logger, metrics = Logger(), Metrics()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
@@ -34,6 +35,8 @@ def handler(event, context):
 
     response = process_partial_response(event, record_handler, processor, context)
     outcomes = batch.commit()
+    if outcomes["processed"]:
+        start_when_complete(batch.conn, batch.sessions)
     metrics.add_metric("ChunksProcessed", MetricUnit.Count, outcomes["processed"])
     metrics.add_metric("ChunksDuplicate", MetricUnit.Count, outcomes["duplicate"])
     metrics.add_metric("RecordsFailed", MetricUnit.Count, len(response["batchItemFailures"]))
