@@ -33,7 +33,7 @@ class Insights(Construct):
     and the tests execute the same definition file with the same substitutions (apexflow_aws/local/workflow.py)."""
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, network: Network, data: Data,
-                 layers: Layers, database_environment: dict[str, str]) -> None:
+                 layers: Layers, database_environment: dict[str, str], starters: list = ()) -> None:
         super().__init__(scope, id)
         self.openai_secret = secretsmanager.Secret(
             self, "OpenAiKey", secret_name=settings.secret_name("openai"),
@@ -70,6 +70,9 @@ class Insights(Construct):
                                 level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         self.function.grant_invoke(self.state_machine)
+        for fn in starters:  # they start a session's run once its analysis is complete
+            fn.add_environment("INSIGHTS_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+            self.state_machine.grant_start_execution(fn)
         self.alerts.grant_publish(self.state_machine)
         acknowledge(self.state_machine, f"IAM5[Resource::<{logical_id(self.function)}.Arn>:*]",
                     "Step Functions may invoke any published version or alias of the insights function only.")

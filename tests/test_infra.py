@@ -272,12 +272,23 @@ def test_state_machine_traced_logged_and_wired_to_the_insights_function(synthed)
     assert set(re.findall(r"\$\{(\w+)\}", definition)) <= set(props["DefinitionSubstitutions"])
 
 
+def test_ingest_and_analyze_may_start_the_insights_workflow(synthed):
+    machine = logical_id(synthed, "AWS::StepFunctions::StateMachine", "InsightsStateMachine")
+    for prefix in ("IngestFunction", "AnalyzeFunction"):
+        fn = synthed.raw["Resources"][logical_id(synthed, "AWS::Lambda::Function", prefix)]["Properties"]
+        assert fn["Environment"]["Variables"]["INSIGHTS_STATE_MACHINE_ARN"] == {"Ref": machine}
+    starts = [s for p in resources(synthed, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]
+              ["Statement"] if s["Action"] == "states:StartExecution"]
+    assert len(starts) == 3 and all(s["Resource"] == {"Ref": machine} for s in starts)  # with the API's
+
+
 def test_openai_key_secret_and_encrypted_alerts_topic(synthed):
     synthed.template.has_resource_properties("AWS::SecretsManager::Secret", {"Name": "apexflow/openai-api-key"})
     synthed.template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
     synthed.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     synthed.template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like(
-        {"OPENAI_SECRET_ARN": {"Ref": logical_id(synthed, "AWS::SecretsManager::Secret", "InsightsOpenAiKey")}})}})
+        {"OPENAI_SECRET_ARN": {"Ref": logical_id(synthed, "AWS::SecretsManager::Secret", "InsightsOpenAiKey")},
+         "OPENAI_MODEL": "gpt-4.1-mini", "INSIGHTS_TOKEN_BUDGET": "120000"})}})
 
 
 def test_http_api_is_authorized_throttled_and_logged(synthed):
