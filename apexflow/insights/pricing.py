@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 DEFAULT_MODEL = "gpt-4.1-mini"
-DEFAULT_TOKEN_BUDGET = 120_000  # per run; a 20-car race uses about a third (benchmarks/insight_tokens.py)
+DEFAULT_TOKEN_BUDGET = 60_000  # per run; a 20-car race needs 14-17 k, at most 26 k (benchmarks/insight_tokens.py)
 PRICES = {  # USD per million tokens (input, output), list prices when written; check before relying on them
     "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1-nano": (0.10, 0.40), "gpt-4o-mini": (0.15, 0.60),
     "gpt-5-mini": (0.25, 2.00), "gpt-5-nano": (0.05, 0.40),
