@@ -45,12 +45,11 @@ def build(inputs: dict) -> dict:
     progress = inputs.get("progress") or {}
     return {
         "session": {"event": ident.get("event"), "session": ident.get("session"), "year": ident.get("year"),
-                    "source": inputs["source"], "drivers": len(drivers),
-                    "laps": last_lap,
+                    "source": inputs["source"], "drivers": len(drivers), "laps": last_lap,
                     "analysis_complete": progress.get("expected_chunks") is not None
                     and progress.get("analyzed_chunks") == progress.get("expected_chunks")},
         "missing": sorted((inputs.get("meta") or {}).get("missing", {})),
-        "results": [r for r in sorted(results.values(), key=lambda r: r["position"] or 99)],
+        "results": sorted(results.values(), key=lambda r: r["position"] or 99),
         "field_median_green_lap_s": field,
         "neutralisations": [{k: v for k, v in n.items() if k != "t"} for n in neutral],
         "story": story(dets, results, neutral),

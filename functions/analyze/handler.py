@@ -35,8 +35,7 @@ def handler(event, context):
 
     response = process_partial_response(event, record_handler, processor, context)
     outcomes = batch.commit()
-    if outcomes["processed"]:
-        start_when_complete(batch.conn, batch.sessions)
+    start_when_complete(batch.conn, batch.sessions)  # re-delivered too: a failed start is retried with its batch
     metrics.add_metric("ChunksProcessed", MetricUnit.Count, outcomes["processed"])
     metrics.add_metric("ChunksDuplicate", MetricUnit.Count, outcomes["duplicate"])
     metrics.add_metric("RecordsFailed", MetricUnit.Count, len(response["batchItemFailures"]))
