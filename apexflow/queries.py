@@ -28,7 +28,8 @@ def insight_inputs(cur, session_id: str) -> dict | None:
 
 def analysis_progress(cur, session_id: str) -> dict:
     """Chunks analyzed so far, and how many the ingestion run streamed (None where unknown: a live feed)."""
-    cur.execute("SELECT (meta->>'chunks')::int, (SELECT count(*) FROM telemetry_chunks c WHERE c.session_id = s.session_id) "
+    cur.execute("SELECT (meta->>'chunks')::int, "
+                "(SELECT count(*) FROM telemetry_chunks c WHERE c.session_id = s.session_id) "
                 "FROM sessions s WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     return {"expected_chunks": row[0], "analyzed_chunks": row[1]} if row else {}

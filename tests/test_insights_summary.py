@@ -24,7 +24,8 @@ CARS = ("NOR", "PIA", "HAM", "ALO", "LAW", "SAI")
 
 
 def lap(car, n, position, stint=1, compound="MEDIUM", pit_in=None, pit_out=None):
-    return {"entity_id": car, "lap_number": n, "lap_start": 5000.0 + 90.0 * n + position, "lap_time": 90.0 + position / 10,
+    return {"entity_id": car, "lap_number": n, "lap_start": 5000.0 + 90.0 * n + position,
+            "lap_time": 90.0 + position / 10,
             "stint": stint, "compound": compound, "tyre_life": float(n), "pit_in_time": pit_in,
             "pit_out_time": pit_out, "track_status": "1", "position": position, "deleted": False}
 
@@ -36,7 +37,8 @@ def inputs(detections, results=(), laps=()):
 
 
 RACE = inputs(
-    [*(det("tyre_degradation", e, "info", 10, t=100.0 + k, stint=1, slope_s_per_lap=0.05) for k, e in enumerate(CARS[:3])),
+    [*(det("tyre_degradation", e, "info", 10, t=100.0 + k, stint=1, slope_s_per_lap=0.05)
+       for k, e in enumerate(CARS[:3])),
      det("tyre_degradation", "HAM", "critical", 12, t=150.0, stint=1, fall_off_s=1.1, slope_s_per_lap=0.21,
          cliff_tyre_life=11.0),
      det("pit_stop", "NOR", "info", 14, t=5850.0, lane_seconds=21.3), det("pit_stop", "PIA", "info", 11, t=5000.0),
@@ -89,7 +91,8 @@ def test_driver_summary_has_pace_stints_stops_and_flags():
 
 def test_a_session_without_results_or_race_events_still_summarises():
     text = write("session", for_scope(build(inputs([det("pit_stop", "NOR", t=1.0)])), "session"))
-    assert text.splitlines()[:2] == ["2025 Test Grand Prix Race (fastf1): 6 drivers, 0 laps.", "Detections: 1 pit_stop."]
+    assert text.splitlines()[:2] == ["2025 Test Grand Prix Race (fastf1): 6 drivers, 0 laps.",
+                                     "Detections: 1 pit_stop."]
 
 
 @pytest.mark.parametrize("text, bad", [

@@ -39,7 +39,8 @@ def build(inputs: dict) -> dict:
     drivers = {car: _driver(car, teams.get(car, ""), by_car.get(car, []), medians.get(car), field, results.get(car),
                             [d for d in dets if d["entity_id"] == car], neutral)
                for car in sorted(teams)}
-    critical = sorted((d for d in dets if d["severity"] == "critical"), key=lambda d: (d["t_start"], d["entity_id"] or ""))
+    critical = sorted((d for d in dets if d["severity"] == "critical"),
+                      key=lambda d: (d["t_start"], d["entity_id"] or ""))
     ident = inputs["identity"]
     last_lap = max((lap["lap_number"] for lap in laps), default=0)
     progress = inputs.get("progress") or {}
@@ -118,7 +119,8 @@ def _driver(car, team, laps, median, field, result, dets, neutral) -> dict:
         "retired_lap": retired["lap"] if retired else None,
         "flags": [{"kind": d["kind"], "severity": d["severity"], "lap": d["lap"]}
                   for d in sorted(dets, key=lambda d: (-SEVERITIES.index(d["severity"]), d["t_start"]))
-                  if d["kind"] not in ROUTINE and not (d["kind"] == "tyre_degradation" and d["severity"] == "info")][:8],
+                  if d["kind"] not in ROUTINE
+                  and not (d["kind"] == "tyre_degradation" and d["severity"] == "info")][:8],
     }
 
 
@@ -221,8 +223,9 @@ def story(dets: list[dict], results: dict, neutral: list[dict]) -> dict:
                           for d in of["did_not_start"]],
         "contacts": [{"lap": lap, "cars": list(cars), "first_lap": d["evidence"].get("first_lap")}
                      for (lap, cars), d in contacts.items()],
-        "damage": [{"driver": d["entity_id"], "lap": d["lap"], "seconds_lost": _round(d["evidence"].get("seconds_lost")),
-                    "then": d["evidence"].get("then")} for d in of["sudden_damage"]],
+        "damage": [{"driver": d["entity_id"], "lap": d["lap"],
+                    "seconds_lost": _round(d["evidence"].get("seconds_lost")), "then": d["evidence"].get("then")}
+                   for d in of["sudden_damage"]],
         "car_trouble": [{"kind": d["kind"], "driver": d["entity_id"], "lap": d["lap"]}
                         for d in sorted((d for k in CAR_TROUBLE for d in of[k]), key=lambda d: d["t_start"])],
         "pitted_under_neutralisation": sorted({d["entity_id"] for d in dets if d["kind"] == "pit_stop"

@@ -62,4 +62,5 @@ class OpenAIProvider:
 
 def _usage(completion) -> dict:
     usage = getattr(completion, "usage", None)
-    return {"tokens_in": getattr(usage, "prompt_tokens", 0) or 0, "tokens_out": getattr(usage, "completion_tokens", 0) or 0}
+    return {"tokens_in": getattr(usage, "prompt_tokens", 0) or 0,
+            "tokens_out": getattr(usage, "completion_tokens", 0) or 0}
