@@ -28,7 +28,9 @@ def openai_key() -> str | None:
 
 
 def model(provider_name: str) -> str:
-    return os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL if provider_name == "openai" else OfflineProvider.model
+    if provider_name == "offline":
+        return OfflineProvider.model
+    return os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
 
 
 def choose(requested: str | None) -> str:
