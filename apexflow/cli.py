@@ -15,6 +15,17 @@ def _demo(args) -> int:
     return 0
 
 
+def _insights(args) -> int:
+    from apexflow_aws.local import insights_cli
+    from apexflow_aws.local.stack import local_stack
+
+    drivers = [d.strip().upper() for item in args.driver or [] for d in item.split(",") if d.strip()]
+    with local_stack():
+        result = insights_cli.run(args.session, args.provider, drivers)
+    print(insights_cli.report(result))
+    return 0
+
+
 def _migrate(args) -> int:
     from apexflow.storage.db import database_url
     from apexflow.storage.migrate import migrate
@@ -176,6 +187,14 @@ def parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report)
     grafana = sub.add_parser("grafana", help="print how to point a Grafana at the provisioned dashboards")
     grafana.set_defaults(func=_grafana)
+    ins = sub.add_parser("insights", help="run the insights workflow on a stored session and print its insights")
+    ins.add_argument("session", help="session id, e.g. sim-s7-l6 or fastf1-2025-miami-s")
+    ins.add_argument("--provider", choices=["openai", "offline"],
+                     help="default: openai when a key is configured (OPENAI_API_KEY), else offline")
+    ins.add_argument("--driver", action="append", metavar="CODE",
+                     help="only these drivers (repeatable or comma-separated, e.g. VER,NOR); the session summary "
+                          "is always written")
+    ins.set_defaults(func=_insights)
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["migrate"])
     db.set_defaults(func=_migrate)

@@ -111,6 +111,7 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
         doc["ground_truth"] = source.ground_truth()
     objects = {c.key: data for _, _, c, data in encoded}
     location = raw.write_run(session, run_id, objects, doc)
+    session.meta = {**session.meta, "chunks": len(encoded)}  # analysis is complete when all are analyzed
     registered = register(session, facts, run_id)
     records = [(c.partition_key, data) for _, _, c, data in encoded]
     for i in progress(range(0, len(records), batch)):

@@ -29,14 +29,18 @@ def function_placeholders(definition: str) -> list[str]:
 
 class Insights(Construct):
     """Every ``${...FunctionArn}`` task in the definition runs the insights function; ``${AlertsTopicArn}``
-    is the alerts topic, which CloudWatch alarms publish to as well."""
+    is the alerts topic (critical detections, failed runs; CloudWatch alarms publish to it as well). Local mode
+    and the tests execute the same definition file with the same substitutions (apexflow_aws/local/workflow.py)."""
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, network: Network, data: Data,
-                 layers: Layers, database_environment: dict[str, str]) -> None:
+                 layers: Layers, database_environment: dict[str, str], starters: list = ()) -> None:
         super().__init__(scope, id)
         self.openai_secret = secretsmanager.Secret(
             self, "OpenAiKey", secret_name=settings.secret_name("openai"),
-            description="OpenAI API key for insights; set it with put-secret-value after the first deploy")
+            description='OpenAI API key for insights: put-secret-value {"api_key": "sk-..."}; until then the '
+                        'offline provider writes them',
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"api_key": ""}', generate_string_key="placeholder"))
         acknowledge(self.openai_secret, "SMG4", "A third-party API key: it is rotated in OpenAI's console "
                     "and written with put-secret-value, which Secrets Manager cannot automate.")
 
@@ -47,7 +51,9 @@ class Insights(Construct):
         self.function = python_function(
             self, "Function", settings=settings, service="insights", layers=[layers.core, layers.insights],
             vpc=network.vpc, subnets=network.function_subnets, security_groups=[network.function_sg],
-            environment={**database_environment, "OPENAI_SECRET_ARN": self.openai_secret.secret_arn},
+            environment={**database_environment, "OPENAI_SECRET_ARN": self.openai_secret.secret_arn,
+                         "OPENAI_MODEL": settings.insights_model,
+                         "INSIGHTS_TOKEN_BUDGET": str(settings.insights_token_budget)},
             memory_mb=512, timeout_seconds=300, reserved_concurrency=settings.insights_reserved_concurrency)
         data.app_secret.grant_read(self.function)
         self.openai_secret.grant_read(self.function)
@@ -64,6 +70,9 @@ class Insights(Construct):
                                 level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         self.function.grant_invoke(self.state_machine)
+        for fn in starters:  # they start a session's run once its analysis is complete
+            fn.add_environment("INSIGHTS_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+            self.state_machine.grant_start_execution(fn)
         self.alerts.grant_publish(self.state_machine)
         acknowledge(self.state_machine, f"IAM5[Resource::<{logical_id(self.function)}.Arn>:*]",
                     "Step Functions may invoke any published version or alias of the insights function only.")

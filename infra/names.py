@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from apexflow.insights.pricing import DEFAULT_MODEL, DEFAULT_TOKEN_BUDGET
+
 # Identity of the system.
 PREFIX = "apexflow"
 METRICS_NAMESPACE = "ApexFlow"
@@ -87,6 +89,8 @@ class Settings:
 
     # Insights
     insights_reserved_concurrency: int = 0  # 0: unreserved; else concurrent OpenAI calls at most
+    insights_model: str = DEFAULT_MODEL     # an OpenAI model with structured outputs
+    insights_token_budget: int = DEFAULT_TOKEN_BUDGET  # per run of the workflow (one session)
 
     # Database
     db_instance_class: str = "t4g.small"

@@ -30,7 +30,7 @@ class ApexFlowStack(Stack):
         migrations = Migrations(self, "Migrations", settings=settings, network=network, data=data, layers=layers)
         ingest = Ingest(self, "Ingest", **shared)
         analyze = Analyze(self, "Analyze", layers=layers, **shared)
-        insights = Insights(self, "Insights", layers=layers, **shared)
+        insights = Insights(self, "Insights", layers=layers, starters=[ingest.function, analyze.function], **shared)
         api = Api(self, "Api", layers=layers, state_machine=insights.state_machine, ingest=ingest.function, **shared)
         self.observability = Observability(self, "Observability", settings=settings, data=data, ingest=ingest,
                                            analyze=analyze, insights=insights, api=api, migrations=migrations)

@@ -141,8 +141,38 @@ def shared_cache():
 
 @pytest.fixture
 def local(dsn):
-    """moto S3 + Kinesis and the functions' environment, on a fresh database."""
+    """moto S3 + Kinesis and the functions' environment, on a fresh database (no insights state machine: the
+    tests of the insights workflow deploy their own)."""
     from apexflow_aws.local.stack import local_stack
 
-    with local_stack(dsn=dsn) as d:
+    with local_stack(dsn=dsn, insights=False) as d:
         yield d
+
+
+@pytest.fixture
+def fake_openai():
+    """A local OpenAI-compatible server (``tests/fake_openai.py``)."""
+    from fake_openai import FakeOpenAI
+
+    server = FakeOpenAI()
+    yield server
+    server.close()
+
+
+def register_race(dsn: str, seed: int = 7, laps: int = 6, extra_detections=()) -> str:
+    """A synthetic race's timing registered (lap-level and race detections included), no car data; its id."""
+    from apexflow.ingest import register
+    from apexflow.simulator import SyntheticRace
+    from apexflow.storage import repository
+    from apexflow.storage.db import transaction
+
+    race = SyntheticRace(seed=seed, laps=laps)
+    session = race.session()
+    conn = psycopg2.connect(dsn)
+    try:
+        with transaction(conn) as cur:
+            register(cur, session, race.facts(), f"run-{seed}-{laps}")
+            repository.write_detections(cur, [{**d, "session_id": session.session_id} for d in extra_detections])
+    finally:
+        conn.close()
+    return session.session_id

@@ -157,7 +157,6 @@ def test_telemetry_is_the_raw_chunks_thinned_to_the_budget(api):
     ("GET", f"{S}/telemetry?driver=VER&channels=Speed,Boost", 400, "channels", "no channel Boost"),
     ("GET", f"{S}/telemetry?driver=VER&lap=1&t_from=3", 400, "lap", "not both"),
     ("GET", f"{S}/compare?drivers=VER,VER", 400, "drivers", "2 to 5 different drivers"),
-    ("POST", f"{S}/insights", 503, None, "insights workflow is not available here"),
     ("POST", "/sessions", 422, "event", "Field required"),
 ])
 def test_errors_are_problems_naming_the_parameter(api, method, target, status, parameter, says):

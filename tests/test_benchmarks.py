@@ -1,7 +1,7 @@
 """The benchmarks that go through the real handler and database still run (on a short race)."""
 import pytest
 
-from benchmarks import analyze_batches, api_latency, samples_write, skab
+from benchmarks import analyze_batches, api_latency, insight_tokens, samples_write, skab
 
 
 def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_server, monkeypatch, capsys):
@@ -24,6 +24,14 @@ def test_samples_write_copies_every_sample_and_times_encoding_and_copy(pg_server
     assert samples_write.main(["--laps", "2", "--batch", "200"]) == 0  # raises if a sample is lost or doubled
     report = capsys.readouterr().out
     assert "| encode (numpy, binary COPY format) |" in report and "| COPY into the session's partition" in report
+
+
+def test_insight_tokens_counts_every_prompt_of_a_race_within_the_budget(pg_server, monkeypatch, capsys):
+    monkeypatch.setattr(insight_tokens, "SHARED", insight_tokens.SHARED / "absent")  # the synthetic race only
+    monkeypatch.setenv("DATABASE_URL", pg_server)
+    assert insight_tokens.main(["--laps", "8"]) == 0  # 1 if the worst case would pass the run's budget
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| synthetic race"))
+    assert row.split(" | ")[1:3] == ["20", "21"]  # 20 drivers: their summaries and the session's
 
 
 def test_skab_benchmark_meets_its_targets_on_the_real_pump_data():

@@ -17,7 +17,9 @@ def test_demo_finds_exactly_what_was_injected(dsn, tmp_path):
     assert result["dead_letters"] == 0
     text = demo.report(result)
     assert "frozen_sensor" in text and "session summary" in text
-    assert len(result["insights"]) == 21 and result["insights"][0]["driver"] is None
+    insights = result["insights"]["insights"]
+    assert [i["scope"] for i in insights[:2]] == ["session", "driver"] and len(insights) >= 21
+    assert {i["status"] for i in insights} == {"ok"} and "session summary" in text
     assert result["report"] == str(tmp_path / "sim-s7-l6.html") and f"session report: {result['report']}" in text
     assert "<title>2024 Synthetic Grand Prix Race" in (tmp_path / "sim-s7-l6.html").read_text()
 
@@ -30,3 +32,4 @@ def test_demo_command_prints_the_summary(dsn, monkeypatch, capsys, tmp_path):
     assert "ApexFlow demo: Synthetic Grand Prix (seed 5)" in out and "frozen_sensor" in out
     page = tmp_path / ".apexflow" / "reports" / "sim-s5-l3.html"
     assert f"session report: {page}" in out and page.stat().st_size > 1_000_000
+    assert "insights for sim-s5-l3" in out and "Winner: " in out

@@ -1,7 +1,18 @@
-"""The offline session summary leads with the race story, not with routine trends."""
+"""Insight facts and the offline provider: the race story first, strategy from the degradation trends, and
+every number in an offline record found in its facts; the grounding check itself; the token budget."""
 from __future__ import annotations
 
-from apexflow.insights.summary import OfflineProvider, facts_for, summarize
+import psycopg2
+import pytest
+from conftest import register_race
+
+from apexflow.insights.facts import build, for_scope
+from apexflow.insights.grounding import ungrounded
+from apexflow.insights.offline import OfflineProvider
+from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
+from apexflow.insights.prompt import estimate_tokens
+from apexflow.insights.schema import render
+from apexflow.query import insight_runs
 
 
 def det(kind, entity="", severity="info", lap=None, t=0.0, t_end=None, **evidence):
@@ -9,18 +20,28 @@ def det(kind, entity="", severity="info", lap=None, t=0.0, t_end=None, **evidenc
             "lap": lap, "t_start": t, "t_end": t if t_end is None else t_end, "channel": None, "evidence": evidence}
 
 
-def overview(detections, results=()):
-    return {"session_id": "s", "identity": {"event": "Test Grand Prix", "session": "Race"}, "source": "fastf1",
-            "start_time": "2025-01-01T00:00:00+00:00", "samples": 0, "missing": {}, "results": list(results),
-            "entities": [{"entity_id": e, "team": "T", "laps": 18, "best_lap_time": 90.0, "pit_stops": 1,
-                          "compounds": ["SOFT"]} for e in ("NOR", "PIA", "HAM", "ALO", "LAW", "SAI")],
-            "detections": detections}
+CARS = ("NOR", "PIA", "HAM", "ALO", "LAW", "SAI")
 
 
-RACE = overview(
-    [*(det("tyre_degradation", e, "info", 10, t=100.0 + k) for k, e in enumerate(("NOR", "PIA", "HAM"))),
-     det("tyre_degradation", "HAM", "critical", 12, t=150.0, fall_off_s=1.1),
-     det("pit_stop", "NOR", "info", 14, t=5850.0), det("pit_stop", "PIA", "info", 11, t=5000.0),
+def lap(car, n, position, stint=1, compound="MEDIUM", pit_in=None, pit_out=None):
+    return {"entity_id": car, "lap_number": n, "lap_start": 5000.0 + 90.0 * n + position,
+            "lap_time": 90.0 + position / 10,
+            "stint": stint, "compound": compound, "tyre_life": float(n), "pit_in_time": pit_in,
+            "pit_out_time": pit_out, "track_status": "1", "position": position, "deleted": False}
+
+
+def inputs(detections, results=(), laps=()):
+    return {"session_id": "s", "identity": {"event": "Test Grand Prix", "session": "Race", "year": 2025},
+            "source": "fastf1", "meta": {"missing": {}}, "results": list(results), "laps": list(laps),
+            "entities": [{"entity_id": e, "name": e, "team": "T"} for e in CARS], "detections": detections}
+
+
+RACE = inputs(
+    [*(det("tyre_degradation", e, "info", 10, t=100.0 + k, stint=1, slope_s_per_lap=0.05)
+       for k, e in enumerate(CARS[:3])),
+     det("tyre_degradation", "HAM", "critical", 12, t=150.0, stint=1, fall_off_s=1.1, slope_s_per_lap=0.21,
+         cliff_tyre_life=11.0),
+     det("pit_stop", "NOR", "info", 14, t=5850.0, lane_seconds=21.3), det("pit_stop", "PIA", "info", 11, t=5000.0),
      det("safety_car", "", "warning", None, t=5848.1, t_end=6428.6, seconds=580.4),
      det("retirement", "ALO", "critical", 13, t=5762.6, cause=None, status="Retired"),
      det("did_not_start", "LEC", "warning", 0, status="Retired"),
@@ -30,34 +51,105 @@ RACE = overview(
      det("fastest_lap", "NOR", "info", 12, t=5500.0, lap_time=96.5),
      det("power_loss", "HAM", "critical", 9, t=4900.0)],
     results=[{"Driver": "PIA", "Position": 2, "GridPosition": 2}, {"Driver": "NOR", "Position": 1, "GridPosition": 3},
-             {"Driver": "HAM", "Position": 3, "GridPosition": 7}, {"Driver": "ALO", "Position": None}])
+             {"Driver": "HAM", "Position": 3, "GridPosition": 7}, {"Driver": "ALO", "Position": None}],
+    laps=[lap(car, n, k + 1) for n in range(1, 20) for k, car in enumerate(CARS)])
+
+
+def write(scope, facts):
+    return render(scope, OfflineProvider().write(scope, facts).body)
 
 
 def test_session_summary_leads_with_the_race_story():
-    text = OfflineProvider().write("session", facts_for(RACE))
+    text = write("session", for_scope(build(RACE), "session"))
     lines = text.splitlines()
+    assert lines[0] == "2025 Test Grand Prix Race: NOR wins from P3."
     assert lines[1] == "Winner: NOR from P3, ahead of PIA and HAM."
-    assert lines[2] == "Neutralised: safety car at 97:28.100 for 9:40.400."
+    assert lines[2] == "Neutralised: safety car laps 9-15 (580.4 s)."
     assert lines[3] == "Retirements: ALO (lap 13), LEC (did not start, Retired)."
     assert lines[4] == ("Incidents: contact ALO-LAW (lap 13); sudden damage SAI (lap 12, 9.1 s lost, then pit_stop); "
                         "power loss HAM (lap 9).")
     assert lines[5] == "Pitted under a safety car or VSC: NOR."
     assert lines[6] == "Fastest lap: NOR, lap 12, 1:36.500."
-    assert text.index("Winner") < text.index("Detections:") < text.index("Critical tyre_degradation for HAM")
+    assert text.index("Winner") < text.index("Strategy:") < text.index("Cars at risk:")
+    assert "  HAM stint 1 on MEDIUM: 0.21 s/lap, cliff at lap 11, ran to the flag." in lines
 
 
-def test_routine_wear_is_never_called_critical_and_the_story_is_not_repeated():
-    facts = facts_for(RACE)
-    assert [(d["kind"], d["entity_id"]) for d in facts["critical"]] == [("tyre_degradation", "HAM")]
-    assert facts["most_affected"][0] == ("HAM", 2) and "NOR" not in dict(facts["most_affected"])  # info only
+def test_routine_wear_is_never_at_risk_and_critical_detections_are_the_explained_ones():
+    facts = build(RACE)
+    assert [(r["driver"], [f["kind"] for f in r["flags"]]) for r in facts["strategy"]["at_risk"]] == [
+        ("HAM", ["tyre_degradation", "power_loss"]), ("LAW", ["contact"]), ("SAI", ["sudden_damage"])]
+    assert {d["kind"] for d in facts["critical"]} == {"tyre_degradation", "retirement", "contact", "sudden_damage",
+                                                      "power_loss"}
 
 
-def test_entity_summary_puts_the_most_severe_first():
-    text = summarize(RACE, "HAM", OfflineProvider())["content"]
-    assert text.endswith("3 detection(s): tyre_degradation (critical) lap 12; power_loss (critical) lap 9; "
-                         "tyre_degradation (info) lap 10.")
+def test_driver_summary_has_pace_stints_stops_and_flags():
+    text = write("driver", for_scope(build(RACE), "driver", "NOR"))
+    assert text.splitlines()[0] == "NOR (T): P1 from P3."
+    assert "- Pit stops: lap 14 (21.3 s in the pit lane) under the safety car." in text
+    assert "- Positions: 2 gained from the grid, 0 overtakes on track." in text
 
 
 def test_a_session_without_results_or_race_events_still_summarises():
-    text = OfflineProvider().write("session", facts_for(overview([det("pit_stop", "NOR", t=1.0)])))
-    assert text.splitlines()[1] == "Detections: 1 pit_stop." and "Winner" not in text
+    text = write("session", for_scope(build(inputs([det("pit_stop", "NOR", t=1.0)])), "session"))
+    assert text.splitlines()[:2] == ["2025 Test Grand Prix Race (fastf1): 6 drivers, 0 laps.",
+                                     "Detections: 1 pit_stop."]
+
+
+@pytest.mark.parametrize("text, bad", [
+    ("NOR won by 1.2 s on lap 12 with MEDIUM tyres, best 1:36.5", []),
+    ("NOR won by 1.3 s", ["1.3"]), ("NOR was P4", ["P4"]), ("VER led", ["VER"]), ("a SOFT stint", ["SOFT"]),
+    ("soft tyres at the end, pushed hard", ["soft"]), ("lap 12, 9th, +0.96 s", ["9th"]),
+])
+def test_grounding_finds_what_the_facts_do_not_hold(text, bad):
+    facts = {"driver": "NOR", "gap_s": 1.234, "lap": 12, "position": 1, "compound": "MEDIUM", "best_s": 96.5,
+             "delta": -0.962}
+    assert ungrounded(text, facts) == bad
+
+
+@pytest.fixture(scope="module")
+def full_race(pg_server):
+    """A 57-lap synthetic race of 20 cars, registered: its facts."""
+    from conftest import fresh_database
+
+    with fresh_database(pg_server) as dsn:
+        session_id = register_race(dsn, seed=3, laps=57)
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            yield build(insight_runs.insight_inputs(cur, session_id))
+
+
+def every_prompt(facts):
+    yield "session", None
+    yield from (("driver", d) for d in facts["drivers"])
+    yield from (("detection", d["detection_id"]) for d in facts["critical"])
+
+
+def test_offline_records_of_a_full_race_are_grounded_and_its_prompts_fit_the_budget(full_race):
+    assert len(full_race["drivers"]) == 20 and full_race["session"]["laps"] == 57
+    for scope, key in every_prompt(full_race):
+        facts = for_scope(full_race, scope, key)
+        assert ungrounded(write(scope, facts), facts) == [], (scope, key)
+    assert sum(estimate_tokens(scope, for_scope(full_race, scope, key)) for scope, key in every_prompt(full_race)) \
+        < DEFAULT_TOKEN_BUDGET / 2
+
+
+def test_real_sprint_facts_tell_its_story_grounded(shared_cache, tmp_path, dsn):
+    from apexflow.ingest import register
+    from apexflow.sources.fastf1.source import FastF1Source
+    from apexflow.storage.db import transaction
+
+    source = FastF1Source(2023, "Azerbaijan", "S", cache_dir=tmp_path, http_cache=shared_cache, telemetry=False)
+    with psycopg2.connect(dsn) as conn:
+        with transaction(conn) as cur:
+            register(cur, source.session(), source.facts(), "sprint")
+        with conn.cursor() as cur:
+            facts = build(insight_runs.insight_inputs(cur, source.session().session_id))
+    text = write("session", for_scope(facts, "session"))
+    assert text.splitlines()[:2] == ["2023 Azerbaijan Grand Prix Sprint: PER wins from P2.",
+                                     "Winner: PER from P2, ahead of LEC and VER."]
+    assert text.splitlines()[2:4] == [
+        "Neutralised: virtual safety car laps 2-3 (192.872 s), safety car laps 3-5 (337.637 s).",
+        "Retirements: TSU (lap 2, Collision damage), SAR (did not start, Accident)."]
+    assert "  HAM stint 1 on MEDIUM: 0.137 s/lap, cliff at lap 17, ran to the flag." in text
+    for scope, key in every_prompt(facts):
+        part = for_scope(facts, scope, key)
+        assert ungrounded(write(scope, part), part) == [], (scope, key)

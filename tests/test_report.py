@@ -11,9 +11,9 @@ import pytest
 
 from apexflow.cli import main
 from apexflow.ingest import register
-from apexflow.insights.summary import OfflineProvider, summarize
+from apexflow.insights import workflow
+from apexflow.insights.offline import OfflineProvider
 from apexflow.report import SessionNotFound, render
-from apexflow.storage import repository
 from apexflow.storage.db import transaction
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
@@ -57,7 +57,8 @@ def charts_drawn(dom: str) -> set[str]:
 def test_the_demo_report_is_self_contained_and_draws_every_section(demo_dsn, tmp_path):
     html, page = rendered(demo_dsn, "sim-s7-l6", tmp_path)
     assert not re.search(r"""<(script|img|link|iframe)[^>]+(src|href)=["']?(https?:)?//""", html)
-    assert html.count("<article class=\"insight") == 21 and "Session summary" in html
+    assert html.count('<article class="insight driver') == 20 and "Session summary" in html
+    assert html.count('<article class="insight detection') >= 1
     dom, console = drawn(page, tmp_path)
     assert console == []
     assert charts_drawn(dom) == set(CHARTS)
@@ -99,9 +100,9 @@ def test_a_real_fastf1_session_reports_laps_positions_events_and_insights(dsn, s
     conn = psycopg2.connect(dsn)
     with transaction(conn) as cur:
         register(cur, session, source.facts(), "run-1")
-        overview = repository.session_overview(cur, session.session_id)
-        for entity in (None, "NOR"):
-            repository.upsert_insight(cur, summarize(overview, entity, OfflineProvider()))
+    run = workflow.start(conn, session.session_id, "offline", "template", drivers=["NOR"])
+    for scope, key in (("session", None), ("driver", "NOR")):
+        workflow.summarize(conn, lambda name, model: OfflineProvider(), run["run_id"], scope, key)
     conn.close()
     monkeypatch.setenv("DATABASE_URL", dsn)
     page = tmp_path / "miami.html"

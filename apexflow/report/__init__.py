@@ -66,10 +66,18 @@ def _insights(rows: list[dict]) -> str:
         return ('<section id="insights"><h2>Insights</h2><p class="note">No insights written for this session '
                 "yet.</p></section>")
     cards = "".join(
-        f'<article class="insight {"session" if r["Driver"] is None else "driver"}">'
-        f'<h3>{escape(r["Driver"] or "Session summary")}</h3>{escape(r["Summary"])}</article>' for r in rows)
+        f'<article class="insight {r["Scope"].lower()}">'
+        f'<h3>{escape(_heading(r))}</h3>{escape(r["Summary"])}</article>' for r in rows)
     source = escape(f"{rows[0]['Provider']} / {rows[0]['Model']}")
     return f'<section id="insights"><h2>Insights <small>({source})</small></h2><div class="insights">{cards}</div></section>'
+
+
+def _heading(row: dict) -> str:
+    """A card's title: what it is about, and a warning where the text did not hold to the facts."""
+    about = {"Session": "Session summary", "Driver": row["Driver"] or "",
+             "Detection": f"{row['Driver'] or 'Session'}: critical detection"}[row["Scope"]]
+    return about + {"ok": "", "ungrounded": " (not all of it found in the facts)",
+                    "fallback": " (offline summary: the model gave none)"}.get(row["Check"], "")
 
 
 def _page(session: dict, detections: list[dict], sections: list[str]) -> str:

@@ -65,6 +65,8 @@ def neutralisations(cur, session_id: str) -> list[dict]:
 
 
 def insights(cur, session_id: str) -> list[dict]:
-    return _rows(cur, 'SELECT "Driver", "Scope", "Summary", "Provider", "Model", "Written At" '
-                      'FROM reporting.fact_insights WHERE "Session Key" = %s ORDER BY "Driver" NULLS FIRST',
-                 session_id)
+    """The session summary first, then the drivers', then the explanations of critical detections."""
+    return _rows(cur, 'SELECT "Driver", "Scope", "Summary", "Provider", "Model", "Written At", "Check" '
+                      'FROM reporting.fact_insights WHERE "Session Key" = %s '
+                      """ORDER BY array_position(ARRAY['Session', 'Driver', 'Detection'], "Scope"), "Driver", """
+                      '"Insight Key"', session_id)

@@ -2,31 +2,26 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from apexflow.evaluate import score
-from apexflow.query import sessions
-from apexflow.query.insights import insights as insights_of
 from apexflow.report import render
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
-from apexflow_aws.local.esm import LambdaContext
-from apexflow_aws.local.handlers import load
+from apexflow_aws.local import insights_cli, workflow
 from apexflow_aws.local.ingest_cli import invoke_ingest
 from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
-
 
 REPORTS = Path(".apexflow") / "reports"
 
 
 def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path = REPORTS) -> dict:
-    """Ingest a synthetic race, stream it through analyze, write insights and the session report (an HTML
-    page in ``reports``); return what happened."""
+    """Ingest a synthetic race, stream it through analyze, which starts the insights workflow once the race is
+    complete, and write the session report (an HTML page in ``reports``); return what happened."""
     with local_stack(dsn=dsn) as dsn:
         return trip(seed, laps, dsn, reports)
 
@@ -40,15 +35,12 @@ def trip(seed: int, laps: int, dsn: str, reports: Path = REPORTS) -> dict:
     result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
     session_id = result["session_id"]
     esm = analyze_stream(result["chunks"])
-    with conn.cursor() as cur:
-        entities = sessions.entity_ids(cur, session_id)
-    insights = load("insights")
-    for entity_id in tqdm([None, *entities], desc="insights", unit="summary"):
-        insights.handler({"session_id": session_id, "entity_id": entity_id},
-                         LambdaContext("apexflow-insights-local"))
+    execution = workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, result["run_id"])
+    if execution is None:
+        raise RuntimeError(f"analysis of {session_id} completed without starting the insights workflow")
+    insights = insights_cli.collect(session_id, execution)
     with conn.cursor() as cur:
         overview = repository.session_overview(cur, session_id)
-        stored = insights_of(session_id).all(cur)
         page = Path(reports) / f"{session_id}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(render(cur, session_id))
@@ -56,7 +48,7 @@ def trip(seed: int, laps: int, dsn: str, reports: Path = REPORTS) -> dict:
     prefix = result["location"].split(BUCKET + "/", 1)[1]
     manifest = json.loads(client("s3").get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read())
     truth = manifest["ground_truth"]
-    return {"ingest": result, "overview": overview, "insights": stored, "truth": truth,
+    return {"ingest": result, "overview": overview, "insights": insights, "truth": truth,
             "score": score(truth, overview["detections"]), "invocations": esm.invocations,
             "dead_letters": esm.failed_records, "seconds": round(time.monotonic() - started, 1),
             "report": str(page.resolve())}
@@ -79,7 +71,7 @@ def report(r: dict) -> str:
     others = ", ".join(f"{s['false_alarms']} {kind}" for kind, s in r["score"].items() if not s["injected"])
     if others:
         lines.append(f"  also found (no ground truth to score them): {others}")
-    lines += ["", "  session summary"]
-    lines += ["    " + line for line in r["insights"][0]["content"].splitlines()]
+    lines += ["", insights_cli.report(r["insights"], scopes=("session",), indent="  "),
+              f"  (every insight: apexflow insights {o['session_id']})"]
     lines += ["", f"  session report: {r['report']}"]
     return "\n".join(lines)

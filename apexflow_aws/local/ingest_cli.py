@@ -69,11 +69,16 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
         return invoke_ingest(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
     from apexflow_aws.local.stack import STREAM, analyze_stream, local_stack
 
+    from apexflow_aws.local import workflow
+
     with local_stack() as dsn:
         result = invoke_ingest(spec)
         analyze_stream(result["chunks"])
+        done = workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"], result["run_id"])
+    insights = (f"; insights: {done['output']['insights']} stored by the workflow (apexflow insights "
+                f"{result['session_id']})" if done and done["status"] == "SUCCEEDED" else "")
     return result, (f"Kinesis stream {STREAM} (local mode: moto, in memory; analyzed into the database), "
-                    f"session in {redact(dsn)}")
+                    f"session in {redact(dsn)}{insights}")
 
 
 def report(result: dict, where: str) -> str:

@@ -1,9 +1,12 @@
-"""The local stand-in for the deployed stack: moto S3 + Kinesis, embedded or given PostgreSQL.
+"""The local stand-in for the deployed stack: moto S3, Kinesis, Step Functions (executing the insights state
+machine, its tasks run by the real handlers), SNS and Secrets Manager; embedded or given PostgreSQL.
 
-The functions read the same environment variables as in AWS; only the endpoints differ.
+The functions read the same environment variables as in AWS; only the endpoints differ. An OpenAI key in
+``OPENAI_API_KEY`` goes into the local secret the insights function reads, as in AWS.
 """
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 
@@ -12,6 +15,7 @@ from apexflow.storage.migrate import migrate
 
 BUCKET = "apexflow-raw-local"
 STREAM = "apexflow-telemetry-local"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 _LOCAL_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -23,25 +27,43 @@ _LOCAL_ENV = {
 
 
 @contextmanager
-def local_stack(shards: int = 2, dsn: str | None = None):
-    """Yield the DSN with moto running, the bucket and stream created and the schema migrated."""
+def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True):
+    """Yield the DSN with moto running, the bucket and stream created and the schema migrated; with ``insights``
+    the state machine deployed, which analyze starts once a session is complete (waited for on the way out)."""
     from moto import mock_aws
 
+    from apexflow_aws import insights
     from apexflow_aws.config import client
+    from apexflow_aws.local import workflow
 
-    saved = {k: os.environ.get(k) for k in (*_LOCAL_ENV, "DATABASE_URL")}
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
+    saved = {k: os.environ.get(k) for k in (*_LOCAL_ENV, "DATABASE_URL", "OPENAI_SECRET_ARN",
+                                            "INSIGHTS_STATE_MACHINE_ARN")}
     os.environ.update(_LOCAL_ENV)
     dsn = dsn or database_url()
     os.environ["DATABASE_URL"] = dsn
     client.cache_clear()
+    insights.reset()
     try:
-        with mock_aws():
+        with mock_aws(config=MOTO_CONFIG), workflow.lambda_dispatch():
             client("s3").create_bucket(Bucket=BUCKET)
             client("kinesis").create_stream(StreamName=STREAM, ShardCount=shards)
+            os.environ.pop("OPENAI_SECRET_ARN", None)
+            if os.environ.get("OPENAI_API_KEY"):
+                os.environ["OPENAI_SECRET_ARN"] = client("secretsmanager").create_secret(
+                    Name="apexflow/openai-api-key", SecretString=os.environ["OPENAI_API_KEY"])["ARN"]
+            os.environ.pop("INSIGHTS_STATE_MACHINE_ARN", None)
+            if insights:
+                os.environ["INSIGHTS_STATE_MACHINE_ARN"] = workflow.deploy(workflow.DEFINITION.read_text())
             migrate(dsn)
-            yield dsn
+            try:
+                yield dsn
+            finally:
+                if insights:
+                    workflow.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])
     finally:
         client.cache_clear()
+        insights.reset()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

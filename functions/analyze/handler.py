@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 
 from apexflow.analyze import Batch
 from apexflow_aws.config import connection
+from apexflow_aws.workflow import start_when_complete
 
 logger, metrics = Logger(), Metrics()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
@@ -41,6 +42,7 @@ def handler(event, context):
         response = process_partial_response(event, record_handler, processor, context)
     finally:  # rejected records are kept even when every record failed (Powertools then raises)
         outcomes = batch.commit()
+    start_when_complete(batch.conn, batch.sessions)  # re-delivered too: a failed start is retried with its batch
     metrics.add_metric("ChunksProcessed", MetricUnit.Count, outcomes["processed"])
     metrics.add_metric("ChunksDuplicate", MetricUnit.Count, outcomes["duplicate"])
     metrics.add_metric("RecordsFailed", MetricUnit.Count, len(response["batchItemFailures"]))

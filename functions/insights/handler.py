@@ -1,22 +1,47 @@
-"""Insight tasks for the state machine: summarize a session, or one entity of it."""
+"""The insights state machine's tasks (``apexflow.insights.workflow``), one function for all of them.
+
+Events: ``{"task": "start", "request": {"session_id", "provider", "drivers"}}``, ``{"task": "session" |
+"driver" | "detection", "run_id", "key"}``, ``{"task": "fallback", "run_id", "scope", "key", "error"}``,
+``{"task": "release", "detection_id"}``, ``{"task": "finish", "run_id", "drivers", "critical"}``. Provider
+errors keep their class names (``ProviderThrottled``, ...), which the state machine's retries match.
+"""
+import os
+
 from aws_lambda_powertools import Logger, Tracer
 
-from apexflow.insights.summary import OfflineProvider, summarize
-from apexflow.storage import repository
-from apexflow.storage.db import transaction
+from apexflow.insights import workflow
+from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
+from apexflow_aws import insights
 from apexflow_aws.config import connection
 
 logger, tracer = Logger(), Tracer()
-PROVIDERS = {"offline": OfflineProvider}
+
+
+def _start(conn, event):
+    request = event["request"]
+    name = insights.choose(request.get("provider"))
+    return workflow.start(conn, request["session_id"], name, insights.model(name), request.get("drivers") or None,
+                          int(os.environ.get("INSIGHTS_TOKEN_BUDGET", DEFAULT_TOKEN_BUDGET)))
+
+
+def _summarize(conn, event):
+    return workflow.summarize(conn, insights.provider, event["run_id"], event["task"], event.get("key"))
+
+
+TASKS = {
+    "start": _start,
+    "session": _summarize, "driver": _summarize, "detection": _summarize,
+    "fallback": lambda conn, e: workflow.fallback(conn, e["run_id"], e["scope"], e.get("key"), e.get("error")),
+    "release": lambda conn, e: workflow.release(conn, e["detection_id"]),
+    "finish": lambda conn, e: workflow.finish(conn, e["run_id"], e.get("drivers") or [], e.get("critical") or []),
+}
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event, context):
-    """``{"session_id": ..., "entity_id": optional, "provider": "offline"}`` -> the stored insight's id."""
-    provider = PROVIDERS[event.get("provider", "offline")]()
-    with transaction(connection()) as cur:
-        insight = summarize(repository.session_overview(cur, event["session_id"]), event.get("entity_id"), provider)
-        repository.upsert_insight(cur, insight)
-    return {"insight_id": insight["insight_id"], "session_id": insight["session_id"],
-            "entity_id": insight["entity_id"]}
+    task = event.get("task")
+    if task not in TASKS:
+        raise ValueError(f"unknown insights task {task!r}; one of {', '.join(TASKS)}")
+    logger.append_keys(task=task, run_id=event.get("run_id"))
+    return TASKS[task](connection(), event)

@@ -1,0 +1,283 @@
+"""The facts an insight may use, built once per run from the database (``query.insight_runs.insight_inputs``).
+
+Compact on purpose: a full race of 20 cars fits the run's token budget. Units are in the keys (``_s``
+seconds, ``_s_per_lap``); laps are lap numbers; compounds are FastF1's (SOFT, MEDIUM, HARD, ...).
+``for_scope`` cuts the slice one prompt gets: a driver's, the session's or one critical detection's.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+from apexflow.detect.base import SEVERITIES
+
+NEUTRALISATIONS = ("safety_car", "virtual_safety_car", "red_flag")
+CAR_TROUBLE = ("incident", "power_loss")  # from car telemetry, where the session has it
+STORY_KINDS = frozenset({*NEUTRALISATIONS, *CAR_TROUBLE, "retirement", "did_not_start", "contact", "sudden_damage",
+                         "fastest_lap"})
+ROUTINE = frozenset({"pit_stop", "personal_best", "overtake", "position_change", "fastest_lap"})
+UNDERCUT_GAP_S = 3.0      # the car behind was this close before it pitted
+UNDERCUT_LAPS = 5         # ... and the car ahead pitted within this many laps
+MAX_EXPLAINED = 20        # critical detections explained per run (the rest are counted)
+
+
+def build(inputs: dict) -> dict:
+    """All facts of a run (stored as its snapshot)."""
+    dets, laps = inputs["detections"], inputs["laps"]
+    by_car: dict[str, list[dict]] = {}
+    for lap in laps:
+        by_car.setdefault(lap["entity_id"], []).append(lap)
+    results = _results(inputs["results"])
+    leader = _leader(by_car, results)
+    neutral = [{"kind": d["kind"], "from_lap": _lap_at(leader, d["t_start"]), "to_lap": _lap_at(leader, d["t_end"]),
+                "seconds": _round(d["evidence"].get("seconds")), "t": (d["t_start"], d["t_end"])}
+               for d in sorted(dets, key=lambda d: d["t_start"]) if d["kind"] in NEUTRALISATIONS]
+    medians = {car: _median_green(car_laps) for car, car_laps in by_car.items()}
+    known = [m for m in medians.values() if m is not None]
+    field = round(statistics.median(known), 3) if known else None
+    teams = {e["entity_id"]: e["team"] for e in inputs["entities"]}
+    drivers = {car: _driver(car, teams.get(car, ""), by_car.get(car, []), medians.get(car), field, results.get(car),
+                            [d for d in dets if d["entity_id"] == car], neutral)
+               for car in sorted(teams)}
+    critical = sorted((d for d in dets if d["severity"] == "critical"),
+                      key=lambda d: (d["t_start"], d["entity_id"] or ""))
+    ident = inputs["identity"]
+    last_lap = max((lap["lap_number"] for lap in laps), default=0)
+    progress = inputs.get("progress") or {}
+    return {
+        "session": {"event": ident.get("event"), "session": ident.get("session"), "year": ident.get("year"),
+                    "source": inputs["source"], "drivers": len(drivers), "laps": last_lap,
+                    "analysis_complete": progress.get("expected_chunks") is not None
+                    and progress.get("analyzed_chunks") == progress.get("expected_chunks")},
+        "missing": sorted((inputs.get("meta") or {}).get("missing", {})),
+        "results": sorted(results.values(), key=lambda r: r["position"] or 99),
+        "field_median_green_lap_s": field,
+        "neutralisations": [{k: v for k, v in n.items() if k != "t"} for n in neutral],
+        "story": story(dets, results, neutral),
+        "drivers": drivers,
+        "strategy": {"pit_windows": [w for d in drivers.values() for w in _windows(d, last_lap)],
+                     "undercuts": _undercuts(by_car, dets, neutral),
+                     "at_risk": _at_risk(drivers)},
+        "detections_by_kind": dict(sorted(Counter(d["kind"] for d in dets).items())),
+        "critical": [_detection(d) for d in critical[:MAX_EXPLAINED]],
+        "critical_not_explained": max(0, len(critical) - MAX_EXPLAINED),
+    }
+
+
+def for_scope(facts: dict, scope: str, key: str | None = None) -> dict:
+    """The slice one prompt gets. ``key``: the driver code, or the detection id."""
+    base = {"session": facts["session"], "neutralisations": facts["neutralisations"]}
+    if scope == "session":
+        pace = [{"driver": c, "position": d["position"], "median_green_lap_s": d["median_green_lap_s"],
+                 "gap_to_field_s": d["gap_to_field_s"], "stints": _stint_text(d["stints"])}
+                for c, d in facts["drivers"].items()]
+        return {**base, "missing": facts["missing"], "results": facts["results"], "story": facts["story"],
+                "strategy": facts["strategy"], "pace": pace, "detections_by_kind": facts["detections_by_kind"]}
+    if scope == "driver":
+        return {**base, "field_median_green_lap_s": facts["field_median_green_lap_s"], "driver": facts["drivers"][key]}
+    detection = next(d for d in facts["critical"] if d["detection_id"] == key)
+    driver = facts["drivers"].get(detection["driver"])
+    return {**base, "detection": detection, **({"driver": driver} if driver else {})}
+
+
+def subjects(facts: dict, drivers: list[str] | None = None) -> dict:
+    """What a run writes about: its drivers (all, or those asked for) and the critical detections among them."""
+    chosen = [d for d in facts["drivers"] if not drivers or d in drivers]
+    critical = [d["detection_id"] for d in facts["critical"] if not drivers or d["driver"] in (None, *drivers)]
+    return {"drivers": chosen, "critical": critical}
+
+
+# --- per driver ----------------------------------------------------------------------------------
+
+def _green(lap: dict) -> bool:
+    status = lap["track_status"] or "1"
+    return (lap["lap_time"] is not None and not lap["deleted"] and set(status) <= {"1"} and lap["lap_number"] > 1
+            and lap["pit_in_time"] is None and lap["pit_out_time"] is None)
+
+
+def _median_green(laps: list[dict]) -> float | None:
+    times = [lap["lap_time"] for lap in laps if _green(lap)]
+    return round(statistics.median(times), 3) if times else None
+
+
+def _driver(car, team, laps, median, field, result, dets, neutral) -> dict:
+    valid = [lap for lap in laps if lap["lap_time"] is not None and not lap["deleted"]
+             and lap["pit_in_time"] is None and lap["pit_out_time"] is None]
+    best = min(valid, key=lambda lap: lap["lap_time"], default=None)
+    retired = next((d for d in dets if d["kind"] == "retirement"), None)
+    result = result or {}
+    return {
+        "driver": car, "team": team, "laps": len(laps), "position": result.get("position"),
+        "grid": result.get("grid"), "positions_gained": result.get("gained"), "status": result.get("status"),
+        "median_green_lap_s": median, "best_lap_s": _round(best["lap_time"]) if best else None,
+        "best_lap": best["lap_number"] if best else None,
+        "gap_to_field_s": round(median - field, 3) if median is not None and field is not None else None,
+        "stints": _stints(laps, dets),
+        "pit_stops": [{"lap": d["lap"], "pit_lane_s": _round(d["evidence"].get("lane_seconds")),
+                       "under": _under(d["t_start"], neutral)} for d in dets if d["kind"] == "pit_stop"],
+        "overtakes": sum(d["kind"] == "overtake" for d in dets),
+        "retired_lap": retired["lap"] if retired else None,
+        "flags": [{"kind": d["kind"], "severity": d["severity"], "lap": d["lap"]}
+                  for d in sorted(dets, key=lambda d: (-SEVERITIES.index(d["severity"]), d["t_start"]))
+                  if d["kind"] not in ROUTINE
+                  and not (d["kind"] == "tyre_degradation" and d["severity"] == "info")][:8],
+    }
+
+
+def _stints(laps: list[dict], dets: list[dict]) -> list[dict]:
+    wear = {d["evidence"].get("stint"): d["evidence"] for d in dets if d["kind"] == "tyre_degradation"}
+    out: list[dict] = []
+    for lap in laps:
+        if lap["stint"] is None:
+            continue
+        if not out or out[-1]["stint"] != lap["stint"]:
+            out.append({"stint": lap["stint"], "compound": lap["compound"], "from_lap": lap["lap_number"],
+                        "to_lap": lap["lap_number"], "tyre_life_start": _round(lap["tyre_life"], 0)})
+        out[-1]["to_lap"] = lap["lap_number"]
+        out[-1]["compound"] = out[-1]["compound"] or lap["compound"]
+    for s in out:
+        ev = wear.get(s["stint"])
+        if ev:
+            s["deg_s_per_lap"] = _round(ev.get("slope_s_per_lap"))
+            life = ev.get("cliff_tyre_life")
+            if life is not None and s["tyre_life_start"] is not None:
+                s["cliff_lap"] = s["from_lap"] + round(life - s["tyre_life_start"])
+            if ev.get("fall_off_s") is not None:
+                s["fall_off_s"] = _round(ev["fall_off_s"])
+    return out
+
+
+def _stint_text(stints: list[dict]) -> str:
+    return ", ".join(f"{s['compound'] or 'UNKNOWN'} {s['from_lap']}-{s['to_lap']}" for s in stints)
+
+
+def _windows(driver: dict, last_lap: int) -> list[dict]:
+    """Pit windows from each stint's degradation trend: where the trend reaches the cliff (within the session),
+    against when the car came in (``pitted_lap``; None when the stint ran to the flag)."""
+    out = []
+    stints = driver["stints"]
+    for k, s in enumerate(stints):
+        if s.get("cliff_lap") is not None and s["cliff_lap"] <= last_lap:
+            pitted = s["to_lap"] if k + 1 < len(stints) else None
+            out.append({"driver": driver["driver"], "stint": s["stint"], "compound": s["compound"],
+                        "deg_s_per_lap": s["deg_s_per_lap"], "cliff_lap": s["cliff_lap"], "pitted_lap": pitted})
+    return out
+
+
+def _at_risk(drivers: dict) -> list[dict]:
+    """Cars still running with warnings or worse from their detections."""
+    return [{"driver": c, "flags": [f for f in d["flags"] if f["severity"] != "info"][:3]}
+            for c, d in drivers.items()
+            if d["retired_lap"] is None and not any(f["kind"] == "did_not_start" for f in d["flags"])
+            and any(f["severity"] != "info" for f in d["flags"])]
+
+
+def _undercuts(by_car: dict, dets: list[dict], neutral: list[dict]) -> list[dict]:
+    """Each green-flag stop by a car running within ``UNDERCUT_GAP_S`` behind another that stopped within
+    ``UNDERCUT_LAPS`` laps after it: an undercut when the first to stop came out ahead, else an overcut."""
+    stops: dict[str, list[int]] = {}
+    for d in dets:
+        if d["kind"] == "pit_stop" and d["lap"] is not None and _under(d["t_start"], neutral) is None:
+            stops.setdefault(d["entity_id"], []).append(d["lap"])
+    at = {(lap["entity_id"], lap["lap_number"]): lap for laps in by_car.values() for lap in laps}
+    placed = {(n, row["position"]): c for (c, n), row in at.items() if row["position"]}
+    out = []
+    for car, laps in stops.items():
+        for lap in laps:
+            before = at.get((car, lap - 1))
+            if not before or before["position"] is None or _end(before) is None:
+                continue
+            ahead = placed.get((lap - 1, before["position"] - 1))
+            if ahead is None or _end(at[(ahead, lap - 1)]) is None:
+                continue
+            gap = _end(before) - _end(at[(ahead, lap - 1)])
+            later = [n for n in stops.get(ahead, []) if lap < n <= lap + UNDERCUT_LAPS]
+            after_car, after_ahead = at.get((car, later[0] + 1)) if later else None, \
+                at.get((ahead, later[0] + 1)) if later else None
+            if not (0 < gap <= UNDERCUT_GAP_S and after_car and after_ahead and after_car["position"]
+                    and after_ahead["position"]):
+                continue
+            worked = after_car["position"] < after_ahead["position"]
+            out.append({"kind": "undercut" if worked else "overcut", "by": car if worked else ahead,
+                        "on": ahead if worked else car, "pitted_lap": lap, "other_pitted_lap": later[0],
+                        "gap_before_s": round(gap, 3)})
+    return sorted(out, key=lambda u: u["pitted_lap"])
+
+
+# --- the race story ------------------------------------------------------------------------------
+
+def story(dets: list[dict], results: dict, neutral: list[dict]) -> dict:
+    """What a race engineer tells first: the result, the neutralisations, who retired and why, the incidents
+    (contact, sudden damage, and from car telemetry crashes and power losses), who pitted under a safety car
+    or VSC, the fastest lap."""
+    of = {k: [d for d in dets if d["kind"] == k] for k in STORY_KINDS}
+    ranked = sorted((r for r in results.values() if r["position"]), key=lambda r: r["position"])
+    contacts: dict = {}
+    for d in of["contact"]:
+        contacts.setdefault((d["lap"], tuple(d["evidence"].get("cars", [d["entity_id"]]))), d)
+    return {
+        "podium": [{"driver": r["driver"], "grid": r["grid"]} for r in ranked[:3]],
+        "retirements": [{"driver": d["entity_id"], "lap": d["lap"], "cause": d["evidence"].get("cause"),
+                         "status": d["evidence"].get("status")} for d in of["retirement"]],
+        "did_not_start": [{"driver": d["entity_id"], "status": d["evidence"].get("status")}
+                          for d in of["did_not_start"]],
+        "contacts": [{"lap": lap, "cars": list(cars), "first_lap": d["evidence"].get("first_lap")}
+                     for (lap, cars), d in contacts.items()],
+        "damage": [{"driver": d["entity_id"], "lap": d["lap"],
+                    "seconds_lost": _round(d["evidence"].get("seconds_lost")), "then": d["evidence"].get("then")}
+                   for d in of["sudden_damage"]],
+        "car_trouble": [{"kind": d["kind"], "driver": d["entity_id"], "lap": d["lap"]}
+                        for d in sorted((d for k in CAR_TROUBLE for d in of[k]), key=lambda d: d["t_start"])],
+        "pitted_under_neutralisation": sorted({d["entity_id"] for d in dets if d["kind"] == "pit_stop"
+                                               and _under(d["t_start"], neutral) not in (None, "red_flag")}),
+        "fastest_lap": [{"driver": d["entity_id"], "lap": d["lap"], "lap_time_s": _round(d["evidence"].get("lap_time"))}
+                        for d in of["fastest_lap"]][:1],
+    }
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _results(rows: list[dict]) -> dict[str, dict]:
+    out = {}
+    for r in rows:
+        pos, grid = r.get("Position"), r.get("GridPosition")
+        pos = int(pos) if isinstance(pos, (int, float)) else None
+        grid = int(grid) if isinstance(grid, (int, float)) and grid > 0 else None  # 0: from the pit lane
+        out[r.get("Driver") or r.get("Abbreviation")] = {
+            "driver": r.get("Driver") or r.get("Abbreviation"), "position": pos, "grid": grid,
+            "gained": grid - pos if grid and pos else None, "status": r.get("Status"), "points": r.get("Points")}
+    return out
+
+
+def _leader(by_car: dict, results: dict) -> list[dict]:
+    winner = next((c for c, r in results.items() if r["position"] == 1 and c in by_car), None)
+    return by_car[winner] if winner else max(by_car.values(), key=len, default=[])
+
+
+def _lap_at(leader: list[dict], t: float) -> int | None:
+    """The leader's lap in progress at session time ``t``."""
+    started = [lap["lap_number"] for lap in leader if lap["lap_start"] is not None and lap["lap_start"] <= t]
+    return max(started) if started else None
+
+
+def _end(lap: dict) -> float | None:
+    return lap["lap_start"] + lap["lap_time"] if lap["lap_start"] is not None and lap["lap_time"] else None
+
+
+def _under(t: float, neutral: list[dict]) -> str | None:
+    return next((n["kind"] for n in neutral if n["t"][0] <= t <= n["t"][1]), None)
+
+
+def _detection(d: dict) -> dict:
+    ev = {k: _round(v) if isinstance(v, float) else v for k, v in d["evidence"].items()
+          if isinstance(v, (int, float, str, bool)) and v is not None and (not isinstance(v, str) or len(v) <= 80)
+          or isinstance(v, list) and len(v) <= 5 and all(isinstance(x, (int, float, str)) for x in v)}
+    return {"detection_id": d["detection_id"], "driver": d["entity_id"], "kind": d["kind"],
+            "severity": d["severity"], "lap": d["lap"], "channel": d["channel"], "evidence": ev}
+
+
+def _round(value, digits: int = 3):
+    if value is None:
+        return None
+    value = round(float(value), digits)
+    return int(value) if digits == 0 else value

@@ -1,0 +1,48 @@
+"""What every insight provider gives back, and the errors the workflow retries (by their class names)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class Reply:
+    """A provider's answer: the record (None when malformed), its usage (None where the answer did not say),
+    and a refusal or problem if any."""
+
+    body: object = None
+    tokens_in: int | None = 0
+    tokens_out: int | None = 0
+    refusal: str | None = None
+    problem: str | None = None
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+
+    def write(self, scope: str, facts: dict, feedback: str | None = None) -> Reply:
+        """One record of ``scope`` from ``facts``; ``feedback`` says what was wrong with the previous answer."""
+
+
+class ProviderError(Exception):
+    """The provider could not answer. The transient kinds below are retried by the state machine."""
+
+
+class ProviderThrottled(ProviderError):
+    """Rate limited (HTTP 429) after the client's own retries."""
+
+
+class ProviderTimeout(ProviderError):
+    """No answer within the client's timeout."""
+
+
+class ProviderUnavailable(ProviderError):
+    """Server error (5xx) or no connection."""
+
+
+class ProviderRejected(ProviderError):
+    """The request was refused as it stands (bad key, bad request): retrying cannot help."""
+
+
+TRANSIENT = (ProviderThrottled, ProviderTimeout, ProviderUnavailable)

@@ -1,0 +1,76 @@
+"""One insight record from a provider: budget, grounding check, one retry, and the offline fallback.
+
+Statuses: ``ok`` (grounded), ``ungrounded`` (still stating something the facts lack after one retry: kept,
+flagged, with what was not found), ``fallback`` (the offline record, with why: a refusal, malformed output
+twice, the token budget spent, or the provider failing every retry of the workflow).
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from apexflow.insights.grounding import Facts, ungrounded
+from apexflow.insights.offline import OfflineProvider
+from apexflow.insights.pricing import cost_usd
+from apexflow.insights.prompt import estimate_tokens
+from apexflow.insights.provider import Provider
+from apexflow.insights.schema import render
+
+OFFLINE = OfflineProvider()
+
+
+class Budget(Protocol):
+    def reserve(self, tokens: int) -> bool:
+        """Take ``tokens`` from the run's budget; False (nothing taken) when they are not left."""
+
+    def settle(self, reserved: int, used: int) -> None:
+        """Replace a reservation by what the call used."""
+
+
+def write(provider: Provider, scope: str, facts: dict, budget: Budget) -> dict:
+    """The record to store for ``scope`` from ``facts``."""
+    if provider.name == OFFLINE.name:
+        return offline(scope, facts)
+    known, feedback, spent, last = Facts(facts), None, [0, 0], None
+    for _ in range(2):
+        estimate = estimate_tokens(scope, facts)
+        if not budget.reserve(estimate):
+            return offline(scope, facts, "fallback", "the session's token budget is spent", spent, provider.model)
+        try:
+            reply = provider.write(scope, facts, feedback)
+        except BaseException:
+            budget.settle(estimate, 0)
+            raise
+        used = (reply.tokens_in, reply.tokens_out) if reply.tokens_in is not None else (estimate, 0)
+        budget.settle(estimate, sum(used))
+        spent = [spent[0] + used[0], spent[1] + used[1]]
+        if reply.refusal:
+            return offline(scope, facts, "fallback", f"the model refused: {reply.refusal}", spent, provider.model)
+        if reply.body is None:
+            feedback = problem = reply.problem
+            continue
+        text = render(scope, reply.body)
+        missing = ungrounded(text, known)
+        if not missing:
+            return _record(provider, reply.body, text, "ok", "", [], spent)
+        last, feedback = (reply.body, text, missing), "these are not in the facts: " + ", ".join(missing)
+    if last is None:
+        return offline(scope, facts, "fallback", f"malformed output twice: {problem}", spent, provider.model)
+    body, text, missing = last
+    return _record(provider, body, text, "ungrounded", "states what the facts do not hold, after one retry",
+                   missing, spent)
+
+
+def offline(scope: str, facts: dict, status: str = "ok", note: str = "", spent=(0, 0), model: str | None = None
+            ) -> dict:
+    """The offline record; a fallback keeps the tokens (and their cost, at ``model``'s price) spent before it."""
+    body = OFFLINE.write(scope, facts).body
+    record = _record(OFFLINE, body, render(scope, body), status, note, [], spent)
+    if model:
+        record["cost_usd"] = cost_usd(model, *spent)
+    return record
+
+
+def _record(provider, body, text: str, status: str, note: str, missing: list[str], spent) -> dict:
+    return {"provider": provider.name, "model": provider.model, "status": status, "note": note,
+            "body": body.model_dump(), "content": text, "ungrounded": missing, "tokens_in": spent[0],
+            "tokens_out": spent[1], "cost_usd": cost_usd(provider.model, *spent) if provider is not OFFLINE else 0.0}
