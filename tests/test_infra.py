@@ -280,8 +280,10 @@ def test_ingest_and_analyze_may_start_the_insights_workflow(synthed):
     for prefix in ("IngestFunction", "AnalyzeFunction"):
         fn = synthed.raw["Resources"][logical_id(synthed, "AWS::Lambda::Function", prefix)]["Properties"]
         assert fn["Environment"]["Variables"]["INSIGHTS_STATE_MACHINE_ARN"] == {"Ref": machine}
-    starts = [s for p in resources(synthed, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]
-              ["Statement"] if "states:StartExecution" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    statements = [s for p in resources(synthed, "AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    starts = [s for s in statements if "states:StartExecution" in (s["Action"] if isinstance(s["Action"], list)
+                                                                   else [s["Action"]])]
     assert len(starts) == 3 and all(s["Resource"] == {"Ref": machine} for s in starts)  # with the API's
 
 
