@@ -136,12 +136,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Bad input exits 2, an unreachable or failing database 1, each with one line on stderr."""
+    from psycopg2 import OperationalError
+
+    from apexflow.storage.db import DatabaseUnavailable
+
     args = parser().parse_args(argv)
     try:
         return args.func(args)
     except ContractError as e:
         print(f"apexflow: error: {e}", file=sys.stderr)
         return 2
+    except DatabaseUnavailable as e:
+        print(f"apexflow: error: {e}", file=sys.stderr)
+        return 1
+    except OperationalError as e:  # lost or timed out mid-command
+        reason = (str(e).strip().splitlines() or ["no reason given"])[0]
+        print(f"apexflow: error: the database failed mid-command ({reason}); run the command again once it "
+              "is back (every step is idempotent, so a re-run completes the work)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

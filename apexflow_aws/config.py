@@ -33,11 +33,13 @@ _connections: dict[str, object] = {}
 
 
 def connection():
-    """A database connection reused across invocations of a warm container (reopened if closed)."""
-    import psycopg2
+    """A database connection reused across invocations of a warm container (reopened if closed, and
+    rid of any transaction an earlier invocation left open), with ``apexflow.storage.db``'s timeouts."""
+    from apexflow.storage.db import connect
 
     dsn = database_dsn()
     conn = _connections.get(dsn)
     if conn is None or conn.closed:
-        conn = _connections[dsn] = psycopg2.connect(dsn, connect_timeout=10)
+        conn = _connections[dsn] = connect(dsn)
+    conn.rollback()
     return conn

@@ -9,7 +9,7 @@ from apexflow_aws.config import client
 from apexflow_aws.dead_letter import S3DeadLetters
 from apexflow_aws.local.esm import EventSourceMapping, LambdaContext, kinesis_event
 from apexflow_aws.local.handlers import load
-from apexflow_aws.local.stack import BUCKET, STREAM
+from apexflow_aws.local.stack import BUCKET, STREAM, local_stack
 
 SPEC = {"source": "synthetic", "seed": 3, "laps": 2}
 
@@ -104,6 +104,29 @@ def test_reingesting_the_same_data_is_a_no_op_and_new_data_replaces_the_run(loca
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=f"raw/synthetic/{other['session_id']}/manifest.json")
                           ["Body"].read())
     assert manifest["run_id"] == other["run_id"] and len(manifest["checksums"]) == other["chunks"]
+
+
+def test_a_changed_reingest_replaces_the_old_run_even_with_its_records_still_in_the_stream(dsn):
+    """Run A's records lag in the stream behind run B's registration: analyze drops them, so the database
+    holds run B alone, exactly as a clean ingest of B leaves it (one shard and A's records in batches of
+    their own, so B's batches are the same both times: the field a batch sees depends on its boundaries)."""
+    with local_stack(shards=1, dsn=dsn):
+        old = ingest()
+        new = ingest({**SPEC, "chunk_seconds": 5.0})  # same session, other chunks under the same sequence numbers
+        assert new["run_id"] != old["run_id"]
+        esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler, batch_size=old["chunks"])
+        esm.drain()  # A's records first, then B's
+        replaced = snapshot(dsn)
+        assert len(replaced[0]) == new["chunks"] and sum(c[5] for c in replaced[0]) == new["samples"]
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT run_id FROM sessions")
+            assert cur.fetchone()[0] == new["run_id"]
+            cur.execute("DELETE FROM sessions")
+        conn.close()
+        assert ingest({**SPEC, "chunk_seconds": 5.0})["registered"]  # B alone, on a clean database
+        esm.drain()
+        assert snapshot(dsn) == replaced
 
 
 def test_unknown_source_is_a_clear_error(local):

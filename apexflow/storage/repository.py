@@ -70,13 +70,20 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
     return True
 
 
-def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
-    """(profile, channels by name) of a registered session, or None."""
-    cur.execute("SELECT profile, channels FROM sessions WHERE session_id = %s", (session_id,))
+def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str] | None:
+    """(profile, channels by name, current run) of a registered session, or None."""
+    cur.execute("SELECT profile, channels, run_id FROM sessions WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     if row is None:
         return None
-    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}
+    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}, row[2]
+
+
+def lock_runs(cur, session_ids: list[str]) -> dict[str, str]:
+    """The current run of each registered session, locked against a re-registration until the transaction ends."""
+    cur.execute("SELECT session_id, run_id FROM sessions WHERE session_id = ANY(%s) ORDER BY session_id FOR SHARE",
+                (list(session_ids),))
+    return dict(cur.fetchall())
 
 
 def processed(cur, keys: list[tuple[str, str, int]]) -> set[tuple[str, str, int]]:

@@ -6,17 +6,10 @@ import sys
 
 from tqdm import tqdm
 
+from apexflow.storage.db import redact
+
 from apexflow_aws.local.esm import LambdaContext
 from apexflow_aws.local.handlers import load
-
-
-def _redact(dsn: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(dsn)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    return urlunsplit(parts)
 
 
 def invoke_ingest(spec: dict) -> dict:
@@ -46,7 +39,7 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
         result = invoke_ingest(spec)
         analyze_stream(result["chunks"])
     return result, (f"Kinesis stream {STREAM} (local mode: moto, in memory; analyzed into the database), "
-                    f"session in {_redact(dsn)}")
+                    f"session in {redact(dsn)}")
 
 
 def report(result: dict, where: str) -> str:

@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
 from apexflow.storage import repository
+from apexflow.storage.db import transaction
 from apexflow_aws.config import connection
 
 logger, tracer = Logger(), Tracer()
@@ -29,12 +30,8 @@ def _id_param(name: str, value: str | None) -> str | None:
 
 
 def _read(query, *args):
-    conn = connection()
-    try:
-        with conn.cursor() as cur:
-            return query(cur, *args)
-    finally:
-        conn.rollback()  # read-only: end the transaction
+    with transaction(connection()) as cur:  # bounded by the statement timeout
+        return query(cur, *args)
 
 
 def _session_or_404(session_id: str) -> dict:
