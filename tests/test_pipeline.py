@@ -59,6 +59,40 @@ def test_every_batch_delivered_twice_leaves_the_database_as_after_the_first(loca
     assert sum(f[2] for f in field) == result["samples"]  # every sample in the field once, re-delivery or not
 
 
+def test_the_database_lost_mid_batch_fails_the_batch_which_is_retried_and_completes(local, monkeypatch):
+    """The analyze connection is cut in the middle of a batch's transaction: nothing of the batch is
+    visible, the whole batch fails and is retried on a new connection, and the data ends complete."""
+    from apexflow.storage import repository
+
+    real, cut = repository.add_field_profile, []
+
+    def cut_then_write(cur, session_id, rows):
+        if not cut:
+            cut.append(snapshot(local))  # another reader, mid-transaction
+            cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real(cur, session_id, rows)
+
+    analyze, failures = load("analyze").handler, []
+
+    def watched(event, context):
+        before = snapshot(local)
+        try:
+            return analyze(event, context)
+        except psycopg2.OperationalError:
+            failures.append(snapshot(local) == before)
+            raise
+
+    monkeypatch.setattr(repository, "add_field_profile", cut_then_write)
+    result = ingest()
+    registered = snapshot(local)  # the session's lap-level detections, nothing analyzed yet
+    esm = EventSourceMapping(client("kinesis"), STREAM, watched, batch_size=100)
+    esm.drain()
+    assert cut == [registered] and failures == [True]  # nothing half-written, before or after the cut
+    chunks, _, states, field = snapshot(local)
+    assert len(chunks) == result["chunks"] and esm.failed_records == 0
+    assert len(states) == result["entities"] and sum(f[2] for f in field) == result["samples"]
+
+
 def test_a_malformed_record_fails_alone_and_is_kept_with_its_payload(local):
     result = ingest()
     kinesis = client("kinesis")
@@ -89,6 +123,23 @@ def test_bad_records_are_reported_as_batch_item_failures(local):
     assert response == {"batchItemFailures": [{"itemIdentifier": records[2]["SequenceNumber"]}]}
     chunks, *_ = snapshot(local)
     assert len(chunks) == 4
+
+
+def test_a_batch_of_nothing_but_bad_records_is_a_partial_response_with_its_metric(local, monkeypatch, capsys):
+    """Not a function error: every record is listed as failed, and RecordsFailed still reaches CloudWatch."""
+    ingest()
+    kinesis = client("kinesis")
+    desc = kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]
+    shard = desc["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = [{**r, "Data": b"AXFC garbage"} for r in
+               kinesis.get_records(ShardIterator=it["ShardIterator"], Limit=3)["Records"]]
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    response = load("analyze").handler(kinesis_event(records, shard, desc["StreamARN"], "us-east-1"), LambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": r["SequenceNumber"]} for r in records]}
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [(m["RecordsFailed"], m["ChunksProcessed"]) for m in emf] == [([3.0], [0.0])]
 
 
 def test_reingesting_the_same_data_is_a_no_op_and_new_data_replaces_the_run(local):

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
+from apexflow.contract import ContractError
+
 DEFAULT_DATA_DIR = Path(".apexflow") / "pgdata"
 TIMEOUTS = {"APEXFLOW_DB_CONNECT_TIMEOUT": 10.0, "APEXFLOW_DB_STATEMENT_TIMEOUT": 60.0}
 
@@ -32,7 +34,7 @@ def timeout(name: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < 86_400:
-        raise DatabaseUnavailable(f"{name}={raw!r} must be a number of seconds between 0 and 86400")
+        raise ContractError(f"{name}={raw!r} must be a number of seconds between 0 and 86400")
     return value
 
 
@@ -91,5 +93,6 @@ def transaction(conn):
             yield cur
         conn.commit()
     except BaseException:
-        conn.rollback()
+        if not conn.closed:  # a lost connection has nothing left to roll back
+            conn.rollback()
         raise
