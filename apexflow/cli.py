@@ -55,7 +55,7 @@ def _ingest(args) -> int:
                 "units": _assignments(args.unit, "--unit", "NAME=UNIT", commas=False),
                 "channels": args.channels.split(",") if args.channels else None, "profile": args.profile,
                 "map": _assignments(args.map, "--map", "COLUMN=CHANNEL", commas=True)}
-        from_spec(spec)  # a bad request fails here, before the local stack starts
+    from_spec(spec)  # a bad request (a missing file, a year without F1) fails here, before anything starts
     spec["chunk_seconds"] = args.chunk_seconds
     if args.speed is not None:
         spec["speed"] = args.speed

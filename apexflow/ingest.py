@@ -112,8 +112,9 @@ def run_id_of(session: Session, facts: SessionFacts, parts: list[chunks.Chunk]) 
 
 def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Session, SessionFacts, str], bool],
            chunk_seconds: float = 10.0, batch: int = 500,
-           progress: Callable[[Iterable], Iterable] = lambda it: it) -> IngestResult:
-    """Run one ingestion; ``register`` records the session in the database (``register`` below, in a transaction)."""
+           progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
+    """Run one ingestion; ``register`` records the session in the database (``register`` below, in a
+    transaction); ``progress`` may wrap the stream's batches (a progress bar)."""
     session, facts, run_id, encoded = encode_session(source, chunk_seconds)
     doc = manifest(session, facts, run_id, encoded)
     if hasattr(source, "ground_truth"):  # synthetic sources say what they injected
@@ -122,7 +123,8 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
     location = raw.write_run(session, run_id, objects, doc)
     registered = register(session, facts, run_id)
     records = [(c.partition_key, data) for _, _, c, data in encoded]
-    for i in progress(range(0, len(records), batch)):
+    batches = range(0, len(records), batch)
+    for i in progress(batches) if progress else batches:
         stream.put(records[i:i + batch])
     return IngestResult(session, run_id, len(session.entities), len(encoded), doc["counts"]["samples"],
                         sum(len(d) for d in objects.values()), location, registered)

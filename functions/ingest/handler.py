@@ -25,7 +25,6 @@ from apexflow_aws.raw_store import S3RawStore
 from apexflow_aws.stream import KinesisStream
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
-progress = lambda it: it  # noqa: E731 - local mode swaps in progress bars
 
 
 def register(session, facts, run_id):
@@ -33,7 +32,7 @@ def register(session, facts, run_id):
         return register_session(cur, session, facts, run_id)
 
 
-def ingest_one(spec: dict) -> dict:
+def ingest_one(spec: dict, progress=None) -> dict:
     stream = KinesisStream(client("kinesis"), os.environ["STREAM_NAME"])
     if spec.get("speed") is not None:
         stream = PacedStream(stream, float(spec["speed"]))
@@ -82,7 +81,8 @@ def ingest_scheduled(event: dict) -> dict:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event, context, progress=None):
+    """``progress`` wraps the stream's batches (the local command's progress bar); Lambda passes none."""
     if event.get("source") == "schedule":
         return ingest_scheduled(event)
-    return ingest_one(event)
+    return ingest_one(event, progress)
