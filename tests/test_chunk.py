@@ -18,8 +18,9 @@ def make(n=40, seq=3, **over):
 
 def test_round_trip_keeps_every_value_and_identity():
     c = make()
+    c.run_id = "33acb4412790310f"
     back = chunks.decode(chunks.encode(c))
-    assert (back.session_id, back.entity_id, back.seq, back.n) == ("sim-1", "VER", 3, 40)
+    assert (back.session_id, back.run_id, back.entity_id, back.seq, back.n) == ("sim-1", c.run_id, "VER", 3, 40)
     np.testing.assert_array_equal(back.t, c.t)
     np.testing.assert_array_equal(back.values["RPM"], c.values["RPM"])
     assert back.units == {"Speed": "km/h", "RPM": "1/min"}
@@ -122,6 +123,7 @@ def test_headers_written_another_way_decode_to_their_own_channels():
         return struct.pack("<4sHI", b"AXFC", 1, len(head)) + head + zlib.compress(body)
 
     a = chunks.decode(record("channels", [["Speed", "km/h"], ["RPM", "1/min"]]))
+    assert a.run_id == ""  # schema version 1 named no run: still readable
     b = chunks.decode(record("channels", [["Throttle", "%"], ["Brake", "bool"]]))
     assert list(a.values) == ["Speed", "RPM"] and list(b.values) == ["Throttle", "Brake"]
     assert b.units == {"Throttle": "%", "Brake": "bool"}

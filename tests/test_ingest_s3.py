@@ -9,7 +9,8 @@ import numpy as np
 import psycopg2
 import pytest
 
-from apexflow.contract import Channel, Entity, Session, SessionFacts
+from apexflow.chunk import decode
+from apexflow.contract import SCHEMA_VERSION, Channel, Entity, Session, SessionFacts
 from apexflow.ingest import ingest
 
 START = datetime(2025, 5, 3, 16, tzinfo=timezone.utc)
@@ -92,11 +93,11 @@ def test_layout_and_manifest(s3):
     assert keys == ["raw/test/bench-1/manifest.json"] + sorted(f"{run}{e}/{i:08d}.axfc"
                                                                for e in "AB" for i in range(3))
     m = _manifest(s3)
-    assert m["chunk_prefix"] == run and m["schema_version"] == 1 and m["run_id"] == result.run_id
+    assert m["chunk_prefix"] == run and m["schema_version"] == SCHEMA_VERSION and m["run_id"] == result.run_id
     assert m["counts"] == {"entities": 2, "chunks": 6, "samples": 120, "laps": 2, "track_status": 0}
     for key, digest in m["checksums"].items():
         body = s3.get_object(Bucket="raw", Key=f"{run}{key}.axfc")["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == digest
+        assert hashlib.sha256(body).hexdigest() == digest and decode(body).run_id == result.run_id
 
 
 def test_reingest_replaces_the_run_and_leaves_no_mix(s3):
