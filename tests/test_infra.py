@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk.assertions import Match, Template  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
+from apexflow_aws.mapping import ANALYZE  # noqa: E402
 from infra import names  # noqa: E402
 from infra.app import build  # noqa: E402
 from infra.insights import function_placeholders  # noqa: E402
@@ -237,12 +238,14 @@ def test_ingest_is_a_container_image_on_a_race_weekend_schedule_with_an_on_deman
 
 
 def test_analyze_event_source_isolates_failures_and_keeps_the_payload(synthed):
+    """Deployed with the settings local mode's mapping runs with (``apexflow_aws.mapping``)."""
     failed_bucket = logical_id(synthed, "AWS::S3::Bucket", "DataFailedBatches")
     synthed.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "BisectBatchOnFunctionError": True,
-        "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 2, "ParallelizationFactor": 2,
-        "MaximumRetryAttempts": 3, "MaximumRecordAgeInSeconds": 3600, "StartingPosition": "TRIM_HORIZON",
+        "BisectBatchOnFunctionError": ANALYZE.bisect_batch_on_error,
+        "BatchSize": ANALYZE.batch_size, "MaximumBatchingWindowInSeconds": ANALYZE.batching_window_seconds,
+        "ParallelizationFactor": ANALYZE.parallelization_factor, "MaximumRetryAttempts": ANALYZE.retry_attempts,
+        "MaximumRecordAgeInSeconds": ANALYZE.max_record_age_seconds, "StartingPosition": "TRIM_HORIZON",
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failed_bucket, "Arn"]}}}})
 
 

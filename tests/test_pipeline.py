@@ -1,6 +1,7 @@
 """One trip through the real handlers: ingest -> S3 + Kinesis (moto) -> analyze -> PostgreSQL."""
 import base64
 import json
+from dataclasses import replace
 
 import psycopg2
 import pytest
@@ -9,7 +10,8 @@ from apexflow_aws.config import client
 from apexflow_aws.dead_letter import S3DeadLetters
 from apexflow_aws.local.esm import EventSourceMapping, LambdaContext, kinesis_event
 from apexflow_aws.local.handlers import load
-from apexflow_aws.local.stack import BUCKET, STREAM, local_stack
+from apexflow_aws.local.stack import BUCKET, FAILED_BUCKET, STREAM, local_stack
+from apexflow_aws.mapping import ANALYZE
 
 SPEC = {"source": "synthetic", "seed": 3, "laps": 2}
 
@@ -49,7 +51,7 @@ def test_every_batch_delivered_twice_leaves_the_database_as_after_the_first(loca
         return first
 
     result = ingest()
-    esm = EventSourceMapping(client("kinesis"), STREAM, twice, batch_size=25)
+    esm = EventSourceMapping(client("kinesis"), STREAM, twice, replace(ANALYZE, batch_size=25))
     esm.drain()
     assert esm.invocations > 4 and not any(second_changed)
     chunks, dets, states, field = snapshot(local)
@@ -85,7 +87,7 @@ def test_the_database_lost_mid_batch_fails_the_batch_which_is_retried_and_comple
     monkeypatch.setattr(repository, "add_field_profile", cut_then_write)
     result = ingest()
     registered = snapshot(local)  # the session's lap-level detections, nothing analyzed yet
-    esm = EventSourceMapping(client("kinesis"), STREAM, watched, batch_size=100)
+    esm = EventSourceMapping(client("kinesis"), STREAM, watched, replace(ANALYZE, batch_size=100))
     esm.drain()
     assert cut == [registered] and failures == [True]  # nothing half-written, before or after the cut
     chunks, _, states, field = snapshot(local)
@@ -98,8 +100,9 @@ def test_a_malformed_record_fails_alone_and_is_kept_with_its_payload(local):
     kinesis = client("kinesis")
     garbage = b"AXFC" + b"\x01\x00" + b"\xff" * 30
     kinesis.put_record(StreamName=STREAM, PartitionKey=f"{result['session_id']}/VER", Data=garbage)
-    dead = S3DeadLetters(client("s3"), BUCKET)
-    esm = EventSourceMapping(kinesis, STREAM, load("analyze").handler, batch_size=50, on_failure=dead)
+    dead = S3DeadLetters(client("s3"), FAILED_BUCKET)
+    esm = EventSourceMapping(kinesis, STREAM, load("analyze").handler, replace(ANALYZE, batch_size=50),
+                             on_failure=dead)
     esm.drain()
     chunks, *_ = snapshot(local)
     assert len(chunks) == result["chunks"]  # every good chunk committed, in its batch or a retry
@@ -134,6 +137,9 @@ def test_a_batch_of_nothing_but_bad_records_is_a_partial_response_with_its_metri
     it = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = [{**r, "Data": b"AXFC garbage"} for r in
                kinesis.get_records(ShardIterator=it["ShardIterator"], Limit=3)["Records"]]
+    from aws_lambda_powertools import Metrics
+
+    Metrics().clear_metrics()  # metrics are shared by every handler loaded; earlier tests ran them disabled
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     capsys.readouterr()
     response = load("analyze").handler(kinesis_event(records, shard, desc["StreamARN"], "us-east-1"), LambdaContext())
@@ -165,7 +171,8 @@ def test_a_changed_reingest_replaces_the_old_run_even_with_its_records_still_in_
         old = ingest()
         new = ingest({**SPEC, "chunk_seconds": 5.0})  # same session, other chunks under the same sequence numbers
         assert new["run_id"] != old["run_id"]
-        esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler, batch_size=old["chunks"])
+        one_lane = replace(ANALYZE, batch_size=old["chunks"], parallelization_factor=1)
+        esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler, one_lane)
         esm.drain()  # A's records first, then B's
         replaced = snapshot(dsn)
         assert len(replaced[0]) == new["chunks"] and sum(c[5] for c in replaced[0]) == new["samples"]
