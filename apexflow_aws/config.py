@@ -1,10 +1,15 @@
 """Where the functions find their resources: environment variables, secrets, clients."""
 from __future__ import annotations
 
-import json
+import logging
 import os
 from functools import lru_cache
 from urllib.parse import quote
+
+# At DEBUG, botocore logs whole responses, secrets' values included: it never logs below WARNING here,
+# whatever level the function's logging is set to.
+for _name in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @lru_cache(maxsize=None)
@@ -15,18 +20,21 @@ def client(service: str):
     return boto3.client(service)
 
 
+SECRET_MAX_AGE = 300  # seconds a container trusts a database secret it read: a rotation reaches it this fast
+
+
 def database_dsn() -> str:
-    """``DATABASE_URL`` if set, else built from the Secrets Manager secret of the RDS Proxy login."""
-    return os.environ.get("DATABASE_URL") or _secret_dsn(os.environ["DATABASE_SECRET_ARN"])
+    """``DATABASE_URL`` if set, else built from the Secrets Manager secret of the RDS Proxy login, re-read
+    once it is ``SECRET_MAX_AGE`` seconds old (Powertools parameters), so a rotated password is picked up."""
+    from aws_lambda_powertools.utilities import parameters
 
-
-@lru_cache(maxsize=4)
-def _secret_dsn(secret_arn: str) -> str:
-    secret = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    secret = parameters.get_secret(os.environ["DATABASE_SECRET_ARN"], transform="json", max_age=SECRET_MAX_AGE)
     host = os.environ.get("DATABASE_HOST") or secret["host"]
     name = os.environ.get("DATABASE_NAME") or secret.get("dbname", "apexflow")
-    return (f"postgresql://{quote(secret['username'])}:{quote(secret['password'])}@{host}:"
-            f"{secret.get('port', 5432)}/{name}?sslmode=require")
+    user, password, host = (quote(x, safe="") for x in (secret["username"], secret["password"], host))
+    return f"postgresql://{user}:{password}@{host}:{secret.get('port', 5432)}/{name}?sslmode=require"
 
 
 _connections: dict[str, object] = {}
@@ -38,6 +46,8 @@ def connection():
     from apexflow.storage.db import connect
 
     dsn = database_dsn()
+    for old in [d for d in _connections if d != dsn]:  # the secret rotated: the old login's connection goes
+        _connections.pop(old).close()
     conn = _connections.get(dsn)
     if conn is None or conn.closed:
         conn = _connections[dsn] = connect(dsn)

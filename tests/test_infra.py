@@ -153,6 +153,8 @@ def test_rds_proxy_requires_tls_and_serves_every_login(synthed):
     (proxy,) = resources(synthed, "AWS::RDS::DBProxy").values()
     props = proxy["Properties"]
     assert props["RequireTLS"] is True and props["EngineFamily"] == "POSTGRESQL"
+    (group,) = resources(synthed, "AWS::RDS::DBProxyTargetGroup").values()  # SET LOCAL pins no session
+    assert group["Properties"]["ConnectionPoolConfigurationInfo"]["SessionPinningFilters"] == ["EXCLUDE_VARIABLE_SETS"]
     secrets = {a["SecretArn"]["Ref"] for a in props["Auth"]}
     assert {s.split("SecretAttachment")[0] for s in secrets} == {"DataAdmin", "DataApp", "DataReadOnly"}
 
@@ -257,6 +259,40 @@ def test_analyze_bundle_is_the_core_layer_only(synthed):
     assert not any(pkg in reqs for pkg in FORBIDDEN_IN_CORE)
     assert not {_name(r) for r in requirements()["core"]} & PROVIDED_BY_RUNTIME
     assert any(_name(r) == "openai" for r in requirements()["insights"])
+
+
+_XRAY = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+_SECRET = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
+_S3_RW = {"s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:PutObject",
+          "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
+LEAST_PRIVILEGE = {  # function -> (actions, the resources they may name: logical-id prefixes)
+    "IngestFunction": (_XRAY | _SECRET | _S3_RW | {"kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords",
+                        "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
+                       {"DataAppSecret", "DataRawChunks", "DataStream", "IngestDeadLetters"}),
+    "AnalyzeFunction": (_XRAY | _SECRET | _S3_RW | {
+        "kinesis:DescribeStream", "kinesis:DescribeStreamConsumer", "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:ListStreams",
+        "kinesis:SubscribeToShard"}, {"DataAppSecret", "DataFailedBatches", "DataStream"}),
+    "InsightsFunction": (_XRAY | _SECRET, {"DataAppSecret", "InsightsOpenAiKey"}),
+    "ApiFunction": (_XRAY | _SECRET | {"states:StartExecution"}, {"DataAppSecret", "InsightsStateMachine"}),
+    "MigrationsFunction": (_XRAY | _SECRET, {"DataAdminSecret", "DataAppSecret", "DataReadOnlySecret"}),
+}
+
+
+def test_each_function_may_do_only_what_it_uses(synthed):
+    """Exact actions per function (a new grant is a decision, made here), on its own resources only."""
+    functions = resources(synthed, "AWS::Lambda::Function")
+    for prefix, (actions, allowed) in LEAST_PRIVILEGE.items():
+        (fn,) = [f for k, f in functions.items() if k.startswith(prefix) and "Provider" not in k]
+        role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        statements = [st for p in resources(synthed, "AWS::IAM::Policy").values()
+                      if {"Ref": role} in p["Properties"]["Roles"] for st in p["Properties"]["PolicyDocument"]["Statement"]]
+        granted = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+        assert granted == actions, prefix
+        named = set(re.findall(r'"(?:Ref|Fn::GetAtt)": \[?"([A-Za-z0-9]+)"',
+                               json.dumps([st["Resource"] for st in statements if st["Resource"] != "*"])))
+        assert {n for n in named if not any(n.startswith(a) for a in allowed)} == set(), prefix
+        assert all(st["Resource"] != "*" or set(st["Action"]) <= _XRAY for st in statements), prefix
 
 
 # --- insights and API ----------------------------------------------------------------------------
