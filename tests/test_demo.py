@@ -1,5 +1,5 @@
 """The main job: `apexflow demo` end to end, its detections against the injected ground truth."""
-from apexflow.cli import main
+from apexflow_aws.cli import main
 from apexflow_aws.local import demo
 
 
