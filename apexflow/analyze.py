@@ -55,7 +55,7 @@ class Batch:
     def __init__(self, conn, detectors: dict | None = None):
         """``detectors`` overrides the set chosen by each session's profile (``detectors_for``)."""
         self.conn, self.detectors = conn, detectors
-        self.sessions: dict[str, tuple | None] = {}  # session -> (profile, channels, run)
+        self.sessions: dict[str, tuple | None] = {}  # session -> (profile, channels, run, entities)
         self.pending: dict[tuple[str, str], list] = {}  # entity -> its good chunks, in stream order
         self.stale = 0
 
@@ -68,13 +68,16 @@ class Batch:
         if self.sessions[c.session_id] is None:
             raise ContractError(f"chunk {c.session_id}/{c.key}: session {c.session_id!r} is not registered; "
                                 "ingest registers a session before streaming it")
-        _, channels, run = self.sessions[c.session_id]
+        _, channels, run, entities = self.sessions[c.session_id]
         if not c.run_id:
             raise ContractError(f"chunk {c.session_id}/{c.key} names no ingestion run (schema version 1), so "
                                 "it cannot be told from a replaced run's; re-ingest the session")
         if c.run_id != run:
             self.stale += 1
             return
+        if c.entity_id not in entities:
+            raise ContractError(f"chunk {c.session_id}/{c.key}: entity {c.entity_id!r} is not one the session "
+                                "declares; a source declares every entity before ingest registers the session")
         c.validate(channels)
         self.pending.setdefault((c.session_id, c.entity_id), []).append(c)
 

@@ -84,3 +84,14 @@ def test_a_chunk_naming_no_run_is_refused_with_what_to_do(db, race):
     c.run_id = ""
     with pytest.raises(ContractError, match="names no ingestion run .* re-ingest the session"):
         Batch(db).add(encode(c))
+
+
+def test_a_chunk_of_an_entity_the_session_does_not_declare_fails_alone(db, race):
+    _, _, c, _ = race[0]
+    c.entity_id = "ZZZ"
+    batch = Batch(db)
+    with pytest.raises(ContractError, match="entity 'ZZZ' is not one the session declares"):
+        batch.add(encode(c))
+    for _, _, _, data in race[1:3]:
+        batch.add(data)
+    assert batch.commit() == {"processed": 2, "duplicate": 0, "stale": 0}

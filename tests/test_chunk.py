@@ -56,6 +56,17 @@ def test_truncated_payload_is_malformed():
         chunks.decode(data[:-5])
 
 
+def test_an_empty_chunk_is_refused():
+    with pytest.raises(ContractError, match="has no samples; send only chunks with at least one sample"):
+        make(n=0).validate()
+
+
+def test_a_chunk_over_the_record_limit_is_refused_when_encoded():
+    noise = np.random.default_rng(0).uniform(0, 1, 150_000).astype(np.float32)  # incompressible
+    with pytest.raises(ContractError, match="over the 1 MB record limit; use shorter chunks"):
+        chunks.encode(make(n=150_000, Speed=noise, RPM=noise[::-1].copy()))
+
+
 def test_out_of_order_timestamps_name_the_sample():
     c = make()
     c.t = c.t.copy()

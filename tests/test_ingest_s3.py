@@ -84,6 +84,20 @@ def _manifest(s3):
     return json.loads(s3.get_object(Bucket="raw", Key="raw/test/bench-1/manifest.json")["Body"].read())
 
 
+def test_samples_of_an_entity_the_session_does_not_declare_stop_ingest_before_anything_is_written(s3):
+    from apexflow.contract import ContractError
+    from apexflow_aws.raw_store import S3RawStore
+
+    class Stray(Source):
+        def samples(self):
+            yield from super().samples()
+            yield "C", np.arange(3.0), {"v": np.zeros(3)}
+
+    with pytest.raises(ContractError, match="samples for entity 'C', which the session does not declare"):
+        ingest(Stray(), S3RawStore(s3, "raw"), Sink(), lambda *a: True)
+    assert _keys(s3) == []
+
+
 def test_layout_and_manifest(s3):
     from apexflow_aws.raw_store import S3RawStore
 

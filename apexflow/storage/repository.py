@@ -70,13 +70,14 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
     return True
 
 
-def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str] | None:
-    """(profile, channels by name, current run) of a registered session, or None."""
-    cur.execute("SELECT profile, channels, run_id FROM sessions WHERE session_id = %s", (session_id,))
+def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str, set[str]] | None:
+    """(profile, channels by name, current run, entity ids) of a registered session, or None."""
+    cur.execute("SELECT profile, channels, run_id, ARRAY(SELECT entity_id FROM entities e "
+                "WHERE e.session_id = s.session_id) FROM sessions s WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     if row is None:
         return None
-    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}, row[2]
+    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}, row[2], set(row[3])
 
 
 def lock_runs(cur, session_ids: list[str]) -> dict[str, str]:
