@@ -9,8 +9,9 @@ Wire format (schema version 2)::
     b"AXFC" | u16 schema_version | u32 header_len | header (UTF-8 JSON) | zlib(columns)
 
 The header names the session, the ingestion run, the entity, sequence number, sample count
-and channels (name + unit). Version 1 (no run) still decodes, with an empty ``run_id``. Columns follow in header order: ``t`` as float64 seconds since the
-session start, then each channel as float32. Why this and not JSON or Parquet:
+and channels (name + unit); version 1 (no run) still decodes, with an empty ``run_id``. Columns
+follow in header order: ``t`` as float64 seconds since the session start, then each channel as
+float32. Why this and not JSON or Parquet:
 decoding is ``zlib`` + ``numpy.frombuffer`` (no pandas or pyarrow in the hot Lambda,
 hundreds of thousands of samples per second per core), a 10 s chunk of 11 channels
 at 4 Hz is about 1 KB (Kinesis allows 1 MB), and the version sits in front of the

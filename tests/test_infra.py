@@ -285,8 +285,8 @@ def test_each_function_may_do_only_what_it_uses(synthed):
     for prefix, (actions, allowed) in LEAST_PRIVILEGE.items():
         (fn,) = [f for k, f in functions.items() if k.startswith(prefix) and "Provider" not in k]
         role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
-        statements = [st for p in resources(synthed, "AWS::IAM::Policy").values()
-                      if {"Ref": role} in p["Properties"]["Roles"] for st in p["Properties"]["PolicyDocument"]["Statement"]]
+        statements = [st for p in resources(synthed, "AWS::IAM::Policy").values() if {"Ref": role} in
+                      p["Properties"]["Roles"] for st in p["Properties"]["PolicyDocument"]["Statement"]]
         granted = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
         assert granted == actions, prefix
         named = set(re.findall(r'"(?:Ref|Fn::GetAtt)": \[?"([A-Za-z0-9]+)"',
