@@ -10,7 +10,6 @@ import psycopg2
 import pytest
 
 from apexflow_aws.config import client
-from tests.conftest import fresh_database
 from apexflow_aws.dead_letter import S3DeadLetters
 from apexflow_aws.local.esm import EventSourceMapping, LambdaContext, kinesis_event
 from apexflow_aws.local.handlers import load
@@ -92,13 +91,13 @@ def without_field_quotes(end):
 FIELD_QUOTES = {"field_speed", "reference", "loss"}
 
 
-def test_batches_delivered_twice_and_lanes_interleaved_in_any_order_end_as_one_clean_delivery(pg_server):
+def test_batches_delivered_twice_and_lanes_interleaved_in_any_order_end_as_one_clean_delivery(new_database):
     """The same batches (the mapping cuts them the same way again), each delivered twice, the shards' lanes
     interleaved at random: chunks, detections (kind, severity, score, times, evidence but the field's
     figures), detector states and field sums end as after one delivery in order."""
     ends = []
     for order in (None, 1, 2, 3):
-        with fresh_database(pg_server) as dsn, local_stack(dsn=dsn):
+        with local_stack(dsn=new_database()) as dsn:
             lanes = list(recorded_lanes(SPEC, batch_size=40).values())
             analyze, rng = load("analyze").handler, random.Random(order)
             while any(lanes):

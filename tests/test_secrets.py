@@ -3,6 +3,7 @@ and a rotated database secret is read again once its cached copy is ``SECRET_MAX
 from __future__ import annotations
 
 import copy
+import io
 import json
 import logging
 from datetime import datetime, timedelta
@@ -48,10 +49,17 @@ def secret_login(dsn, monkeypatch):
         config._connections.clear()
 
 
-def test_a_full_run_logs_no_secret(secret_login, monkeypatch, capsys, caplog):
+def test_a_full_run_logs_no_secret(secret_login, monkeypatch, capsys, caplog, request):
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
     caplog.set_level(logging.DEBUG)
+    functions_log = io.StringIO()  # the functions' logger keeps the level and stream it was first given
+    functions = logging.getLogger("apexflow")
+    for handler in functions.handlers:
+        monkeypatch.setattr(handler, "stream", functions_log)
+    level = functions.level
+    functions.setLevel(logging.DEBUG)
+    request.addfinalizer(lambda: functions.setLevel(level))
     result = load("ingest").handler({"source": "synthetic", "seed": 3, "laps": 1}, LambdaContext("ingest"))
     client("kinesis").put_record(StreamName=STREAM, PartitionKey=f"{result['session_id']}/VER", Data=b"junk")
     EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler).drain()  # a rejected record logs too
@@ -62,7 +70,7 @@ def test_a_full_run_logs_no_secret(secret_login, monkeypatch, capsys, caplog):
         request["rawPath"] = request["requestContext"]["http"]["path"] = path
         load("api").handler(request, LambdaContext("api"))
     captured = capsys.readouterr()
-    logs = captured.out + captured.err + caplog.text
+    logs = captured.out + captured.err + caplog.text + functions_log.getvalue()
     assert "record rejected" in logs and result["session_id"] in logs  # the logs were captured
     for secret in (PASSWORD, quote(PASSWORD, safe=""), OPENAI_KEY):
         assert secret not in logs
