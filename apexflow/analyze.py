@@ -2,11 +2,13 @@
 
 ``Batch.add`` takes one stream record and raises ``ContractError`` for a record that
 cannot be decoded or validated (the caller fails that record alone, and may ``reject`` it: kept
-with its error for the pipeline-health dashboard). ``Batch.commit`` drops
-the chunks already stored (one query for the batch, so re-delivery changes nothing), runs
-``detect`` on the rest, then writes chunk rows, detections, detector states and the field's
-new sums together, with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY) and the
-race events of the reporting schema.
+with its error for the pipeline-health dashboard); a chunk of a run that is no longer its session's
+current one (a re-ingest replaced it while the record was in the stream) is dropped and counted as
+``stale``. ``Batch.commit`` holds the sessions' runs steady (a re-ingest waits for it), drops the
+chunks already stored (one query for the batch, so re-delivery changes nothing), runs ``detect`` on
+the rest, then writes chunk rows, detections, detector states and the field's new sums together,
+with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY) and the race
+events of the reporting schema.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[
     found: dict[str, dict] = {}
     added: dict[str, Profile] = {}
     for (session_id, entity_id), parts in fresh.items():
-        profile, channels = contracts[session_id]
+        profile, channels = contracts[session_id][:2]
         ctx = Context(session_id, entity_id, channels, fields.get(session_id))
         state = states.setdefault((session_id, entity_id), {})
         for c in chunks.join(parts):
@@ -58,10 +60,11 @@ class Batch:
     def __init__(self, conn, detectors: dict | None = None):
         """``detectors`` overrides the set chosen by each session's profile (``detectors_for``)."""
         self.conn, self.detectors = conn, detectors
-        self.sessions: dict[str, tuple | None] = {}  # session -> (profile, channels)
+        self.sessions: dict[str, tuple | None] = {}  # session -> (profile, channels, run, entities)
         self.pending: dict[tuple[str, str], list] = {}  # entity -> its good chunks, in stream order
         self.arrived: dict[tuple[str, str, int], datetime] = {}  # chunk -> when it reached the stream
         self.rejected: list[tuple] = []
+        self.stale = 0
 
     def add(self, data: bytes, arrived: datetime | None = None) -> None:
         """Check one record (that reached the stream at ``arrived``) and queue it."""
@@ -72,7 +75,17 @@ class Batch:
         if self.sessions[c.session_id] is None:
             raise ContractError(f"chunk {c.session_id}/{c.key}: session {c.session_id!r} is not registered; "
                                 "ingest registers a session before streaming it")
-        c.validate(self.sessions[c.session_id][1])
+        _, channels, run, entities = self.sessions[c.session_id]
+        if not c.run_id:
+            raise ContractError(f"chunk {c.session_id}/{c.key} names no ingestion run (schema version 1), so "
+                                "it cannot be told from a replaced run's; re-ingest the session")
+        if c.run_id != run:
+            self.stale += 1
+            return
+        if c.entity_id not in entities:
+            raise ContractError(f"chunk {c.session_id}/{c.key}: entity {c.entity_id!r} is not one the session "
+                                "declares; a source declares every entity before ingest registers the session")
+        c.validate(channels)
         self.pending.setdefault((c.session_id, c.entity_id), []).append(c)
         self.arrived[(c.session_id, c.entity_id, c.seq)] = arrived
 
@@ -82,10 +95,15 @@ class Batch:
 
     def commit(self) -> dict[str, int]:
         """Detect over the queued chunks and store everything in one transaction; counts chunks
-        ``processed`` and ``duplicate`` (delivered before, or twice in this batch)."""
+        ``processed``, ``duplicate`` (delivered before, or twice in this batch) and ``stale`` (of a replaced run)."""
         fresh: dict[tuple[str, str], list] = {}
-        queued = sum(len(parts) for parts in self.pending.values())
         with transaction(self.conn) as cur:
+            runs = repository.lock_runs(cur, list({s for s, _ in self.pending}))
+            for entity in list(self.pending):
+                parts = self.pending[entity]
+                self.pending[entity] = [c for c in parts if c.run_id == runs.get(entity[0])]
+                self.stale += len(parts) - len(self.pending[entity])
+            queued = sum(len(parts) for parts in self.pending.values())
             seen = repository.processed(cur, [(*e, c.seq) for e, parts in self.pending.items() for c in parts])
             for entity, parts in self.pending.items():
                 for c in parts:
@@ -111,4 +129,6 @@ class Batch:
         self.pending.clear()
         self.arrived.clear()
         self.rejected.clear()
-        return {"processed": len(rows), "duplicate": queued - len(rows)}
+        outcome = {"processed": len(rows), "duplicate": queued - len(rows), "stale": self.stale}
+        self.stale = 0
+        return outcome

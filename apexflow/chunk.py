@@ -4,13 +4,14 @@ A chunk is the unit that goes to Kinesis (one record) and to S3 (one object): th
 bytes are identical in both places, so anything can be replayed from S3 exactly as
 the stream saw it.
 
-Wire format (schema version 1)::
+Wire format (schema version 2)::
 
     b"AXFC" | u16 schema_version | u32 header_len | header (UTF-8 JSON) | zlib(columns)
 
-The header names the session, entity, sequence number, sample count and channels
-(name + unit). Columns follow in header order: ``t`` as float64 seconds since the
-session start, then each channel as float32. Why this and not JSON or Parquet:
+The header names the session, the ingestion run, the entity, sequence number, sample count
+and channels (name + unit); version 1 (no run) still decodes, with an empty ``run_id``. Columns
+follow in header order: ``t`` as float64 seconds since the session start, then each channel as
+float32. Why this and not JSON or Parquet:
 decoding is ``zlib`` + ``numpy.frombuffer`` (no pandas or pyarrow in the hot Lambda,
 hundreds of thousands of samples per second per core), a 10 s chunk of 11 channels
 at 4 Hz is about 1 KB (Kinesis allows 1 MB), and the version sits in front of the
@@ -29,6 +30,7 @@ import numpy as np
 from apexflow.contract import SCHEMA_VERSION, Channel, ContractError, check_id, partition_key
 
 MAGIC = b"AXFC"
+READABLE_VERSIONS = (1, SCHEMA_VERSION)  # 1: before chunks named their run
 _PREFIX = struct.Struct("<4sHI")
 MAX_RECORD_BYTES = 1_000_000  # Kinesis limit is 1 MiB including the partition key
 
@@ -47,6 +49,7 @@ class Chunk:
     values: dict[str, np.ndarray]  # channel name -> float32 column, same length as t
     units: dict[str, str]
     block: np.ndarray | None = field(default=None, repr=False, compare=False)  # see ``matrix``
+    run_id: str = ""  # the ingestion run that produced it ("" for schema version 1)
 
     def matrix(self) -> np.ndarray:
         """All channels as one array, channel x sample in ``values`` order (built once; decode and join
@@ -128,6 +131,7 @@ def encode(chunk: Chunk) -> bytes:
     names = list(chunk.values)
     header = {
         "session_id": chunk.session_id,
+        "run_id": chunk.run_id,
         "entity_id": chunk.entity_id,
         "seq": chunk.seq,
         "n": chunk.n,
@@ -152,10 +156,10 @@ def decode(data: bytes) -> Chunk:
     magic, version, head_len = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise ContractError(f"not a chunk: starts with {magic!r}, expected {MAGIC!r}")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ContractError(
-            f"chunk schema version {version} is not supported (this reader knows {SCHEMA_VERSION}); "
-            "upgrade the reader or re-ingest the session"
+            f"chunk schema version {version} is not supported (this reader knows "
+            f"{', '.join(map(str, READABLE_VERSIONS))}); upgrade the reader or re-ingest the session"
         )
     try:
         header = json.loads(data[_PREFIX.size : _PREFIX.size + head_len].decode())
@@ -173,7 +177,8 @@ def decode(data: bytes) -> Chunk:
         )
     t = np.frombuffer(raw, "<f8", n)
     block = np.frombuffer(raw, "<f4", n * len(names), 8 * n).reshape(len(names), n)
-    return Chunk(header["session_id"], header["entity_id"], header["seq"], t, dict(zip(names, block)), units, block)
+    return Chunk(header["session_id"], header["entity_id"], header["seq"], t, dict(zip(names, block)), units, block,
+                 str(header.get("run_id", "")) if version >= 2 else "")
 
 
 def split(session_id: str, entity_id: str, t: np.ndarray, values: dict[str, np.ndarray],
@@ -216,5 +221,5 @@ def join(parts: list[Chunk]) -> list[Chunk]:
         block = np.concatenate([c.matrix() for c in g], axis=1)
         c = g[-1]
         out.append(Chunk(c.session_id, c.entity_id, c.seq, np.concatenate([p.t for p in g]),
-                         dict(zip(c.values, block)), c.units, block))
+                         dict(zip(c.values, block)), c.units, block, c.run_id))
     return out

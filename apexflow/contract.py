@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # of the chunk (``apexflow.chunk``) and the manifest; 2: chunks name their run
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"  # channel names
 _NAME = re.compile(NAME_PATTERN)

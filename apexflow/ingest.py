@@ -1,12 +1,13 @@
 """Ingest: a source's session -> chunks -> raw store (durable copy) + stream, and the session registered.
 
 Order of effects, so a failure at any step leaves no mixed state and a re-run repairs it:
-1. every chunk is encoded and validated (bad data stops here, nothing written);
+1. every chunk is validated, then encoded naming its run (bad data stops here, nothing written);
 2. the raw store writes the run's objects, then its manifest (the commit point), then drops older runs;
 3. the session and its facts are registered in the database (a new run replaces the old one's rows);
 4. chunks go to the stream in time order across entities (each entity's own order kept).
 
-The run id is a digest of the content, so re-ingesting identical data is a no-op downstream.
+The run id is a digest of the content, so re-ingesting identical data is a no-op downstream; every
+chunk names its run, so analyze drops records of a run that a re-ingest has replaced.
 """
 from __future__ import annotations
 
@@ -51,21 +52,27 @@ class IngestResult:
     registered: bool
 
 
-def encode_session(source: Source, chunk_seconds: float = 10.0) -> tuple[Session, SessionFacts, list]:
-    """All chunks of a source, validated, as (t_start, entity, Chunk, bytes) in stream order."""
+def encode_session(source: Source, chunk_seconds: float = 10.0) -> tuple[Session, SessionFacts, str, list]:
+    """The source's session, facts, run id and every chunk, validated and stamped with the run, as
+    (t_start, entity, Chunk, bytes) in stream order."""
     session = source.session()
     channels = session.channel_map()
     units = {name: ch.unit for name, ch in channels.items()}
     known = {e.entity_id for e in session.entities}
-    out = []
+    parts = []
     for entity_id, t, values in source.samples():
         if entity_id not in known:
             raise chunks.ContractError(f"samples for entity {entity_id!r}, which the session does not declare")
         for c in chunks.split(session.session_id, entity_id, t, values, units, chunk_seconds):
-            c.validate(channels)
-            out.append((float(c.t[0]), entity_id, c, chunks.encode(c)))
-    out.sort(key=lambda item: (item[0], item[1]))
-    return session, source.facts(), out
+            parts.append((float(c.t[0]), entity_id, c.validate(channels)))
+    parts.sort(key=lambda item: (item[0], item[1]))
+    facts = source.facts()
+    run_id = run_id_of(session, facts, [c for _, _, c in parts])
+    encoded = []
+    for t0, entity_id, c in parts:
+        c.run_id = run_id
+        encoded.append((t0, entity_id, c, chunks.encode(c)))
+    return session, facts, run_id, encoded
 
 
 def manifest(session: Session, facts: SessionFacts, run_id: str, encoded: list) -> dict:
@@ -92,20 +99,23 @@ def manifest(session: Session, facts: SessionFacts, run_id: str, encoded: list) 
     }
 
 
-def run_id_of(session: Session, facts: SessionFacts, encoded: list) -> str:
+def run_id_of(session: Session, facts: SessionFacts, parts: list[chunks.Chunk]) -> str:
+    """A digest of the content (session, facts, every chunk's samples): identical data, identical run."""
     h = hashlib.sha256(session.session_id.encode())
     h.update(json.dumps([facts.laps, facts.track_status], default=str, sort_keys=True).encode())
-    for _, _, _, data in encoded:
-        h.update(hashlib.sha256(data).digest())
+    for c in parts:
+        h.update(json.dumps([c.entity_id, c.seq, c.units]).encode())
+        h.update(np.ascontiguousarray(c.t, "<f8").tobytes())
+        h.update(np.ascontiguousarray(c.matrix(), "<f4").tobytes())
     return h.hexdigest()[:16]
 
 
 def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Session, SessionFacts, str], bool],
            chunk_seconds: float = 10.0, batch: int = 500,
-           progress: Callable[[Iterable], Iterable] = lambda it: it) -> IngestResult:
-    """Run one ingestion; ``register`` records the session in the database (``register`` below, in a transaction)."""
-    session, facts, encoded = encode_session(source, chunk_seconds)
-    run_id = run_id_of(session, facts, encoded)
+           progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
+    """Run one ingestion; ``register`` records the session in the database (``register`` below, in a
+    transaction); ``progress`` may wrap the stream's batches (a progress bar)."""
+    session, facts, run_id, encoded = encode_session(source, chunk_seconds)
     doc = manifest(session, facts, run_id, encoded)
     if hasattr(source, "ground_truth"):  # synthetic sources say what they injected
         doc["ground_truth"] = source.ground_truth()
@@ -114,7 +124,8 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
     session.meta = {**session.meta, "chunks": len(encoded)}  # analysis is complete when all are analyzed
     registered = register(session, facts, run_id)
     records = [(c.partition_key, data) for _, _, c, data in encoded]
-    for i in progress(range(0, len(records), batch)):
+    batches = range(0, len(records), batch)
+    for i in progress(batches) if progress else batches:
         stream.put(records[i:i + batch])
     return IngestResult(session, run_id, len(session.entities), len(encoded), doc["counts"]["samples"],
                         sum(len(d) for d in objects.values()), location, registered)

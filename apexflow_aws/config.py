@@ -1,12 +1,18 @@
 """Where the functions find their resources: environment variables, secrets, clients."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from functools import lru_cache
 from urllib.parse import quote
 
-SECRET_MAX_AGE = 300  # seconds a fetched database secret is trusted: a rotated password is seen within this
+SECRET_MAX_AGE = 300  # seconds a container trusts a database secret it read: a rotation reaches it this fast
+
+# At DEBUG, botocore logs whole responses, secrets' values included: it never logs below WARNING here,
+# whatever level the function's logging is set to.
+for _name in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @lru_cache(maxsize=None)
@@ -29,32 +35,32 @@ def _secret_dsn(secret_arn: str, refresh: bool) -> str:
     secret = parameters.get_secret(secret_arn, transform="json", max_age=SECRET_MAX_AGE, force_fetch=refresh)
     host = os.environ.get("DATABASE_HOST") or secret["host"]
     name = os.environ.get("DATABASE_NAME") or secret.get("dbname", "apexflow")
-    return (f"postgresql://{quote(secret['username'])}:{quote(secret['password'])}@{host}:"
-            f"{secret.get('port', 5432)}/{name}?sslmode=require")
+    user, password, host = (quote(x, safe="") for x in (secret["username"], secret["password"], host))
+    return f"postgresql://{user}:{password}@{host}:{secret.get('port', 5432)}/{name}?sslmode=require"
 
 
 _local = threading.local()
 
 
 def connection():
-    """This thread's database connection, reused across invocations of a warm container; reopened when closed
-    or when the login changed (the secret rotated). A refused login re-reads the secret once."""
-    import psycopg2
-
-    from apexflow.storage.db import connect
+    """This thread's database connection, reused across invocations of a warm container (rid of any
+    transaction an earlier invocation left open), with ``apexflow.storage.db``'s timeouts; reopened when
+    closed or when the login changed (the secret rotated). A refused login re-reads the secret once."""
+    from apexflow.storage.db import DatabaseUnavailable, connect
 
     dsn = database_dsn()
     conn = getattr(_local, "conn", None)
     if conn is not None and not conn.closed and _local.dsn == dsn:
+        conn.rollback()
         return conn
     if conn is not None:
         conn.close()
     try:
-        conn = connect(dsn, connect_timeout=10)
-    except psycopg2.OperationalError:
+        conn = connect(dsn)
+    except DatabaseUnavailable:
         if "DATABASE_URL" in os.environ:
             raise
         dsn = database_dsn(refresh=True)
-        conn = connect(dsn, connect_timeout=10)
+        conn = connect(dsn)
     _local.conn, _local.dsn = conn, dsn
     return conn

@@ -1,7 +1,8 @@
-"""Records that failed every retry, kept in S3 with their payload for replay.
+"""Records the local event-source mapping gave up on, kept in the failed-batches bucket with their payload.
 
-The object mirrors what Lambda's S3 on-failure destination writes for a stream: the
-condition, the batch's shard and sequence range, and here the records themselves.
+The object mirrors what Lambda's S3 on-failure destination writes there for a stream in AWS: the
+condition (retries exhausted, or the records too old), the batch's shard and sequence range, and the
+records themselves.
 """
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ class S3DeadLetters:
     def __init__(self, s3, bucket: str, stream_arn: str = ""):
         self.s3, self.bucket, self.stream_arn = s3, bucket, stream_arn
 
-    def __call__(self, shard: str, records: list[dict], error: str, attempts: int) -> str:
+    def __call__(self, shard: str, records: list[dict], error: str, attempts: int, condition: str) -> str:
         first, last = records[0]["SequenceNumber"], records[-1]["SequenceNumber"]
         key = f"{PREFIX}{shard}/{first}-{last}.json"
         doc = {
-            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts,
+            "requestContext": {"condition": condition, "approximateInvokeCount": attempts,
                                "functionError": error},
             "KinesisBatchInfo": {"shardId": shard, "startSequenceNumber": first, "endSequenceNumber": last,
                                  "batchSize": len(records), "streamArn": self.stream_arn},

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 
 from benchmarks import machine, report
-from benchmarks.detection_throughput import race_events
+from benchmarks.detection_throughput import RUN, race_events
 from infra.names import Settings
 
 
@@ -99,11 +99,11 @@ def main(argv=None) -> int:
     from apexflow_aws.local.handlers import load
 
     events, _, rows, _ = race_events(args.seed, args.laps, args.batch)
-    session, facts, _ = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
+    session, facts, _, _ = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
     with scratch_database() as dsn:
         conn = psycopg2.connect(dsn)
         with transaction(conn) as cur:
-            register(cur, session, facts, "bench")
+            register(cur, session, facts, RUN)
         conn.close()
         env = {"DATABASE_URL": dsn, "POWERTOOLS_SERVICE_NAME": "analyze", "POWERTOOLS_TRACE_DISABLED": "true",
                "POWERTOOLS_METRICS_NAMESPACE": "ApexFlowBench", "AWS_DEFAULT_REGION": "us-east-1"}

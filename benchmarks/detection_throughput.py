@@ -40,6 +40,7 @@ from benchmarks import machine, report
 from infra.names import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+RUN = "bench"  # the run the chunks name, as the benchmark registers their session
 
 
 def race_events(seed: int, laps: int, batch: int) -> tuple[list[dict], dict, int, int]:
@@ -52,6 +53,7 @@ def race_events(seed: int, laps: int, batch: int) -> tuple[list[dict], dict, int
     for entity, t, vals in race.samples():
         units = {k: channels[k].unit for k in vals}
         for c in chunks.split(session.session_id, entity, t, vals, units, 10.0):
+            c.run_id = RUN
             keyed.append((c.seq, c.partition_key, base64.b64encode(chunks.encode(c)).decode()))
             rows += c.n
             values += c.n * len(c.values)

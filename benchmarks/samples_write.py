@@ -26,14 +26,14 @@ def main(argv=None) -> int:
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction
 
-    session, facts, encoded = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
+    session, facts, run_id, encoded = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
     chunks = [c for _, _, c, _ in encoded]
     starts = {session.session_id: session.start_time}
     encode_s = copy_s = 0.0
     with scratch_database() as dsn:
         conn = psycopg2.connect(dsn)
         with transaction(conn) as cur:
-            register(cur, session, facts, "bench")
+            register(cur, session, facts, run_id)
         for i in range(0, len(chunks), args.batch):
             t0 = time.perf_counter()
             data = samples.copy_data(chunks[i:i + args.batch], starts)

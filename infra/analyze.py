@@ -6,6 +6,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
+from apexflow_aws.mapping import ANALYZE
 from infra.data import Data
 from infra.function import python_function
 from infra.layers import Layers
@@ -38,7 +39,7 @@ class Analyze(Construct):
             batch_size=settings.analyze_batch_size,
             max_batching_window=Duration.seconds(settings.analyze_batching_window_seconds),
             parallelization_factor=settings.analyze_parallelization_factor,
-            bisect_batch_on_error=True,
+            bisect_batch_on_error=ANALYZE.bisect_batch_on_error,
             retry_attempts=settings.analyze_retry_attempts,
             max_record_age=Duration.seconds(settings.analyze_max_record_age_seconds),
             report_batch_item_failures=True,

@@ -60,7 +60,7 @@ class Api(Construct):
         data.raw.grant_read(self.function)
         ingest.grant_invoke(self.function)
         state_machine.grant_start_execution(self.function)
-        state_machine.grant_read(self.function)
+        state_machine.grant_execution(self.function, "states:DescribeExecution")
         for action in ("GetObject*", "GetBucket*", "List*"):
             acknowledge(self.function, f"IAM5[Action::s3:{action}]", "Telemetry reads raw chunks by their "
                         "manifest; grantRead scoped to the raw-chunk bucket only.")

@@ -100,6 +100,9 @@ class Data(Construct):
             require_tls=True, iam_auth=False,
             client_password_auth_type=rds.ClientPasswordAuthType.POSTGRES_SCRAM_SHA_256,
             borrow_timeout=Duration.seconds(30),
+            # The only SET the functions send is SET LOCAL statement_timeout, inside the transaction it bounds
+            # (apexflow/storage/db.py): no session state for the proxy to pin a connection for.
+            session_pinning_filters=[rds.SessionPinningFilter.EXCLUDE_VARIABLE_SETS],
         )
         self.rotation_subnets = network.function_subnets
         self.rotate(self.admin_secret, settings, immediately=True)

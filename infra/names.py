@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apexflow.insights.pricing import DEFAULT_MODEL, DEFAULT_TOKEN_BUDGET
+from apexflow_aws.mapping import ANALYZE
 
 # Identity of the system.
 PREFIX = "apexflow"
@@ -64,12 +65,12 @@ class Settings:
     shard_count: int = 2                    # used when provisioned
     stream_retention_hours: int = 24
 
-    # Analyze: the Kinesis event source mapping
-    analyze_batch_size: int = 1000           # a full batch only in catch-up; live, the window closes first
-    analyze_batching_window_seconds: int = 2
-    analyze_parallelization_factor: int = 2
-    analyze_retry_attempts: int = 3
-    analyze_max_record_age_seconds: int = 3600
+    # Analyze: the Kinesis event source mapping (defaults shared with local mode: apexflow_aws/mapping.py)
+    analyze_batch_size: int = ANALYZE.batch_size
+    analyze_batching_window_seconds: int = ANALYZE.batching_window_seconds
+    analyze_parallelization_factor: int = ANALYZE.parallelization_factor
+    analyze_retry_attempts: int = ANALYZE.retry_attempts
+    analyze_max_record_age_seconds: int = ANALYZE.max_record_age_seconds
     analyze_memory_mb: int = 1024
     analyze_timeout_seconds: int = 120
     analyze_reserved_concurrency: int = 0   # 0: unreserved; else a cap that protects the proxy's pool

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -73,6 +73,13 @@ def fresh_database(base: str):
     _admin(base, f"CREATE DATABASE {name} TEMPLATE apexflow_test_template")
     yield _with_db(base, name)
     _admin(base, f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def new_database(pg_server):
+    """Makes fresh, migrated databases on demand; all are dropped after the test."""
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(fresh_database(pg_server))
 
 
 @pytest.fixture

@@ -41,3 +41,12 @@ def test_skab_benchmark_meets_its_targets_on_the_real_pump_data():
         pytest.skip(f"SKAB data not found under {skab.SKAB} (the shared data folder is absent)")
     assert len(result["files"]) == 34
     assert result["f1"] >= 0.80 and result["far"] <= 0.10 and result["nab"]["standard"] >= 35
+
+
+def test_load_benchmark_reconciles_every_session_and_reports_the_lag(pg_server, monkeypatch, capsys):
+    from benchmarks import load
+
+    monkeypatch.setenv("DATABASE_URL", pg_server)
+    assert load.main(["--sessions", "2", "--laps", "1", "--speed", "100", "--shards", "2"]) == 0  # raises if not
+    out = capsys.readouterr().out
+    assert "every session's chunks and samples in the database equal its source's" in out and "| seconds |" in out

@@ -18,8 +18,9 @@ def make(n=40, seq=3, **over):
 
 def test_round_trip_keeps_every_value_and_identity():
     c = make()
+    c.run_id = "33acb4412790310f"
     back = chunks.decode(chunks.encode(c))
-    assert (back.session_id, back.entity_id, back.seq, back.n) == ("sim-1", "VER", 3, 40)
+    assert (back.session_id, back.run_id, back.entity_id, back.seq, back.n) == ("sim-1", c.run_id, "VER", 3, 40)
     np.testing.assert_array_equal(back.t, c.t)
     np.testing.assert_array_equal(back.values["RPM"], c.values["RPM"])
     assert back.units == {"Speed": "km/h", "RPM": "1/min"}
@@ -53,6 +54,17 @@ def test_truncated_payload_is_malformed():
     data = chunks.encode(make())
     with pytest.raises(ContractError, match="malformed chunk"):
         chunks.decode(data[:-5])
+
+
+def test_an_empty_chunk_is_refused():
+    with pytest.raises(ContractError, match="has no samples; send only chunks with at least one sample"):
+        make(n=0).validate()
+
+
+def test_a_chunk_over_the_record_limit_is_refused_when_encoded():
+    noise = np.random.default_rng(0).uniform(0, 1, 150_000).astype(np.float32)  # incompressible
+    with pytest.raises(ContractError, match="over the 1 MB record limit; use shorter chunks"):
+        chunks.encode(make(n=150_000, Speed=noise, RPM=noise[::-1].copy()))
 
 
 def test_out_of_order_timestamps_name_the_sample():
@@ -122,6 +134,7 @@ def test_headers_written_another_way_decode_to_their_own_channels():
         return struct.pack("<4sHI", b"AXFC", 1, len(head)) + head + zlib.compress(body)
 
     a = chunks.decode(record("channels", [["Speed", "km/h"], ["RPM", "1/min"]]))
+    assert a.run_id == ""  # schema version 1 named no run: still readable
     b = chunks.decode(record("channels", [["Throttle", "%"], ["Brake", "bool"]]))
     assert list(a.values) == ["Speed", "RPM"] and list(b.values) == ["Throttle", "Brake"]
     assert b.units == {"Throttle": "%", "Brake": "bool"}

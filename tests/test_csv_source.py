@@ -91,6 +91,9 @@ def test_channels_can_be_picked_and_start_time_given(tmp_path):
       "x.csv:4: column 'car'"]),
     ("car,t,v\nA,0,1\nB,0,1\nA,0,2\n", ["x.csv:4: entity 'A' already has a sample at t=0s (line 2)"]),
     ("car,t,v\nA,0,inf\nA,1,nan\n", ["x.csv:2: column 'v': 'inf'", "x.csv:3: column 'v': 'nan'"]),
+    ("car,t,v\nA,0,3.4e38\nA,1,1e39\nA,2,-1e39\n",
+     ["x.csv:3: column 'v': '1e39' is beyond ±3.4028235e+38, the largest value a channel holds (channels are "
+      "float32)", "x.csv:4: column 'v': '-1e39' is beyond"]),
     ("car,t,speed (km/h,v\nA,0,1,2\n", ["column 'speed (km/h': channel name"]),
 ])
 def test_malformed_rows_are_reported_with_line_numbers(tmp_path, body, messages):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apexflow.contract import ContractError
+from apexflow.contract import SCHEMA_VERSION, ContractError
 from apexflow.ingest import ingest
 from apexflow.sources import fastf1 as f1
 from apexflow.sources import from_spec
@@ -270,7 +270,7 @@ def test_every_shared_session_ingests_offline_with_fastf1s_numbers(key, offline)
     assert result.chunks == 0 and mem.records == []
     manifest = mem.runs[session.session_id][2]
     assert manifest["counts"]["laps"] == laps_expected
-    assert "car_data" in manifest["missing"] and manifest["schema_version"] == 1
+    assert "car_data" in manifest["missing"] and manifest["schema_version"] == SCHEMA_VERSION
     assert mem.registered == [(session.session_id, result.run_id, laps_expected)]
 
 

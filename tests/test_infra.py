@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk.assertions import Match, Template  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
+from apexflow_aws.mapping import ANALYZE  # noqa: E402
 from infra import names  # noqa: E402
 from infra.app import build  # noqa: E402
 from infra.insights import function_placeholders  # noqa: E402
@@ -152,6 +153,8 @@ def test_rds_proxy_requires_tls_and_serves_every_login(synthed):
     (proxy,) = resources(synthed, "AWS::RDS::DBProxy").values()
     props = proxy["Properties"]
     assert props["RequireTLS"] is True and props["EngineFamily"] == "POSTGRESQL"
+    (group,) = resources(synthed, "AWS::RDS::DBProxyTargetGroup").values()  # SET LOCAL pins no session
+    assert group["Properties"]["ConnectionPoolConfigurationInfo"]["SessionPinningFilters"] == ["EXCLUDE_VARIABLE_SETS"]
     secrets = {a["SecretArn"]["Ref"] for a in props["Auth"]}
     assert {s.split("SecretAttachment")[0] for s in secrets} == {"DataAdmin", "DataApp", "DataReadOnly"}
 
@@ -238,12 +241,14 @@ def test_ingest_is_a_container_image_on_a_race_weekend_schedule_with_an_on_deman
 
 
 def test_analyze_event_source_isolates_failures_and_keeps_the_payload(synthed):
+    """Deployed with the settings local mode's mapping runs with (``apexflow_aws.mapping``)."""
     failed_bucket = logical_id(synthed, "AWS::S3::Bucket", "DataFailedBatches")
     synthed.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "BisectBatchOnFunctionError": True,
-        "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 2, "ParallelizationFactor": 2,
-        "MaximumRetryAttempts": 3, "MaximumRecordAgeInSeconds": 3600, "StartingPosition": "TRIM_HORIZON",
+        "BisectBatchOnFunctionError": ANALYZE.bisect_batch_on_error,
+        "BatchSize": ANALYZE.batch_size, "MaximumBatchingWindowInSeconds": ANALYZE.batching_window_seconds,
+        "ParallelizationFactor": ANALYZE.parallelization_factor, "MaximumRetryAttempts": ANALYZE.retry_attempts,
+        "MaximumRecordAgeInSeconds": ANALYZE.max_record_age_seconds, "StartingPosition": "TRIM_HORIZON",
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failed_bucket, "Arn"]}}}})
 
 
@@ -258,6 +263,43 @@ def test_analyze_bundle_is_the_core_layer_only(synthed):
     assert [_name(r) for r in requirements()["report"]] == ["plotly"]
     api = synthed.raw["Resources"][logical_id(synthed, "AWS::Lambda::Function", "ApiFunction")]
     assert {"Ref": logical_id(synthed, "AWS::Lambda::LayerVersion", "LayersReport")} in api["Properties"]["Layers"]
+
+
+_XRAY = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+_SECRET = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
+_S3_RW = {"s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:PutObject",
+          "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
+LEAST_PRIVILEGE = {  # function -> (actions, the resources they may name: logical-id prefixes)
+    "IngestFunction": (_XRAY | _SECRET | _S3_RW | {"kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords",
+                        "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage", "states:StartExecution"},
+                       {"DataAppSecret", "DataRawChunks", "DataStream", "IngestDeadLetters", "InsightsStateMachine"}),
+    "AnalyzeFunction": (_XRAY | _SECRET | _S3_RW | {
+        "kinesis:DescribeStream", "kinesis:DescribeStreamConsumer", "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:ListStreams",
+        "kinesis:SubscribeToShard", "states:StartExecution"},
+        {"DataAppSecret", "DataFailedBatches", "DataStream", "InsightsStateMachine"}),
+    "InsightsFunction": (_XRAY | _SECRET, {"DataAppSecret", "InsightsOpenAiKey"}),
+    "ApiFunction": (_XRAY | _SECRET | {"states:StartExecution", "states:DescribeExecution", "lambda:InvokeFunction",
+                                       "s3:GetBucket*", "s3:GetObject*", "s3:List*"},
+                    {"DataAppSecret", "DataRawChunks", "IngestFunction", "InsightsStateMachine"}),
+    "MigrationsFunction": (_XRAY | _SECRET, {"DataAdminSecret", "DataAppSecret", "DataReadOnlySecret"}),
+}
+
+
+def test_each_function_may_do_only_what_it_uses(synthed):
+    """Exact actions per function (a new grant is a decision, made here), on its own resources only."""
+    functions = resources(synthed, "AWS::Lambda::Function")
+    for prefix, (actions, allowed) in LEAST_PRIVILEGE.items():
+        (fn,) = [f for k, f in functions.items() if k.startswith(prefix) and "Provider" not in k]
+        role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        statements = [st for p in resources(synthed, "AWS::IAM::Policy").values() if {"Ref": role} in
+                      p["Properties"]["Roles"] for st in p["Properties"]["PolicyDocument"]["Statement"]]
+        granted = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+        assert granted == actions, prefix
+        named = set(re.findall(r'"(?:Ref|Fn::GetAtt)": \[?"([A-Za-z0-9]+)"',
+                               json.dumps([st["Resource"] for st in statements if st["Resource"] != "*"])))
+        assert {n for n in named if not any(n.startswith(a) for a in allowed)} == set(), prefix
+        assert all(st["Resource"] != "*" or set(st["Action"]) <= _XRAY for st in statements), prefix
 
 
 # --- insights and API ----------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import numpy as np
 import psycopg2
 import pytest
 
-from apexflow.contract import Channel, Entity, Session, SessionFacts
+from apexflow.chunk import decode
+from apexflow.contract import SCHEMA_VERSION, Channel, Entity, Session, SessionFacts
 from apexflow.ingest import ingest
 
 START = datetime(2025, 5, 3, 16, tzinfo=timezone.utc)
@@ -83,6 +84,20 @@ def _manifest(s3):
     return json.loads(s3.get_object(Bucket="raw", Key="raw/test/bench-1/manifest.json")["Body"].read())
 
 
+def test_samples_of_an_entity_the_session_does_not_declare_stop_ingest_before_anything_is_written(s3):
+    from apexflow.contract import ContractError
+    from apexflow_aws.raw_store import S3RawStore
+
+    class Stray(Source):
+        def samples(self):
+            yield from super().samples()
+            yield "C", np.arange(3.0), {"v": np.zeros(3)}
+
+    with pytest.raises(ContractError, match="samples for entity 'C', which the session does not declare"):
+        ingest(Stray(), S3RawStore(s3, "raw"), Sink(), lambda *a: True)
+    assert _keys(s3) == []
+
+
 def test_layout_and_manifest(s3):
     from apexflow_aws.raw_store import S3RawStore
 
@@ -92,11 +107,11 @@ def test_layout_and_manifest(s3):
     assert keys == ["raw/test/bench-1/manifest.json"] + sorted(f"{run}{e}/{i:08d}.axfc"
                                                                for e in "AB" for i in range(3))
     m = _manifest(s3)
-    assert m["chunk_prefix"] == run and m["schema_version"] == 1 and m["run_id"] == result.run_id
+    assert m["chunk_prefix"] == run and m["schema_version"] == SCHEMA_VERSION and m["run_id"] == result.run_id
     assert m["counts"] == {"entities": 2, "chunks": 6, "samples": 120, "laps": 2, "track_status": 0}
     for key, digest in m["checksums"].items():
         body = s3.get_object(Bucket="raw", Key=f"{run}{key}.axfc")["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == digest
+        assert hashlib.sha256(body).hexdigest() == digest and decode(body).run_id == result.run_id
 
 
 def test_reingest_replaces_the_run_and_leaves_no_mix(s3):
@@ -160,7 +175,7 @@ def test_session_without_telemetry_registers_laps_and_records_what_is_missing(lo
 
 
 def test_cli_ingests_a_csv_file_end_to_end(dsn, tmp_path, capsys, monkeypatch):
-    from apexflow import cli
+    from apexflow_aws import cli
 
     monkeypatch.setenv("DATABASE_URL", dsn)  # the CLI starts its own local stack on this database
     p = tmp_path / "rig.csv"

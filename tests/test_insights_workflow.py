@@ -139,7 +139,7 @@ def test_complete_analysis_starts_the_workflow_once_and_a_session_without_a_chun
 
 
 def test_insights_command_prints_the_race_story_first_and_says_what_is_wrong(dsn, monkeypatch, capsys):
-    from apexflow.cli import main
+    from apexflow_aws.cli import main
 
     monkeypatch.setenv("DATABASE_URL", dsn)
     session_id = register_race(dsn)

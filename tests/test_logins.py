@@ -65,9 +65,9 @@ def test_the_read_only_login_cannot_write_even_out_of_read_only_mode(demo_dsn, l
 
 def test_the_app_login_runs_the_pipeline_with_its_own_privileges(dsn, login):
     app = login(dsn, "app")
-    session, facts, encoded = encode_session(SyntheticRace(seed=3, laps=2, cars=4))
+    session, facts, run_id, encoded = encode_session(SyntheticRace(seed=3, laps=2, cars=4))
     with transaction(app) as cur:
-        assert register(cur, session, facts, "run-1")
+        assert register(cur, session, facts, run_id)
     batch = Batch(app)
     for _, _, _, data in encoded:
         batch.add(data)

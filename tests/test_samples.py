@@ -13,9 +13,9 @@ from apexflow.storage.db import transaction
 
 @pytest.fixture
 def race(db):
-    session, facts, encoded = encode_session(SyntheticRace(seed=2, laps=1, cars=3))
+    session, facts, run_id, encoded = encode_session(SyntheticRace(seed=2, laps=1, cars=3))
     with transaction(db) as cur:
-        register(cur, session, facts, "run-1")
+        register(cur, session, facts, run_id)
     return session, facts, encoded
 
 
@@ -55,7 +55,7 @@ def test_every_sample_is_copied_once_with_its_time_and_channels(db, race):
 
 def test_a_channel_the_session_lacks_is_null(db):
     source = SyntheticRace(seed=4, laps=1, cars=2)
-    session, facts, encoded = encode_session(source)
+    session, facts, run_id, encoded = encode_session(source)
     session.channels = tuple(ch for ch in session.channels if ch.name not in ("X", "Y", "Z"))
     for _, _, c, _ in encoded:
         for name in ("X", "Y", "Z"):
@@ -64,7 +64,7 @@ def test_a_channel_the_session_lacks_is_null(db):
     from apexflow.chunk import encode
 
     with transaction(db) as cur:
-        register(cur, session, facts, "run-1")
+        register(cur, session, facts, run_id)
     analyze(db, [encode(c) for _, _, c, _ in encoded])
     assert rows(db, "SELECT count(*), count(x), count(speed) FROM samples")[0] == (
         sum(c.n for _, _, c, _ in encoded), 0, sum(c.n for _, _, c, _ in encoded))
@@ -86,9 +86,9 @@ def test_generic_sessions_keep_their_samples_out(db, tmp_path):
 
     path = tmp_path / "rig.csv"
     path.write_text("unit,t,temp\n" + "".join(f"a,{i},{20 + i % 3}\n" for i in range(50)))
-    session, facts, encoded = encode_session(FileSource(path, entity_col="unit", time_col="t"))
+    session, facts, run_id, encoded = encode_session(FileSource(path, entity_col="unit", time_col="t"))
     assert session.profile == "generic"
     with transaction(db) as cur:
-        register(cur, session, facts, "run-1")
+        register(cur, session, facts, run_id)
     assert analyze(db, [data for _, _, _, data in encoded])["processed"] == len(encoded)
     assert rows(db, "SELECT count(*) FROM samples")[0][0] == 0

@@ -10,7 +10,8 @@ Columns:
 - every other column is a channel (or only ``channels``, if given). A header such as
   ``speed [km/h]`` or ``speed (km/h)`` names the channel ``speed`` with unit ``km/h``;
   ``units={"speed": "km/h"}`` does the same. Every cell of a channel must be a finite number
-  (``true``/``false`` are 1/0).
+  (``true``/``false`` are 1/0) within float32's range (``FLOAT32_MAX``, about 3.4e38): channels
+  travel as float32.
 
 ``profile="motorsport"`` reads a car's telemetry instead: the columns that carry car channels
 (by ``mapping`` or recognised names, ``apexflow.sources.motorsport``) become the contract's F1
@@ -41,6 +42,7 @@ from apexflow.contract import PROFILES, Channel, ContractError, Entity, Session,
 from apexflow.sources import motorsport
 
 MAX_ERRORS = 20
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 _UNIT_HEADER = re.compile(r"^\s*(.+?)\s*[\[(]\s*(.+?)\s*[\])]\s*$")
 _DURATION = re.compile(r"^(?:(-?\d+) days? )?(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 _BOOL = {"true": 1.0, "false": 0.0}
@@ -85,7 +87,14 @@ def _number(value, empty_ok: bool) -> float:
         return f
     if not math.isfinite(f):
         raise ValueError("not a finite number")
+    if abs(f) > FLOAT32_MAX:
+        raise _Beyond(f"is beyond ±{FLOAT32_MAX:.8g}, the largest value a channel holds (channels are float32); "
+                      "rescale the column, e.g. to another unit")
     return f
+
+
+class _Beyond(ValueError):
+    """A finite number that a float32 channel cannot hold."""
 
 
 def _parse_start(value) -> datetime:
@@ -106,6 +115,8 @@ class FileSource:
                  session_id: str | None = None, start_time=None, channels: list[str] | None = None,
                  units: dict[str, str] | None = None, profile: str = "auto", mapping: dict[str, str] | None = None):
         self.path = Path(path)
+        if not self.path.is_file():  # checked first, so a request for a missing file starts nothing
+            raise ContractError(f"{self.path}: no such file")
         if profile not in ("auto", *PROFILES):
             raise ContractError(f"profile must be auto or one of {', '.join(PROFILES)}, got {profile!r}")
         if mapping and profile == "generic":
@@ -128,8 +139,6 @@ class FileSource:
     # -- reading
     def _rows(self) -> Iterator[tuple[int, dict]]:
         """(line number, {column: raw value}) of every data row; header problems raise at once."""
-        if not self.path.is_file():
-            raise ContractError(f"{self.path}: no such file")
         if self.fmt == "csv":
             with self.path.open(newline="", encoding="utf-8-sig") as f:
                 reader = csv.reader(f)
@@ -248,8 +257,8 @@ class FileSource:
                 v = row.get(col)
                 try:
                     f = _number(v, empty_ok=self.profile == "motorsport")
-                except (ValueError, TypeError):
-                    err(line, f"column {col!r}: {v!r} is not a finite number")
+                except (ValueError, TypeError) as e:
+                    err(line, f"column {col!r}: {v!r} {e if isinstance(e, _Beyond) else 'is not a finite number'}")
                     bad = True
                     break
                 values.append(f)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-import psycopg2
+from apexflow.storage.db import connect
 
 _LOCK = 7_415_001  # advisory lock id: concurrent migrators wait for each other
 
@@ -16,7 +16,7 @@ def available() -> list[tuple[int, str, str]]:
 
 def migrate(dsn: str) -> list[str]:
     """Apply pending migrations; returns the names applied (empty when up to date)."""
-    conn = psycopg2.connect(dsn)
+    conn = connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))

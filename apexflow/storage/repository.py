@@ -85,13 +85,21 @@ def write_samples(cur, data: bytes) -> None:
     cur.copy_expert(samples.COPY_SQL, io.BytesIO(data))
 
 
-def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel]] | None:
-    """(profile, channels by name) of a registered session, or None."""
-    cur.execute("SELECT profile, channels FROM sessions WHERE session_id = %s", (session_id,))
+def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str, set[str]] | None:
+    """(profile, channels by name, current run, entity ids) of a registered session, or None."""
+    cur.execute("SELECT profile, channels, run_id, ARRAY(SELECT entity_id FROM entities e "
+                "WHERE e.session_id = s.session_id) FROM sessions s WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     if row is None:
         return None
-    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}
+    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}, row[2], set(row[3])
+
+
+def lock_runs(cur, session_ids: list[str]) -> dict[str, str]:
+    """The current run of each registered session, locked against a re-registration until the transaction ends."""
+    cur.execute("SELECT session_id, run_id FROM sessions WHERE session_id = ANY(%s) ORDER BY session_id FOR SHARE",
+                (list(session_ids),))
+    return dict(cur.fetchall())
 
 
 def processed(cur, keys: list[tuple[str, str, int]]) -> set[tuple[str, str, int]]:

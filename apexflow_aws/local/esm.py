@@ -1,16 +1,25 @@
 """A local Kinesis event-source mapping: reads shards and invokes a handler as Lambda would.
 
-Events are genuine Lambda Kinesis payloads (base64 data, sequence numbers, partition keys,
-event ids). Semantics follow Lambda's mapping with ``ReportBatchItemFailures``: a batch
-whose response lists failures is retried from the lowest failed sequence number; a handler
-error retries the whole batch; after ``max_retries`` the failed records go, payload included,
-to ``on_failure`` and the shard moves on.
+It runs with the deployed mapping's settings (``apexflow_aws.mapping.ANALYZE``) and follows Lambda's
+documented behaviour with ``ReportBatchItemFailures``: each shard's records are split into
+``parallelization_factor`` lanes by partition key (a key's records stay in one lane, in order), a lane
+is delivered in batches of up to ``batch_size``; a batch whose response lists failures is retried from
+the lowest failed sequence number; a function error splits the batch in two (bisection) before retrying;
+after ``retry_attempts`` retries the failed records, and any record older than
+``max_record_age_seconds``, go, payload included, to ``on_failure``, and the lane moves on. Events are
+genuine Lambda Kinesis payloads (base64 data, sequence numbers, partition keys, event ids). Locally the
+lanes run one batch after another, where Lambda runs them at once; no batching window is needed, as
+the records are all there when a batch is read.
 """
 from __future__ import annotations
 
 import base64
+import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
+
+from apexflow_aws.mapping import ANALYZE, MappingSettings
 
 
 @dataclass
@@ -46,10 +55,11 @@ def kinesis_event(records: list[dict], shard_id: str, stream_arn: str, region: s
 
 
 class EventSourceMapping:
-    def __init__(self, kinesis, stream_name: str, handler, batch_size: int = 100, max_retries: int = 2,
-                 on_failure=None):
+    def __init__(self, kinesis, stream_name: str, handler, settings: MappingSettings = ANALYZE, on_failure=None,
+                 clock=time.time):
+        """``on_failure(shard, records, error, attempts, condition)`` keeps records given up on."""
         self.kinesis, self.stream_name, self.handler = kinesis, stream_name, handler
-        self.batch_size, self.max_retries, self.on_failure = batch_size, max_retries, on_failure
+        self.settings, self.on_failure, self.clock = settings, on_failure, clock
         desc = kinesis.describe_stream(StreamName=stream_name)["StreamDescription"]
         self.arn = desc["StreamARN"]
         self.region = self.arn.split(":")[3]
@@ -57,45 +67,64 @@ class EventSourceMapping:
             s["ShardId"]: kinesis.get_shard_iterator(StreamName=stream_name, ShardId=s["ShardId"],
                                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             for s in desc["Shards"]}
-        self.pending = {shard: [] for shard in self.iterators}
+        self.lanes = {shard: [[] for _ in range(settings.parallelization_factor)] for shard in self.iterators}
         self.invocations = 0
         self.failed_records = 0
 
     def poll(self) -> int:
-        """One batch per shard, shards in turn; returns records delivered (0 when caught up)."""
-        delivered = 0
-        for shard in self.iterators:
-            if len(self.pending[shard]) < self.batch_size:
-                resp = self.kinesis.get_records(ShardIterator=self.iterators[shard], Limit=self.batch_size)
+        """One batch per lane, shards in turn; returns records delivered (0 when caught up)."""
+        delivered, size = 0, self.settings.batch_size
+        for shard, lanes in self.lanes.items():
+            if min(map(len, lanes)) < size:
+                resp = self.kinesis.get_records(ShardIterator=self.iterators[shard], Limit=size)
                 self.iterators[shard] = resp["NextShardIterator"]
-                self.pending[shard] += resp["Records"]
-            batch = self.pending[shard][:self.batch_size]
-            if batch:
-                self._deliver(shard, batch)
-                del self.pending[shard][:len(batch)]
-                delivered += len(batch)
+                for r in resp["Records"]:
+                    lanes[zlib.crc32(r["PartitionKey"].encode()) % len(lanes)].append(r)
+            for lane in lanes:
+                batch = lane[:size]
+                if batch:
+                    self._deliver(shard, batch, self.settings.retry_attempts)
+                    del lane[:len(batch)]
+                    delivered += len(batch)
         return delivered
 
     def drain(self, progress=lambda n: None) -> None:
         while n := self.poll():
             progress(n)
 
-    def _deliver(self, shard: str, batch: list[dict]) -> None:
-        todo = batch
-        for attempt in range(self.max_retries + 1):
+    def _deliver(self, shard: str, todo: list[dict], retries: int) -> None:
+        attempts = 0
+        while todo:
+            oldest = self.clock() - self.settings.max_record_age_seconds
+            expired = [r for r in todo if r["ApproximateArrivalTimestamp"].timestamp() < oldest]
+            if expired:
+                self._give_up(shard, expired, "records older than the maximum record age", attempts,
+                              "RecordAgeExceeded")
+                todo = todo[len(expired):]  # arrival times grow along a shard: the old ones lead
+                continue
+            attempts += 1
             self.invocations += 1
             try:
                 response = self.handler(kinesis_event(todo, shard, self.arn, self.region), LambdaContext())
                 failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
-            except Exception as e:  # the whole batch failed: retry it all
-                failed, error = {r["SequenceNumber"] for r in todo}, repr(e)
-            else:
                 error = "record failures reported by the function"
+            except Exception as e:  # a function error: the whole batch failed
+                if self.settings.bisect_batch_on_error and len(todo) > 1:
+                    half = len(todo) // 2
+                    for part in (todo[:half], todo[half:]):
+                        self._deliver(shard, part, retries)
+                    return
+                failed, error = {r["SequenceNumber"] for r in todo}, repr(e)
             if not failed:
                 return
-            first = min(i for i, r in enumerate(todo) if r["SequenceNumber"] in failed)
-            last_failed = [r for r in todo if r["SequenceNumber"] in failed]
-            todo = todo[first:]
-        self.failed_records += len(last_failed)
+            if retries == 0:
+                self._give_up(shard, [r for r in todo if r["SequenceNumber"] in failed], error, attempts,
+                              "RetryAttemptsExhausted")
+                return
+            retries -= 1
+            todo = todo[min(i for i, r in enumerate(todo) if r["SequenceNumber"] in failed):]
+
+    def _give_up(self, shard: str, records: list[dict], error: str, attempts: int, condition: str) -> None:
+        self.failed_records += len(records)
         if self.on_failure:
-            self.on_failure(shard, last_failed, error, attempt + 1)
+            self.on_failure(shard, records, error, attempts, condition)

@@ -5,32 +5,29 @@ import os
 import sys
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
+import warnings
 
 from tqdm import tqdm
+
+from apexflow.storage.db import redact
 
 from apexflow_aws.local.esm import LambdaContext
 from apexflow_aws.local.handlers import load
 
 
-def redact(dsn: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(dsn)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    return urlunsplit(parts)
-
-
 def invoke_ingest(spec: dict) -> dict:
-    """The real ingest handler on one request, with progress bars."""
+    """The real ingest handler on one request, with progress bars and nothing else on the terminal: what
+    FastF1 could not fetch is in the result's ``missing`` (its own warnings would repeat it), and the
+    metrics warning speaks of CloudWatch, which a local run has not."""
     if spec.get("source") == "fastf1":
         import fastf1
 
-        fastf1.set_log_level("WARNING")
-    handler = load("ingest")
-    handler.progress = lambda it: tqdm(it, desc="stream ", unit="batch", file=sys.stderr)
-    with tqdm(total=1, desc="ingest ", unit="session", file=sys.stderr) as bar:
-        result = handler.handler(spec, LambdaContext("apexflow-ingest-local"))
+        fastf1.set_log_level("ERROR")
+    bars = lambda it: tqdm(it, desc="stream ", unit="batch", file=sys.stderr)  # noqa: E731
+    with warnings.catch_warnings(), tqdm(total=1, desc="ingest ", unit="session", file=sys.stderr) as bar:
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"fastf1\.")
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        result = load("ingest").handler(spec, LambdaContext("apexflow-ingest-local"), progress=bars)
         bar.update()
     return result
 

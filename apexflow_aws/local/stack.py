@@ -14,6 +14,7 @@ from apexflow.storage.db import database_url
 from apexflow.storage.migrate import migrate
 
 BUCKET = "apexflow-raw-local"
+FAILED_BUCKET = "apexflow-failed-batches-local"  # as in AWS, apart from the raw data
 STREAM = "apexflow-telemetry-local"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
@@ -46,7 +47,8 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True):
     insights.reset()
     try:
         with mock_aws(config=MOTO_CONFIG), workflow.lambda_dispatch():
-            client("s3").create_bucket(Bucket=BUCKET)
+            for bucket in (BUCKET, FAILED_BUCKET):
+                client("s3").create_bucket(Bucket=bucket)
             client("kinesis").create_stream(StreamName=STREAM, ShardCount=shards)
             os.environ.pop("OPENAI_SECRET_ARN", None)
             if os.environ.get("OPENAI_API_KEY"):
@@ -72,8 +74,8 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True):
 
 
 def analyze_stream(total: int):
-    """Drain the local stream through the real analyze handler, as its event-source mapping would,
-    records that fail every retry going to the dead-letter prefix; returns the mapping (for its counts)."""
+    """Drain the local stream through the real analyze handler with the deployed mapping's settings, records
+    given up on going to the failed-batches bucket; returns the mapping (for its counts)."""
     import sys
 
     from tqdm import tqdm
@@ -84,7 +86,7 @@ def analyze_stream(total: int):
     from apexflow_aws.local.handlers import load
 
     esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
-                             on_failure=S3DeadLetters(client("s3"), BUCKET))
+                             on_failure=S3DeadLetters(client("s3"), FAILED_BUCKET))
     with tqdm(total=total, desc="analyze", unit="chunk", file=sys.stderr) as bar:
         esm.drain(bar.update)
     return esm

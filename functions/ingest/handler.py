@@ -28,7 +28,6 @@ from apexflow_aws.stream import KinesisStream
 from apexflow_aws.workflow import start_when_complete
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
-progress = lambda it: it  # noqa: E731 - local mode swaps in progress bars
 
 
 def register(session, facts, run_id):
@@ -36,7 +35,7 @@ def register(session, facts, run_id):
         return register_session(cur, session, facts, run_id)
 
 
-def ingest_one(spec: dict) -> dict:
+def ingest_one(spec: dict, progress=None) -> dict:
     stream = KinesisStream(client("kinesis"), os.environ["STREAM_NAME"])
     if spec.get("speed") is not None:
         stream = PacedStream(stream, float(spec["speed"]))
@@ -93,9 +92,10 @@ def ingest_scheduled(event: dict) -> dict:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event, context, progress=None):
+    """``progress`` wraps the stream's batches (the local command's progress bar); Lambda passes none."""
     if event.get("action") == "resolve":
         return resolve(event)
     if event.get("source") == "schedule":
         return ingest_scheduled(event)
-    return ingest_one(event)
+    return ingest_one(event, progress)

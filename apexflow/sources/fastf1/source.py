@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime, timezone
 from typing import Iterator
 
 import numpy as np
@@ -14,6 +15,7 @@ from apexflow.sources.fastf1.convert import isna, py, rows_of
 from apexflow.sources.fastf1.events import match_event, match_session, session_id_of
 
 SOURCE = "fastf1"
+FIRST_SEASON = 1950
 
 
 class _Capture(logging.Handler):
@@ -44,6 +46,9 @@ class FastF1Source:
                  cache_dir: str | os.PathLike | None = None, http_cache: str | os.PathLike | None = None,
                  telemetry: bool = True):
         self.year, self.event_query, self.session_query = int(year), event, session
+        last = datetime.now(timezone.utc).year + 1
+        if not FIRST_SEASON <= self.year <= last:  # refused before FastF1 asks the network about it
+            raise ContractError(f"year {self.year} has no F1 season: give a year from {FIRST_SEASON} to {last}")
         self.cache_dir, self.http_cache, self.telemetry = cache_dir, http_cache, telemetry
         self._ff1 = None
         self._session: Session | None = None

@@ -95,7 +95,7 @@ def _ingest(args) -> int:
                 "units": _assignments(args.unit, "--unit", "NAME=UNIT", commas=False),
                 "channels": args.channels.split(",") if args.channels else None, "profile": args.profile,
                 "map": _assignments(args.map, "--map", "COLUMN=CHANNEL", commas=True)}
-        from_spec(spec)  # a bad request fails here, before the local stack starts
+    from_spec(spec)  # a bad request (a missing file, a year without F1) fails here, before anything starts
     spec["chunk_seconds"] = args.chunk_seconds
     if args.speed is not None:
         spec["speed"] = args.speed
@@ -255,7 +255,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Bad input exits 2, an unreachable or failing database 1, each with one line on stderr."""
+    from psycopg2 import OperationalError
+
     from apexflow.query.base import QueryError
+    from apexflow.storage.db import DatabaseUnavailable
 
     args = parser().parse_args(argv)
     try:
@@ -263,6 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ContractError, QueryError) as e:
         print(f"apexflow: error: {e}", file=sys.stderr)
         return 2
+    except DatabaseUnavailable as e:
+        print(f"apexflow: error: {e}", file=sys.stderr)
+        return 1
+    except OperationalError as e:  # lost or timed out mid-command
+        reason = (str(e).strip().splitlines() or ["no reason given"])[0]
+        print(f"apexflow: error: the database failed mid-command ({reason}); run the command again once it "
+              "is back (every step is idempotent, so a re-run completes the work)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
