@@ -12,7 +12,7 @@ import re
 
 from apexflow_aws.config import client
 
-logger = logging.getLogger("apexflow.insights")
+logger = logging.getLogger(__name__)
 
 
 def start_insights(session_id: str, entities: list[str]) -> str | None:

@@ -31,8 +31,8 @@ class Printer:
                          f"{d['severity']:<9}{lap}")
 
 
-def run(spec: dict, aws: bool = False, out=print) -> dict:
-    """Follow the session; the live stage's closing summary."""
+def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None) -> dict:
+    """Follow the session; the live stage's closing summary (locally on ``dsn``, default the usual database)."""
     from apexflow_aws import live
 
     if aws:
@@ -46,7 +46,7 @@ def run(spec: dict, aws: bool = False, out=print) -> dict:
     from apexflow_aws.local.handlers import load
     from apexflow_aws.local.stack import BUCKET, STREAM, local_stack
 
-    with local_stack() as dsn:
+    with local_stack(dsn=dsn) as dsn:
         esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
                                  on_failure=S3DeadLetters(client("s3"), BUCKET))
         printer = Printer(dsn, out)
