@@ -34,7 +34,7 @@ def secret(env: str) -> str | None:
 
 
 def feed_for(spec: dict):
-    """(feed, adapter) for a request."""
+    """(feed, adapter) for a request; ``adapter.handle(*message)`` maps a message of the feed."""
     source, session = spec.get("source"), str(spec.get("session") or "current")
     if source not in SOURCES:
         raise ContractError(f"unknown live source {source!r}; known: {', '.join(SOURCES)}")
@@ -44,22 +44,20 @@ def feed_for(spec: dict):
         raise ContractError(f"--session takes 'current' or an OpenF1 session key, got {session!r}")
     if source == "f1":
         token = None if spec.get("replay") else secret("F1_TOKEN_SECRET_ARN")
-        adapter = f1.F1LiveTiming(token=bool(token) or bool(spec.get("replay")))
-        handle = lambda m: adapter.handle(*m)  # noqa: E731
+        adapter = f1.F1LiveTiming(token=bool(token or spec.get("replay")))
     else:
         adapter = openf1.OpenF1(None if session == "current" else int(session))
-        handle = lambda m: adapter.handle(m[0], m[1])  # noqa: E731
     if spec.get("replay"):
         path = Path(spec["replay"])
         if not path.is_file():
             raise ContractError(f"no recorded stream at {path}")
-        return feeds.Replay(read(path), source, spec.get("speed")), handle
+        return feeds.Replay(read(path), source, spec.get("speed")), adapter
     if spec.get("mqtt"):
         host, _, port = spec["mqtt"].rpartition(":")
         return feeds.MqttFeed(host, int(port), [*openf1.TOPICS, *openf1.IGNORED],
-                              client_id=spec.get("client_id", "apexflow-live")), handle
+                              client_id=spec.get("client_id", "apexflow-live")), adapter
     if source == "f1":
-        return feeds.SignalRFeed(token), handle
+        return feeds.SignalRFeed(token), adapter
     creds = json.loads(secret("OPENF1_SECRET_ARN") or "{}")
     if not creds.get("username") or not creds.get("password"):
         raise ContractError("OpenF1's real-time data needs a paid account: store {\"username\", \"password\"} "
@@ -70,13 +68,15 @@ def feed_for(spec: dict):
     if session == "current":
         for message in feeds.openf1_current(token()):
             feed.queue.put(message)
-    return feed, handle
+    return feed, adapter
 
 
 def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = None) -> dict:
     """Follow one session until it ends; the closing summary (session, counts, where the run is)."""
-    feed, handle = feed_for(spec)
+    feed, adapter = feed_for(spec)
     stage = LiveIngest(LiveRawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
                        lambda: transaction(connection()), latency=float(spec.get("latency", 1.0)),
                        on_close=start_insights)
-    return follow(feed, handle, stage, idle=idle if idle is not None else spec.get("idle"), on_pump=on_pump)
+    summary = follow(feed, lambda m: adapter.handle(*m), stage, idle=idle if idle is not None else spec.get("idle"),
+                     on_pump=on_pump)
+    return {**summary, "connects": getattr(feed, "connects", None), "dropped": getattr(adapter, "dropped", None)}

@@ -1,0 +1,50 @@
+"""A real Mosquitto broker on 127.0.0.1 for the MQTT tests (Debian's ``mosquitto``), keeping sessions and
+queued messages on disk across a restart, as a broker that loses nothing does. Started as root it keeps
+root's rights (``user root``), so it can write its folder."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+BINARY = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.config = folder / "mosquitto.conf"
+        (folder / "data").mkdir(exist_ok=True)
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                               f"persistence_location {folder / 'data'}/\nmax_queued_messages 0\n"
+                               f"max_inflight_messages 100\nlog_dest none\n"
+                               + ("user root\n" if os.geteuid() == 0 else ""))
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([BINARY, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on {self.port}")
+
+    def stop(self) -> None:
+        """Stop the broker as a restart does (it writes its sessions and queues to disk)."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
