@@ -118,3 +118,18 @@ def test_messages_before_the_session_is_known_wait_for_it(local):
     live.pump(final=True)
     assert live.counts["samples"] == sum(1 for t, d in late[:600] if t == "v1/car_data")
     assert utc_seconds(sessions[0][1]["date_start"]) == live.session.start_time.timestamp()
+
+
+def test_one_follower_per_session(dsn):
+    from apexflow.storage import repository
+
+    first, second = psycopg2.connect(dsn), psycopg2.connect(dsn)
+    with transaction(first) as cur:
+        assert repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
+    with transaction(second) as cur:
+        assert not repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
+        assert repository.try_lock(cur, "live:f1-2025-miami-grand-prix-r")
+    first.close()  # the task holding it ended
+    with transaction(second) as cur:
+        assert repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
+    second.close()

@@ -292,3 +292,9 @@ def update_session_meta(cur, session_id: str, patch: dict) -> None:
     """Merge top-level keys into ``sessions.meta``."""
     cur.execute("UPDATE sessions SET meta = meta || %s WHERE session_id = %s",
                 (Json(json.loads(json.dumps(patch, default=str))), session_id))
+
+
+def try_lock(cur, name: str) -> bool:
+    """Hold a lock named ``name`` for as long as this connection lives (one live follower per session)."""
+    cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
+    return cur.fetchone()[0]
