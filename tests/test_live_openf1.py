@@ -10,7 +10,7 @@ from apexflow.simulator.live_stream import read
 from apexflow.sources.live import events as ev
 from apexflow.sources.live.openf1 import IGNORED, TOPICS, OpenF1, utc_seconds
 from apexflow_aws.local import live_cli
-from tests.mosquitto import BINARY, Broker
+from apexflow_aws.local.mosquitto import BINARY, Broker
 
 MESSAGES = read(Path(__file__).parent / "data" / "live" / "openf1.jsonl.gz")
 KEYS = {"session_key": 9, "meeting_key": 1}
@@ -142,22 +142,6 @@ def acknowledged(sent, acked, timeout=60.0):
         time.sleep(0.05)
 
 
-def subscribe_ahead(broker, client_id):
-    """The follower's persistent session, subscribed before the session begins (as the live task is started
-    minutes before it): the broker keeps what arrives until the follower connects."""
-    import paho.mqtt.client as mqtt
-
-    done = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-    client.on_subscribe = lambda *args: done.set()
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    client.subscribe([(t, 1) for t in (*TOPICS, *IGNORED)])
-    assert done.wait(10)
-    client.disconnect()
-    client.loop_stop()
-
-
 def stored(dsn):
     conn = psycopg2.connect(dsn)
     with conn.cursor() as cur:
@@ -192,7 +176,7 @@ def analyzing(dsn, timeout=60.0):
 
 def follow_through(broker, dsn, restart_after=None):
     broker.start()
-    subscribe_ahead(broker, "apexflow-test")
+    broker.subscribe_ahead("apexflow-test", [*TOPICS, *IGNORED])
     spec = {"source": "openf1", "mqtt": f"127.0.0.1:{broker.port}", "client_id": "apexflow-test", "idle": 60}
     result = {}
     follower = threading.Thread(target=lambda: result.update(live_cli.run(spec, out=lambda line: None, dsn=dsn)))

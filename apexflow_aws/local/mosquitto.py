@@ -1,4 +1,5 @@
-"""A real Mosquitto broker on 127.0.0.1 for the MQTT tests (Debian's ``mosquitto``), keeping sessions and
+"""A real Mosquitto broker on 127.0.0.1 (Debian's ``mosquitto``) for the MQTT tests and the live-lag
+benchmark, standing in for OpenF1's broker: it keeps sessions and
 queued messages on disk across a restart, as a broker that loses nothing does. Started as root it keeps
 root's rights (``user root``), so it can write its folder."""
 from __future__ import annotations
@@ -48,3 +49,21 @@ class Broker:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+    def subscribe_ahead(self, client_id: str, topics) -> None:
+        """Open ``client_id``'s persistent session, subscribed to ``topics`` (QoS 1), before the publishing
+        starts, as a follower started ahead of the session would: the broker keeps what arrives for it."""
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        done = threading.Event()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        client.on_subscribe = lambda *args: done.set()
+        client.connect("127.0.0.1", self.port)
+        client.loop_start()
+        client.subscribe([(t, 1) for t in topics])
+        if not done.wait(10):
+            raise RuntimeError("mosquitto did not acknowledge the subscription")
+        client.disconnect()
+        client.loop_stop()
