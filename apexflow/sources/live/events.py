@@ -35,6 +35,14 @@ class CarSample:
     values: dict
 
 
+def car_sample(entity_id: str, utc: float, *, speed, rpm, gear, throttle, brake, drs) -> CarSample:
+    """A sample from the values both live sources send: brake 0/100 (on above 0), DRS codes (open from 10,
+    as FastF1 reads them), throttle up to 104 (capped at 100)."""
+    return CarSample(entity_id, utc, {"Speed": float(speed), "RPM": float(rpm), "nGear": float(gear),
+                                      "Throttle": min(float(throttle), 100.0), "Brake": float(brake > 0),
+                                      "DRS": float((drs or 0) >= 10)})
+
+
 @dataclass(frozen=True)
 class Position:
     entity_id: str

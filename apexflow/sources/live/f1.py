@@ -39,7 +39,6 @@ IGNORED = {
     "RcmSeries": "repeats RaceControlMessages",
 }
 SUBSCRIBE = (*TOPICS, *IGNORED)
-CAR_CHANNELS = {"0": "RPM", "2": "Speed", "3": "nGear", "4": "Throttle", "5": "Brake", "45": "DRS"}
 END_STATUSES = ("Finalised", "Ends")
 NO_TOKEN = ("the F1 live timing stream sends CarData.z and Position.z only to an F1 TV subscriber; "
             "no token configured (store one in the F1 token secret)")
@@ -158,13 +157,9 @@ class F1LiveTiming:
             at = utc_seconds(entry["Utc"])
             for number, car in entry.get("Cars", {}).items():
                 ch = car.get("Channels", {})
-                if not {"0", "2", "3", "4", "5"} <= ch.keys():
-                    continue
-                values = {name: float(ch.get(key, 0)) for key, name in CAR_CHANNELS.items()}
-                values["Brake"] = float(values["Brake"] > 0)
-                values["DRS"] = float(values["DRS"] >= 10)
-                values["Throttle"] = min(values["Throttle"], 100.0)
-                out.append(ev.CarSample(self.entity(number), at, values))
+                if {"0", "2", "3", "4", "5"} <= ch.keys():  # DRS (45) is no longer sent from 2026
+                    out.append(ev.car_sample(self.entity(number), at, rpm=ch["0"], speed=ch["2"], gear=ch["3"],
+                                             throttle=ch["4"], brake=ch["5"], drs=ch.get("45", 0)))
         return out
 
     def _position(self, d: dict, t) -> list:

@@ -142,10 +142,9 @@ class OpenF1:
         return [ev.Driver(Entity(code, d.get("full_name", ""), d.get("team_name", ""), {"driver_number": str(number)}))]
 
     def _car_data(self, d: dict) -> list:
-        values = {"Speed": float(d["speed"]), "RPM": float(d["rpm"]), "nGear": float(d["n_gear"]),
-                  "Throttle": min(float(d["throttle"]), 100.0), "Brake": float(d["brake"] > 0),
-                  "DRS": float((d.get("drs") or 0) >= 10)}
-        return [ev.CarSample(self.entity(d["driver_number"]), utc_seconds(d["date"]), values)]
+        return [ev.car_sample(self.entity(d["driver_number"]), utc_seconds(d["date"]), speed=d["speed"],
+                              rpm=d["rpm"], gear=d["n_gear"], throttle=d["throttle"], brake=d["brake"],
+                              drs=d.get("drs"))]
 
     def _location(self, d: dict) -> list:
         return [ev.Position(self.entity(d["driver_number"]), utc_seconds(d["date"]), d["x"] / 10, d["y"] / 10,
