@@ -33,6 +33,11 @@ _PREFIX = struct.Struct("<4sHI")
 MAX_RECORD_BYTES = 1_000_000  # Kinesis limit is 1 MiB including the partition key
 
 
+def chunk_key(entity_id: str, seq: int) -> str:
+    """The name of an entity's chunk ``seq`` within its session (``Chunk.key``)."""
+    return f"{entity_id}/{seq:08d}"
+
+
 @dataclass
 class Chunk:
     session_id: str
@@ -63,7 +68,7 @@ class Chunk:
     @property
     def key(self) -> str:
         """Unique, sortable name of this chunk within its session."""
-        return f"{self.entity_id}/{self.seq:08d}"
+        return chunk_key(self.entity_id, self.seq)
 
     def validate(self, channels: dict[str, Channel] | None = None) -> "Chunk":
         """Check the chunk against the contract (and the session's channels, if given).

@@ -92,6 +92,49 @@ def _detect(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from apexflow_aws.local import serve
+
+    serve.run(port=args.port, demo_laps=args.demo)
+    return 0
+
+
+def _show(args) -> int:
+    """``apexflow sessions|detections|laps``: the same query code as the API's routes, printed."""
+    import json
+
+    from apexflow.query import detections, laps, sessions
+    from apexflow.query.formats import to_csv, to_table
+    from apexflow.storage.db import connect, read_only
+
+    conn = connect()
+    try:
+        with read_only(conn) as cur:
+            if args.command == "sessions":
+                found = sessions.sessions(year=args.year, event=args.event).all(cur)
+                columns = ["session_id", "source", "year", "event", "session_name", "start_time", "drivers",
+                           "detections"]
+            else:
+                sessions.require(cur, args.session)
+                if args.command == "laps":
+                    found = laps.laps(args.session, driver=args.driver, compound=args.compound).all(cur)
+                    columns = ["driver", "lap_number", "lap_time", "sector1_time", "sector2_time", "sector3_time",
+                               "stint", "compound", "tyre_life", "position", "track_status"]
+                else:
+                    found = detections.detections(args.session, kind=args.kind, driver=args.driver,
+                                                  severity=args.severity).all(cur)
+                    columns = ["driver", "kind", "severity", "score", "t_start", "t_end", "lap", "channel"]
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(json.dumps(found, indent=1, default=str))
+    elif args.format == "csv":
+        print(to_csv(found), end="")
+    else:
+        print(to_table(found, columns) if found else f"no {args.command} found")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexflow", description="Telemetry in, detections and insight out.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -146,6 +189,28 @@ def parser() -> argparse.ArgumentParser:
                        help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL "
                             "instead of local mode")
     ingest.set_defaults(func=_ingest)
+    serve = sub.add_parser("serve", help="serve the HTTP API on 127.0.0.1 (local mode), docs at /docs")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", type=int, metavar="LAPS", nargs="?", const=6,
+                       help="first ingest a synthetic race of LAPS laps (default 6) into this server's local stack")
+    serve.set_defaults(func=_serve)
+    shows = {"sessions": "list the sessions", "detections": "list a session's detections",
+             "laps": "list a session's laps"}
+    for name, text in shows.items():
+        show = sub.add_parser(name, help=text)
+        if name == "sessions":
+            show.add_argument("--year", type=int)
+            show.add_argument("--event", help="part of the event's name")
+        else:
+            show.add_argument("session", help="session id (apexflow sessions lists them)")
+            show.add_argument("--driver", help="one driver (entity), e.g. VER")
+        if name == "detections":
+            show.add_argument("--kind", help="e.g. pit_stop, dropout, incident")
+            show.add_argument("--severity", choices=["info", "warning", "critical"])
+        if name == "laps":
+            show.add_argument("--compound", help="e.g. SOFT")
+        show.add_argument("--format", choices=["table", "csv", "json"], default="table")
+        show.set_defaults(func=_show)
     live = sub.add_parser("live", help="follow a running session, printing detections as they happen")
     live.add_argument("--source", choices=["f1", "openf1"], required=True,
                       help="f1: F1 live timing (car data needs an F1 TV token); openf1: OpenF1's MQTT (paid account)")
@@ -163,10 +228,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from apexflow.query.base import QueryError
+
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except ContractError as e:
+    except (ContractError, QueryError) as e:
         print(f"apexflow: error: {e}", file=sys.stderr)
         return 2
 

@@ -17,12 +17,19 @@ from datetime import datetime
 
 SCHEMA_VERSION = 1
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"  # channel names
+_NAME = re.compile(NAME_PATTERN)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # session, entity and detection ids
+_ID = re.compile(ID_PATTERN)
 
 
 class ContractError(ValueError):
-    """Data that breaks the telemetry contract; the message says what and how to fix it."""
+    """Data that breaks the telemetry contract; the message says what and how to fix it, ``parameter`` which
+    field of a request is at fault (when one is)."""
+
+    def __init__(self, message: str, parameter: str | None = None):
+        super().__init__(message)
+        self.parameter = parameter
 
 
 # Detector profiles: which detector set a session's telemetry goes through (``apexflow.detect.detectors_for``).

@@ -1,10 +1,12 @@
 """Where the functions find their resources: environment variables, secrets, clients."""
 from __future__ import annotations
 
-import json
 import os
+import threading
 from functools import lru_cache
 from urllib.parse import quote
+
+SECRET_MAX_AGE = 300  # seconds a fetched database secret is trusted: a rotated password is seen within this
 
 
 @lru_cache(maxsize=None)
@@ -15,29 +17,44 @@ def client(service: str):
     return boto3.client(service)
 
 
-def database_dsn() -> str:
-    """``DATABASE_URL`` if set, else built from the Secrets Manager secret of the RDS Proxy login."""
-    return os.environ.get("DATABASE_URL") or _secret_dsn(os.environ["DATABASE_SECRET_ARN"])
+def database_dsn(refresh: bool = False) -> str:
+    """``DATABASE_URL`` if set, else built from the Secrets Manager secret of the RDS Proxy login
+    (re-read every ``SECRET_MAX_AGE`` seconds, or now with ``refresh``)."""
+    return os.environ.get("DATABASE_URL") or _secret_dsn(os.environ["DATABASE_SECRET_ARN"], refresh)
 
 
-@lru_cache(maxsize=4)
-def _secret_dsn(secret_arn: str) -> str:
-    secret = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+def _secret_dsn(secret_arn: str, refresh: bool) -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    secret = parameters.get_secret(secret_arn, transform="json", max_age=SECRET_MAX_AGE, force_fetch=refresh)
     host = os.environ.get("DATABASE_HOST") or secret["host"]
     name = os.environ.get("DATABASE_NAME") or secret.get("dbname", "apexflow")
     return (f"postgresql://{quote(secret['username'])}:{quote(secret['password'])}@{host}:"
             f"{secret.get('port', 5432)}/{name}?sslmode=require")
 
 
-_connections: dict[str, object] = {}
+_local = threading.local()
 
 
 def connection():
-    """A database connection reused across invocations of a warm container (reopened if closed)."""
+    """This thread's database connection, reused across invocations of a warm container; reopened when closed
+    or when the login changed (the secret rotated). A refused login re-reads the secret once."""
     import psycopg2
 
+    from apexflow.storage.db import connect
+
     dsn = database_dsn()
-    conn = _connections.get(dsn)
-    if conn is None or conn.closed:
-        conn = _connections[dsn] = psycopg2.connect(dsn, connect_timeout=10)
+    conn = getattr(_local, "conn", None)
+    if conn is not None and not conn.closed and _local.dsn == dsn:
+        return conn
+    if conn is not None:
+        conn.close()
+    try:
+        conn = connect(dsn, connect_timeout=10)
+    except psycopg2.OperationalError:
+        if "DATABASE_URL" in os.environ:
+            raise
+        dsn = database_dsn(refresh=True)
+        conn = connect(dsn, connect_timeout=10)
+    _local.conn, _local.dsn = conn, dsn
     return conn

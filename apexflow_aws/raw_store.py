@@ -10,6 +10,7 @@ point), then deletes the old run: readers that follow the manifest never see two
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,8 +19,16 @@ from apexflow.contract import Session
 CHUNK_SUFFIX = ".axfc"
 
 
+class RawDataMissing(LookupError):
+    """The raw store has no current run of the session, or lacks a chunk its manifest names."""
+
+
 def session_prefix(session: Session) -> str:
-    return f"raw/{session.source}/{session.session_id}/"
+    return raw_prefix(session.source, session.session_id)
+
+
+def raw_prefix(source: str, session_id: str) -> str:
+    return f"raw/{source}/{session_id}/"
 
 
 class S3RawStore:
@@ -41,6 +50,30 @@ class S3RawStore:
     def read_manifest(self, session: Session) -> dict:
         obj = self.s3.get_object(Bucket=self.bucket, Key=f"{session_prefix(session)}manifest.json")
         return json.loads(obj["Body"].read())
+
+    def read_chunks(self, source: str, session_id: str, keys: list[str]) -> list[bytes]:
+        """The current run's chunks named ``keys`` (``Chunk.key``), found by the manifest and checked against it."""
+        prefix = raw_prefix(source, session_id)
+        try:
+            doc = json.loads(self.s3.get_object(Bucket=self.bucket, Key=f"{prefix}manifest.json")["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            raise RawDataMissing(f"no raw data of session {session_id!r} in s3://{self.bucket}/{prefix}") from None
+        missing = [k for k in keys if k not in doc["checksums"]]
+        if missing:
+            raise RawDataMissing(f"the current run of {session_id!r} has no chunk {missing[0]}")
+
+        def read(key: str) -> bytes:
+            try:
+                data = self.s3.get_object(Bucket=self.bucket, Key=f"{doc['chunk_prefix']}{key}{CHUNK_SUFFIX}")
+            except self.s3.exceptions.NoSuchKey:
+                raise RawDataMissing(f"chunk {key} of {session_id!r} is not in the raw store") from None
+            data = data["Body"].read()
+            if hashlib.sha256(data).hexdigest() != doc["checksums"][key]:
+                raise RawDataMissing(f"chunk {key} of {session_id!r} does not match its manifest's checksum")
+            return data
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(read, keys))
 
     def _delete_other_runs(self, prefix: str, keep: str) -> None:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{prefix}runs/")

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks          (or: make bench)
 """
-from benchmarks import (analyze_batches, detection_quality, detection_throughput, ingest_throughput, live_lag,
-                        novelty_throughput, skab)
+from benchmarks import (analyze_batches, api_latency, detection_quality, detection_throughput, ingest_throughput,
+                        live_lag, novelty_throughput, skab)
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_throughput.main(["--write"]),
@@ -11,6 +11,7 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_quality.main(["--seeds", "1", "2", "3", "4", "5", "--laps", "57", "--write"]),
             lambda: skab.main(["--write"]),
             lambda: novelty_throughput.main(["--write"]),
+            lambda: api_latency.main(["--write"]),
             lambda: live_lag.main([])):
     if run():
         raise SystemExit(1)

@@ -32,7 +32,7 @@ class ApexFlowStack(Stack):
         ingest = Ingest(self, "Ingest", **shared)
         analyze = Analyze(self, "Analyze", layers=layers, **shared)
         insights = Insights(self, "Insights", layers=layers, **shared)
-        api = Api(self, "Api", layers=layers, state_machine=insights.state_machine, **shared)
+        api = Api(self, "Api", layers=layers, state_machine=insights.state_machine, ingest=ingest.function, **shared)
         live = Live(self, "Live", state_machine=insights.state_machine, **shared)
         live.task.node.add_dependency(migrations.resource)
         self.observability = Observability(self, "Observability", settings=settings, data=data, ingest=ingest,
@@ -42,6 +42,8 @@ class ApexFlowStack(Stack):
 
         outputs = {
             "ApiUrl": api.http_api.api_endpoint,
+            "ApiUserPool": api.user_pool.user_pool_id,
+            "ApiUserPoolClient": api.user_pool_client.user_pool_client_id,
             "RawBucket": data.raw.bucket_name,
             "StreamName": data.stream.stream_name,
             "IngestFunction": ingest.function.function_name,

@@ -1,61 +1,199 @@
-"""The HTTP API handler on API Gateway v2 events, over a session that went through the pipeline."""
+"""The HTTP API handler on genuine API Gateway (HTTP API v2) events, over a race that went through the pipeline."""
 import copy
 import json
 from pathlib import Path
 
 import pytest
 
-from apexflow_aws.config import client
-from apexflow_aws.local.esm import EventSourceMapping, LambdaContext
+from apexflow.query import compare, detections, insights, laps, sessions, telemetry, timing
+from apexflow_aws.api.common import Problem
+from apexflow_aws.local import demo
+from apexflow_aws.local.esm import LambdaContext
 from apexflow_aws.local.handlers import load
-from apexflow_aws.local.stack import STREAM, local_stack
+from apexflow_aws.local.http_api import api_event
+from apexflow_aws.local.stack import local_stack
 
 EVENT = json.loads((Path(__file__).parents[1] / "functions/api/events/get_detections.json").read_text())
+S = "/sessions/sim-s3-l3"
 
 
 @pytest.fixture(scope="module")
 def api(module_dsn):
-    with local_stack(dsn=module_dsn):
-        yield _client()
+    """A 3-lap synthetic race ingested, analyzed and summarized; ``api(method, target)`` -> (status, type, body)."""
+    with local_stack(dsn=module_dsn) as dsn:
+        demo.trip(3, 3, dsn)
+        handler = load("api").handler
+
+        def call(method, target, body=None, headers=()):
+            event = api_event(method, target, [("host", "api.test"), *headers],
+                              json.dumps(body).encode() if body is not None else b"")
+            response = handler(event, LambdaContext("apexflow-api-local"))
+            kind = response["headers"]["Content-Type"]
+            return response["statusCode"], kind, json.loads(response["body"]) if "json" in kind else response["body"]
+        yield call
 
 
-def _client():
-    load("ingest").handler({"source": "synthetic", "seed": 3, "laps": 2}, LambdaContext())
-    EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler).drain()
-    handler = load("api").handler
-
-    def get(path, query=None):
-        event = copy.deepcopy(EVENT)
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["queryStringParameters"] = query
-        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-        response = handler(event, LambdaContext("api"))
-        return response["statusCode"], json.loads(response["body"])
-    return get
+def get(api, target):
+    status, kind, body = api("GET", target)
+    assert status == 200, body
+    return body
 
 
-def test_the_fixture_event_lists_dropouts(api):
-    status, body = api("/sessions/sim-s3-l2/detections", {"kind": "dropout"})
-    assert status == 200
-    assert body["detections"] and {d["kind"] for d in body["detections"]} == {"dropout"}
+def test_the_recorded_event_lists_dropouts(api):
+    response = load("api").handler(copy.deepcopy(EVENT), LambdaContext("apexflow-api-local"))
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 200 and body["detections"]
+    assert {d["kind"] for d in body["detections"]} == {"dropout"}
 
 
-def test_sessions_laps_and_filters(api):
-    status, body = api("/sessions")
-    assert status == 200 and [s["session_id"] for s in body["sessions"]] == ["sim-s3-l2"]
-    status, body = api("/sessions/sim-s3-l2")
-    assert status == 200 and len(body["entities"]) == 20 and body["source"] == "synthetic"
-    status, body = api("/sessions/sim-s3-l2/laps", {"entity": "VER"})
-    assert status == 200 and [lap["lap_number"] for lap in body["laps"]] == [1, 2]
-
-
-@pytest.mark.parametrize("path, query, status, message", [
-    ("/sessions/nope", None, 404, "session 'nope' not found"),
-    ("/sessions/sim-s3-l2/detections", {"entity": "bad id!"}, 400, "entity 'bad id!' is not a valid id"),
-    ("/sessions", {"limit": "0"}, 400, "limit='0' must be an integer from 1 to 500"),
-    ("/sessions", {"limit": "ten"}, 400, "must be an integer"),
-    ("/nowhere", None, 404, "Not found"),
+@pytest.mark.parametrize("target, model", [
+    ("/health", sessions.Health), ("/sessions", sessions.SessionsPage), (S, sessions.SessionDetail),
+    (f"{S}/drivers", sessions.DriversPage), (f"{S}/laps", laps.LapsPage), (f"{S}/stints", laps.StintsPage),
+    (f"{S}/pit_stops", laps.PitStopsPage), (f"{S}/track_status", timing.TrackStatusPage),
+    (f"{S}/race_control", timing.RaceControlPage), (f"{S}/results", timing.ResultsPage),
+    (f"{S}/detections", detections.DetectionsPage), (f"{S}/insights", insights.InsightsPage),
+    (f"{S}/drivers/VER/insight", insights.Insight), (f"{S}/compare?drivers=VER,HAM", compare.Comparison),
+    (f"{S}/telemetry?driver=VER&lap=1", telemetry.Telemetry),
 ])
-def test_bad_requests_get_a_status_and_a_message(api, path, query, status, message):
-    got, body = api(path, query)
-    assert got == status and message in body["message"]
+def test_every_route_answers_with_its_model(api, target, model):
+    body = get(api, target)
+    found = model.model_validate(body)
+    lists = [v for v in found.model_dump().values() if isinstance(v, list)]
+    assert all(lists), f"{target} answered an empty list: {body}"
+
+
+def test_sessions_drivers_and_laps_hold_the_race(api):
+    assert [s["session_id"] for s in get(api, "/sessions")["sessions"]] == ["sim-s3-l3"]
+    session = get(api, S)
+    assert session["drivers"] == 20 and session["source"] == "synthetic" and session["missing"]
+    assert len(get(api, f"{S}/drivers")["drivers"]) == 20
+    assert [lap["lap_number"] for lap in get(api, f"{S}/laps?driver=VER")["laps"]] == [1, 2, 3]
+    results = get(api, f"{S}/results")["results"]
+    assert [r["position"] for r in results] == list(range(1, 21)) and results[0]["points"] == 25
+
+
+def test_filters_narrow_every_list(api):
+    every = get(api, f"{S}/laps?limit=1000")["laps"]
+    median = sorted(lap["lap_time"] for lap in every)[len(every) // 2]
+    fast = get(api, f"{S}/laps?lap_time<={median}&lap_number>=2&limit=1000")["laps"]
+    assert fast and len(fast) < len(every)
+    assert fast == [lap for lap in every if lap["lap_number"] >= 2 and lap["lap_time"] <= median]
+    strict = get(api, f"{S}/laps?lap_time%3C{median}&limit=1000")["laps"]  # percent-encoded as clients send it
+    assert strict == [lap for lap in every if lap["lap_time"] < median]
+    found = get(api, f"{S}/detections?limit=1000")["detections"]
+    high = get(api, f"{S}/detections?score>0.8&limit=1000")["detections"]
+    assert high == [d for d in found if d["score"] > 0.8] and 0 < len(high) < len(found)
+    dropouts = get(api, f"{S}/detections?kind=dropout&severity=warning")["detections"]
+    assert dropouts == [d for d in found if d["kind"] == "dropout" and d["severity"] == "warning"]
+    assert get(api, "/sessions?year=2023")["sessions"] == [] and get(api, "/sessions?year>=2024")["sessions"]
+    hard = get(api, f"{S}/stints?compound=hard")["stints"]
+    assert hard and {s["compound"] for s in hard} == {"HARD"}
+
+
+def test_pages_walk_every_row_once(api):
+    every = get(api, f"{S}/detections?limit=1000")["detections"]
+    seen, cursor = [], ""
+    while True:
+        page = get(api, f"{S}/detections?limit=7" + (f"&cursor={cursor}" if cursor else ""))
+        assert len(page["detections"]) <= 7
+        seen += page["detections"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == every and len(every) > 7
+
+
+def test_lists_as_csv_keep_the_columns_and_the_next_cursor(api):
+    status, kind, body = api("GET", f"{S}/laps?driver=VER&format=csv")
+    lines = body.splitlines()
+    assert status == 200 and kind.startswith("text/csv")
+    assert lines[0].split(",")[:3] == ["driver", "lap_number", "lap_start"] and len(lines) == 4
+    response = load("api").handler(api_event("GET", f"{S}/drivers?limit=2&format=csv"), LambdaContext("api"))
+    assert response["headers"]["X-Next-Cursor"] and len(response["body"].splitlines()) == 3
+    status, _, empty = api("GET", f"{S}/pit_stops?driver=VER&lap_number>100&format=csv")
+    assert empty.splitlines() == ["driver,lap_number,pit_in_time,pit_out_time,lane_seconds,compound_before,"
+                                  "compound_after"]
+
+
+def test_compare_gives_deltas_to_the_first_driver(api):
+    body = get(api, f"{S}/compare?drivers=VER,HAM")
+    by = {(row["lap_number"], row["driver"]): row for row in body["laps"]}
+    for lap in (1, 2):
+        ver, ham = by[lap, "VER"], by[lap, "HAM"]
+        assert ver["delta"] == 0 and ham["delta"] == pytest.approx(ham["lap_time"] - ver["lap_time"])
+    assert {s["driver"] for s in body["stints"]} == {"VER", "HAM"}
+
+
+def test_telemetry_is_the_raw_chunks_thinned_to_the_budget(api):
+    lap = get(api, f"{S}/laps?driver=VER&lap_number=1")["laps"][0]
+    full = get(api, f"{S}/telemetry?driver=VER&lap=1&channels=Speed,nGear&points=10000")
+    assert full["t"][0] >= lap["lap_start"] and full["t"][-1] <= lap["lap_start"] + lap["lap_time"]
+    assert len(full["t"]) == full["samples"] > 200 and set(full["values"]) == {"Speed", "nGear"}
+    thin = get(api, f"{S}/telemetry?driver=VER&lap=1&channels=Speed&points=50")
+    assert len(thin["t"]) == 50 and thin["t"][0] == full["t"][0] and thin["t"][-1] == full["t"][-1]
+    assert set(thin["t"]) <= set(full["t"])
+    _, kind, csv = api("GET", f"{S}/telemetry?driver=VER&t_from=10&t_to=20&channels=Speed&format=csv")
+    assert csv.splitlines()[0] == "t,Speed" and all(10 <= float(r.split(",")[0]) <= 20 for r in csv.splitlines()[1:])
+
+
+@pytest.mark.parametrize("method, target, status, parameter, says", [
+    ("GET", "/sessions/nope", 404, "session_id", "session 'nope' not found"),
+    ("GET", "/sessions/nope/laps", 404, "session_id", "session 'nope' not found"),
+    ("GET", f"{S}/drivers/XYZ/insight", 404, "driver", "no driver 'XYZ'"),
+    ("GET", f"{S}/telemetry?driver=VER&lap=99", 404, "lap", "VER has no timed lap 99"),
+    ("GET", f"{S}/compare?drivers=VER,XYZ", 404, "driver", "no driver 'XYZ'"),
+    ("GET", "/nowhere", 404, None, "no route GET /nowhere"),
+    ("GET", "/sessions?limit=0", 422, "limit", "greater than or equal to 1"),
+    ("GET", "/sessions?limit=ten", 422, "limit", "valid integer"),
+    ("GET", f"{S}/detections?driver=bad%20id!", 422, "driver", "should match pattern"),
+    ("GET", f"{S}/detections?severity=bad", 422, "severity", "'info', 'warning' or 'critical'"),
+    ("GET", f"{S}/telemetry?lap=1", 422, "driver", "Field required"),
+    ("GET", f"{S}/laps?foo>3", 400, "foo", "'foo' cannot be compared here"),
+    ("GET", f"{S}/laps?lap_time<=fast", 400, "lap_time", "must be a finite number"),
+    ("GET", f"{S}/laps?lap_time<=nan", 400, "lap_time", "must be a finite number"),
+    ("GET", f"{S}/laps?lap_from=5&lap_to=2", 400, "lap_to", "lap_to=2 is before lap_from=5"),
+    ("GET", f"{S}/detections?cursor=eyJ4Ijog", 400, "cursor", "cursor is not one this list gave"),
+    ("GET", f"{S}/detections?cursor=WyJ4IiwgIngiXQ", 400, "cursor", "cursor is not one this list gave"),
+    ("GET", f"{S}/telemetry?driver=VER&channels=Speed,Boost", 400, "channels", "no channel Boost"),
+    ("GET", f"{S}/telemetry?driver=VER&lap=1&t_from=3", 400, "lap", "not both"),
+    ("GET", f"{S}/compare?drivers=VER,VER", 400, "drivers", "2 to 5 different drivers"),
+    ("POST", f"{S}/insights", 503, None, "insights workflow is not available here"),
+    ("POST", "/sessions", 422, "event", "Field required"),
+])
+def test_errors_are_problems_naming_the_parameter(api, method, target, status, parameter, says):
+    got, kind, body = api(method, target, {"year": 2025} if target == "/sessions" else None)
+    assert (got, kind) == (status, "application/problem+json"), body
+    problem = Problem.model_validate(body)
+    assert problem.status == status and says in problem.detail
+    assert [e.parameter for e in problem.errors][:1] == ([parameter] if parameter else [])
+
+
+def test_services_reach_the_same_routes_under_the_iam_prefix(api):
+    assert get(api, f"/iam{S}/drivers?limit=3") == get(api, f"{S}/drivers?limit=3")
+
+
+def test_openapi_document_lists_every_route_with_its_errors(api):
+    doc = get(api, "/openapi.json")
+    routes = {f"{method.upper()} {path}" for path, item in doc["paths"].items() for method in item}
+    assert {"GET /health", "GET /sessions", "POST /sessions", "GET /sessions/{session_id}/telemetry",
+            "GET /sessions/{session_id}/drivers/{driver}/insight", "POST /sessions/{session_id}/insights",
+            "GET /sessions/{session_id}/compare"} <= routes and len(routes) == 17
+    laps_get = doc["paths"]["/sessions/{session_id}/laps"]["get"]
+    assert set(laps_get["responses"]) == {"200", "400", "404", "422", "500"}
+    assert "text/csv" in laps_get["responses"]["200"]["content"]
+    assert "lap_time" in laps_get["description"]
+    status, kind, page = api("GET", "/docs")
+    assert status == 200 and kind == "text/html" and "swagger" in page.lower()
+
+
+def test_an_unexpected_fault_is_a_500_problem_logged_with_the_correlation_id(api, monkeypatch):
+    from apexflow_aws.api.app import logger
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sessions, "drivers", broken)
+    event = api_event("GET", f"{S}/drivers")
+    response = load("api").handler(event, LambdaContext("apexflow-api-local"))
+    assert response["statusCode"] == 500 and "boom" not in response["body"]
+    assert logger.get_correlation_id() == event["requestContext"]["requestId"]

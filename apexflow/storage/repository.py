@@ -179,44 +179,10 @@ def upsert_insight(cur, insight: dict) -> None:
     )
 
 
-def insights(cur, session_id: str) -> list[dict]:
-    cur.execute("SELECT insight_id, entity_id, provider, model, prompt_version, content FROM insights "
-                "WHERE session_id = %s ORDER BY entity_id NULLS FIRST", (session_id,))
-    return _rows(cur)
-
-
 def registered_sessions(cur, session_ids: list[str]) -> set[str]:
     """Which of ``session_ids`` are already registered (scheduled ingestion skips them)."""
     cur.execute("SELECT session_id FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),))
     return {s for (s,) in cur.fetchall()}
-
-
-
-def list_sessions(cur, limit: int, offset: int) -> list[dict]:
-    cur.execute("SELECT session_id, source, profile, year, event, session_name, start_time, "
-                "(SELECT count(*) FROM entities e WHERE e.session_id = s.session_id) AS entities, "
-                "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections "
-                "FROM sessions s ORDER BY start_time DESC, session_id LIMIT %s OFFSET %s", (limit, offset))
-    return _rows(cur)
-
-
-def get_session(cur, session_id: str) -> dict | None:
-    cur.execute("SELECT session_id, source, profile, run_id, start_time, identity, channels, meta FROM sessions "
-                "WHERE session_id = %s", (session_id,))
-    rows = _rows(cur)
-    if not rows:
-        return None
-    cur.execute("SELECT entity_id, name, team FROM entities WHERE session_id = %s ORDER BY entity_id",
-                (session_id,))
-    return {**rows[0], "entities": _rows(cur)}
-
-
-def laps(cur, session_id: str, entity_id: str | None = None) -> list[dict]:
-    cur.execute("SELECT entity_id, lap_number, lap_start, lap_time, sector1_time, sector2_time, sector3_time, "
-                "stint, compound, tyre_life, pit_in_time, pit_out_time, track_status, position, deleted, "
-                "is_accurate FROM laps WHERE session_id = %s AND (%s::text IS NULL OR entity_id = %s) "
-                "ORDER BY entity_id, lap_number", (session_id, entity_id, entity_id))
-    return _rows(cur)
 
 
 def write_detections(cur, detections: list[dict]) -> None:

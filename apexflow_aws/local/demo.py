@@ -7,6 +7,8 @@ import time
 from tqdm import tqdm
 
 from apexflow.evaluate import score
+from apexflow.query import sessions
+from apexflow.query.insights import insights as insights_of
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
@@ -19,26 +21,31 @@ from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 
 def run(seed: int = 7, laps: int = 6, dsn: str | None = None) -> dict:
     """Ingest a synthetic race, stream it through analyze, write insights; return what happened."""
-    started = time.monotonic()
     with local_stack(dsn=dsn) as dsn:
-        conn = connect(dsn)
-        with transaction(conn) as cur:  # a fresh trip: results of an earlier demo would be skipped as done
-            repository.delete_session(cur, SyntheticRace(seed=seed, laps=laps).session().session_id)
-        result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
-        session_id = result["session_id"]
-        esm = analyze_stream(result["chunks"])
-        with conn.cursor() as cur:
-            entities = [e["entity_id"] for e in repository.get_session(cur, session_id)["entities"]]
-        insights = load("insights")
-        for entity_id in tqdm([None, *entities], desc="insights", unit="summary"):
-            insights.handler({"session_id": session_id, "entity_id": entity_id},
-                             LambdaContext("apexflow-insights-local"))
-        with conn.cursor() as cur:
-            overview = repository.session_overview(cur, session_id)
-            stored = repository.insights(cur, session_id)
-        conn.close()
-        prefix = result["location"].split(BUCKET + "/", 1)[1]
-        manifest = json.loads(client("s3").get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read())
+        return trip(seed, laps, dsn)
+
+
+def trip(seed: int, laps: int, dsn: str) -> dict:
+    """The demo's trip inside a running local stack (whose S3 then holds the race's chunks)."""
+    started = time.monotonic()
+    conn = connect(dsn)
+    with transaction(conn) as cur:  # a fresh trip: results of an earlier demo would be skipped as done
+        repository.delete_session(cur, SyntheticRace(seed=seed, laps=laps).session().session_id)
+    result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
+    session_id = result["session_id"]
+    esm = analyze_stream(result["chunks"])
+    with conn.cursor() as cur:
+        entities = sessions.entity_ids(cur, session_id)
+    insights = load("insights")
+    for entity_id in tqdm([None, *entities], desc="insights", unit="summary"):
+        insights.handler({"session_id": session_id, "entity_id": entity_id},
+                         LambdaContext("apexflow-insights-local"))
+    with conn.cursor() as cur:
+        overview = repository.session_overview(cur, session_id)
+        stored = insights_of(session_id).all(cur)
+    conn.close()
+    prefix = result["location"].split(BUCKET + "/", 1)[1]
+    manifest = json.loads(client("s3").get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read())
     truth = manifest["ground_truth"]
     return {"ingest": result, "overview": overview, "insights": stored, "truth": truth,
             "score": score(truth, overview["detections"]), "invocations": esm.invocations,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from tqdm import tqdm
 
@@ -10,7 +12,7 @@ from apexflow_aws.local.esm import LambdaContext
 from apexflow_aws.local.handlers import load
 
 
-def _redact(dsn: str) -> str:
+def redact(dsn: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(dsn)
@@ -33,6 +35,31 @@ def invoke_ingest(spec: dict) -> dict:
     return result
 
 
+_queue = ThreadPoolExecutor(1, thread_name_prefix="ingest")  # one at a time, as a reserved concurrency of 1
+
+
+def ingest_later(spec: dict) -> Future:
+    """Local stand-in for an asynchronous invoke: ingest on a worker thread, then drain the stream through
+    analyze (inside a running local stack). A failure is printed, as Lambda would log it."""
+    from apexflow_aws.local.stack import analyze_stream
+
+    def work():
+        try:
+            result = invoke_ingest(spec)
+            analyze_stream(result["chunks"])
+            return result
+        except Exception:
+            traceback.print_exc()
+            raise
+
+    return _queue.submit(work)
+
+
+def idle() -> None:
+    """Wait until every queued ingestion has finished."""
+    _queue.submit(lambda: None).result()
+
+
 def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
     """(handler result, where the stream and database are) for one ingest request."""
     if aws:
@@ -46,7 +73,7 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
         result = invoke_ingest(spec)
         analyze_stream(result["chunks"])
     return result, (f"Kinesis stream {STREAM} (local mode: moto, in memory; analyzed into the database), "
-                    f"session in {_redact(dsn)}")
+                    f"session in {redact(dsn)}")
 
 
 def report(result: dict, where: str) -> str:

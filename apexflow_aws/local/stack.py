@@ -18,6 +18,7 @@ _LOCAL_ENV = {
     "AWS_SESSION_TOKEN": "testing", "RAW_BUCKET": BUCKET, "STREAM_NAME": STREAM,
     "POWERTOOLS_SERVICE_NAME": "apexflow", "POWERTOOLS_METRICS_NAMESPACE": "ApexFlow",
     "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "APEXFLOW_LOCAL": "1",  # functions invoked in this process (apexflow_aws.invoke)
 }
 
 

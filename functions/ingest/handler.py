@@ -2,7 +2,8 @@
 
 On demand: ``{"source": "fastf1", "year": 2025, "event": "Miami", "session": "S"}`` (or
 ``synthetic``, ``csv``, ``jsonl``; see ``apexflow.sources.from_spec``), optional ``speed`` (N x real
-time; default as fast as possible) and ``chunk_seconds``.
+time; default as fast as possible) and ``chunk_seconds``. With ``"action": "resolve"`` an F1 request is
+only matched against the schedule: ``{"session_id", "year", "event", "session"}``, or ``{"error", "parameter"}``.
 
 Scheduled (EventBridge Scheduler): ``{"source": "schedule", "hours": 6}`` ingests every F1 session
 of FastF1's event schedule that ended in the last ``hours`` and is not registered yet, so
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from apexflow.contract import ContractError
 from apexflow.ingest import ingest
 from apexflow.ingest import register as register_session
 from apexflow.replay import PacedStream
@@ -52,6 +54,13 @@ def ingest_one(spec: dict) -> dict:
             "missing": sorted(missing)}
 
 
+def resolve(spec: dict) -> dict:
+    try:
+        return from_spec({**spec, "source": "fastf1"}).request()
+    except ContractError as e:
+        return {"error": str(e), "parameter": e.parameter}
+
+
 def ingest_scheduled(event: dict) -> dict:
     from apexflow.schedule import due_sessions, years_to_check
     from apexflow.sources.fastf1 import schedule
@@ -83,6 +92,8 @@ def ingest_scheduled(event: dict) -> dict:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    if event.get("action") == "resolve":
+        return resolve(event)
     if event.get("source") == "schedule":
         return ingest_scheduled(event)
     return ingest_one(event)

@@ -59,12 +59,12 @@ def match_event(events: list[dict], query: str | int, year: int | None = None) -
                         for e in events)
     q = str(query).strip()
     if not q:
-        raise ContractError(f"no event given; events{where}: {listing}")
+        raise ContractError(f"no event given; events{where}: {listing}", "event")
     if q.isdigit():
         found = [e for e in events if int(e["RoundNumber"]) == int(q)]
         if len(found) == 1:
             return found[0]
-        raise ContractError(f"no single event with round {q}{where}; events: {listing}")
+        raise ContractError(f"no single event with round {q}{where}; events: {listing}", "event")
     words = _words(q)
     tiers = [
         [e for e in events if _words(e["EventName"]) == words],
@@ -76,7 +76,8 @@ def match_event(events: list[dict], query: str | int, year: int | None = None) -
             return found[0]
         if len(found) > 1:
             names = ", ".join(e["EventName"] for e in found)
-            raise ContractError(f"event {q!r} is ambiguous{where}: it matches {names}; use the full event name")
+            raise ContractError(f"event {q!r} is ambiguous{where}: it matches {names}; use the full event name",
+                                "event")
     found = [e for e in events if _words(e["Country"]) == words]
     if len(found) > 1:
         stem = "".join(words)
@@ -85,10 +86,10 @@ def match_event(events: list[dict], query: str | int, year: int | None = None) -
             return named[0]
         names = ", ".join(e["EventName"] for e in found)
         raise ContractError(f"event {q!r} is ambiguous{where}: {names} are all in {found[0]['Country']}; "
-                            "use the event name")
+                            "use the event name", "event")
     if found:
         return found[0]
-    raise ContractError(f"no event matches {q!r}{where}; events: {listing}")
+    raise ContractError(f"no event matches {q!r}{where}; events: {listing}", "event")
 
 
 def event_sessions(event) -> list[str]:
@@ -111,7 +112,7 @@ def match_session(event, query: str | int) -> str:
                 and int(event.get("year", 0) or 0) in (2021, 2022):
             name = "Sprint"
     if name not in sessions:
-        raise ContractError(f"{event['EventName']} has no session {q!r}; its sessions: {listing}")
+        raise ContractError(f"{event['EventName']} has no session {q!r}; its sessions: {listing}", "session")
     return name
 
 

@@ -60,9 +60,9 @@ class FastF1Source:
             sched = fastf1.get_event_schedule(self.year)  # with testing: the frozen cache has that request
             sched = sched[sched["EventFormat"] != "testing"]
         except Exception as e:  # noqa: BLE001 - FastF1 raises plain ValueError/HTTP errors here
-            raise ContractError(f"cannot load the {self.year} F1 schedule: {e}") from None
+            raise ContractError(f"cannot load the {self.year} F1 schedule: {e}", "year") from None
         if not len(sched):
-            raise ContractError(f"FastF1 has no F1 schedule for {self.year}")
+            raise ContractError(f"FastF1 has no F1 schedule for {self.year}", "year")
         rows = [{"RoundNumber": int(r["RoundNumber"]), "EventName": r["EventName"], "Location": r["Location"],
                  "Country": r["Country"], "_idx": i} for i, (_, r) in enumerate(sched.iterrows())]
         row = match_event(rows, self.event_query, self.year)
@@ -70,6 +70,12 @@ class FastF1Source:
         info = {**{f"Session{i}": event.get(f"Session{i}") for i in range(1, 6)},
                 "EventName": event["EventName"], "year": self.year}
         return event, match_session(info, self.session_query)
+
+    def request(self) -> dict:
+        """The session this request names, from the schedule alone: its id and FastF1's event and session names."""
+        event, name = self.resolve()
+        return {"session_id": session_id_of(self.year, str(event["EventName"]), name), "year": self.year,
+                "event": str(event["EventName"]), "session": name}
 
     def load(self):
         if self._ff1 is not None:

@@ -1,0 +1,116 @@
+"""Sessions, their drivers, and the database's health."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from apexflow.query.base import NotFound, Select, page_model, rows
+from apexflow.storage.migrate import available
+
+COMPARABLE = ("year",)
+
+
+class SessionSummary(BaseModel):
+    session_id: str
+    source: str
+    profile: str
+    year: int | None
+    event: str | None
+    session_name: str | None
+    start_time: datetime
+    drivers: int
+    detections: int
+
+
+class Driver(BaseModel):
+    driver: str
+    name: str
+    team: str
+    driver_number: str | None
+    laps: int
+    detections: int
+
+
+class SessionDetail(SessionSummary):
+    run_id: str
+    identity: dict
+    channels: list[dict]
+    missing: dict
+    meta: dict
+
+
+class Health(BaseModel):
+    status: str
+    schema_version: int
+    expected_schema_version: int
+
+
+SessionsPage = page_model("SessionsPage", "sessions", SessionSummary)
+DriversPage = page_model("DriversPage", "drivers", Driver)
+
+_SESSIONS = (
+    "SELECT session_id, source, profile, year, event, session_name, start_time, run_id, identity, channels, "
+    "meta, coalesce(meta->'missing', '{}') AS missing, "
+    "(SELECT count(*) FROM entities e WHERE e.session_id = s.session_id) AS drivers, "
+    "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections FROM sessions s")
+
+
+def health(cur) -> dict:
+    cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    version, expected = cur.fetchone()[0], max(v for v, _, _ in available())
+    return {"status": "ok" if version >= expected else "schema behind", "schema_version": version,
+            "expected_schema_version": expected}
+
+
+def sessions(*, year: int | None = None, event: str | None = None, session_name: str | None = None,
+             source: str | None = None, raw_query: str = "") -> Select:
+    """Newest first. ``event`` matches part of the event's name, ``session_name`` the whole (any case)."""
+    select = Select(_SESSIONS, order=(("start_time", datetime), ("session_id", str)), desc=True)
+    select.equal("year", year).equal("source", source).compare(raw_query, COMPARABLE)
+    if event:
+        select.filter("strpos(lower(event), lower(%s)) > 0", event)
+    if session_name:
+        select.filter("lower(session_name) = lower(%s)", session_name)
+    return select
+
+
+def session(cur, session_id: str) -> dict:
+    """The session, or ``NotFound``."""
+    require(cur, session_id)
+    return Select(_SESSIONS).equal("session_id", session_id).all(cur)[0]
+
+
+def exists(cur, session_id: str) -> bool:
+    cur.execute("SELECT 1 FROM sessions WHERE session_id = %s", (session_id,))
+    return cur.fetchone() is not None
+
+
+def require(cur, session_id: str) -> None:
+    """``NotFound`` unless the session is registered."""
+    if not exists(cur, session_id):
+        raise NotFound("session_id", f"session {session_id!r} not found; GET /sessions lists the sessions")
+
+
+def drivers(session_id: str) -> Select:
+    return Select(
+        "SELECT entity_id AS driver, name, team, meta->>'driver_number' AS driver_number, "
+        "(SELECT count(*) FROM laps l WHERE l.session_id = e.session_id AND l.entity_id = e.entity_id) AS laps, "
+        "(SELECT count(*) FROM detections d WHERE d.session_id = e.session_id AND d.entity_id = e.entity_id) "
+        "AS detections FROM entities e WHERE session_id = %s", (session_id,), order=(("driver", str),))
+
+
+def driver(cur, session_id: str, driver_id: str) -> dict:
+    """The session's driver (entity), or ``NotFound``."""
+    found = drivers(session_id).equal("driver", driver_id).all(cur)
+    if not found:
+        cur.execute("SELECT string_agg(entity_id, ', ' ORDER BY entity_id) FROM entities WHERE session_id = %s",
+                    (session_id,))
+        raise NotFound("driver", f"no driver {driver_id!r} in session {session_id!r}; "
+                                 f"its drivers: {cur.fetchone()[0] or 'none'}")
+    return found[0]
+
+
+def entity_ids(cur, session_id: str) -> list[str]:
+    cur.execute("SELECT entity_id FROM entities WHERE session_id = %s ORDER BY entity_id", (session_id,))
+    return [r["entity_id"] for r in rows(cur)]
