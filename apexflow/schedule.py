@@ -80,3 +80,19 @@ def years_to_check(now: datetime, hours: float) -> list[int]:
     """Seasons whose sessions may fall in the window (two around New Year)."""
     now = _utc(now)
     return sorted({(now - timedelta(hours=float(hours))).year, now.year})
+
+
+def live_session(events, now: datetime, lead: timedelta, session_id=None) -> Due | None:
+    """The session to follow live: the earliest that starts within ``lead`` or is running (by its nominal
+    length); None when there is none. ``Due.ended`` is then the session's nominal end."""
+    if session_id is None:
+        from apexflow.sources.fastf1 import session_id_of as session_id
+    now = _utc(now)
+    found = []
+    for e in events:
+        for i in range(1, 6):
+            name, start = e.get(f"Session{i}"), _utc(e.get(f"Session{i}DateUtc"))
+            if name and start is not None and start - lead <= now < start + DURATIONS.get(name, DEFAULT_DURATION):
+                found.append(Due(int(e["year"]), e["EventName"], name, session_id(int(e["year"]), e["EventName"], name),
+                                 start + DURATIONS.get(name, DEFAULT_DURATION)))
+    return min(found, key=lambda d: d.ended, default=None)

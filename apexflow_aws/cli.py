@@ -104,6 +104,20 @@ def _ingest(args) -> int:
     return 0
 
 
+def _live(args) -> int:
+    from apexflow.replay import check_speed
+    from apexflow_aws.local import live_cli
+
+    check_speed(args.speed)
+    spec = {"source": args.source, "session": args.session, "replay": args.replay, "speed": args.speed,
+            "mqtt": args.mqtt, "latency": args.latency, "idle": args.idle}
+    result = live_cli.run({k: v for k, v in spec.items() if v is not None}, aws=args.aws)
+    print(f"closed {result['session_id']} ({result['reason']}): {len(result.get('entities', []))} entities, "
+          f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples"
+          + (f" to {result['location']}" if result.get("location") else ""))
+    return 0
+
+
 def _detect(args) -> int:
     import json
 
@@ -251,6 +265,19 @@ def parser() -> argparse.ArgumentParser:
             show.add_argument("--compound", help="e.g. SOFT")
         show.add_argument("--format", choices=["table", "csv", "json"], default="table")
         show.set_defaults(func=_show)
+    live = sub.add_parser("live", help="follow a running session, printing detections as they happen")
+    live.add_argument("--source", choices=["f1", "openf1"], required=True,
+                      help="f1: F1 live timing (car data needs an F1 TV token); openf1: OpenF1's MQTT (paid account)")
+    live.add_argument("--session", default="current", help="current (default), or an OpenF1 session key")
+    live.add_argument("--replay", help="a recorded stream (gzip JSON Lines, apexflow.simulator.live_stream) "
+                                       "instead of the live connection")
+    live.add_argument("--speed", type=float, help="with --replay: N x real time (default as fast as possible)")
+    live.add_argument("--mqtt", metavar="HOST:PORT", help="openf1: a broker of your own (no TLS, no login)")
+    live.add_argument("--latency", type=float, help="seconds a sample may wait for its chunk (default 1)")
+    live.add_argument("--idle", type=float, help="stop after this many seconds without a message")
+    live.add_argument("--aws", action="store_true",
+                      help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL")
+    live.set_defaults(func=_live)
     return p
 
 

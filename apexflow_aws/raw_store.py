@@ -81,3 +81,23 @@ class S3RawStore:
                  if not o["Key"].startswith(keep)]
         for i in range(0, len(stale), 1000):
             self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": stale[i:i + 1000], "Quiet": True})
+
+
+class LiveRawStore(S3RawStore):
+    """A live run grows chunk by chunk; its manifest is written when the session closes."""
+
+    def put_chunk(self, session: Session, run_id: str, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=f"{session_prefix(session)}runs/{run_id}/{key}{CHUNK_SUFFIX}",
+                           Body=data)
+
+    def run_objects(self, session: Session, run_id: str) -> dict[str, bytes]:
+        """A run's chunks so far, by chunk key (``VER/00000012``)."""
+        run_prefix = f"{session_prefix(session)}runs/{run_id}/"
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=run_prefix)
+        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        with ThreadPoolExecutor(self.workers) as pool:
+            bodies = pool.map(lambda k: self.s3.get_object(Bucket=self.bucket, Key=k)["Body"].read(), keys)
+            return {k[len(run_prefix):-len(CHUNK_SUFFIX)]: b for k, b in zip(keys, bodies)}
+
+    def commit_run(self, session: Session, run_id: str, manifest: dict) -> str:
+        return self.write_run(session, run_id, {}, manifest)

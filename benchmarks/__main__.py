@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks          (or: make bench)
 """
 from benchmarks import (analyze_batches, api_latency, detection_quality, detection_throughput, ingest_throughput,
-                        insight_tokens, load, novelty_throughput, samples_write, skab)
+                        insight_tokens, live_lag, load, novelty_throughput, samples_write, skab)
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_throughput.main(["--write"]),
@@ -14,6 +14,7 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: novelty_throughput.main(["--write"]),
             lambda: api_latency.main(["--write"]),
             lambda: insight_tokens.main(["--write"]),
-            lambda: load.main(["--write"])):
+            lambda: load.main(["--write"]),
+            lambda: live_lag.main([])):
     if run():
         raise SystemExit(1)

@@ -23,7 +23,8 @@ DATABASE_NAME = "apexflow"
 ADMIN_USER = "apexflow_admin"
 APP_USER = "apexflow_app"
 READONLY_USER = "apexflow_bi"
-SECRETS = {"admin": "db/admin", "app": "db/app", "readonly": "db/readonly", "openai": "openai-api-key"}
+SECRETS = {"admin": "db/admin", "app": "db/app", "readonly": "db/readonly", "openai": "openai-api-key",
+           "f1": "live/f1-token", "openf1": "live/openf1-account"}
 
 # Powertools service names, one per function.
 SERVICES = {
@@ -33,6 +34,7 @@ SERVICES = {
     "api": "apexflow-api",
     "migrate": "apexflow-migrate",
 }
+LIVE_SERVICE = "apexflow-live"  # the live task (ECS), not a function
 
 # Where the code lives, relative to the repository root.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +89,18 @@ class Settings:
     ingest_schedule_hours: str = "*"
     ingest_schedule_days: str = "FRI-MON"
     ingest_schedule_event: str = '{"source": "schedule", "hours": 6}'
+
+    # Live: the ingest image as an ECS Fargate task. On race weekends the schedule starts it every
+    # ``live_schedule_minutes``; it follows the session starting within ``live_lead_minutes`` (or running),
+    # and exits when there is none or another task follows it already.
+    live_schedule_enabled: bool = True
+    live_schedule_minutes: str = "0/10"
+    live_schedule_hours: str = "*"
+    live_schedule_days: str = "FRI-SUN"
+    live_lead_minutes: int = 15
+    live_source: str = "f1"                 # or "openf1" (a paid account in its secret)
+    live_cpu: int = 1024
+    live_memory_mb: int = 2048
 
     # Insights
     insights_reserved_concurrency: int = 0  # 0: unreserved; else concurrent OpenAI calls at most

@@ -11,6 +11,7 @@ from infra.data import Data
 from infra.ingest import Ingest
 from infra.insights import Insights
 from infra.layers import Layers
+from infra.live import Live
 from infra.migrations import Migrations
 from infra.names import Settings
 from infra.network import Network
@@ -32,6 +33,8 @@ class ApexFlowStack(Stack):
         analyze = Analyze(self, "Analyze", layers=layers, **shared)
         insights = Insights(self, "Insights", layers=layers, starters=[ingest.function, analyze.function], **shared)
         api = Api(self, "Api", layers=layers, state_machine=insights.state_machine, ingest=ingest.function, **shared)
+        live = Live(self, "Live", state_machine=insights.state_machine, **shared)
+        live.task.node.add_dependency(migrations.resource)
         self.observability = Observability(self, "Observability", settings=settings, data=data, ingest=ingest,
                                            analyze=analyze, insights=insights, api=api, migrations=migrations)
         for fn in (ingest.function, analyze.function, insights.function, api.function):
@@ -51,6 +54,10 @@ class ApexFlowStack(Stack):
             "OpenAiSecret": insights.openai_secret.secret_arn,
             "AlertsTopic": insights.alerts.topic_arn,
             "FailedBatchesBucket": data.failed_batches.bucket_name,
+            "LiveCluster": live.cluster.cluster_name,
+            "LiveTaskDefinition": live.task.task_definition_arn,
+            "F1TokenSecret": live.f1_token.secret_arn,
+            "OpenF1Secret": live.openf1_account.secret_arn,
         }
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

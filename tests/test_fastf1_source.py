@@ -165,7 +165,7 @@ def test_car_samples_distance_laps_drs_position_and_duplicates():
     assert v["Distance"][at[9.75]] == pytest.approx(975.0)  # 100 m/s
     assert v["Distance"][at[10.0]] == pytest.approx(0.0) and v["Distance"][at[19.75]] == pytest.approx(975.0)
     assert v["DRS"][at[14.75]] == 0 and v["DRS"][at[15.0]] == 1
-    assert v["X"][at[10.0]] == pytest.approx(1000.0) and v["Brake"].max() == 0
+    assert v["X"][at[10.0]] == pytest.approx(100.0)  # 1/10 m -> m and v["Brake"].max() == 0
 
 
 class _Stub:

@@ -317,16 +317,19 @@ def test_state_machine_traced_logged_and_wired_to_the_insights_function(synthed)
     assert set(re.findall(r"\$\{(\w+)\}", definition)) <= set(props["DefinitionSubstitutions"])
 
 
-def test_ingest_and_analyze_may_start_the_insights_workflow(synthed):
+def test_ingest_analyze_and_the_live_task_may_start_the_insights_workflow(synthed):
     machine = logical_id(synthed, "AWS::StepFunctions::StateMachine", "InsightsStateMachine")
     for prefix in ("IngestFunction", "AnalyzeFunction"):
         fn = synthed.raw["Resources"][logical_id(synthed, "AWS::Lambda::Function", prefix)]["Properties"]
         assert fn["Environment"]["Variables"]["INSIGHTS_STATE_MACHINE_ARN"] == {"Ref": machine}
+    [task] = resources(synthed, "AWS::ECS::TaskDefinition").values()
+    [container] = task["Properties"]["ContainerDefinitions"]
+    assert {"Name": "INSIGHTS_STATE_MACHINE_ARN", "Value": {"Ref": machine}} in container["Environment"]
     statements = [s for p in resources(synthed, "AWS::IAM::Policy").values()
                   for s in p["Properties"]["PolicyDocument"]["Statement"]]
     starts = [s for s in statements if "states:StartExecution" in (s["Action"] if isinstance(s["Action"], list)
                                                                    else [s["Action"]])]
-    assert len(starts) == 3 and all(s["Resource"] == {"Ref": machine} for s in starts)  # with the API's
+    assert len(starts) == 4 and all(s["Resource"] == {"Ref": machine} for s in starts)  # with the API's
 
 
 def test_openai_key_secret_and_encrypted_alerts_topic(synthed):
@@ -431,3 +434,25 @@ def test_settings_come_from_context_with_types():
         (8, "provisioned", True, 10)
     assert Settings.from_context(SimpleNamespace(try_get_context=lambda key: None)) == Settings()
     assert names.manylinux_platforms("arm64")[0] == "manylinux2014_aarch64"
+
+
+# --- live ----------------------------------------------------------------------------------------
+
+def test_live_task_runs_the_ingest_image_on_fargate_started_by_a_race_weekend_schedule(synthed):
+    [task] = resources(synthed, "AWS::ECS::TaskDefinition").values()
+    props = task["Properties"]
+    assert props["RequiresCompatibilities"] == ["FARGATE"] and props["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+    [container] = props["ContainerDefinitions"]
+    assert container["EntryPoint"] == ["python3", "/var/task/live.py"]
+    env = {e["Name"] for e in container["Environment"]}
+    assert {"RAW_BUCKET", "STREAM_NAME", "DATABASE_SECRET_ARN", "F1_TOKEN_SECRET_ARN", "OPENF1_SECRET_ARN",
+            "INSIGHTS_STATE_MACHINE_ARN", "LIVE_SOURCE", "LIVE_LEAD_MINUTES"} <= env
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    cluster = logical_id(synthed, "AWS::ECS::Cluster", "LiveCluster")
+    synthed.template.has_resource_properties("AWS::Scheduler::Schedule", {
+        "ScheduleExpression": "cron(0/10 * ? * FRI-SUN *)", "State": "ENABLED",
+        "Target": Match.object_like({"Arn": {"Fn::GetAtt": [cluster, "Arn"]}, "EcsParameters": Match.object_like({
+            "LaunchType": "FARGATE", "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({
+                "AssignPublicIp": "DISABLED"})}})})})
+    names_ = {r["Properties"].get("Name") for r in resources(synthed, "AWS::SecretsManager::Secret").values()}
+    assert {"apexflow/live/f1-token", "apexflow/live/openf1-account"} <= names_

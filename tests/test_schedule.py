@@ -96,3 +96,16 @@ def test_scheduled_handler_ingests_due_sessions_once(local, shared_cache, tmp_pa
     conn.close()
     assert "car_data" in overview["missing"]
     assert sum(e["pit_stops"] for e in overview["entities"]) == 21
+
+
+def test_the_live_task_follows_the_session_starting_within_the_lead_or_running():
+    from datetime import timedelta
+
+    from apexflow.schedule import live_session
+
+    lead = timedelta(minutes=15)
+    assert live_session(FROZEN, _utc(2025, 5, 3, 15, 40), lead) is None  # the sprint is 20 minutes away
+    assert live_session(FROZEN, _utc(2025, 5, 3, 15, 50), lead).session_id == "f1-2025-miami-grand-prix-s"
+    assert live_session(FROZEN, _utc(2025, 5, 3, 16, 55), lead).session == "Sprint"  # running
+    assert live_session(FROZEN, _utc(2025, 5, 3, 17, 5), lead) is None  # over
+    assert live_session(FROZEN, _utc(2025, 5, 17, 13, 50), lead).session == "Qualifying"

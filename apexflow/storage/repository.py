@@ -287,3 +287,61 @@ def delete_session(cur, session_id: str) -> bool:
     cur.execute("SELECT samples_drop(%s)", (session_id,))
     cur.execute("DELETE FROM sessions WHERE session_id = %s", (session_id,))
     return cur.rowcount > 0
+
+
+# -- live sessions: facts arrive while the session runs (apexflow.live) ------------------------------------
+
+def add_entities(cur, session_id: str, entities) -> None:
+    """Entities that appeared after the session was registered (a driver the list named late)."""
+    if entities:
+        execute_values(cur, "INSERT INTO entities (session_id, entity_id, name, team, meta) VALUES %s "
+                            "ON CONFLICT DO NOTHING",
+                       [(session_id, e.entity_id, e.name, e.team, Json(e.meta)) for e in entities])
+
+
+def upsert_laps(cur, session_id: str, laps: list[dict]) -> None:
+    """Laps as they complete (FastF1 columns); a lap given again replaces its row."""
+    if not laps:
+        return
+    cols = ", ".join(_LAP_COLUMNS.values())
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_LAP_COLUMNS.values(), "data"))
+    rows = {(lap["Driver"], int(lap["LapNumber"])): lap for lap in laps}  # one row per lap and statement
+    execute_values(cur, f"INSERT INTO laps (session_id, entity_id, lap_number, {cols}, data) VALUES %s "
+                        f"ON CONFLICT (session_id, entity_id, lap_number) DO UPDATE SET {updates}",
+                   [(session_id, driver, n, *(_clean(lap.get(k)) for k in _LAP_COLUMNS),
+                     Json({k: _clean(v) for k, v in lap.items()})) for (driver, n), lap in rows.items()])
+
+
+def add_track_status(cur, session_id: str, rows: list[dict]) -> None:
+    if rows:
+        execute_values(cur, "INSERT INTO track_status (session_id, t, status, message) VALUES %s "
+                            "ON CONFLICT DO NOTHING",
+                       [(session_id, r["Time"], str(r["Status"]), r.get("Message", "")) for r in rows])
+
+
+def set_session_facts(cur, session_id: str, kind: str, rows: list[dict]) -> None:
+    """Replace one kind of session facts (race-control messages so far, ...)."""
+    cur.execute("INSERT INTO session_facts (session_id, kind, rows) VALUES (%s, %s, %s) "
+                "ON CONFLICT (session_id, kind) DO UPDATE SET rows = EXCLUDED.rows",
+                (session_id, kind, Json([{k: _clean(v) for k, v in r.items()} for r in rows])))
+
+
+def replace_fact_detections(cur, session_id: str, detections: list[dict], stream_detectors: list[str]) -> None:
+    """The lap-level detections of a session become exactly ``detections``: those of earlier, provisional
+    runs that are no longer found go (detections of ``stream_detectors``, from the telemetry, stay)."""
+    cur.execute("DELETE FROM detections WHERE session_id = %s AND NOT detector = ANY(%s) "
+                "AND NOT detection_id = ANY(%s)",
+                (session_id, list(stream_detectors), [d["detection_id"] for d in detections]))
+    write_detections(cur, detections)
+
+
+def update_session_meta(cur, session_id: str, patch: dict) -> None:
+    """Merge top-level keys into ``sessions.meta``."""
+    cur.execute("UPDATE sessions SET meta = meta || %s WHERE session_id = %s",
+                (Json(json.loads(json.dumps(patch, default=str))), session_id))
+
+
+def try_lock(cur, name: str) -> bool:
+    """Hold a lock named ``name`` for as long as this connection lives (one live follower per session)."""
+    cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
+    return cur.fetchone()[0]

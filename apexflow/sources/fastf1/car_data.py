@@ -28,7 +28,7 @@ def car_samples(car, pos=None, laps=None) -> tuple[np.ndarray, dict[str, np.ndar
 
     ``t`` is ``SessionTime`` in seconds, strictly increasing (duplicates dropped). Brake and DRS
     become 0/1 (DRS codes 10, 12 and 14 mean the flap is open). X/Y/Z are interpolated from the
-    position stream onto the car-data timestamps. ``Distance`` is integrated from speed and
+    position stream onto the car-data timestamps, in metres (FastF1 gives tenths of a metre). ``Distance`` is integrated from speed and
     restarts at every lap start; ``LapNumber`` is the lap in progress (0 before the first).
     """
     t = _seconds(car["SessionTime"])
@@ -52,7 +52,7 @@ def car_samples(car, pos=None, laps=None) -> tuple[np.ndarray, dict[str, np.ndar
             pv = pos[name].to_numpy(dtype=np.float64)[p_order]
             good = np.isfinite(pt[p_order]) & np.isfinite(pv)
             if good.any():
-                values[name] = np.interp(t, pt[p_order][good], pv[good])
+                values[name] = np.interp(t, pt[p_order][good], pv[good]) / 10  # FastF1: 1/10 m
     starts, numbers = (lap_starts(laps) if laps is not None and len(laps) else (np.zeros(0), np.zeros(0)))
     idx = np.searchsorted(starts, t, side="right") - 1  # lap in progress, -1 before the first
     values["LapNumber"] = np.where(idx >= 0, numbers[np.clip(idx, 0, None)] if len(numbers) else 0, 0)

@@ -1,0 +1,327 @@
+"""Live: a running session's events (``apexflow.sources.live``) -> chunks on the stream while the cars are on track.
+
+The live counterpart of ``apexflow.ingest``, writing the same things in the same places:
+
+- **Chunks** by car and time within a latency budget: a car's buffered samples leave as soon as the oldest
+  is ``latency`` seconds old by the stream's clock (the newest message time, or the wall clock when the
+  stream stalls), so every car sends a chunk at least every ``latency`` seconds while it has data. Each
+  chunk goes to the raw store (run ``live``) and then to the stream. Positions are interpolated onto the
+  car-data clock; ``LapNumber`` and ``Distance`` (integrated from speed) restart with each completed lap.
+- **Nothing doubled**: a sample at or before the car's last sent time is dropped (a re-delivered message),
+  as is a second sample at one instant; chunk sequence numbers continue across restarts (read back from
+  the raw store, whose newest chunks of each car are streamed again: analyze skips what it has).
+- **Facts as they complete**: the session is registered when known (drivers added as they appear); laps,
+  track status and race-control messages are written as they arrive, and the lap-level detectors run
+  again on every new lap or status (retirements and non-starters only at the close).
+- **Close** at the session's end: the last chunks, the final lap-level detections (replacing the
+  provisional ones), the manifest, ``sessions.meta.live`` and ``sessions.meta.chunks`` (the count that makes
+  the session complete once analyzed: ``apexflow_aws.workflow``), then ``on_close(session_id)`` (which
+  starts the insights workflow if analyze has already caught up).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, ContextManager, Iterable, Protocol
+
+import numpy as np
+
+from apexflow import chunk as chunks
+from apexflow.contract import F1_CHANNELS, SCHEMA_VERSION, Entity, Session, SessionFacts
+from apexflow.detect import DETECTORS, GENERIC
+from apexflow.detect.f1.laps import detect_facts
+from apexflow.ingest import Stream
+from apexflow.sources.live import events as ev
+from apexflow.storage import repository
+
+RUN_ID = "live"
+RESEND = 5  # newest chunks per car streamed again on resuming: covers a crash between store and stream
+STREAM_DETECTORS = sorted({*DETECTORS, *GENERIC})
+POSITION_KEEP_S = 30.0
+WHEN_CLOSED = frozenset({"retirement", "did_not_start"})  # a car behind on laps has not retired: wait for the end
+
+
+class LiveRawStore(Protocol):
+    def put_chunk(self, session: Session, run_id: str, key: str, data: bytes) -> None: ...
+    def run_objects(self, session: Session, run_id: str) -> dict[str, bytes]: ...
+    def commit_run(self, session: Session, run_id: str, manifest: dict) -> str: ...
+
+
+@dataclass
+class Car:
+    seq: int = 0
+    last_t: float = -math.inf
+    buffer: dict[float, dict] = field(default_factory=dict)
+    positions: list[tuple[float, float, float, float]] = field(default_factory=list)
+    lap_starts: list[tuple[float, int]] = field(default_factory=list)  # (session t, lap starting then)
+    lap: int = 1
+    distance: float = 0.0
+    speed_t: tuple[float, float] | None = None  # (t, speed) of the last sample sent
+
+
+class LiveIngest:
+    def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], ContextManager], *,
+                 latency: float = 1.0, chunk_seconds: float = 10.0,
+                 on_close: Callable[[str], None] = lambda session_id: None,
+                 wall: Callable[[], float] = time.time):
+        if not (latency > 0 and chunk_seconds >= latency):
+            raise ValueError(f"need 0 < latency <= chunk_seconds, got {latency} and {chunk_seconds}")
+        self.raw, self.stream, self.db, self.on_close, self.wall = raw, stream, db, on_close, wall
+        self.latency, self.chunk_seconds = latency, chunk_seconds
+        self.known: ev.SessionKnown | None = None
+        self.early: list = []
+        self.session: Session | None = None
+        self.entities: dict[str, Entity] = {}
+        self.new_entities: list[Entity] = []
+        self.cars: dict[str, Car] = {}
+        self.facts = SessionFacts()
+        self.laps: dict[tuple[str, int], dict] = {}
+        self.changed = {"laps": [], "track_status": [], "race_control": False, "missing": False}
+        self.checksums: dict[str, str] = {}
+        self.clock = -math.inf  # newest message time (UTC seconds)
+        self.wall_at_clock = 0.0
+        self.ended: ev.Ended | None = None
+        self.closed: dict | None = None
+        self.counts = {"samples": 0, "duplicate_samples": 0, "chunks": 0, "resent": 0}
+
+    # -- events --------------------------------------------------------------------------------------------
+    def feed(self, events: Iterable) -> None:
+        """Apply events; those that need the session's start wait until it is known."""
+        for e in events:
+            if self.known is None and not isinstance(e, (ev.SessionKnown, ev.Driver, ev.Missing, ev.Tick)):
+                self.early.append(e)
+                continue
+            getattr(self, "_" + type(e).__name__.lower())(e)
+            if isinstance(e, ev.SessionKnown) and self.early:
+                early, self.early = self.early, []
+                self.feed(early)
+
+    def t(self, utc: float) -> float:
+        return utc - self.known.start_time.timestamp()
+
+    def _tick(self, e: ev.Tick) -> None:
+        if e.utc > self.clock:
+            self.clock, self.wall_at_clock = e.utc, self.wall()
+
+    def _sessionknown(self, e: ev.SessionKnown) -> None:
+        if self.known is None:
+            self.known = e
+
+    def _driver(self, e: ev.Driver) -> None:
+        if e.entity.entity_id not in self.entities:
+            self.entities[e.entity.entity_id] = e.entity
+            self.new_entities.append(e.entity)
+
+    def _car(self, entity_id: str) -> Car:
+        if entity_id not in self.entities:
+            self._driver(ev.Driver(Entity(entity_id)))
+        return self.cars.setdefault(entity_id, Car())
+
+    def _carsample(self, e: ev.CarSample) -> None:
+        car, t = self._car(e.entity_id), self.t(e.utc)
+        if t <= car.last_t or t in car.buffer:
+            self.counts["duplicate_samples"] += 1
+            return
+        car.buffer[t] = e.values
+        self._tick(ev.Tick(e.utc))
+
+    def _position(self, e: ev.Position) -> None:
+        car, t = self._car(e.entity_id), self.t(e.utc)
+        if not car.positions or t > car.positions[-1][0]:
+            car.positions.append((t, e.x, e.y, e.z))
+
+    def _lapdone(self, e: ev.LapDone) -> None:
+        row = {"Driver": e.entity_id, "LapNumber": e.lap_number, **e.values,
+               **{k: self.t(v) for k, v in e.times.items()}}
+        if self.laps.get((e.entity_id, e.lap_number)) == row:
+            return
+        self.laps[(e.entity_id, e.lap_number)] = row
+        self.changed["laps"].append(row)
+        car = self._car(e.entity_id)
+        if (row["Time"], e.lap_number + 1) not in car.lap_starts:
+            car.lap_starts = sorted([*car.lap_starts, (row["Time"], e.lap_number + 1)])
+
+    def _trackstatus(self, e: ev.TrackStatus) -> None:
+        row = {"Time": self.t(e.utc), "Status": e.status, "Message": e.message}
+        if row not in self.facts.track_status:
+            self.facts.track_status.append(row)
+            self.changed["track_status"].append(row)
+
+    def _racecontrol(self, e: ev.RaceControl) -> None:
+        row = {"Time": self.t(e.utc), "Date": datetime.fromtimestamp(e.utc, timezone.utc).isoformat(), **e.row}
+        if row not in self.facts.race_control_messages:
+            self.facts.race_control_messages.append(row)
+            self.changed["race_control"] = True
+
+    def _missing(self, e: ev.Missing) -> None:
+        if self.facts.missing.get(e.stream) != e.reason:
+            self.facts.missing[e.stream] = e.reason
+            self.changed["missing"] = True
+
+    def _ended(self, e: ev.Ended) -> None:
+        self.ended = self.ended or e
+
+    # -- output --------------------------------------------------------------------------------------------
+    def now(self) -> float:
+        """The stream clock in session time: the newest message, moved on by the wall clock in a stall."""
+        return self.t(max(self.clock, self.clock + self.wall() - self.wall_at_clock))
+
+    def pump(self, final: bool = False) -> int:
+        """Send what is due (everything when ``final``) and write new facts; returns the chunks sent."""
+        if self.known is None or self.clock == -math.inf:
+            return 0
+        if self.session is None or self.new_entities:
+            with self.db() as cur:
+                if self.session is None:
+                    self._register(cur)
+                repository.add_entities(cur, self.session.session_id, self.new_entities)
+                self.new_entities = []
+        records = self._due_chunks(final)
+        if records:
+            self.stream.put(records)
+        self._write_facts(final)
+        return len(records)
+
+    def _register(self, cur) -> None:
+        k = self.known
+        self.session = Session(k.session_id, k.source, k.start_time, F1_CHANNELS, tuple(self.entities.values()),
+                               k.identity, {**k.meta, "live": {"state": "open"}}, profile="motorsport")
+        self.new_entities = []
+        if not repository.register_session(cur, self.session, SessionFacts(missing=dict(self.facts.missing)),
+                                           RUN_ID):
+            self._resume()
+
+    def _resume(self) -> None:
+        """The session was being followed before: continue its chunk numbers, stream its newest chunks again."""
+        done: dict[str, list[chunks.Chunk]] = {}
+        for key, data in sorted(self.raw.run_objects(self.session, RUN_ID).items()):
+            c = chunks.decode(data)
+            done.setdefault(c.entity_id, []).append(c)
+            self.checksums[key] = hashlib.sha256(data).hexdigest()
+        again = []
+        for entity_id, parts in done.items():
+            car = self._car(entity_id)
+            car.seq, car.last_t = parts[-1].seq + 1, float(parts[-1].t[-1])
+            car.buffer = {t: v for t, v in car.buffer.items() if t > car.last_t}
+            again += [(c.partition_key, chunks.encode(c)) for c in parts[-RESEND:]]
+        if again:
+            self.stream.put(again)
+            self.counts["resent"] += len(again)
+
+    def _due_chunks(self, final: bool) -> list[tuple[str, bytes]]:
+        now, units = self.now(), {c.name: c.unit for c in F1_CHANNELS}
+        records = []
+        for entity_id, car in self.cars.items():
+            if not car.buffer or not (final or now - min(car.buffer) >= self.latency):
+                continue
+            t, values = self._samples(car)
+            for c in chunks.split(self.session.session_id, entity_id, t, values, units, self.chunk_seconds,
+                                  first_seq=car.seq):
+                c.run_id = RUN_ID
+                data = chunks.encode(c.validate(self.session.channel_map()))
+                self.raw.put_chunk(self.session, RUN_ID, c.key, data)
+                self.checksums[c.key] = hashlib.sha256(data).hexdigest()
+                records.append((c.partition_key, data))
+                car.seq = c.seq + 1
+            car.last_t = float(t[-1])
+            self.counts["samples"] += len(t)
+        self.counts["chunks"] += len(records)
+        return records
+
+    def _samples(self, car: Car) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The car's buffered samples as columns, with positions, lap and distance; the buffer emptied."""
+        t = np.array(sorted(car.buffer))
+        rows = [car.buffer[x] for x in t]
+        car.buffer = {}
+        values = {name: np.array([r[name] for r in rows], dtype=np.float64) for name in rows[0]}
+        if car.positions:
+            p = np.array(car.positions)
+            for i, name in enumerate(("X", "Y", "Z"), start=1):
+                values[name] = np.interp(t, p[:, 0], p[:, i])
+            car.positions = [q for q in car.positions if q[0] >= t[-1] - POSITION_KEEP_S]
+        laps, distance = np.empty(len(t)), np.empty(len(t))
+        for i, (ti, speed) in enumerate(zip(t, values["Speed"])):
+            while car.lap_starts and car.lap_starts[0][0] <= ti:
+                _, car.lap = car.lap_starts.pop(0)
+                car.distance, car.speed_t = 0.0, None
+            if car.speed_t is not None:
+                car.distance += (ti - car.speed_t[0]) * speed / 3.6
+            car.speed_t = (ti, speed)
+            laps[i], distance[i] = car.lap, car.distance
+        values["LapNumber"], values["Distance"] = laps, np.minimum(distance, 20000.0)
+        return t, values
+
+    def _write_facts(self, final: bool) -> None:
+        new_laps, new_status = self.changed["laps"], self.changed["track_status"]
+        if not (new_laps or new_status or self.changed["race_control"] or self.changed["missing"] or final):
+            return
+        self.facts.laps = sorted(self.laps.values(), key=lambda r: (r["Driver"], r["LapNumber"]))
+        found = detect_facts(self.session.session_id, self.facts, self.session.identity.get("session"))
+        with self.db() as cur:
+            repository.upsert_laps(cur, self.session.session_id, new_laps)
+            repository.add_track_status(cur, self.session.session_id, new_status)
+            if self.changed["race_control"]:
+                repository.set_session_facts(cur, self.session.session_id, "race_control_messages",
+                                             self.facts.race_control_messages)
+            if final:
+                repository.replace_fact_detections(cur, self.session.session_id, [d.to_row() for d in found],
+                                                   STREAM_DETECTORS)
+            else:
+                repository.write_detections(cur, [d.to_row() for d in found if d.kind not in WHEN_CLOSED])
+            if self.changed["missing"] or final:
+                repository.update_session_meta(cur, self.session.session_id, {"missing": self.facts.missing})
+        self.changed = {"laps": [], "track_status": [], "race_control": False, "missing": False}
+
+    def close(self, reason: str | None = None) -> dict:
+        """Send everything left, settle the facts, commit the run and start the insights; idempotent."""
+        if self.closed is not None:
+            return self.closed
+        reason = reason or (self.ended.reason if self.ended else "stream ended")
+        self.pump(final=True)
+        if self.session is None:
+            self.closed = {"session_id": None, "reason": reason, **self.counts}
+            return self.closed
+        sid = self.session.session_id
+        self.closed = {"session_id": sid, "reason": reason, "entities": sorted(self.entities),
+                       "laps": len(self.laps), **self.counts}
+        manifest = {"schema_version": SCHEMA_VERSION, "session_id": sid, "source": self.session.source,
+                    "profile": self.session.profile, "run_id": RUN_ID, "identity": self.session.identity,
+                    "start_time": self.session.start_time.isoformat(),
+                    "channels": [c.to_dict() for c in F1_CHANNELS], "live": self.closed,
+                    "counts": {"entities": len(self.entities), "chunks": len(self.checksums),
+                               "samples": self.counts["samples"], "laps": len(self.laps),
+                               "track_status": len(self.facts.track_status)},
+                    "missing": self.facts.missing, "checksums": dict(sorted(self.checksums.items()))}
+        self.closed["location"] = self.raw.commit_run(self.session, RUN_ID, manifest)
+        with self.db() as cur:
+            repository.update_session_meta(cur, sid, {"live": {"state": "closed", **self.closed},
+                                                      "chunks": len(self.checksums)})
+        self.on_close(sid)
+        return self.closed
+
+
+def follow(feed, adapter: Callable[[object], list], stage: LiveIngest, *, poll: float = 0.2,
+           idle: float | None = None, on_pump: Callable[[LiveIngest], None] = lambda stage: None) -> dict:
+    """Messages of ``feed`` through ``adapter`` into ``stage`` until the session ends, the feed is finished
+    or (with ``idle``) nothing came for ``idle`` seconds; then the stage closes. ``on_pump`` runs after each
+    round (local mode drains the stream through analyze there)."""
+    heard = time.monotonic()
+    try:
+        while stage.ended is None:
+            messages = feed.get(poll)
+            if messages is None:
+                break
+            if messages:
+                heard = time.monotonic()
+            elif idle is not None and time.monotonic() - heard > idle:
+                break
+            for m in messages:
+                stage.feed(adapter(m))
+            stage.pump()
+            on_pump(stage)
+    finally:
+        feed.stop()
+    return stage.close()

@@ -1,0 +1,82 @@
+"""A live session followed end to end: a feed and its adapter -> ``apexflow.live`` -> S3, Kinesis, PostgreSQL.
+
+``run(spec, stream)`` serves the live task in AWS and ``apexflow live`` alike. ``spec``: ``source``
+(``f1`` | ``openf1``), ``session`` (``current``, or an OpenF1 session key), and for local use ``replay``
+(a recorded stream, ``apexflow.simulator.live_stream`` format) with ``speed``, or ``mqtt`` (``host:port``
+of a broker without TLS or login). Credentials come from Secrets Manager: the F1 TV subscription token
+(``F1_TOKEN_SECRET_ARN``, the token as the secret string) and OpenF1's account (``OPENF1_SECRET_ARN``,
+``{"username": ..., "password": ...}``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from apexflow.contract import ContractError
+from apexflow.live import LiveIngest, follow
+from apexflow.sources.live import f1, feeds, openf1
+from apexflow.simulator.live_stream import read
+from apexflow.storage.db import transaction
+from apexflow_aws.config import client, connection
+from apexflow_aws.raw_store import LiveRawStore
+from apexflow_aws.workflow import start_when_complete
+
+SOURCES = ("f1", "openf1")
+
+
+def secret(env: str) -> str | None:
+    """The secret string named by the ARN in ``env``; None when unset or empty."""
+    arn = os.environ.get(env)
+    if not arn:
+        return None
+    return client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or None
+
+
+def feed_for(spec: dict):
+    """(feed, adapter) for a request; ``adapter.handle(*message)`` maps a message of the feed."""
+    source, session = spec.get("source"), str(spec.get("session") or "current")
+    if source not in SOURCES:
+        raise ContractError(f"unknown live source {source!r}; known: {', '.join(SOURCES)}")
+    if source == "f1" and session != "current":
+        raise ContractError("F1 live timing streams only the session running now: use --session current")
+    if source == "openf1" and session != "current" and not session.isdigit():
+        raise ContractError(f"--session takes 'current' or an OpenF1 session key, got {session!r}")
+    if source == "f1":
+        token = None if spec.get("replay") else secret("F1_TOKEN_SECRET_ARN")
+        adapter = f1.F1LiveTiming(token=bool(token or spec.get("replay")))
+    else:
+        adapter = openf1.OpenF1(None if session == "current" else int(session))
+    if spec.get("replay"):
+        path = Path(spec["replay"])
+        if not path.is_file():
+            raise ContractError(f"no recorded stream at {path}")
+        return feeds.Replay(read(path), source, spec.get("speed")), adapter
+    if spec.get("mqtt"):
+        host, _, port = spec["mqtt"].rpartition(":")
+        return feeds.MqttFeed(host, int(port), [*openf1.TOPICS, *openf1.IGNORED],
+                              client_id=spec.get("client_id", "apexflow-live")), adapter
+    if source == "f1":
+        return feeds.SignalRFeed(token), adapter
+    creds = json.loads(secret("OPENF1_SECRET_ARN") or "{}")
+    if not creds.get("username") or not creds.get("password"):
+        raise ContractError("OpenF1's real-time data needs a paid account: store {\"username\", \"password\"} "
+                            "in the secret named by OPENF1_SECRET_ARN")
+    token = lambda: feeds.openf1_token(creds["username"], creds["password"])  # noqa: E731
+    feed = feeds.MqttFeed(feeds.OPENF1_HOST, feeds.OPENF1_PORT, [*openf1.TOPICS, *openf1.IGNORED],
+                          username=creds["username"], password=token, tls=True)
+    if session == "current":
+        for message in feeds.openf1_current(token()):
+            feed.queue.put(message)
+    return feed, adapter
+
+
+def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = None) -> dict:
+    """Follow one session until it ends; the closing summary (session, counts, where the run is)."""
+    feed, adapter = feed_for(spec)
+    stage = LiveIngest(LiveRawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
+                       lambda: transaction(connection()), latency=float(spec.get("latency", 1.0)),
+                       on_close=lambda session_id: start_when_complete(connection(), [session_id]))
+    summary = follow(feed, lambda m: adapter.handle(*m), stage, idle=idle if idle is not None else spec.get("idle"),
+                     on_pump=on_pump)
+    return {**summary, "connects": getattr(feed, "connects", None), "dropped": getattr(adapter, "dropped", None)}

@@ -1,0 +1,144 @@
+"""The live stage: chunks within the latency budget, a restart resumed without loss or duplicates, the close."""
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+
+from apexflow import chunk as chunks
+from apexflow.live import RESEND, RUN_ID, LiveIngest, follow
+from apexflow.replay import Pacer
+from apexflow.simulator.live_stream import read
+from apexflow.sources.live.feeds import Replay
+from apexflow.sources.live.openf1 import OpenF1, utc_seconds
+from apexflow.storage.db import transaction
+from apexflow_aws.config import client, connection
+from apexflow_aws.local.esm import EventSourceMapping
+from apexflow_aws.local.handlers import load
+from apexflow_aws.mapping import ANALYZE
+from apexflow_aws.local.stack import BUCKET, STREAM
+from apexflow_aws.raw_store import LiveRawStore
+from apexflow_aws.stream import KinesisStream
+
+MESSAGES = read(Path(__file__).parent / "data" / "live" / "openf1.jsonl.gz")
+SAMPLES = {}
+for _topic, _doc in MESSAGES:
+    if _topic == "v1/car_data":
+        SAMPLES[_doc["driver_number"]] = SAMPLES.get(_doc["driver_number"], 0) + 1
+
+
+class Clock:
+    """Wall time that passes only when slept (a live-pace replay that takes no time)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class Recorder:
+    """The real stream, noting when each record was put."""
+
+    def __init__(self, clock):
+        self.inner, self.clock, self.puts = KinesisStream(client("kinesis"), STREAM), clock, []
+
+    def put(self, records):
+        self.inner.put(records)
+        self.puts += [(self.clock(), chunks.decode(data)) for _, data in records]
+
+
+def stage(stream, clock=None, latency=1.0):
+    return LiveIngest(LiveRawStore(client("s3"), BUCKET), stream, lambda: transaction(connection()),
+                      latency=latency, **({"wall": clock} if clock else {}))
+
+
+def handle(adapter):
+    return lambda m: adapter.handle(m[0], m[1])
+
+
+def test_every_car_sends_a_chunk_within_the_latency_budget(local):
+    clock = Clock()
+    stream = Recorder(clock)
+    pacer = Pacer(1.0, clock, clock.sleep)
+    live = stage(stream, clock, latency=1.0)
+    follow(Replay(MESSAGES[:4000], "openf1", pacer=pacer), handle(OpenF1()), live)
+    wall0, utc0 = pacer.origin
+    start = live.session.start_time.timestamp()
+    lags = [put - (wall0 + start + c.t[0] - utc0) for put, c in stream.puts[:-4]]  # the close flushes the rest
+    assert len(stream.puts) > 100
+    assert max(lags) <= 1.0 + 0.3  # the oldest sample of a chunk waited at most the budget and one message
+    assert np.median(lags) >= 0.9  # and was not cut short either: chunks of about a second
+
+
+def analyzed(dsn):
+    EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
+                       replace(ANALYZE, batch_size=500)).drain()
+    conn = psycopg2.connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT e.meta->>'driver_number', c.seq, c.t_start, c.t_end, c.n_samples FROM telemetry_chunks c "
+                    "JOIN entities e USING (session_id, entity_id) ORDER BY 1, 2")
+        out = cur.fetchall()
+    conn.close()
+    return out
+
+
+def test_a_restarted_follower_resumes_without_loss_or_duplicates(local):
+    first = stage(KinesisStream(client("kinesis"), STREAM))
+    follow(Replay(MESSAGES[:5000], "openf1", batch=200), handle(OpenF1()), first)  # ...then it dies, unclosed
+    first.ended = None
+    cut = {e: c.seq for e, c in first.cars.items()}
+    second = stage(KinesisStream(client("kinesis"), STREAM))
+    summary = follow(Replay(MESSAGES, "openf1", batch=200), handle(OpenF1()), second)  # everything again
+    assert summary["resent"] == RESEND * len(cut)
+    assert summary["duplicate_samples"] > 0
+    rows = analyzed(local)
+    for number, n in SAMPLES.items():
+        mine = [r for r in rows if r[0] == str(number)]
+        assert [r[1] for r in mine] == list(range(len(mine)))  # sequence numbers continue across the restart
+        assert all(a[3] < b[2] for a, b in zip(mine, mine[1:]))  # no sample twice
+        assert sum(r[4] for r in mine) == n  # none lost
+    objects = LiveRawStore(client("s3"), BUCKET).run_objects(second.session, RUN_ID)
+    manifest = json.loads(client("s3").get_object(
+        Bucket=BUCKET, Key=f"raw/openf1/{second.session.session_id}/manifest.json")["Body"].read())
+    assert manifest["run_id"] == RUN_ID and set(manifest["checksums"]) == set(objects)
+    assert manifest["counts"]["chunks"] == len(objects)
+
+
+def test_messages_before_the_session_is_known_wait_for_it(local):
+    late = [m for m in MESSAGES if m[0] != "v1/sessions"]
+    sessions = [m for m in MESSAGES if m[0] == "v1/sessions"]
+    live = stage(KinesisStream(client("kinesis"), STREAM))
+    adapter = OpenF1(session_key=sessions[0][1]["session_key"])
+    for m in late[:600]:
+        live.feed(adapter.handle(*m))
+    assert live.session is None and live.early
+    live.feed(adapter.handle(*sessions[0]))
+    live.pump(final=True)
+    assert live.counts["samples"] == sum(1 for t, d in late[:600] if t == "v1/car_data")
+    assert utc_seconds(sessions[0][1]["date_start"]) == live.session.start_time.timestamp()
+
+
+def test_one_follower_per_session(dsn):
+    from apexflow.storage import repository
+
+    first, second = psycopg2.connect(dsn), psycopg2.connect(dsn)
+    with transaction(first) as cur:
+        assert repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
+    with transaction(second) as cur:
+        assert not repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
+        assert repository.try_lock(cur, "live:f1-2025-miami-grand-prix-r")
+    first.close()  # the task holding it ended: its backend lets go as it exits
+    deadline = time.monotonic() + 10
+    while True:
+        with transaction(second) as cur:
+            if repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s"):
+                break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second.close()
