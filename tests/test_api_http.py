@@ -1,4 +1,5 @@
 """The API over HTTP, as ``apexflow serve`` runs it: the same answers, a schemathesis run, injection attempts."""
+import gzip
 import json
 import os
 import subprocess
@@ -85,6 +86,27 @@ def test_over_http_the_answers_are_the_handlers(server, target):
     assert (status, kind) == (response["statusCode"], response["headers"]["Content-Type"])
     same = json.loads if "json" in kind else str
     assert same(body) == same(response["body"])
+
+
+def test_report_page_is_the_cli_report_gzip_compressed_for_clients_that_accept_it(server):
+    base, dsn = server
+    from apexflow.report import render
+
+    conn = connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            expected = render(cur, "sim-s3-l3")
+    finally:
+        conn.close()
+    request = urllib.request.Request(f"{base}{S}/report", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        assert (r.status, r.headers["Content-Type"], r.headers["Content-Encoding"]) == (
+            200, "text/html; charset=utf-8", "gzip")
+        packed = r.read()
+    assert gzip.decompress(packed).decode() == expected and len(packed) < len(expected) / 3
+    assert fetch(base, f"{S}/report")[2] == expected  # plain for a client that does not ask for gzip
+    status, kind, body = fetch(base, "/sessions/nope/report")
+    assert (status, kind) == (404, "application/problem+json") and "GET /sessions lists" in json.loads(body)["detail"]
 
 
 def test_insights_workflow_starts_once_per_request(server):

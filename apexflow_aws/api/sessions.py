@@ -67,6 +67,20 @@ def get_session(session_id: SessionId):
         return sessions.SessionDetail(**sessions.session(cur, session_id))
 
 
+@router.get("/sessions/<session_id>/report", summary="A session's report: one self-contained HTML page",
+            description="Track map, lap times with stints and tyres, positions, the detection timeline and the "
+                        "insights, as `apexflow report` writes it (plotly inlined: about 5 MB, gzip-compressed "
+                        "for clients that accept it).",
+            responses=responses(None, 404), compress=True)
+def get_report(session_id: SessionId):
+    from apexflow.report import render  # plotly (the report layer) only for this route
+
+    with reading() as cur:
+        sessions.require(cur, session_id)
+        page = render(cur, session_id)
+    return Response(200, "text/html; charset=utf-8", page)
+
+
 @router.get("/sessions/<session_id>/drivers", summary="A session's drivers (entities)",
             responses=responses(sessions.DriversPage, 400, 404, csv=True))
 def get_drivers(session_id: SessionId, limit: Limit = PAGE, cursor: Cursor = None, format: Format = "json"):
