@@ -151,3 +151,20 @@ def test_insights_command_prints_the_race_story_first_and_says_what_is_wrong(dsn
     assert "has no driver XYZ" in capsys.readouterr().err
     assert main(["insights", "no-such-session"]) == 2
     assert "is not stored" in capsys.readouterr().err
+
+
+def test_an_alert_that_could_not_be_published_is_released_and_sent_by_the_next_run(machine, dsn):
+    arn, topic = machine
+    session_id = register_race(dsn, extra_detections=[CONTACT])
+    client("sns").delete_topic(TopicArn=topic)  # SNS refuses the publish: the Alert state's Catch releases the claim
+    first = workflow.run(arn, session_id)
+    assert first["status"] == "SUCCEEDED", first["events"][-1]
+    released = [e for e in first["events"] if e["type"] == "TaskStateEntered"
+                and e["stateEnteredEventDetails"]["name"] == "ReleaseAlert"]
+    assert released and len(stored(dsn, first["output"]["run_id"])) == first["output"]["insights"]
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM alerts WHERE session_id = %s", (session_id,))
+        assert cur.fetchone() == (0,)  # nothing claimed: no alert is recorded as sent
+    assert client("sns").create_topic(Name=workflow.TOPIC)["TopicArn"] == topic
+    second = workflow.run(arn, session_id)
+    assert second["status"] == "SUCCEEDED" and CONTACT["detection_id"] in alerts(topic)
