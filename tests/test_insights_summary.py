@@ -95,6 +95,19 @@ def test_a_session_without_results_or_race_events_still_summarises():
                                      "Detections: 1 pit_stop."]
 
 
+def test_detection_evidence_carries_its_units_and_a_channel_value_the_channel_unit():
+    frozen = {**det("frozen_sensor", "NOR", "critical", 4, t=300.0, value=212.0, seconds=3.5, samples=14),
+              "channel": "Speed"}
+    facts = build({**inputs([frozen, det("sudden_damage", "SAI", "critical", 12, t=5614.6, seconds_lost=9.1,
+                                         then="pit_stop", min_speed=88.0, field_delta_pct=12.5)]),
+                   "channels": [{"name": "Speed", "unit": "km/h"}, {"name": "RPM", "unit": "rpm"}]})
+    by_kind = {d["kind"]: d for d in facts["critical"]}
+    assert by_kind["frozen_sensor"]["units"] == {"value": "km/h", "seconds": "s"}  # a count of samples has none
+    assert by_kind["sudden_damage"]["units"] == {"seconds_lost": "s", "min_speed": "km/h", "field_delta_pct": "%"}
+    text = write("detection", for_scope(facts, "detection", frozen["detection_id"]))
+    assert text.splitlines()[1:5] == ["Evidence:", "  value: 212.0 km/h", "  seconds: 3.5 s", "  samples: 14"]
+
+
 @pytest.mark.parametrize("text, bad", [
     ("NOR won by 1.2 s on lap 12 with MEDIUM tyres, best 1:36.5", []),
     ("NOR won by 1.3 s", ["1.3"]), ("NOR was P4", ["P4"]), ("VER led", ["VER"]), ("a SOFT stint", ["SOFT"]),

@@ -59,7 +59,8 @@ def build(inputs: dict) -> dict:
                      "undercuts": _undercuts(by_car, dets, neutral),
                      "at_risk": _at_risk(drivers)},
         "detections_by_kind": dict(sorted(Counter(d["kind"] for d in dets).items())),
-        "critical": [_detection(d) for d in critical[:MAX_EXPLAINED]],
+        "critical": [_detection(d, {c["name"]: c.get("unit", "") for c in inputs.get("channels") or []})
+                     for d in critical[:MAX_EXPLAINED]],
         "critical_not_explained": max(0, len(critical) - MAX_EXPLAINED),
     }
 
@@ -268,12 +269,40 @@ def _under(t: float, neutral: list[dict]) -> str | None:
     return next((n["kind"] for n in neutral if n["t"][0] <= t <= n["t"][1]), None)
 
 
-def _detection(d: dict) -> dict:
+def _detection(d: dict, channel_units: dict[str, str]) -> dict:
     ev = {k: _round(v) if isinstance(v, float) else v for k, v in d["evidence"].items()
           if isinstance(v, (int, float, str, bool)) and v is not None and (not isinstance(v, str) or len(v) <= 80)
           or isinstance(v, list) and len(v) <= 5 and all(isinstance(x, (int, float, str)) for x in v)}
+    units = {k: u for k, v in ev.items()
+             if _numeric(v) and (u := evidence_unit(k, channel_units.get(d["channel"] or "", "")))}
     return {"detection_id": d["detection_id"], "driver": d["entity_id"], "kind": d["kind"],
-            "severity": d["severity"], "lap": d["lap"], "channel": d["channel"], "evidence": ev}
+            "severity": d["severity"], "lap": d["lap"], "channel": d["channel"], "evidence": ev, "units": units}
+
+
+EVIDENCE_UNITS = {"lap_time": "s", "reference": "s", "seconds": "s", "expected_interval": "s", "delta": "s",
+                  "deltas": "s", "sigma": "s", "speed_before": "km/h", "min_speed": "km/h", "own_speed": "km/h",
+                  "field_speed": "km/h", "top_speeds": "km/h", "reference_top_speeds": "km/h", "distance": "m",
+                  "tyre_life": "laps"}
+CHANNEL_VALUED = ("value", "min_value", "max_value", "vmin", "vmax")
+
+
+def _numeric(value) -> bool:
+    return all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in
+               (value if isinstance(value, list) else [value]))
+
+
+def evidence_unit(key: str, channel_unit: str = "") -> str:
+    """The unit of an evidence value, by the detectors' naming (``*_s``, ``*seconds*``, ``*_pct``, ...) or, for a
+    channel's own value, the channel's unit; "" when it has none."""
+    if key in CHANNEL_VALUED:
+        return channel_unit
+    if key in EVIDENCE_UNITS:
+        return EVIDENCE_UNITS[key]
+    if key.endswith("_s_per_lap"):
+        return "s/lap"
+    if key.endswith(("_s", "_seconds")) or key.startswith("seconds"):
+        return "s"
+    return "%" if key.endswith("_pct") else ""
 
 
 def _round(value, digits: int = 3):

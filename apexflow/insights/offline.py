@@ -127,6 +127,8 @@ def _detection(facts: dict) -> DetectionExplanation:
     who = d["driver"] or "the session"
     what = f"{d['kind'].replace('_', ' ').capitalize()} ({d['severity']}) for {who}" + (
         f" on lap {d['lap']}." if d["lap"] is not None else ".")
-    evidence = [f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in d["evidence"].items()]
+    units = d.get("units", {})
+    evidence = [f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" + (f" {units[k]}" if k in units else "")
+                for k, v in d["evidence"].items()]
     return DetectionExplanation(what_happened=what, evidence=evidence,
                                 what_to_check=CHECKS.get(d["kind"], GENERIC_CHECKS))

@@ -9,7 +9,8 @@ INSIGHT_COLUMNS = ("insight_id, session_id, scope, entity_id, detection_id, run_
 
 def insight_inputs(cur, session_id: str) -> dict | None:
     """Everything the insight facts are built from: the session, its cars, laps, results and detections."""
-    cur.execute("SELECT session_id, source, profile, start_time, identity, meta FROM sessions WHERE session_id = %s",
+    cur.execute("SELECT session_id, source, profile, start_time, identity, meta, channels FROM sessions "
+                "WHERE session_id = %s",
                 (session_id,))
     rows = _rows(cur)
     if not rows:
