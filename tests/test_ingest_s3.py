@@ -187,7 +187,8 @@ def test_cli_ingests_a_csv_file_end_to_end(dsn, tmp_path, capsys, monkeypatch):
     assert out.startswith("wrote csv-rig (run ") and "3 entities" in out and "300 samples" in out
     assert "s3://apexflow-raw-local/raw/csv/csv-rig/" in out
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:  # local mode also runs analyze
-        cur.execute("SELECT count(DISTINCT entity_id), sum(n_samples) FROM telemetry_chunks WHERE session_id = 'csv-rig'")
+        cur.execute("SELECT count(DISTINCT entity_id), sum(n_samples) FROM telemetry_chunks "
+                    "WHERE session_id = 'csv-rig'")
         assert cur.fetchone() == (3, 300)
     bad = tmp_path / "bad.csv"
     bad.write_text("unit,t,v\nu1,0,1\nu1,1,x\n")

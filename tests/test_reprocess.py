@@ -72,29 +72,27 @@ def test_reprocess_rebuilds_the_database_state_identical_to_the_first_processing
     assert after == before
 
 
-def test_reprocess_of_an_unknown_session_says_what_to_do_and_changes_nothing(dsn, tmp_path, monkeypatch, capsys):
+def test_reprocess_of_an_unknown_session_says_what_to_do_and_changes_nothing(dsn, local_s3_dir, monkeypatch, capsys):
     from tests.conftest import register_race
 
     monkeypatch.setenv("DATABASE_URL", dsn)
-    monkeypatch.setenv("APEXFLOW_S3_DIR", str(tmp_path / "s3"))
     sid = register_race(dsn, seed=2, laps=2)
     before = snapshot(dsn, sid)
     assert main(["reprocess", "sim-s99-l1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("apexflow: error: no single raw run of session 'sim-s99-l1'") and err.count("\n") == 1
-    assert "nothing was changed. Ingest the session first" in err and str(tmp_path / "s3") in err
+    assert "nothing was changed. Ingest the session first" in err and str(local_s3_dir) in err
     assert snapshot(dsn, sid) == before
 
 
-def test_a_local_reprocess_finds_what_an_earlier_command_ingested(dsn, tmp_path, monkeypatch, capsys):
+def test_a_local_reprocess_finds_what_an_earlier_command_ingested(dsn, local_s3_dir, monkeypatch, capsys):
     """Two local stacks, one after the other, as two commands: moto's memory is gone, the folder is not."""
     from apexflow_aws.local import ingest_cli
 
     monkeypatch.setenv("DATABASE_URL", dsn)
-    monkeypatch.setenv("APEXFLOW_S3_DIR", str(tmp_path / "s3"))
     result, _ = ingest_cli.run({"source": "synthetic", "seed": 4, "laps": 2})
     sid = result["session_id"]
-    assert (tmp_path / "s3" / "apexflow-raw-local" / "raw" / "synthetic" / sid / "manifest.json").is_file()
+    assert (local_s3_dir / "apexflow-raw-local" / "raw" / "synthetic" / sid / "manifest.json").is_file()
     before = snapshot(dsn, sid)
     damage(dsn, sid, "forgotten")
     assert main(["reprocess", sid]) == 0

@@ -110,5 +110,6 @@ def report(result: dict, where: str) -> str:
     profile = (f", {result['profile']} profile" + (f" ({why})" if why.startswith("auto") else "")
                if result.get("profile") else "")
     return (f"wrote {result['session_id']} (run {result['run_id']}{profile}): {result['entities']} entities, "
-            f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples, {result['bytes'] / 1e6:.2f} MB "
+            f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples, "
+            f"{result['bytes'] / 1e6:.2f} MB "
             f"to {result['location']} and {where}{note}")
