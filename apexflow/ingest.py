@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Protocol
-
 from datetime import datetime
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol
 
 import numpy as np
 
 from apexflow import chunk as chunks
-from apexflow.contract import SCHEMA_VERSION, Channel, ContractError, Entity, Session, SessionFacts
+from apexflow.contract import SCHEMA_VERSION, Channel, ContractError, Entity, Session, SessionFacts, check_id
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.storage import repository
 
@@ -137,13 +136,12 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
                         sum(len(d) for d in objects.values()), location, registered)
 
 
-def reprocess(raw: RawStore, stream: Stream, reregister: Callable[[Session, SessionFacts, str], None],
-              session_id: str, batch: int = 500, progress: Callable[[Iterable], Iterable] | None = None,
-              location: str = "") -> IngestResult:
+def reprocess(raw: RawStore, stream: Stream, db: Callable[[], ContextManager], session_id: str, batch: int = 500,
+              progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
     """Rebuild a session's database state from its current raw run: every chunk read and checked first (a
-    missing or damaged one stops here, nothing changed), then ``reregister`` (the session's state deleted and
-    registered again, in one transaction; ``reregister`` below), then the chunks streamed as ingest streamed
-    them."""
+    missing or damaged one stops here, nothing changed), then in one transaction (``db()`` yields its cursor)
+    the session deleted and registered again, then the chunks streamed as ingest streamed them."""
+    check_id("session_id", session_id)
     doc, rec, blobs = raw.read_run(session_id)
     session, facts = from_record(rec)
     parts = []
@@ -154,10 +152,12 @@ def reprocess(raw: RawStore, stream: Stream, reregister: Callable[[Session, Sess
                                 f"{c.session_id!r}, run {c.run_id!r}: the raw store is inconsistent; ingest again")
         parts.append((float(c.t[0]), c.entity_id, c, data))
     parts.sort(key=lambda item: (item[0], item[1]))
-    reregister(session, facts, doc["run_id"])
+    with db() as cur:
+        repository.delete_session(cur, session_id)
+        register(cur, session, facts, doc["run_id"])
     _stream(stream, parts, batch, progress)
     return IngestResult(session, doc["run_id"], len(session.entities), len(parts), sum(c.n for _, _, c, _ in parts),
-                        sum(len(d) for d in blobs), location, True)
+                        sum(len(d) for d in blobs), doc["chunk_prefix"], True)
 
 
 def _stream(stream: Stream, encoded: list, batch: int, progress) -> None:
@@ -196,10 +196,3 @@ def register(cur, session: Session, facts: SessionFacts, run_id: str) -> bool:
     repository.write_detections(cur, [d.to_row() for d in found])
     repository.refresh_reporting(cur, session.session_id)
     return True
-
-
-def reregister(cur, session: Session, facts: SessionFacts, run_id: str) -> None:
-    """The session's state deleted (chunks, detections, detector states, field sums, samples, insights) and
-    registered again, as at its first registration."""
-    repository.delete_session(cur, session.session_id)
-    register(cur, session, facts, run_id)

@@ -99,3 +99,26 @@ def test_a_local_reprocess_finds_what_an_earlier_command_ingested(dsn, local_s3_
     assert capsys.readouterr().out.startswith(f"reprocessed {sid} (run {result['run_id']}) from its raw run: 20 "
                                               f"entities, {result['chunks']} chunks")
     assert snapshot(dsn, sid) == before
+
+
+def test_the_kept_session_and_facts_of_a_real_f1_session_register_as_the_source_did(shared_cache, tmp_path,
+                                                                                      new_database):
+    """What reprocess registers comes from ``session.json``: on FastF1's real timing (race control, results, NaNs,
+    dates) it must register the rows the source itself registered."""
+    from apexflow.ingest import from_record, record, register
+    from apexflow.sources import fastf1 as f1
+
+    f1.configure_cache(tmp_path, shared_cache)
+    src = f1.FastF1Source(2025, "Miami", "S", cache_dir=tmp_path, http_cache=shared_cache)
+    session, facts = src.session(), src.facts()
+    kept = from_record(json.loads(json.dumps(record(session, facts), default=str)))
+    states = []
+    for s, f in ((session, facts), kept):
+        dsn = new_database()
+        conn = psycopg2.connect(dsn)
+        with transaction(conn) as cur:
+            register(cur, s, f, "run-1")
+        conn.close()
+        states.append(snapshot(dsn, session.session_id))
+    assert len(states[0]["laps"]) == 331 and len(states[0]["session_facts"]) >= 2 and states[0]["detections"]
+    assert states[1] == states[0]

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from apexflow.contract import ContractError
-from apexflow.ingest import ingest, reprocess, reregister
+from apexflow.ingest import ingest, reprocess
 from apexflow.ingest import register as register_session
 from apexflow.replay import PacedStream
 from apexflow.sources import from_spec
@@ -59,17 +59,10 @@ def ingest_one(spec: dict, progress=None) -> dict:
 
 
 def reprocess_one(event: dict, progress=None) -> dict:
-    def again(session, facts, run_id):
-        with transaction(connection()) as cur:
-            reregister(cur, session, facts, run_id)
-
-    raw = S3RawStore(client("s3"), os.environ["RAW_BUCKET"])
     sid = event.get("session_id")
-    if not isinstance(sid, str) or not sid:
-        raise ContractError("reprocess needs the session's id: {\"action\": \"reprocess\", \"session_id\": ...}",
-                            "session_id")
-    result = reprocess(raw, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]), again, sid,
-                       progress=progress, location=f"s3://{raw.bucket}/")
+    result = reprocess(S3RawStore(client("s3"), os.environ["RAW_BUCKET"]),
+                       KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]),
+                       lambda: transaction(connection()), sid, progress=progress)
     start_when_complete(connection(), [sid])  # no car data: complete at registration
     logger.info("reprocessed", session_id=sid, run_id=result.run_id, chunks=result.chunks)
     return {"session_id": sid, "run_id": result.run_id, "entities": result.entities, "chunks": result.chunks,
