@@ -2,24 +2,27 @@
 
 Order of effects, so a failure at any step leaves no mixed state and a re-run repairs it:
 1. every chunk is validated, then encoded naming its run (bad data stops here, nothing written);
-2. the raw store writes the run's objects, then its manifest (the commit point), then drops older runs;
+2. the raw store writes the run's chunks and the session with its facts (``record``), then its manifest (the
+   commit point), then drops older runs;
 3. the session and its facts are registered in the database (a new run replaces the old one's rows);
 4. chunks go to the stream in time order across entities (each entity's own order kept).
 
 The run id is a digest of the content, so re-ingesting identical data is a no-op downstream; every
-chunk names its run, so analyze drops records of a run that a re-ingest has replaced.
+chunk names its run, so analyze drops records of a run that a re-ingest has replaced. ``reprocess`` rebuilds
+a session's database state from its raw run alone, along the same steps 3 and 4.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Protocol
+from datetime import datetime
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol
 
 import numpy as np
 
 from apexflow import chunk as chunks
-from apexflow.contract import SCHEMA_VERSION, Session, SessionFacts
+from apexflow.contract import SCHEMA_VERSION, Channel, ContractError, Entity, Session, SessionFacts, check_id
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.storage import repository
 
@@ -31,8 +34,13 @@ class Source(Protocol):
 
 
 class RawStore(Protocol):
-    def write_run(self, session: Session, run_id: str, objects: dict[str, bytes], manifest: dict) -> str:
-        """Store the run's objects and manifest, replacing older runs; return where it went."""
+    def write_run(self, session: Session, run_id: str, chunks: dict[str, bytes], manifest: dict,
+                  record: dict | None = None) -> str:
+        """Store the run's chunks (by key, in stream order), ``record`` and the manifest, replacing older runs;
+        return where it went."""
+
+    def read_run(self, session_id: str) -> tuple[dict, dict, list[bytes]]:
+        """(manifest, record, every chunk) of the session's current run."""
 
 
 class Stream(Protocol):
@@ -120,15 +128,63 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
     if hasattr(source, "ground_truth"):  # synthetic sources say what they injected
         doc["ground_truth"] = source.ground_truth()
     objects = {c.key: data for _, _, c, data in encoded}
-    location = raw.write_run(session, run_id, objects, doc)
     session.meta = {**session.meta, "chunks": len(encoded)}  # analysis is complete when all are analyzed
+    location = raw.write_run(session, run_id, objects, doc, record(session, facts))
     registered = register(session, facts, run_id)
+    _stream(stream, encoded, batch, progress)
+    return IngestResult(session, run_id, len(session.entities), len(encoded), doc["counts"]["samples"],
+                        sum(len(d) for d in objects.values()), location, registered)
+
+
+def reprocess(raw: RawStore, stream: Stream, db: Callable[[], ContextManager], session_id: str, batch: int = 500,
+              progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
+    """Rebuild a session's database state from its current raw run: every chunk read and checked first (a
+    missing or damaged one stops here, nothing changed), then in one transaction (``db()`` yields its cursor)
+    the session deleted and registered again, then the chunks streamed as ingest streamed them."""
+    check_id("session_id", session_id)
+    doc, rec, blobs = raw.read_run(session_id)
+    session, facts = from_record(rec)
+    parts = []
+    for data in blobs:
+        c = chunks.decode(data)
+        if c.run_id != doc["run_id"] or c.session_id != session_id:
+            raise ContractError(f"chunk {c.key} of the raw run {doc['run_id']} of {session_id!r} names session "
+                                f"{c.session_id!r}, run {c.run_id!r}: the raw store is inconsistent; ingest again")
+        parts.append((float(c.t[0]), c.entity_id, c, data))
+    parts.sort(key=lambda item: (item[0], item[1]))
+    with db() as cur:
+        repository.delete_session(cur, session_id)
+        register(cur, session, facts, doc["run_id"])
+    _stream(stream, parts, batch, progress)
+    return IngestResult(session, doc["run_id"], len(session.entities), len(parts), sum(c.n for _, _, c, _ in parts),
+                        sum(len(d) for d in blobs), doc["chunk_prefix"], True)
+
+
+def _stream(stream: Stream, encoded: list, batch: int, progress) -> None:
     records = [(c.partition_key, data) for _, _, c, data in encoded]
     batches = range(0, len(records), batch)
     for i in progress(batches) if progress else batches:
         stream.put(records[i:i + batch])
-    return IngestResult(session, run_id, len(session.entities), len(encoded), doc["counts"]["samples"],
-                        sum(len(d) for d in objects.values()), location, registered)
+
+
+def record(session: Session, facts: SessionFacts) -> dict:
+    """The session and its facts as registered (JSON-ready): what reprocessing registers again."""
+    return {"session": {"session_id": session.session_id, "source": session.source,
+                        "start_time": session.start_time.isoformat(), "profile": session.profile,
+                        "channels": [c.to_dict() for c in session.channels],
+                        "entities": [{"entity_id": e.entity_id, "name": e.name, "team": e.team, "meta": e.meta}
+                                     for e in session.entities],
+                        "identity": session.identity, "meta": session.meta},
+            "facts": {k: getattr(facts, k) for k in ("laps", "track_status", "race_control_messages", "results",
+                                                     "weather", "missing")}}
+
+
+def from_record(doc: dict) -> tuple[Session, SessionFacts]:
+    s = doc["session"]
+    session = Session(s["session_id"], s["source"], datetime.fromisoformat(s["start_time"]),
+                      tuple(Channel.from_dict(c) for c in s["channels"]), tuple(Entity(**e) for e in s["entities"]),
+                      s["identity"], s["meta"], s["profile"])
+    return session, SessionFacts(**doc["facts"])
 
 
 def register(cur, session: Session, facts: SessionFacts, run_id: str) -> bool:

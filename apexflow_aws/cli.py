@@ -10,7 +10,7 @@ from apexflow.contract import ContractError
 def _demo(args) -> int:
     from apexflow_aws.local import demo
 
-    result = demo.run(seed=args.seed, laps=args.laps)
+    result = demo.run(seed=args.seed, laps=args.laps, persist=True)
     print(demo.report(result))
     return 0
 
@@ -101,6 +101,23 @@ def _ingest(args) -> int:
         spec["speed"] = args.speed
     result, where = ingest_cli.run(spec, aws=args.aws)
     print(ingest_cli.report(result, where))
+    return 0
+
+
+def _reprocess(args) -> int:
+    from apexflow_aws.local import ingest_cli, s3_dir
+    from apexflow_aws.raw_store import RawDataMissing
+
+    try:
+        r, where = ingest_cli.reprocess(args.session, aws=args.aws)
+    except RawDataMissing as e:
+        keep = "RAW_BUCKET" if args.aws else f"local mode keeps raw data in {s3_dir.folder()} (APEXFLOW_S3_DIR)"
+        print(f"apexflow: error: {e}; nothing was changed. Ingest the session first (apexflow ingest ..., apexflow "
+              f"demo), or check the session id (apexflow sessions lists those in the database); {keep}",
+              file=sys.stderr)
+        return 2
+    print(f"reprocessed {r['session_id']} (run {r['run_id']}) from its raw run: {r['entities']} entities, "
+          f"{r['chunks']} chunks, {r['samples']:,} samples streamed again through {where}")
     return 0
 
 
@@ -243,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
                        help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL "
                             "instead of local mode")
     ingest.set_defaults(func=_ingest)
+    rep = sub.add_parser("reprocess", help="rebuild a session's database state from its raw data in S3")
+    rep.add_argument("session", help="session id, e.g. sim-s7-l6")
+    rep.add_argument("--aws", action="store_true",
+                     help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL")
+    rep.set_defaults(func=_reprocess)
     serve = sub.add_parser("serve", help="serve the HTTP API on 127.0.0.1 (local mode), docs at /docs")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", type=int, metavar="LAPS", nargs="?", const=6,

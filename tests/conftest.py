@@ -30,6 +30,13 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def local_s3_dir(tmp_path, monkeypatch):
+    """Local commands keep moto's buckets in a folder between runs (``APEXFLOW_S3_DIR``): each test its own."""
+    monkeypatch.setenv("APEXFLOW_S3_DIR", str(tmp_path / "local-s3"))
+    return tmp_path / "local-s3"
+
+
 def _with_db(dsn: str, name: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(path="/" + name))

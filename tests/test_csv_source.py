@@ -17,7 +17,7 @@ class Memory:
     def __init__(self):
         self.runs, self.records, self.registered = {}, [], []
 
-    def write_run(self, session, run_id, objects, manifest):
+    def write_run(self, session, run_id, objects, manifest, record=None):
         self.runs[session.session_id] = (run_id, objects, manifest)
         return "memory://"
 

@@ -42,13 +42,13 @@ class Sink:
 
 
 class FailingS3:
-    """Passes calls to the real client but fails the n-th chunk upload (a crash mid-run)."""
+    """Passes calls to the real client but fails the n-th upload of a run's object (a crash mid-run)."""
 
     def __init__(self, real, fail_at):
         self.real, self.fail_at, self.puts = real, fail_at, 0
 
     def put_object(self, **kw):
-        if kw["Key"].endswith(".axfc"):
+        if "/runs/" in kw["Key"]:
             self.puts += 1
             if self.puts == self.fail_at:
                 raise ConnectionError("connection reset mid-upload")
@@ -101,17 +101,20 @@ def test_samples_of_an_entity_the_session_does_not_declare_stop_ingest_before_an
 def test_layout_and_manifest(s3):
     from apexflow_aws.raw_store import S3RawStore
 
-    result = ingest(Source(), S3RawStore(s3, "raw"), Sink(), lambda *a: True)
+    sink = Sink()
+    result = ingest(Source(), S3RawStore(s3, "raw"), sink, lambda *a: True)
     keys = _keys(s3)
     run = f"raw/test/bench-1/runs/{result.run_id}/"
-    assert keys == ["raw/test/bench-1/manifest.json"] + sorted(f"{run}{e}/{i:08d}.axfc"
-                                                               for e in "AB" for i in range(3))
+    assert keys == ["raw/test/bench-1/manifest.json", f"{run}A.axfr", f"{run}B.axfr", f"{run}session.json"]
     m = _manifest(s3)
     assert m["chunk_prefix"] == run and m["schema_version"] == SCHEMA_VERSION and m["run_id"] == result.run_id
     assert m["counts"] == {"entities": 2, "chunks": 6, "samples": 120, "laps": 2, "track_status": 0}
-    for key, digest in m["checksums"].items():
-        body = s3.get_object(Bucket="raw", Key=f"{run}{key}.axfc")["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == digest and decode(body).run_id == result.run_id
+    streamed = {decode(data).key: data for _, data in sink.records}
+    assert list(m["chunks"]) == list(m["checksums"]) == list(streamed)  # stream order
+    for key, (name, offset, length) in m["chunks"].items():
+        body = s3.get_object(Bucket="raw", Key=f"{run}{name}")["Body"].read()[offset:offset + length]
+        assert body == streamed[key] and hashlib.sha256(body).hexdigest() == m["checksums"][key]
+        assert name == f"{key.split('/')[0]}.axfr" and decode(body).run_id == result.run_id
 
 
 def test_reingest_replaces_the_run_and_leaves_no_mix(s3):
@@ -122,8 +125,8 @@ def test_reingest_replaces_the_run_and_leaves_no_mix(s3):
     assert first.run_id != second.run_id
     keys = _keys(s3)
     assert not any(first.run_id in k for k in keys)
-    assert sum(k.endswith(".axfc") for k in keys) == second.chunks == 4
-    assert _manifest(s3)["run_id"] == second.run_id
+    assert sum(k.endswith(".axfr") for k in keys) == 2 and second.chunks == 4
+    assert _manifest(s3)["run_id"] == second.run_id and len(_manifest(s3)["chunks"]) == 4
 
 
 def test_a_crash_mid_run_keeps_the_previous_run_whole_and_a_rerun_repairs(s3):
@@ -132,18 +135,17 @@ def test_a_crash_mid_run_keeps_the_previous_run_whole_and_a_rerun_repairs(s3):
     good = ingest(Source(offset=1.0), S3RawStore(s3, "raw"), Sink(), lambda *a: True)
     registered, streamed = [], Sink()
     with pytest.raises(ConnectionError):
-        ingest(Source(offset=3.0), S3RawStore(FailingS3(s3, fail_at=4), "raw"), streamed,
+        ingest(Source(offset=3.0), S3RawStore(FailingS3(s3, fail_at=2), "raw"), streamed,
                lambda *a: registered.append(a) or True)
     assert registered == [] and streamed.records == []  # nothing downstream of a failed write
     m = _manifest(s3)
     assert m["run_id"] == good.run_id  # readers still see the old run, complete
-    for key, digest in m["checksums"].items():
-        body = s3.get_object(Bucket="raw", Key=f"{m['chunk_prefix']}{key}.axfc")["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == digest
+    assert [decode(b).run_id for b in S3RawStore(s3, "raw").read_chunks("test", "bench-1", list(m["checksums"]))] \
+        == [good.run_id] * good.chunks
     again = ingest(Source(offset=3.0), S3RawStore(s3, "raw"), Sink(), lambda *a: True)
     keys = _keys(s3)
     assert _manifest(s3)["run_id"] == again.run_id
-    assert all(again.run_id in k for k in keys if k.endswith(".axfc")) and len(keys) == 1 + again.chunks
+    assert all(again.run_id in k for k in keys if "/runs/" in k) and len(keys) == 1 + 3  # manifest, A, B, session
 
 
 def test_session_without_telemetry_registers_laps_and_records_what_is_missing(local):
@@ -185,7 +187,8 @@ def test_cli_ingests_a_csv_file_end_to_end(dsn, tmp_path, capsys, monkeypatch):
     assert out.startswith("wrote csv-rig (run ") and "3 entities" in out and "300 samples" in out
     assert "s3://apexflow-raw-local/raw/csv/csv-rig/" in out
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:  # local mode also runs analyze
-        cur.execute("SELECT count(DISTINCT entity_id), sum(n_samples) FROM telemetry_chunks WHERE session_id = 'csv-rig'")
+        cur.execute("SELECT count(DISTINCT entity_id), sum(n_samples) FROM telemetry_chunks "
+                    "WHERE session_id = 'csv-rig'")
         assert cur.fetchone() == (3, 300)
     bad = tmp_path / "bad.csv"
     bad.write_text("unit,t,v\nu1,0,1\nu1,1,x\n")

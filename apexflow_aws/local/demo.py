@@ -19,10 +19,11 @@ from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 REPORTS = Path(".apexflow") / "reports"
 
 
-def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path = REPORTS) -> dict:
+def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path = REPORTS, persist: bool = False) -> dict:
     """Ingest a synthetic race, stream it through analyze, which starts the insights workflow once the race is
-    complete, and write the session report (an HTML page in ``reports``); return what happened."""
-    with local_stack(dsn=dsn) as dsn:
+    complete, and write the session report (an HTML page in ``reports``); return what happened. With ``persist``
+    the raw data stays for later commands (``local_stack``)."""
+    with local_stack(dsn=dsn, persist=persist) as dsn:
         return trip(seed, laps, dsn, reports)
 
 

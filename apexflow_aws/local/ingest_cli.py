@@ -1,4 +1,5 @@
-"""``apexflow ingest``: run the real ingest handler, locally (moto + PostgreSQL) or against AWS."""
+"""``apexflow ingest`` and ``apexflow reprocess``: the real ingest handler, locally (moto + PostgreSQL) or against
+AWS."""
 from __future__ import annotations
 
 import os
@@ -66,16 +67,40 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
         return invoke_ingest(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
     from apexflow_aws.local.stack import STREAM, analyze_stream, local_stack
 
-    from apexflow_aws.local import workflow
+    from apexflow_aws.local import s3_dir, workflow
 
-    with local_stack() as dsn:
+    with local_stack(persist=True) as dsn:
         result = invoke_ingest(spec)
         analyze_stream(result["chunks"])
         done = workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"], result["run_id"])
     insights = (f"; insights: {done['output']['insights']} stored by the workflow (apexflow insights "
                 f"{result['session_id']})" if done and done["status"] == "SUCCEEDED" else "")
-    return result, (f"Kinesis stream {STREAM} (local mode: moto, in memory; analyzed into the database), "
+    return result, (f"Kinesis stream {STREAM} (local mode: moto, S3 kept in {s3_dir.folder()}; analyzed into the "
+                    "database), "
                     f"session in {redact(dsn)}{insights}")
+
+
+def reprocess(session_id: str, aws: bool = False) -> tuple[dict, str]:
+    """(handler result, where the stream and database are) for ``{"action": "reprocess"}``; locally the stream
+    is drained through analyze and the insights workflow waited for, as after ``run``."""
+    event = {"action": "reprocess", "session_id": session_id}
+    bars = lambda it: tqdm(it, desc="stream ", unit="batch", file=sys.stderr)  # noqa: E731
+    if aws:
+        for name in ("RAW_BUCKET", "STREAM_NAME"):
+            if not os.environ.get(name):
+                raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
+        return (load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars),
+                f"Kinesis stream {os.environ['STREAM_NAME']}")
+    from apexflow_aws.local import s3_dir, workflow
+    from apexflow_aws.local.stack import STREAM, analyze_stream, local_stack
+
+    with local_stack(persist=True) as dsn, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        result = load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars)
+        analyze_stream(result["chunks"])
+        workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, result["run_id"])
+    return result, (f"Kinesis stream {STREAM} (local mode: moto, S3 kept in {s3_dir.folder()}; analyzed into the "
+                    f"database), session in {redact(dsn)}")
 
 
 def report(result: dict, where: str) -> str:
@@ -85,5 +110,6 @@ def report(result: dict, where: str) -> str:
     profile = (f", {result['profile']} profile" + (f" ({why})" if why.startswith("auto") else "")
                if result.get("profile") else "")
     return (f"wrote {result['session_id']} (run {result['run_id']}{profile}): {result['entities']} entities, "
-            f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples, {result['bytes'] / 1e6:.2f} MB "
+            f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples, "
+            f"{result['bytes'] / 1e6:.2f} MB "
             f"to {result['location']} and {where}{note}")

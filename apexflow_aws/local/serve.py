@@ -12,7 +12,7 @@ from apexflow_aws.local.stack import local_stack
 
 def run(port: int = 8000, demo_laps: int | None = None) -> None:
     """Serve until interrupted; with ``demo_laps`` a synthetic race is ingested first (its chunks then in S3)."""
-    with local_stack() as dsn:
+    with local_stack(persist=True) as dsn:
         if demo_laps:
             from apexflow_aws.local import demo
 

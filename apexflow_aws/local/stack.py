@@ -2,7 +2,8 @@
 machine, its tasks run by the real handlers), SNS and Secrets Manager; embedded or given PostgreSQL.
 
 The functions read the same environment variables as in AWS; only the endpoints differ. An OpenAI key in
-``OPENAI_API_KEY`` goes into the local secret the insights function reads, as in AWS.
+``OPENAI_API_KEY`` goes into the local secret the insights function reads, as in AWS. With ``persist`` the
+buckets outlive the command, in a folder (``apexflow_aws.local.s3_dir``).
 """
 from __future__ import annotations
 
@@ -28,14 +29,15 @@ _LOCAL_ENV = {
 
 
 @contextmanager
-def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True):
+def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, persist: bool = False):
     """Yield the DSN with moto running, the bucket and stream created and the schema migrated; with ``insights``
-    the state machine deployed, which analyze starts once a session is complete (waited for on the way out)."""
+    the state machine deployed, which analyze starts once a session is complete (waited for on the way out);
+    with ``persist`` the buckets loaded from and saved to ``s3_dir.folder()``."""
     from moto import mock_aws
 
     from apexflow_aws import insights
     from apexflow_aws.config import client
-    from apexflow_aws.local import workflow
+    from apexflow_aws.local import s3_dir, workflow
 
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
     saved = {k: os.environ.get(k) for k in (*_LOCAL_ENV, "DATABASE_URL", "OPENAI_SECRET_ARN",
@@ -49,6 +51,7 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True):
         with mock_aws(config=MOTO_CONFIG), workflow.lambda_dispatch():
             for bucket in (BUCKET, FAILED_BUCKET):
                 client("s3").create_bucket(Bucket=bucket)
+            loaded = s3_dir.restore(client("s3"), (BUCKET, FAILED_BUCKET), s3_dir.folder()) if persist else None
             client("kinesis").create_stream(StreamName=STREAM, ShardCount=shards)
             os.environ.pop("OPENAI_SECRET_ARN", None)
             if os.environ.get("OPENAI_API_KEY"):
@@ -63,6 +66,8 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True):
             finally:
                 if insights:
                     workflow.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])
+                if persist:
+                    s3_dir.save(client("s3"), (BUCKET, FAILED_BUCKET), s3_dir.folder(), loaded)
     finally:
         client.cache_clear()
         insights.reset()

@@ -5,6 +5,9 @@ On demand: ``{"source": "fastf1", "year": 2025, "event": "Miami", "session": "S"
 time; default as fast as possible) and ``chunk_seconds``. With ``"action": "resolve"`` an F1 request is
 only matched against the schedule: ``{"session_id", "year", "event", "session"}``, or ``{"error", "parameter"}``.
 
+With ``"action": "reprocess"`` and ``session_id``: the session's database state rebuilt from its current run in
+S3 and its chunks streamed again (``apexflow.ingest.reprocess``).
+
 Scheduled (EventBridge Scheduler): ``{"source": "schedule", "hours": 6}`` ingests every F1 session
 of FastF1's event schedule that ended in the last ``hours`` and is not registered yet, so
 running it twice ingests nothing twice. ``now`` (ISO) may be given to backfill a past window.
@@ -16,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from apexflow.contract import ContractError
-from apexflow.ingest import ingest
+from apexflow.ingest import ingest, reprocess
 from apexflow.ingest import register as register_session
 from apexflow.replay import PacedStream
 from apexflow.sources import from_spec
@@ -53,6 +56,17 @@ def ingest_one(spec: dict, progress=None) -> dict:
             "chunks": result.chunks, "samples": result.samples, "bytes": result.bytes,
             "location": result.location, "registered": result.registered, "laps": doc.get("counts", {}).get("laps", 0),
             "missing": sorted(missing)}
+
+
+def reprocess_one(event: dict, progress=None) -> dict:
+    sid = event.get("session_id")
+    result = reprocess(S3RawStore(client("s3"), os.environ["RAW_BUCKET"]),
+                       KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]),
+                       lambda: transaction(connection()), sid, progress=progress)
+    start_when_complete(connection(), [sid])  # no car data: complete at registration
+    logger.info("reprocessed", session_id=sid, run_id=result.run_id, chunks=result.chunks)
+    return {"session_id": sid, "run_id": result.run_id, "entities": result.entities, "chunks": result.chunks,
+            "samples": result.samples, "bytes": result.bytes}
 
 
 def resolve(spec: dict) -> dict:
@@ -96,6 +110,8 @@ def handler(event, context, progress=None):
     """``progress`` wraps the stream's batches (the local command's progress bar); Lambda passes none."""
     if event.get("action") == "resolve":
         return resolve(event)
+    if event.get("action") == "reprocess":
+        return reprocess_one(event, progress)
     if event.get("source") == "schedule":
         return ingest_scheduled(event)
     return ingest_one(event, progress)
