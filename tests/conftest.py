@@ -190,3 +190,21 @@ def register_race(dsn: str, seed: int = 7, laps: int = 6, extra_detections=()) -
     finally:
         conn.close()
     return session.session_id
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """moto's S3 with an empty bucket ``raw``: the client."""
+    from moto import mock_aws
+
+    from apexflow_aws.config import client
+
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    client.cache_clear()
+    with mock_aws():
+        c = client("s3")
+        c.create_bucket(Bucket="raw")
+        yield c
+    client.cache_clear()

@@ -58,23 +58,6 @@ class FailingS3:
         return getattr(self.real, name)
 
 
-@pytest.fixture
-def s3(monkeypatch):
-    from moto import mock_aws
-
-    from apexflow_aws.config import client
-
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    client.cache_clear()
-    with mock_aws():
-        c = client("s3")
-        c.create_bucket(Bucket="raw")
-        yield c
-    client.cache_clear()
-
-
 def _keys(s3):
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket="raw")
     return sorted(o["Key"] for p in pages for o in p.get("Contents", []))

@@ -41,23 +41,6 @@ class Counting:
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    from moto import mock_aws
-
-    from apexflow_aws.config import client
-
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    client.cache_clear()
-    with mock_aws():
-        c = client("s3")
-        c.create_bucket(Bucket="raw")
-        yield c
-    client.cache_clear()
-
-
-@pytest.fixture
 def race(s3):
     """A synthetic race of 4 cars ingested into the raw store; (result, the streamed records by chunk key)."""
     sink = Sink()
