@@ -50,6 +50,7 @@ class Chunk:
     units: dict[str, str]
     block: np.ndarray | None = field(default=None, repr=False, compare=False)  # see ``matrix``
     run_id: str = ""  # the ingestion run that produced it ("" for schema version 1)
+    parts: list | None = field(default=None, repr=False, compare=False)  # a joined chunk's chunks, see ``join``
 
     def matrix(self) -> np.ndarray:
         """All channels as one array, channel x sample in ``values`` order (built once; decode and join
@@ -202,17 +203,18 @@ def join(parts: list[Chunk]) -> list[Chunk]:
     """Consecutive chunks of one entity as few chunks as possible: neighbours with the same channels merge.
 
     Detectors give the same detections however a stream is cut, so they may run on joined chunks:
-    fewer, longer calls. A joined chunk keeps the sequence number of its last part.
+    fewer, longer calls. A joined chunk keeps the sequence number of its last part and its parts (``parts``,
+    in order); joining joined chunks again keeps them apart.
     """
     groups: list[list[Chunk]] = []
     last = None
     for c in parts:
         names = tuple(c.values)
-        if last is not None and names == last[0] and c.units == last[1]:
+        if last is not None and names == last[0] and c.units == last[1] and c.parts is None:
             groups[-1].append(c)
         else:
             groups.append([c])
-        last = names, c.units
+        last = (names, c.units) if c.parts is None else None
     out = []
     for g in groups:
         if len(g) == 1:
@@ -221,5 +223,5 @@ def join(parts: list[Chunk]) -> list[Chunk]:
         block = np.concatenate([c.matrix() for c in g], axis=1)
         c = g[-1]
         out.append(Chunk(c.session_id, c.entity_id, c.seq, np.concatenate([p.t for p in g]),
-                         dict(zip(c.values, block)), c.units, block, c.run_id))
+                         dict(zip(c.values, block)), c.units, block, c.run_id, g))
     return out

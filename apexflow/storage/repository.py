@@ -126,11 +126,16 @@ def load_states(cur, entities: list[tuple[str, str]], state_version: int) -> dic
 
 
 def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[tuple]) -> None:
-    """Store one analyzed batch: chunk rows, detections and the detector states that follow them."""
+    """Store one analyzed batch: chunk rows, detections and the detector states that follow them.
+
+    Chunk rows are (session, entity, seq, t_start, t_end, samples, stats as JSON text, arrival or None), copied
+    in: only of chunks not stored before, which analyze's duplicate check in the same transaction guarantees (a
+    chunk stored meanwhile by another transaction fails the copy on the primary key, and with it the batch)."""
     if chunks:
-        execute_values(cur, "INSERT INTO telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, "
-                            "stats, arrived_at) VALUES %s ON CONFLICT DO NOTHING",
-                       [(*c[:6], Json(c[6]), c[7]) for c in chunks], page_size=1000)
+        text = "".join(f"{s}\t{e}\t{q}\t{a!r}\t{b!r}\t{n}\t{_copy_text(j)}\t{_NULL if t is None else t}\n"
+                       for s, e, q, a, b, n, j, t in chunks)
+        cur.copy_expert("COPY telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, stats, "
+                        "arrived_at) FROM STDIN", io.StringIO(text))
     write_detections(cur, detections)
     if states:
         execute_values(
@@ -141,6 +146,16 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
             "updated_at = now()",
             [(s, e, v, q, Json(st)) for s, e, v, q, st in states],
         )
+
+
+_NULL = "\\N"  # NULL in COPY's text format
+
+
+def _copy_text(value: str) -> str:
+    """A value for COPY's text format (session and entity ids need none: ``contract.check_id``)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
 
 
 def refresh_reporting(cur, session_id: str) -> None:
