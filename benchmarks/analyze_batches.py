@@ -10,12 +10,20 @@ temporary folder. Timed: every invocation (decode, duplicate check, detection, o
 with chunk rows, detections, states and the field), then the same events delivered again (all
 duplicates). Lambda's CPU share (1 vCPU at 1 769 MB) and the network to RDS Proxy are not
 modelled: one local core, a local socket.
+
+Peak memory: the session is registered afresh and its first (full) event goes through the handler in a
+fresh interpreter, which reports its peak resident set (Linux's ``VmHWM``: interpreter, imports, the
+event and the invocation; what Lambda reports as max memory used; ``ru_maxrss`` would carry the parent's
+over ``exec``) and its resident set before the call.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -70,6 +78,40 @@ def deliver_twice(handler, events: list[dict], context) -> dict[str, list[float]
     return passes
 
 
+def peak_memory(event: dict, env: dict) -> dict[str, float]:
+    """MB resident in a fresh interpreter running the handler on ``event``: before the call and at the peak."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "event.json")
+        with open(path, "w") as fh:
+            json.dump(event, fh)
+        subprocess.run([sys.executable, "-m", "benchmarks.analyze_batches", "--probe", path], check=True,
+                       env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+        with open(path + ".rss") as fh:
+            return json.load(fh)
+
+
+def probe(path: str) -> None:
+    """The child of ``peak_memory``: the handler once on the event in ``path``; MB resident to ``path.rss``."""
+    from apexflow_aws.local.esm import LambdaContext
+    from apexflow_aws.local.handlers import load
+
+    handler = load("analyze").handler
+    with open(path) as fh:
+        event = json.load(fh)
+    before = resident()["VmRSS"]
+    if handler(event, LambdaContext("analyze"))["batchItemFailures"]:
+        raise RuntimeError("records failed")
+    with open(path + ".rss", "w") as fh:
+        json.dump({"before": before, "peak": resident()["VmHWM"]}, fh)
+
+
+def resident() -> dict[str, float]:
+    """This process's resident set now (``VmRSS``) and at its peak (``VmHWM``), in MB."""
+    with open("/proc/self/status") as fh:
+        fields = dict(line.split(":", 1) for line in fh)
+    return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+
+
 def race_arguments(doc: str, argv) -> argparse.Namespace:
     """The options of a benchmark over a synthetic race's batches: --seed, --laps, --batch, --write."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -90,11 +132,15 @@ def heading(title: str, module: str, args: argparse.Namespace) -> list[str]:
 
 
 def main(argv=None) -> int:
+    if argv is None and sys.argv[1:2] == ["--probe"]:
+        probe(sys.argv[2])
+        return 0
     args = race_arguments(__doc__, argv)
 
     from apexflow.ingest import encode_session, register
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction
+    from apexflow.storage.repository import delete_session
     from apexflow_aws.local.esm import LambdaContext
     from apexflow_aws.local.handlers import load
 
@@ -115,6 +161,12 @@ def main(argv=None) -> int:
             cur.execute("SELECT count(*) FROM detections")
             detections = cur.fetchone()[0]
         check.close()
+        conn = psycopg2.connect(dsn)
+        with transaction(conn) as cur:  # afresh: the probe's event is a first delivery
+            delete_session(cur, session.session_id)
+            register(cur, session, facts, RUN)
+        conn.close()
+        memory = peak_memory(events[0], env)
     if samples != rows:
         raise RuntimeError(f"stored {samples} samples of {rows}")
     lines = [
@@ -128,6 +180,8 @@ def main(argv=None) -> int:
         total = sum(times)
         lines.append(f"| {label} | {total:.2f} | {rows / total:,.0f} | {statistics.median(times):.3f} s | "
                      f"{max(times):.3f} s |")
+    lines += ["", f"Peak memory, one event of {len(events[0]['Records'])} records through the handler in a fresh "
+              f"interpreter (VmHWM): {memory['peak']:.0f} MB ({memory['before']:.0f} MB before the call)."]
     report("\n".join(lines) + "\n", args.write)
     return 0
 

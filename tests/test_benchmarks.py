@@ -10,6 +10,8 @@ def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_s
     report = capsys.readouterr().out
     assert "| first delivery |" in report and "| delivered again (all duplicates) |" in report
     assert "database: DATABASE_URL" in report
+    peak = float(report.split("Peak memory, one event of 50 records")[1].split("): ")[1].split(" MB")[0])
+    assert 20 < peak < 256  # a fresh interpreter's handler call, measured, within the target
 
 
 def test_api_latency_benchmark_times_every_route_over_http(pg_server, monkeypatch, capsys):
