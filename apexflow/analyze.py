@@ -23,7 +23,7 @@ from apexflow import samples
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
-from apexflow.detect.field import Profile
+from apexflow.detect.field import Minutes, Profile, Timeline, minute
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
 
@@ -47,22 +47,22 @@ def _template(names: tuple[str, ...]) -> str:
     return "{" + ", ".join(json.dumps(n).replace("%", "%%") + ": [%r, %r, %r]" for n in names) + "}"
 
 
-def batch_fields(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str, Profile]:
-    """What a batch's new samples add to each session's field."""
-    added: dict[str, Profile] = {}
+def batch_fields(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str, Minutes]:
+    """What a batch's new samples add to each session's field, minute by minute."""
+    added: dict[str, Minutes] = {}
     for (session_id, _), parts in joined.items():
         for c in parts:
-            added.setdefault(session_id, Profile()).add_chunk(c)
+            added.setdefault(session_id, Minutes()).add_chunk(c)
     return added
 
 
 def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[str, str], dict],
-           contracts: dict[str, tuple], fields: dict[str, Profile], detectors: dict | None = None
-           ) -> tuple[dict[str, dict], dict[str, Profile]]:
+           contracts: dict[str, tuple], fields: dict[str, Timeline | Profile], detectors: dict | None = None
+           ) -> tuple[dict[str, dict], dict[str, Minutes]]:
     """Each entity's new chunks, joined into as few calls as possible (``chunk.join``), through its
-    session's detectors (``detectors`` overrides them), against the field as it stood before (``fields``)
-    plus what the batch itself brings of every car: every car of a batch is judged against the same field,
-    whatever the order of cars in it.
+    session's detectors (``detectors`` overrides them), against the field stored before (``fields``: a
+    ``Timeline``, or a ``Profile`` of what came before) plus what the batch itself brings of every car,
+    each sample against the minutes before its own (``detect.field``).
 
     ``states`` (per entity) are updated in place. Returns the detections by id (a later report of an
     event supersedes) and what the batch adds to each session's field.
@@ -82,11 +82,18 @@ def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[
     return found, added
 
 
-def _merged(before: Profile | None, added: Profile) -> Profile:
-    field = Profile(added.sums)
-    if before is not None:
-        field.merge(before)
-    return field
+def _merged(before: Timeline | Profile | None, added: Minutes) -> Timeline:
+    return before.plus(added) if isinstance(before, Timeline) else Timeline(before, added)
+
+
+def _minutes(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str, tuple[int, int]]:
+    """Per session, the first and last minute of session time of a batch's samples."""
+    spans: dict[str, tuple[int, int]] = {}
+    for (session_id, _), parts in joined.items():
+        first, last = minute(parts[0].t[0]), minute(parts[-1].t[-1])
+        a, b = spans.get(session_id, (first, last))
+        spans[session_id] = min(a, first), max(b, last)
+    return spans
 
 
 class Batch:
@@ -146,7 +153,8 @@ class Batch:
             joined = {e: chunks.join(parts) for e, parts in fresh.items()}
             loaded = repository.load_states(cur, list(joined), STATE_VERSION)
             states = {e: state for e, (state, _) in loaded.items()}
-            fields = {s: Profile.from_rows(repository.field_profile(cur, s)) for s in {s for s, _ in joined}}
+            fields = {s: Timeline(Profile.from_rows(base), Minutes.from_rows(rows)) for s, (base, rows) in
+                      repository.field_profile(cur, _minutes(joined)).items()}
             found, added = detect(joined, states, self.sessions, fields, self.detectors)
             rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
                      self.arrived.get((p.session_id, p.entity_id, p.seq)))
