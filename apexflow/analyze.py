@@ -155,18 +155,18 @@ class Batch:
             states = {e: state for e, (state, _) in loaded.items()}
             fields = {s: Timeline(Profile.from_rows(base), Minutes.from_rows(rows)) for s, (base, rows) in
                       repository.field_profile(cur, _minutes(joined)).items()}
-            found, added = detect(joined, states, self.sessions, fields, self.detectors)
+            cars = [c for parts in joined.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
+            starts = repository.session_starts(cur, list({c.session_id for c in cars})) if cars else {}
             rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
                      self.arrived.get((p.session_id, p.entity_id, p.seq)))
                     for parts in joined.values() for c in parts for p, summary in zip(c.parts or [c], stats(c))]
-            repository.write_batch(cur, rows, list(found.values()),
-                                   [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e]) for e in fresh])
+            found, added = detect(joined, states, self.sessions, fields, self.detectors)
+            repository.write_chunks(cur, rows, samples.copy_data(cars, starts) if cars else None)
+            repository.write_detections(cur, list(found.values()))
+            repository.write_states(cur, [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e])
+                                          for e in fresh])
             for session_id, field in added.items():
                 repository.add_field_profile(cur, session_id, field.rows())
-            cars = [c for parts in joined.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
-            if cars:
-                starts = repository.session_starts(cur, list({c.session_id for c in cars}))
-                repository.write_samples(cur, samples.copy_data(cars, starts))
             repository.refresh_race_events(cur, {d["session_id"] for d in found.values()})
             repository.write_rejections(cur, self.rejected)
         self.pending.clear()

@@ -82,7 +82,7 @@ def session_starts(cur, session_ids: list[str]) -> dict:
 def write_samples(cur, data: bytes) -> None:
     """Copy samples in (``apexflow.samples.copy_data``'s binary stream): only of chunks not stored before, which
     analyze's duplicate check in the same transaction guarantees."""
-    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data))
+    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data), size=1 << 20)
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str, set[str]] | None:
@@ -125,18 +125,22 @@ def load_states(cur, entities: list[tuple[str, str]], state_version: int) -> dic
     return out
 
 
-def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[tuple]) -> None:
-    """Store one analyzed batch: chunk rows, detections and the detector states that follow them.
-
-    Chunk rows are (session, entity, seq, t_start, t_end, samples, stats as JSON text, arrival or None), copied
-    in: only of chunks not stored before, which analyze's duplicate check in the same transaction guarantees (a
-    chunk stored meanwhile by another transaction fails the copy on the primary key, and with it the batch)."""
+def write_chunks(cur, chunks: list[tuple], samples_copy: bytes | None = None) -> None:
+    """Copy in chunk rows, (session, entity, seq, t_start, t_end, samples, stats as JSON text, arrival or None),
+    and their samples (``write_samples``): only of chunks not stored before, which analyze's duplicate check in
+    the same transaction guarantees (a chunk stored meanwhile by another transaction fails the copy on the
+    primary key, and with it the batch)."""
     if chunks:
         text = "".join(f"{s}\t{e}\t{q}\t{a!r}\t{b!r}\t{n}\t{_copy_text(j)}\t{_NULL if t is None else t}\n"
                        for s, e, q, a, b, n, j, t in chunks)
         cur.copy_expert("COPY telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, stats, "
-                        "arrived_at) FROM STDIN", io.StringIO(text))
-    write_detections(cur, detections)
+                        "arrived_at) FROM STDIN", io.StringIO(text), size=1 << 20)
+    if samples_copy is not None:
+        write_samples(cur, samples_copy)
+
+
+def write_states(cur, states: list[tuple]) -> None:
+    """Store detector states, (session, entity, state version, last seq, state), replacing those before."""
     if states:
         execute_values(
             cur,
@@ -144,7 +148,7 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
             "ON CONFLICT (session_id, entity_id) DO UPDATE SET state_version = EXCLUDED.state_version, "
             "last_seq = GREATEST(processing_checkpoints.last_seq, EXCLUDED.last_seq), state = EXCLUDED.state, "
             "updated_at = now()",
-            [(s, e, v, q, Json(st)) for s, e, v, q, st in states],
+            [(s, e, v, q, Json(st)) for s, e, v, q, st in states], page_size=len(states),
         )
 
 
@@ -201,13 +205,14 @@ def add_field_profile(cur, session_id: str, rows: list[tuple[int, int, float, fl
     """Add a batch's sums, (minute, bin, samples, braking, speed_cs), to the field's (commutative, so concurrent
     batches may add at once)."""
     if rows:
-        execute_values(
-            cur, "INSERT INTO field_profile (session_id, minute, bin, samples, braking, speed_cs) VALUES %s "
-                 "ON CONFLICT (session_id, minute, bin) DO UPDATE SET "
-                 "samples = field_profile.samples + EXCLUDED.samples, "
-                 "braking = field_profile.braking + EXCLUDED.braking, "
-                 "speed_cs = field_profile.speed_cs + EXCLUDED.speed_cs",
-            [(session_id, *r) for r in sorted(rows)], page_size=len(rows))
+        minutes, bins, samples, braking, speed_cs = (list(x) for x in zip(*sorted(rows)))
+        cur.execute("INSERT INTO field_profile (session_id, minute, bin, samples, braking, speed_cs) "
+                    "SELECT %s, * FROM unnest(%s::int[], %s::int[], %s::float8[], %s::float8[], %s::float8[]) "
+                    "ON CONFLICT (session_id, minute, bin) DO UPDATE SET "
+                    "samples = field_profile.samples + EXCLUDED.samples, "
+                    "braking = field_profile.braking + EXCLUDED.braking, "
+                    "speed_cs = field_profile.speed_cs + EXCLUDED.speed_cs",
+                    (session_id, minutes, bins, samples, braking, speed_cs))
 
 
 def detections(cur, session_id: str, kind: str | None = None, entity_id: str | None = None) -> list[dict]:
