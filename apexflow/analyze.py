@@ -5,10 +5,10 @@ cannot be decoded or validated (the caller fails that record alone, and may ``re
 with its error for the pipeline-health dashboard); a chunk of a run that is no longer its session's
 current one (a re-ingest replaced it while the record was in the stream) is dropped and counted as
 ``stale``. ``Batch.commit`` holds the sessions' runs steady (a re-ingest waits for it), drops the
-chunks already stored (one query for the batch, so re-delivery changes nothing), runs ``detect`` on
-the rest, then writes chunk rows, detections, detector states and the field's new sums together,
-with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY) and the race
-events of the reporting schema.
+chunks already stored (one query for the batch, so re-delivery changes nothing), joins each car's
+chunks once, runs ``detect`` on them, then writes, one statement per table and batch, chunk rows (a
+COPY), the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY), detections,
+detector states, the field's new sums, and the race events of the reporting schema.
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def _minutes(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str, tup
     """Per session, the first and last minute of session time of a batch's samples."""
     spans: dict[str, tuple[int, int]] = {}
     for (session_id, _), parts in joined.items():
-        first, last = minute(parts[0].t[0]), minute(parts[-1].t[-1])
+        first, last = minute(min(c.t[0] for c in parts)), minute(max(c.t[-1] for c in parts))
         a, b = spans.get(session_id, (first, last))
         spans[session_id] = min(a, first), max(b, last)
     return spans

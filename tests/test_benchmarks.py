@@ -37,7 +37,8 @@ def test_insight_tokens_counts_every_prompt_of_a_race_within_the_budget(pg_serve
 
 
 def test_skab_benchmark_meets_its_targets_on_the_real_pump_data():
-    """The generic detectors on SKAB (real, labelled), at the fixed 0.5: F1 >= 0.80 with <= 10 % false alarms, NAB >= 35."""
+    """The generic detectors on SKAB (real, labelled), at the fixed 0.5: F1 >= 0.80 with <= 10 % false alarms,
+    NAB >= 35."""
     result = skab.evaluate()
     if result is None:
         pytest.skip(f"SKAB data not found under {skab.SKAB} (the shared data folder is absent)")
