@@ -7,9 +7,10 @@ as the deployed batch size unless ``--batch`` says otherwise). Each goes through
 ``functions/analyze/handler.py`` as Lambda calls it, against PostgreSQL: ``DATABASE_URL`` when
 set (a scratch database is created in it and dropped after), else an embedded server in a
 temporary folder. Timed: every invocation (decode, duplicate check, detection, one transaction
-with chunk rows, detections, states and the field), then the same events delivered again (all
-duplicates), each with the CPU seconds of the handler's process and of its database backend (where the
-server runs on this machine; on a shared machine they move less than wall time). Lambda's CPU share (1 vCPU at 1 769 MB) and the network to RDS Proxy are not
+with chunk rows, samples, detections, states and the field), then the same events delivered again
+(all duplicates), each pass with the CPU seconds of the handler's process and of its database
+backend (where the server runs on this machine; on a shared machine they move less than wall time).
+Lambda's CPU share (1 vCPU at 1 769 MB) and the network to RDS Proxy are not
 modelled: one local core, a local socket.
 
 Peak memory: the session is registered afresh and its first (full) event goes through the handler in a
