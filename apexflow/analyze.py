@@ -5,14 +5,16 @@ cannot be decoded or validated (the caller fails that record alone, and may ``re
 with its error for the pipeline-health dashboard); a chunk of a run that is no longer its session's
 current one (a re-ingest replaced it while the record was in the stream) is dropped and counted as
 ``stale``. ``Batch.commit`` holds the sessions' runs steady (a re-ingest waits for it), drops the
-chunks already stored (one query for the batch, so re-delivery changes nothing), runs ``detect`` on
-the rest, then writes chunk rows, detections, detector states and the field's new sums together,
-with the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY) and the race
-events of the reporting schema.
+chunks already stored (one query for the batch, so re-delivery changes nothing), joins each car's
+chunks once, runs ``detect`` on them, then writes, one statement per table and batch, chunk rows (a
+COPY), the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY), detections,
+detector states, the field's new sums, and the race events of the reporting schema.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,39 +23,77 @@ from apexflow import samples
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
-from apexflow.detect.field import Profile
+from apexflow.detect.field import Minutes, Profile, Timeline, minute
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
 
 
-def stats(c: chunks.Chunk) -> dict:
-    """Per channel [min, mean, max], rounded to 3 decimals: the chunk row's summary."""
-    m = c.matrix()
-    summary = np.round(np.stack([m.min(axis=1), m.mean(axis=1, dtype=np.float64), m.max(axis=1)], axis=1), 3)
-    return dict(zip(c.values, summary.tolist()))
+def stats(c: chunks.Chunk) -> list[str]:
+    """Each part's (``chunk.join``) summary as its chunk row stores it: JSON of per channel [min, mean, max],
+    rounded to 3 decimals. One numpy call per statistic for all parts."""
+    parts = c.parts or [c]
+    m, starts = c.matrix(), np.cumsum([0] + [p.n for p in parts[:-1]])
+    counts = np.array([p.n for p in parts], dtype=np.float64)
+    mean = np.add.reduceat(m, starts, axis=1, dtype=np.float64) / counts
+    summary = np.round(np.stack([np.minimum.reduceat(m, starts, axis=1), mean,
+                                 np.maximum.reduceat(m, starts, axis=1)], axis=2), 3)  # channel x part x 3
+    template = _template(tuple(c.values))
+    return [template % tuple(row) for row in summary.transpose(1, 0, 2).reshape(len(parts), -1).tolist()]
+
+
+@lru_cache(maxsize=64)
+def _template(names: tuple[str, ...]) -> str:
+    """``{"name": [min, mean, max], ...}`` with a ``%r`` per number (a float's repr is its JSON)."""
+    return "{" + ", ".join(json.dumps(n).replace("%", "%%") + ": [%r, %r, %r]" for n in names) + "}"
+
+
+def batch_fields(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str, Minutes]:
+    """What a batch's new samples add to each session's field, minute by minute."""
+    added: dict[str, Minutes] = {}
+    for (session_id, _), parts in joined.items():
+        for c in parts:
+            added.setdefault(session_id, Minutes()).add_chunk(c)
+    return added
 
 
 def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[str, str], dict],
-           contracts: dict[str, tuple], fields: dict[str, Profile], detectors: dict | None = None
-           ) -> tuple[dict[str, dict], dict[str, Profile]]:
+           contracts: dict[str, tuple], fields: dict[str, Timeline | Profile], detectors: dict | None = None
+           ) -> tuple[dict[str, dict], dict[str, Minutes]]:
     """Each entity's new chunks, joined into as few calls as possible (``chunk.join``), through its
-    session's detectors (``detectors`` overrides them), against the field as it stood before (``fields``).
+    session's detectors (``detectors`` overrides them), against the field stored before (``fields``: a
+    ``Timeline``, or a ``Profile`` of what came before) plus what the batch itself brings of every car,
+    each sample against the minutes before its own (``detect.field``).
 
     ``states`` (per entity) are updated in place. Returns the detections by id (a later report of an
     event supersedes) and what the batch adds to each session's field.
     """
+    joined = {e: chunks.join(parts) for e, parts in fresh.items()}
+    added = batch_fields(joined)
+    judged = {s: _merged(fields.get(s), field) for s, field in added.items()}
     found: dict[str, dict] = {}
-    added: dict[str, Profile] = {}
-    for (session_id, entity_id), parts in fresh.items():
+    for (session_id, entity_id), parts in joined.items():
         profile, channels = contracts[session_id][:2]
-        ctx = Context(session_id, entity_id, channels, fields.get(session_id))
+        ctx = Context(session_id, entity_id, channels, judged.get(session_id, fields.get(session_id)))
         state = states.setdefault((session_id, entity_id), {})
-        for c in chunks.join(parts):
+        for c in parts:
             for name, run in (detectors or detectors_for(profile)).items():
                 for d in run(c, state.setdefault(name, {}), ctx):
                     found[d.detection_id] = d.to_row()
-            added.setdefault(session_id, Profile()).add_chunk(c)
     return found, added
+
+
+def _merged(before: Timeline | Profile | None, added: Minutes) -> Timeline:
+    return before.plus(added) if isinstance(before, Timeline) else Timeline(before, added)
+
+
+def _minutes(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str, tuple[int, int]]:
+    """Per session, the first and last minute of session time of a batch's samples."""
+    spans: dict[str, tuple[int, int]] = {}
+    for (session_id, _), parts in joined.items():
+        first, last = minute(min(c.t[0] for c in parts)), minute(max(c.t[-1] for c in parts))
+        a, b = spans.get(session_id, (first, last))
+        spans[session_id] = min(a, first), max(b, last)
+    return spans
 
 
 class Batch:
@@ -110,20 +150,23 @@ class Batch:
                     if (*entity, c.seq) not in seen:
                         seen.add((*entity, c.seq))
                         fresh.setdefault(entity, []).append(c)
-            loaded = repository.load_states(cur, list(fresh), STATE_VERSION)
+            joined = {e: chunks.join(parts) for e, parts in fresh.items()}
+            loaded = repository.load_states(cur, list(joined), STATE_VERSION)
             states = {e: state for e, (state, _) in loaded.items()}
-            fields = {s: Profile.from_rows(repository.field_profile(cur, s)) for s in {s for s, _ in fresh}}
-            found, added = detect(fresh, states, self.sessions, fields, self.detectors)
-            rows = [(c.session_id, c.entity_id, c.seq, float(c.t[0]), float(c.t[-1]), c.n, stats(c),
-                     self.arrived.get((c.session_id, c.entity_id, c.seq))) for parts in fresh.values() for c in parts]
-            repository.write_batch(cur, rows, list(found.values()),
-                                   [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e]) for e in fresh])
+            fields = {s: Timeline(Profile.from_rows(base), Minutes.from_rows(rows)) for s, (base, rows) in
+                      repository.field_profile(cur, _minutes(joined)).items()}
+            cars = [c for parts in joined.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
+            starts = repository.session_starts(cur, list({c.session_id for c in cars})) if cars else {}
+            rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
+                     self.arrived.get((p.session_id, p.entity_id, p.seq)))
+                    for parts in joined.values() for c in parts for p, summary in zip(c.parts or [c], stats(c))]
+            found, added = detect(joined, states, self.sessions, fields, self.detectors)
+            repository.write_chunks(cur, rows, samples.copy_data(cars, starts) if cars else None)
+            repository.write_detections(cur, list(found.values()))
+            repository.write_states(cur, [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e])
+                                          for e in fresh])
             for session_id, field in added.items():
                 repository.add_field_profile(cur, session_id, field.rows())
-            cars = [c for parts in fresh.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
-            if cars:
-                starts = repository.session_starts(cur, list({c.session_id for c in cars}))
-                repository.write_samples(cur, samples.copy_data(cars, starts))
             repository.refresh_race_events(cur, {d["session_id"] for d in found.values()})
             repository.write_rejections(cur, self.rejected)
         self.pending.clear()

@@ -33,6 +33,7 @@ MAGIC = b"AXFC"
 READABLE_VERSIONS = (1, SCHEMA_VERSION)  # 1: before chunks named their run
 _PREFIX = struct.Struct("<4sHI")
 MAX_RECORD_BYTES = 1_000_000  # Kinesis limit is 1 MiB including the partition key
+_VALID_IDS: set[str] = set()  # ids ``check_id`` passed (a batch names a few sessions and entities many times)
 
 
 def chunk_key(entity_id: str, seq: int) -> str:
@@ -50,6 +51,7 @@ class Chunk:
     units: dict[str, str]
     block: np.ndarray | None = field(default=None, repr=False, compare=False)  # see ``matrix``
     run_id: str = ""  # the ingestion run that produced it ("" for schema version 1)
+    parts: list | None = field(default=None, repr=False, compare=False)  # a joined chunk's chunks, see ``join``
 
     def matrix(self) -> np.ndarray:
         """All channels as one array, channel x sample in ``values`` order (built once; decode and join
@@ -79,14 +81,19 @@ class Chunk:
         One vectorised pass over the samples decides; only a chunk that fails it is walked again to say
         exactly what is wrong and where.
         """
-        check_id("session_id", self.session_id)
-        check_id("entity_id", self.entity_id)
+        for what, value in (("session_id", self.session_id), ("entity_id", self.entity_id)):
+            if type(value) is not str or value not in _VALID_IDS:
+                check_id(what, value)
+                if len(_VALID_IDS) > 10_000:
+                    _VALID_IDS.clear()
+                _VALID_IDS.add(value)
         if not isinstance(self.seq, int) or self.seq < 0:
             raise ContractError(f"{self._where()}: seq must be a non-negative integer, got {self.seq!r}")
         t, n = self.t, self.n
         if n == 0:
             raise ContractError(f"{self._where()}: has no samples; send only chunks with at least one sample")
-        for name, col in self.values.items():
+        whole = self.block is not None and self.block.shape == (len(self.values), n)  # decoded: views of it
+        for name, col in () if whole else self.values.items():
             if len(col) != n:
                 raise ContractError(f"{self._where()}: channel {name} has {len(col)} values for {n} timestamps")
         # strictly increasing between finite ends is finite throughout (NaN fails every comparison)
@@ -202,17 +209,18 @@ def join(parts: list[Chunk]) -> list[Chunk]:
     """Consecutive chunks of one entity as few chunks as possible: neighbours with the same channels merge.
 
     Detectors give the same detections however a stream is cut, so they may run on joined chunks:
-    fewer, longer calls. A joined chunk keeps the sequence number of its last part.
+    fewer, longer calls. A joined chunk keeps the sequence number of its last part and its parts (``parts``,
+    in order); joining joined chunks again keeps them apart.
     """
     groups: list[list[Chunk]] = []
     last = None
     for c in parts:
         names = tuple(c.values)
-        if last is not None and names == last[0] and c.units == last[1]:
+        if last is not None and names == last[0] and c.units == last[1] and c.parts is None:
             groups[-1].append(c)
         else:
             groups.append([c])
-        last = names, c.units
+        last = (names, c.units) if c.parts is None else None
     out = []
     for g in groups:
         if len(g) == 1:
@@ -221,5 +229,5 @@ def join(parts: list[Chunk]) -> list[Chunk]:
         block = np.concatenate([c.matrix() for c in g], axis=1)
         c = g[-1]
         out.append(Chunk(c.session_id, c.entity_id, c.seq, np.concatenate([p.t for p in g]),
-                         dict(zip(c.values, block)), c.units, block, c.run_id))
+                         dict(zip(c.values, block)), c.units, block, c.run_id, g))
     return out

@@ -7,15 +7,25 @@ as the deployed batch size unless ``--batch`` says otherwise). Each goes through
 ``functions/analyze/handler.py`` as Lambda calls it, against PostgreSQL: ``DATABASE_URL`` when
 set (a scratch database is created in it and dropped after), else an embedded server in a
 temporary folder. Timed: every invocation (decode, duplicate check, detection, one transaction
-with chunk rows, detections, states and the field), then the same events delivered again (all
-duplicates). Lambda's CPU share (1 vCPU at 1 769 MB) and the network to RDS Proxy are not
+with chunk rows, samples, detections, states and the field), then the same events delivered again
+(all duplicates), each pass with the CPU seconds of the handler's process and of its database
+backend (where the server runs on this machine; on a shared machine they move less than wall time).
+Lambda's CPU share (1 vCPU at 1 769 MB) and the network to RDS Proxy are not
 modelled: one local core, a local socket.
+
+Peak memory: the session is registered afresh and its first (full) event goes through the handler in a
+fresh interpreter, which reports its peak resident set (Linux's ``VmHWM``: interpreter, imports, the
+event and the invocation; what Lambda reports as max memory used; ``ru_maxrss`` would carry the parent's
+over ``exec``) and its resident set before the call.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -55,11 +65,19 @@ def scratch_database():
             admin.close()
 
 
-def deliver_twice(handler, events: list[dict], context) -> dict[str, list[float]]:
-    """Seconds per invocation: every event once, then every event again."""
-    passes = {}
+def deliver_twice(handler, events: list[dict], context) -> tuple[dict[str, list[float]], dict[str, tuple]]:
+    """Seconds per invocation, every event once, then every event again; and per pass the CPU seconds of this
+    process and of the handler's database backend (None where the server is not on this machine)."""
+    from apexflow_aws.config import connection
+
+    conn = connection()  # the one the handler reuses
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    conn.rollback()
+    passes, cpu = {}, {}
     for label in ("first delivery", "delivered again (all duplicates)"):
-        times = []
+        times, before = [], (time.process_time(), cpu_seconds(backend))
         for ev in events:
             t0 = time.perf_counter()
             failed = handler(ev, context)["batchItemFailures"]
@@ -67,7 +85,53 @@ def deliver_twice(handler, events: list[dict], context) -> dict[str, list[float]
             if failed:
                 raise RuntimeError(f"{len(failed)} records failed")
         passes[label] = times
-    return passes
+        server = cpu_seconds(backend)
+        cpu[label] = (time.process_time() - before[0], None if server is None else server - before[1])
+    return passes, cpu
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) a process of this machine has used so far; None if it is not here."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_memory(event: dict, env: dict) -> dict[str, float]:
+    """MB resident in a fresh interpreter running the handler on ``event``: before the call and at the peak."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "event.json")
+        with open(path, "w") as fh:
+            json.dump(event, fh)
+        subprocess.run([sys.executable, "-m", "benchmarks.analyze_batches", "--probe", path], check=True,
+                       env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+        with open(path + ".rss") as fh:
+            return json.load(fh)
+
+
+def probe(path: str) -> None:
+    """The child of ``peak_memory``: the handler once on the event in ``path``; MB resident to ``path.rss``."""
+    from apexflow_aws.local.esm import LambdaContext
+    from apexflow_aws.local.handlers import load
+
+    handler = load("analyze").handler
+    with open(path) as fh:
+        event = json.load(fh)
+    before = resident()["VmRSS"]
+    if handler(event, LambdaContext("analyze"))["batchItemFailures"]:
+        raise RuntimeError("records failed")
+    with open(path + ".rss", "w") as fh:
+        json.dump({"before": before, "peak": resident()["VmHWM"]}, fh)
+
+
+def resident() -> dict[str, float]:
+    """This process's resident set now (``VmRSS``) and at its peak (``VmHWM``), in MB."""
+    with open("/proc/self/status") as fh:
+        fields = dict(line.split(":", 1) for line in fh)
+    return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
 
 
 def race_arguments(doc: str, argv) -> argparse.Namespace:
@@ -90,11 +154,15 @@ def heading(title: str, module: str, args: argparse.Namespace) -> list[str]:
 
 
 def main(argv=None) -> int:
+    if argv is None and sys.argv[1:2] == ["--probe"]:
+        probe(sys.argv[2])
+        return 0
     args = race_arguments(__doc__, argv)
 
     from apexflow.ingest import encode_session, register
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction
+    from apexflow.storage.repository import delete_session
     from apexflow_aws.local.esm import LambdaContext
     from apexflow_aws.local.handlers import load
 
@@ -108,13 +176,19 @@ def main(argv=None) -> int:
         env = {"DATABASE_URL": dsn, "POWERTOOLS_SERVICE_NAME": "analyze", "POWERTOOLS_TRACE_DISABLED": "true",
                "POWERTOOLS_METRICS_NAMESPACE": "ApexFlowBench", "AWS_DEFAULT_REGION": "us-east-1"}
         with mock.patch.dict(os.environ, env), open(os.devnull, "w") as sink, redirect_stdout(sink):
-            passes = deliver_twice(load("analyze").handler, events, LambdaContext("analyze"))  # metrics still printed
+            passes, cpu = deliver_twice(load("analyze").handler, events, LambdaContext("analyze"))  # metrics printed
         with psycopg2.connect(dsn) as check, check.cursor() as cur:
             cur.execute("SELECT count(*), coalesce(sum(n_samples), 0) FROM telemetry_chunks")
             chunks, samples = cur.fetchone()
             cur.execute("SELECT count(*) FROM detections")
             detections = cur.fetchone()[0]
         check.close()
+        conn = psycopg2.connect(dsn)
+        with transaction(conn) as cur:  # afresh: the probe's event is a first delivery
+            delete_session(cur, session.session_id)
+            register(cur, session, facts, RUN)
+        conn.close()
+        memory = peak_memory(events[0], env)
     if samples != rows:
         raise RuntimeError(f"stored {samples} samples of {rows}")
     lines = [
@@ -122,12 +196,15 @@ def main(argv=None) -> int:
         f"- input: synthetic race seed {args.seed}, {args.laps} laps: {rows:,} samples in {chunks:,} chunks, "
         f"{len(events)} events of up to {args.batch} records; stored {detections} streaming and lap-level "
         "detections", "",
-        "| pass | seconds | samples/s | per invocation: median | max |", "|---|---|---|---|---|",
+        "| pass | seconds | samples/s | per invocation: median | max | CPU s: handler | database backend |",
+        "|---|---|---|---|---|---|---|",
     ]
     for label, times in passes.items():
-        total = sum(times)
+        total, (handler, backend) = sum(times), cpu[label]
         lines.append(f"| {label} | {total:.2f} | {rows / total:,.0f} | {statistics.median(times):.3f} s | "
-                     f"{max(times):.3f} s |")
+                     f"{max(times):.3f} s | {handler:.2f} | {'-' if backend is None else f'{backend:.2f}'} |")
+    lines += ["", f"Peak memory, one event of {len(events[0]['Records'])} records through the handler in a fresh "
+              f"interpreter (VmHWM): {memory['peak']:.0f} MB ({memory['before']:.0f} MB before the call)."]
     report("\n".join(lines) + "\n", args.write)
     return 0
 

@@ -10,6 +10,8 @@ def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_s
     report = capsys.readouterr().out
     assert "| first delivery |" in report and "| delivered again (all duplicates) |" in report
     assert "database: DATABASE_URL" in report
+    peak = float(report.split("Peak memory, one event of 50 records")[1].split("): ")[1].split(" MB")[0])
+    assert 20 < peak < 256  # a fresh interpreter's handler call, measured, within the target
 
 
 def test_api_latency_benchmark_times_every_route_over_http(pg_server, monkeypatch, capsys):
@@ -35,7 +37,8 @@ def test_insight_tokens_counts_every_prompt_of_a_race_within_the_budget(pg_serve
 
 
 def test_skab_benchmark_meets_its_targets_on_the_real_pump_data():
-    """The generic detectors on SKAB (real, labelled), at the fixed 0.5: F1 >= 0.80 with <= 10 % false alarms, NAB >= 35."""
+    """The generic detectors on SKAB (real, labelled), at the fixed 0.5: F1 >= 0.80 with <= 10 % false alarms,
+    NAB >= 35."""
     result = skab.evaluate()
     if result is None:
         pytest.skip(f"SKAB data not found under {skab.SKAB} (the shared data folder is absent)")

@@ -32,7 +32,7 @@ def snapshot(dsn):
         cur.execute("SELECT session_id, entity_id, state_version, last_seq, state FROM processing_checkpoints "
                     "ORDER BY 1, 2")
         states = cur.fetchall()
-        cur.execute("SELECT session_id, bin, samples, braking, speed_cs FROM field_profile ORDER BY 1, 2")
+        cur.execute("SELECT session_id, bin, samples, braking, speed_cs, minute FROM field_profile ORDER BY 1, 6, 2")
         field = cur.fetchall()
     conn.close()
     return chunks, dets, states, field

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
-from apexflow.detect.field import Profile
+from apexflow.detect.field import Profile, Timeline
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -38,13 +38,14 @@ class Detection:
 
 @dataclass
 class Context:
-    """Where a chunk comes from: identifiers, the session's declared channels, and the field as it
-    stood before this batch (``detect.field.Profile``; None where there is none)."""
+    """Where a chunk comes from: identifiers, the session's declared channels, and the field (a
+    ``detect.field.Timeline``: the field of the minutes before each sample's, or a ``Profile`` fixed in time;
+    None where there is none)."""
 
     session_id: str
     entity_id: str
     channels: dict
-    field: Profile | None = None
+    field: Timeline | Profile | None = None
 
 
 def severity(score: float) -> str:

@@ -6,10 +6,10 @@ A candidate opens on an interval where the car, from at least ``MIN_SPEED``, los
 (the brake flag, a boolean sampled at ~4 Hz, may show a sample after the deceleration starts,
 and merged position rows repeat the last flag), the brake having been off for ``BRAKE_FREE_S``
 before (a trail brake being released still slows the car), across no interval over ``MAX_DT``
-(a hole in the data), at a lap distance where this car does not normally
-brake (its own brake use per 50 m once it has ``OWN_SAMPLES`` there, the field's before that,
-``detect.field``; without ``Distance`` the pedals alone decide). It is *sudden* once the
-unbraked part of the drop reaches ``ONSET_LOSS`` at an average of ``ONSET_DECEL`` or more (a
+(a hole in the data), at a lap distance where this car does not normally brake (its own brake use
+per 50 m once it has ``OWN_SAMPLES`` there, before that the field's of the minutes before the sample's,
+``detect.field``; without ``Distance`` the pedals alone decide). It is *sudden* once the unbraked part of
+the drop reaches ``ONSET_LOSS`` at an average of ``ONSET_DECEL`` or more (a
 lift at top speed, ~15-40 km/h/s, never does). It is confirmed when, within ``CONFIRM_S``,
 speed has stayed ``MIN_LOSS`` under the reference for ``HOLD_S`` (one glitched sample is not a
 lost second): the reference is the lowest of the speed before, the car's own mean speed at that
@@ -32,7 +32,7 @@ from apexflow.detect.base import Context, Detection, severity
 from apexflow.detect.field import Profile
 from apexflow.detect.field import bins as to_bins
 
-NAME, VERSION = "incident", "6"
+NAME, VERSION = "incident", "7"
 OWN_SAMPLES = 8  # about three passes flat out (4 Hz, 50 m bins), one in a slow corner
 MIN_SPEED = 120.0  # km/h
 ONSET_DECEL = 60.0  # km/h per second, unbraked (lifting at top speed gives 15-40)
@@ -54,7 +54,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     if "Speed" not in cols or "Brake" not in cols:
         return []
     s = _Stream(state.get("tail", []), chunk)
-    use = _Usual(state, s.bins, s.brake, s.speed, ctx)
+    use = _Usual(state, s.bins, s.brake, s.speed, s.t, ctx)
     out: list[Detection] = []
     i, last = 1, s.last  # samples 1 .. last - 1 are judged now: each has the one before and LAG_S after
     candidates = np.flatnonzero(s.candidates()[:last]).tolist()
@@ -181,8 +181,10 @@ class _Usual:
     """What this car usually does at each sample's distance (its own ``Profile``, kept in the state),
     and the field's where the car's own is thin."""
 
-    def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray, speed: np.ndarray, ctx: Context):
+    def __init__(self, state: dict, bins: np.ndarray | None, brakes: np.ndarray, speed: np.ndarray,
+                 times: np.ndarray, ctx: Context):
         self.state, self.bins, self.brakes, self.speed, self.field = state, bins, brakes, speed, ctx.field
+        self.times = times
         self.own = Profile.from_state(state) if bins is not None else None
 
     def add(self, a: int, b: int) -> None:
@@ -191,7 +193,10 @@ class _Usual:
             self.own.add(self.bins[a:b], self.brakes[a:b].astype(np.float64), self.speed[a:b])
 
     def field_at(self, k: int) -> tuple[float, float] | None:
-        return None if self.bins is None or self.field is None else self.field.at(int(self.bins[k]))
+        """The field at sample ``k``'s distance, as it stood before sample ``k``'s minute (``detect.field``)."""
+        if self.bins is None or self.field is None:
+            return None
+        return self.field.at(int(self.bins[k]), t=float(self.times[k]))
 
     def own_at(self, k: int) -> tuple[float, float] | None:
         return None if self.own is None else self.own.at(int(self.bins[k]), OWN_SAMPLES)

@@ -82,7 +82,7 @@ def session_starts(cur, session_ids: list[str]) -> dict:
 def write_samples(cur, data: bytes) -> None:
     """Copy samples in (``apexflow.samples.copy_data``'s binary stream): only of chunks not stored before, which
     analyze's duplicate check in the same transaction guarantees."""
-    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data))
+    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data), size=1 << 20)
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str, set[str]] | None:
@@ -125,13 +125,22 @@ def load_states(cur, entities: list[tuple[str, str]], state_version: int) -> dic
     return out
 
 
-def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[tuple]) -> None:
-    """Store one analyzed batch: chunk rows, detections and the detector states that follow them."""
+def write_chunks(cur, chunks: list[tuple], samples_copy: bytes | None = None) -> None:
+    """Copy in chunk rows, (session, entity, seq, t_start, t_end, samples, stats as JSON text, arrival or None),
+    and their samples (``write_samples``): only of chunks not stored before, which analyze's duplicate check in
+    the same transaction guarantees (a chunk stored meanwhile by another transaction fails the copy on the
+    primary key, and with it the batch)."""
     if chunks:
-        execute_values(cur, "INSERT INTO telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, "
-                            "stats, arrived_at) VALUES %s ON CONFLICT DO NOTHING",
-                       [(*c[:6], Json(c[6]), c[7]) for c in chunks], page_size=1000)
-    write_detections(cur, detections)
+        text = "".join(f"{s}\t{e}\t{q}\t{a!r}\t{b!r}\t{n}\t{_copy_text(j)}\t{_NULL if t is None else t}\n"
+                       for s, e, q, a, b, n, j, t in chunks)
+        cur.copy_expert("COPY telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, stats, "
+                        "arrived_at) FROM STDIN", io.StringIO(text), size=1 << 20)
+    if samples_copy is not None:
+        write_samples(cur, samples_copy)
+
+
+def write_states(cur, states: list[tuple]) -> None:
+    """Store detector states, (session, entity, state version, last seq, state), replacing those before."""
     if states:
         execute_values(
             cur,
@@ -139,8 +148,18 @@ def write_batch(cur, chunks: list[tuple], detections: list[dict], states: list[t
             "ON CONFLICT (session_id, entity_id) DO UPDATE SET state_version = EXCLUDED.state_version, "
             "last_seq = GREATEST(processing_checkpoints.last_seq, EXCLUDED.last_seq), state = EXCLUDED.state, "
             "updated_at = now()",
-            [(s, e, v, q, Json(st)) for s, e, v, q, st in states],
+            [(s, e, v, q, Json(st)) for s, e, v, q, st in states], page_size=len(states),
         )
+
+
+_NULL = "\\N"  # NULL in COPY's text format
+
+
+def _copy_text(value: str) -> str:
+    """A value for COPY's text format (session and entity ids need none: ``contract.check_id``)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
 
 
 def refresh_reporting(cur, session_id: str) -> None:
@@ -163,22 +182,37 @@ def write_rejections(cur, records: list[tuple]) -> None:
                  "deliveries = rejected_records.deliveries + 1", records)
 
 
-def field_profile(cur, session_id: str) -> list[tuple[int, float, float, float]]:
-    """The field's sums per lap-distance bin: (bin, samples, braking, speed_cs)."""
-    cur.execute("SELECT bin, samples, braking, speed_cs FROM field_profile WHERE session_id = %s ORDER BY bin",
-                (session_id,))
-    return cur.fetchall()
+def field_profile(cur, spans: dict[str, tuple[int, int]]) -> dict[str, tuple[list[tuple], list[tuple]]]:
+    """The field's sums of each session whose batch spans minutes ``spans[session]`` = (first, last): per bin
+    over every minute before the first, (bin, samples, braking, speed_cs); and per minute and bin from the
+    first to the last (excluded), (minute, bin, samples, braking, speed_cs). One query."""
+    out: dict[str, tuple[list[tuple], list[tuple]]] = {s: ([], []) for s in spans}
+    if spans:
+        sessions, firsts, lasts = (list(x) for x in zip(*((s, a, b) for s, (a, b) in spans.items())))
+        cur.execute("SELECT f.session_id, CASE WHEN f.minute >= k.first THEN f.minute END, f.bin, sum(f.samples), "
+                    "sum(f.braking), sum(f.speed_cs) FROM field_profile f "
+                    "JOIN unnest(%s::text[], %s::int[], %s::int[]) AS k(session_id, first, last) USING (session_id) "
+                    "WHERE f.minute < k.last GROUP BY 1, 2, 3", (sessions, firsts, lasts))
+        for session_id, m, *row in cur.fetchall():
+            if m is None:
+                out[session_id][0].append(tuple(row))
+            else:
+                out[session_id][1].append((m, *row))
+    return out
 
 
-def add_field_profile(cur, session_id: str, rows: list[tuple[int, float, float, float]]) -> None:
-    """Add a batch's sums to the field's (commutative, so concurrent batches may add at once)."""
+def add_field_profile(cur, session_id: str, rows: list[tuple[int, int, float, float, float]]) -> None:
+    """Add a batch's sums, (minute, bin, samples, braking, speed_cs), to the field's (commutative, so concurrent
+    batches may add at once)."""
     if rows:
-        execute_values(
-            cur, "INSERT INTO field_profile (session_id, bin, samples, braking, speed_cs) VALUES %s "
-                 "ON CONFLICT (session_id, bin) DO UPDATE SET samples = field_profile.samples + EXCLUDED.samples, "
-                 "braking = field_profile.braking + EXCLUDED.braking, "
-                 "speed_cs = field_profile.speed_cs + EXCLUDED.speed_cs",
-            [(session_id, *r) for r in rows])
+        columns = ["{" + ",".join(map(repr, x)) + "}" for x in zip(*sorted(rows))]  # array literals: fast to send
+        cur.execute("INSERT INTO field_profile (session_id, minute, bin, samples, braking, speed_cs) "
+                    "SELECT %s, * FROM unnest(%s::int[], %s::int[], %s::float8[], %s::float8[], %s::float8[]) "
+                    "ON CONFLICT (session_id, minute, bin) DO UPDATE SET "
+                    "samples = field_profile.samples + EXCLUDED.samples, "
+                    "braking = field_profile.braking + EXCLUDED.braking, "
+                    "speed_cs = field_profile.speed_cs + EXCLUDED.speed_cs",
+                    (session_id, *columns))
 
 
 def detections(cur, session_id: str, kind: str | None = None, entity_id: str | None = None) -> list[dict]:
