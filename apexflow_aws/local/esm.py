@@ -56,8 +56,9 @@ def kinesis_event(records: list[dict], shard_id: str, stream_arn: str, region: s
 
 class EventSourceMapping:
     def __init__(self, kinesis, stream_name: str, handler, settings: MappingSettings = ANALYZE, on_failure=None,
-                 clock=time.time):
-        """``on_failure(shard, records, error, attempts, condition)`` keeps records given up on."""
+                 clock=time.time, shards: set[str] | None = None):
+        """``on_failure(shard, records, error, attempts, condition)`` keeps records given up on; ``shards``
+        limits the mapping to those shard ids (a consumer per shard, run side by side, as Lambda runs them)."""
         self.kinesis, self.stream_name, self.handler = kinesis, stream_name, handler
         self.settings, self.on_failure, self.clock = settings, on_failure, clock
         desc = kinesis.describe_stream(StreamName=stream_name)["StreamDescription"]
@@ -66,7 +67,7 @@ class EventSourceMapping:
         self.iterators = {
             s["ShardId"]: kinesis.get_shard_iterator(StreamName=stream_name, ShardId=s["ShardId"],
                                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            for s in desc["Shards"]}
+            for s in desc["Shards"] if shards is None or s["ShardId"] in shards}
         self.lanes = {shard: [[] for _ in range(settings.parallelization_factor)] for shard in self.iterators}
         self.invocations = 0
         self.failed_records = 0
