@@ -28,7 +28,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import machine, report
+from benchmarks import busy, machine, report
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {"analyze": "analyze/handler.py", "api": "api/handler.py", "insights": "insights/handler.py",
@@ -126,10 +126,10 @@ def measure(runs: int) -> dict[str, dict]:
     return results
 
 
-def render(results: dict[str, dict], runs: int, command: str) -> str:
+def render(results: dict[str, dict], runs: int, command: str, load: str) -> str:
     when = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
     lines = [f"## Cold starts: import + first event, fresh interpreters — {when}", "", f"- command: `{command}`",
-             f"- machine: {machine()}; embedded PostgreSQL (scratch database) and moto on it, set up before the clock",
+             f"- machine: {machine()}; {load}; PostgreSQL (scratch database) and moto set up before the clock",
              f"- median of {runs} fresh interpreters each; target: analyze and API <= 300 ms", "",
              "| function | import ms | first event ms | cold start ms | target |", "|---|---|---|---|---|"]
     for name, r in results.items():
@@ -148,9 +148,10 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
+    load = busy()
     results = measure(args.runs)
     command = f".venv/bin/python -m benchmarks.cold_start --runs {args.runs}{' --write' if args.write else ''}"
-    report(render(results, args.runs, command), args.write)
+    report(render(results, args.runs, command, load), args.write)
     return 0
 
 

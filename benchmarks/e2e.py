@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from unittest import mock
 
-from benchmarks import machine, report
+from benchmarks import busy, machine, report
 from benchmarks.stages import OTHER, Stages
 
 REPORT_PAGE = "report page (not counted)"
@@ -78,7 +78,7 @@ def measure(seed: int, laps: int, naive_samples: int) -> dict:
     from benchmarks import naive
     from benchmarks.analyze_batches import scratch_database
 
-    stages = Stages()
+    stages, load = Stages(), busy()
     with scratch_database() as dsn, local_stack(dsn=dsn) as dsn, tempfile.TemporaryDirectory() as reports:
         with timed_handlers(stages), stages.attach(targets()):
             trip = demo.trip(seed, laps, dsn, Path(reports))
@@ -100,7 +100,8 @@ def measure(seed: int, laps: int, naive_samples: int) -> dict:
     return {"seed": seed, "laps": laps, "samples": ing["samples"], "chunks": ing["chunks"], "mb": ing["bytes"] / 1e6,
             "detections": len(overview["detections"]), "insights": len(trip["insights"]["insights"]),
             "invocations": trip["invocations"], "stages": seconds, "calls": stages.calls, "total": total,
-            "page": page, "rate": rate, "naive": base, "ratio": rate / base["rate"], "missing": stages.missing}
+            "page": page, "busy": load, "rate": rate, "naive": base, "ratio": rate / base["rate"],
+            "missing": stages.missing}
 
 
 def render(r: dict, command: str) -> str:
@@ -110,7 +111,7 @@ def render(r: dict, command: str) -> str:
         f"## End to end: {r['laps']}-lap race, source to detections and insights (moto, embedded PostgreSQL) — "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
         f"- command: `{command}`",
-        f"- machine: {machine()}; moto S3, Kinesis and Step Functions, embedded PostgreSQL, all on it",
+        f"- machine: {machine()}; moto S3, Kinesis and Step Functions, embedded PostgreSQL, all on it; {r['busy']}",
         f"- race: synthetic, seed {r['seed']}, {r['laps']} laps, 20 cars: {r['samples']:,} samples in "
         f"{r['chunks']:,} chunks ({r['mb']:.1f} MB); {r['invocations']} analyze invocations, "
         f"{r['detections']} detections, {r['insights']} insights stored",

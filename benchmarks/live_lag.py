@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import machine, report
+from benchmarks import busy, machine, report
 
 
 def publish(port: int, messages, speed: float, published: dict) -> None:
@@ -185,7 +185,7 @@ def measure_replay(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
     from apexflow_aws.local import live_cli
     from benchmarks.analyze_batches import scratch_database
 
-    replays = []
+    replays, load = [], busy()
 
     class Recorded(feeds.Replay):  # the replay's pacing: when each message time went out
         def __init__(self, *args, **kwargs):
@@ -203,7 +203,8 @@ def measure_replay(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
         seconds = time.monotonic() - started
         wall0, t0 = replays[0].pacer.origin
         lags = replay_lags(dsn, lambda utc: offset + wall0 + (utc - t0) / speed)
-    return {"laps": laps, "cars": cars, "speed": speed, "seconds": seconds, "summary": summary, **lags}
+    return {"laps": laps, "cars": cars, "speed": speed, "seconds": seconds, "summary": summary, "busy": load,
+            **lags}
 
 
 def replay_main(args) -> int:
@@ -216,7 +217,7 @@ def replay_main(args) -> int:
            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
            f"- command: `.venv/bin/python -m benchmarks.live_lag --replay --laps {r['laps']} --cars {r['cars']} "
            f"--speed {r['speed']:g}{' --write' if args.write else ''}`\n"
-           f"- machine: {machine()}\n"
+           f"- machine: {machine()}; {r['busy']}\n"
            f"- synthetic race, {r['laps']} laps, {r['cars']} cars, replayed at {r['speed']:g} x live pace in "
            f"{r['seconds']:.0f} s: {s.get('chunks', 0):,} chunks, {s.get('samples', 0):,} samples, latency budget 1 s "
            "of stream time; analyze drains the stream after every round\n"

@@ -30,7 +30,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from benchmarks import machine, report
+from benchmarks import busy, machine, report
 
 
 class Serialized:
@@ -216,13 +216,14 @@ def scale_once(shards: int, sessions: int, laps: int) -> dict:
 
 
 def scaling_main(args) -> int:
+    load = busy()
     rows = [scale_once(int(n), args.sessions, args.laps) for n in args.scaling.split(",")]
     base = rows[0]["rate"]
     lines = [f"## Load: throughput against shards, a consumer per shard — "
              f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"- command: `python -m benchmarks.load --scaling {args.scaling} --sessions {args.sessions} "
              f"--laps {args.laps}{' --write' if args.write else ''}`",
-             f"- machine: {machine()}; moto Kinesis, embedded PostgreSQL, all on it",
+             f"- machine: {machine()}; moto Kinesis, embedded PostgreSQL, all on it; {load}",
              f"- input: synthetic races seeds 1-{args.sessions}, {args.laps} laps each, 20 cars: "
              f"{rows[0]['chunks']:,} chunks, {rows[0]['samples']:,} samples, in the stream before the clock starts; "
              "counts reconciled from source to database for every row, nothing given up on", "",
