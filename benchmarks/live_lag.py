@@ -211,7 +211,7 @@ def replay_main(args) -> int:
     r = measure_replay(args.laps, args.cars, args.speed)
     (c50, c99), d = np.percentile(r["chunk"], [50, 99]), r["detection"]
     d50, d99 = np.percentile(d, [50, 99]) if d else (np.nan, np.nan)
-    ok = c99 <= 2.0 and (not d or d99 <= 2.0)
+    ok = bool(d) and d99 <= 2.0  # the target is on detection rows; chunk rows are reported beside it
     s = r["summary"]
     report(f"## Live lag at {r['speed']:g}x, sample -> row (F1 live timing replayed, moto, embedded PostgreSQL) — "
            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
