@@ -71,27 +71,37 @@ class EventSourceMapping:
         self.lanes = {shard: [[] for _ in range(settings.parallelization_factor)] for shard in self.iterators}
         self.invocations = 0
         self.failed_records = 0
+        self.caught_up = False
 
     def poll(self) -> int:
-        """One batch per lane, shards in turn; returns records delivered (0 when caught up)."""
+        """One batch per lane, shards in turn; returns records delivered (0 when caught up). ``caught_up``
+        says whether every shard was read to its tip and every lane emptied."""
         delivered, size = 0, self.settings.batch_size
+        self.caught_up = True
         for shard, lanes in self.lanes.items():
             if min(map(len, lanes)) < size:
                 resp = self.kinesis.get_records(ShardIterator=self.iterators[shard], Limit=size)
                 self.iterators[shard] = resp["NextShardIterator"]
                 for r in resp["Records"]:
                     lanes[zlib.crc32(r["PartitionKey"].encode()) % len(lanes)].append(r)
+                self.caught_up &= len(resp["Records"]) < size and resp.get("MillisBehindLatest", 1) == 0
+            else:
+                self.caught_up = False
             for lane in lanes:
                 batch = lane[:size]
                 if batch:
                     self._deliver(shard, batch, self.settings.retry_attempts)
                     del lane[:len(batch)]
                     delivered += len(batch)
+            self.caught_up &= not any(lanes)
         return delivered
 
     def drain(self, progress=lambda n: None) -> None:
+        """Deliver until caught up (without a last, empty read once a poll found every shard at its tip)."""
         while n := self.poll():
             progress(n)
+            if self.caught_up:
+                return
 
     def _deliver(self, shard: str, todo: list[dict], retries: int) -> None:
         attempts = 0
