@@ -16,6 +16,14 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
 
 
+def busy() -> str:
+    """How busy the machine was when a run started (a shared machine's other work slows every figure)."""
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} over the minute before the run"
+    except OSError:
+        return "load average unknown"
+
+
 def report(text: str, write: bool) -> None:
     """Print a result (markdown, headed by its title) and, if asked, append it to RESULTS.md."""
     print(text)

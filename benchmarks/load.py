@@ -13,6 +13,14 @@ consumer runs the lanes in turn (Lambda runs shards x parallelization factor of 
 2-core machine: the lag is an upper bound of the deployed one for the analysis, without its network.
 moto's Kinesis numbers records unsafely under concurrent writers (two puts can take one sequence number,
 and one record is lost), so calls to it are serialized here; Kinesis needs no such lock.
+
+With ``--scaling 1,2,4``: for each shard count, a fresh stream and database are filled with the sessions
+(ingested at full speed, not timed), then drained by one consumer per shard running side by side (a thread
+each, its own analyze handler and database connection, as each shard's Lambda has), timed: throughput in
+samples/s against the number of shards. Threads share the interpreter (one runs Python at a time) and the
+machine's cores with PostgreSQL and moto.
+
+    .venv/bin/python -m benchmarks.load --scaling 1,2,4 [--sessions 4 --laps 4] [--write]
 """
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from benchmarks import machine, report
+from benchmarks import busy, machine, report
 
 
 class Serialized:
@@ -107,7 +115,10 @@ def main(argv=None) -> int:
     ap.add_argument("--laps", type=int, default=4)
     ap.add_argument("--shards", type=int, default=4)
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
+    ap.add_argument("--scaling", help="shard counts (e.g. 1,2,4): drain throughput with a consumer per shard")
     args = ap.parse_args(argv)
+    if args.scaling:
+        return scaling_main(args)
 
     from apexflow_aws.config import client
     from apexflow_aws.local.stack import local_stack
@@ -144,6 +155,82 @@ def main(argv=None) -> int:
         "| lag, arrival in the stream -> batch committed | p50 | p99 | max |", "|---|---|---|---|",
         f"| seconds | {statistics.median(lags):.2f} | {q[98]:.2f} | {max(lags):.2f} |",
     ]
+    report("\n".join(lines) + "\n", args.write)
+    return 0
+
+
+def drain_concurrently(kinesis, shards: int) -> tuple[float, int, int]:
+    """Every shard drained by its own consumer thread; (seconds, invocations, records given up on)."""
+    from apexflow_aws.local.esm import EventSourceMapping
+    from apexflow_aws.local.handlers import load
+    from apexflow_aws.local.stack import STREAM
+
+    ids = [s["ShardId"] for s in kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]["Shards"]]
+    mappings = []
+    for shard in ids[:shards]:
+        analyze = load("analyze")  # a container per shard: its own module state and database connection
+
+        def handler(event, context, analyze=analyze):
+            try:
+                return analyze.handler(event, context)
+            finally:
+                analyze.metrics.clear_metrics()
+        mappings.append(EventSourceMapping(kinesis, STREAM, handler, shards={shard}))
+    errors: list[BaseException] = []
+
+    def run(esm):
+        try:
+            esm.drain()
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(esm,)) for esm in mappings]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return (time.monotonic() - started, sum(m.invocations for m in mappings),
+            sum(m.failed_records for m in mappings))
+
+
+def scale_once(shards: int, sessions: int, laps: int) -> dict:
+    from apexflow_aws.config import client
+    from apexflow_aws.local.stack import local_stack
+    from benchmarks.analyze_batches import scratch_database
+
+    results = {}
+    with scratch_database() as dsn, local_stack(shards=shards, dsn=dsn, insights=False):
+        kinesis = Serialized(client("kinesis"), threading.Lock())
+        for seed in range(1, sessions + 1):
+            ingest_session(seed, laps, None, dsn, kinesis, results)
+        seconds, invocations, failed = drain_concurrently(kinesis, shards)
+        in_db = stored(dsn)
+    source = {r.session.session_id: (r.chunks, r.samples) for r in results.values()}
+    if in_db != source or failed:
+        raise RuntimeError(f"counts do not reconcile: source {source}, database {in_db}, {failed} given up on")
+    samples = sum(s for _, s in source.values())
+    return {"shards": shards, "samples": samples, "chunks": sum(c for c, _ in source.values()),
+            "seconds": seconds, "rate": samples / seconds, "invocations": invocations}
+
+
+def scaling_main(args) -> int:
+    load = busy()
+    rows = [scale_once(int(n), args.sessions, args.laps) for n in args.scaling.split(",")]
+    base = rows[0]["rate"]
+    lines = [f"## Load: throughput against shards, a consumer per shard — "
+             f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+             f"- command: `python -m benchmarks.load --scaling {args.scaling} --sessions {args.sessions} "
+             f"--laps {args.laps}{' --write' if args.write else ''}`",
+             f"- machine: {machine()}; moto Kinesis, embedded PostgreSQL, all on it; {load}",
+             f"- input: synthetic races seeds 1-{args.sessions}, {args.laps} laps each, 20 cars: "
+             f"{rows[0]['chunks']:,} chunks, {rows[0]['samples']:,} samples, in the stream before the clock starts; "
+             "counts reconciled from source to database for every row, nothing given up on", "",
+             "| shards (consumers at once) | drain seconds | samples/s | vs 1 shard | analyze invocations |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['shards']} | {r['seconds']:.2f} | {r['rate']:,.0f} | {r['rate'] / base:.2f} x | "
+              f"{r['invocations']} |" for r in rows]
     report("\n".join(lines) + "\n", args.write)
     return 0
 

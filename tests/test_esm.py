@@ -116,3 +116,43 @@ def test_records_older_than_the_maximum_age_go_to_the_failure_destination_unproc
         (len(records), why[-1])), clock=lambda: later).drain()
     assert handler.batches == [] and sum(n for n, _ in given_up) == 6
     assert {condition for _, condition in given_up} == {"RecordAgeExceeded"}
+
+
+class Counted:
+    """A Kinesis client counting its GetRecords calls."""
+
+    def __init__(self, client):
+        self.client, self.reads = client, 0
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def get_records(self, **kwargs):
+        self.reads += 1
+        return self.client.get_records(**kwargs)
+
+
+def test_a_drain_reads_each_shard_to_its_tip_once_and_a_later_drain_takes_what_came_since(kinesis):
+    records = put(kinesis, keys=3, per_key=4)
+    counted, handler = Counted(kinesis), Recorder()
+    esm = EventSourceMapping(counted, "s", handler, replace(ANALYZE, batch_size=100))
+    esm.drain()
+    assert counted.reads == 1 and sorted(r for b in handler.batches for r in b) == sorted(records)
+    later = put(kinesis, keys=2, per_key=1)
+    esm.drain()
+    assert counted.reads == 2 and sorted(r for b in handler.batches for r in b) == sorted(records + later)
+    esm.drain()  # nothing new: one read finds the tip
+    assert counted.reads == 3 and esm.invocations == len(handler.batches)
+
+
+def test_a_mapping_limited_to_some_shards_reads_only_those(kinesis):
+    kinesis.create_stream(StreamName="two", ShardCount=2)
+    for k in range(40):
+        kinesis.put_record(StreamName="two", PartitionKey=f"sess/e{k}", Data=f"{k}".encode())
+    shards = [s["ShardId"] for s in kinesis.describe_stream(StreamName="two")["StreamDescription"]["Shards"]]
+    seen = []
+    for shard in shards:
+        handler = Recorder()
+        EventSourceMapping(kinesis, "two", handler, shards={shard}).drain()
+        seen.append({key for batch in handler.batches for key, _ in batch})
+    assert seen[0] and seen[1] and not seen[0] & seen[1] and len(seen[0] | seen[1]) == 40

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Iterator
 
 import numpy as np
@@ -32,11 +33,24 @@ class SyntheticRace:
         rng = np.random.default_rng(seed)
         self.plan = make_plan(rng, laps, cars, self.hz)
         self._sensors = plan_anomalies(rng, self.plan)
-        no_drs = np.zeros(laps + 1, bool)
-        self._drs = self._drs_laps([drive(self.track, self.plan, c, no_drs) for c in self.plan.cars])
-        self._timing = [self._summary(self._drive(k)) for k in range(cars)]
-        self._status = self._track_status()
-        self._truth = self._ground_truth()
+
+    # The drives are deterministic given the plan: computed when first needed (``session()`` needs none of them).
+    @cached_property
+    def _drs(self) -> list[np.ndarray]:
+        no_drs = np.zeros(self.laps + 1, bool)
+        return self._drs_laps([drive(self.track, self.plan, c, no_drs) for c in self.plan.cars])
+
+    @cached_property
+    def _timing(self) -> list[dict]:
+        return [self._summary(self._drive(k)) for k in range(len(self.plan.cars))]
+
+    @cached_property
+    def _status(self) -> list[tuple[float, str]]:
+        return self._track_status()
+
+    @cached_property
+    def _truth(self) -> list[dict]:
+        return self._ground_truth()
 
     # -- public API ----------------------------------------------------------------------------
 

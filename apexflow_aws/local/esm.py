@@ -56,8 +56,9 @@ def kinesis_event(records: list[dict], shard_id: str, stream_arn: str, region: s
 
 class EventSourceMapping:
     def __init__(self, kinesis, stream_name: str, handler, settings: MappingSettings = ANALYZE, on_failure=None,
-                 clock=time.time):
-        """``on_failure(shard, records, error, attempts, condition)`` keeps records given up on."""
+                 clock=time.time, shards: set[str] | None = None):
+        """``on_failure(shard, records, error, attempts, condition)`` keeps records given up on; ``shards``
+        limits the mapping to those shard ids (a consumer per shard, run side by side, as Lambda runs them)."""
         self.kinesis, self.stream_name, self.handler = kinesis, stream_name, handler
         self.settings, self.on_failure, self.clock = settings, on_failure, clock
         desc = kinesis.describe_stream(StreamName=stream_name)["StreamDescription"]
@@ -66,31 +67,41 @@ class EventSourceMapping:
         self.iterators = {
             s["ShardId"]: kinesis.get_shard_iterator(StreamName=stream_name, ShardId=s["ShardId"],
                                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            for s in desc["Shards"]}
+            for s in desc["Shards"] if shards is None or s["ShardId"] in shards}
         self.lanes = {shard: [[] for _ in range(settings.parallelization_factor)] for shard in self.iterators}
         self.invocations = 0
         self.failed_records = 0
+        self.caught_up = False
 
     def poll(self) -> int:
-        """One batch per lane, shards in turn; returns records delivered (0 when caught up)."""
+        """One batch per lane, shards in turn; returns records delivered (0 when caught up). ``caught_up``
+        says whether every shard was read to its tip and every lane emptied."""
         delivered, size = 0, self.settings.batch_size
+        self.caught_up = True
         for shard, lanes in self.lanes.items():
             if min(map(len, lanes)) < size:
                 resp = self.kinesis.get_records(ShardIterator=self.iterators[shard], Limit=size)
                 self.iterators[shard] = resp["NextShardIterator"]
                 for r in resp["Records"]:
                     lanes[zlib.crc32(r["PartitionKey"].encode()) % len(lanes)].append(r)
+                self.caught_up &= len(resp["Records"]) < size and resp.get("MillisBehindLatest", 1) == 0
+            else:
+                self.caught_up = False
             for lane in lanes:
                 batch = lane[:size]
                 if batch:
                     self._deliver(shard, batch, self.settings.retry_attempts)
                     del lane[:len(batch)]
                     delivered += len(batch)
+            self.caught_up &= not any(lanes)
         return delivered
 
     def drain(self, progress=lambda n: None) -> None:
+        """Deliver until caught up (without a last, empty read once a poll found every shard at its tip)."""
         while n := self.poll():
             progress(n)
+            if self.caught_up:
+                return
 
     def _deliver(self, shard: str, todo: list[dict], retries: int) -> None:
         attempts = 0
