@@ -49,12 +49,13 @@ def detections(cur, session_id: str) -> list[dict]:
                d."Duration (s)", d."Channel", e."Description", p.x, p.y
         FROM reporting.fact_detections d
         LEFT JOIN reporting.fact_race_events e ON e."Event Key" = d."Detection Key"
-        LEFT JOIN LATERAL (
-            SELECT t."X (m)" AS x, t."Y (m)" AS y FROM reporting.fact_telemetry t
-            WHERE t."Session Key" = d."Session Key" AND t."Driver" = d."Driver"
-              AND t."Time" BETWEEN d."Start Time" AND d."Start Time" + interval '5 seconds'
-            ORDER BY t."Time" LIMIT 1) p ON true
-        WHERE d."Session Key" = %s ORDER BY d."Start Time", d."Driver" NULLS FIRST""", session_id)
+        LEFT JOIN (  -- one join over the session's samples (hashed by driver), not a scan per detection
+            SELECT DISTINCT ON (d."Detection Key") d."Detection Key", t."X (m)" AS x, t."Y (m)" AS y
+            FROM reporting.fact_detections d JOIN reporting.fact_telemetry t
+              ON t."Session Key" = d."Session Key" AND t."Driver" = d."Driver"
+             AND t."Time" BETWEEN d."Start Time" AND d."Start Time" + interval '5 seconds'
+            WHERE d."Session Key" = %s ORDER BY d."Detection Key", t."Time") p ON p."Detection Key" = d."Detection Key"
+        WHERE d."Session Key" = %s ORDER BY d."Start Time", d."Driver" NULLS FIRST""", session_id, session_id)
 
 
 def neutralisations(cur, session_id: str) -> list[dict]:
