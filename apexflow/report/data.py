@@ -31,15 +31,16 @@ def order(cur, session_id: str) -> list[str]:
 def track_lap(cur, session_id: str) -> list[dict]:
     """Samples of the lap the map is drawn from: the fastest clean lap with position data."""
     return _rows(cur, """
-        WITH best AS (
-            SELECT l."Driver", l."Lap" FROM reporting.fact_laps l
+        WITH placed AS MATERIALIZED (  -- one pass over the samples, whatever the planner knows of them
+            SELECT DISTINCT t."Driver", t."Lap" FROM reporting.fact_telemetry t
+            WHERE t."Session Key" = %s AND t."X (m)" IS NOT NULL),
+        best AS (
+            SELECT l."Driver", l."Lap" FROM reporting.fact_laps l JOIN placed USING ("Driver", "Lap")
             WHERE l."Session Key" = %s AND l."Clean Lap"
-              AND EXISTS (SELECT 1 FROM reporting.fact_telemetry t WHERE t."Session Key" = l."Session Key"
-                          AND t."Driver" = l."Driver" AND t."Lap" = l."Lap" AND t."X (m)" IS NOT NULL)
             ORDER BY l."Lap Time (s)" LIMIT 1)
         SELECT t."Driver", t."Lap", t."X (m)" AS x, t."Y (m)" AS y, t."Speed (km/h)" AS speed
         FROM reporting.fact_telemetry t JOIN best USING ("Driver", "Lap")
-        WHERE t."Session Key" = %s ORDER BY t."Time" """, session_id, session_id)
+        WHERE t."Session Key" = %s ORDER BY t."Time" """, session_id, session_id, session_id)
 
 
 def detections(cur, session_id: str) -> list[dict]:
