@@ -46,7 +46,8 @@ def _rows(c: Chunk, start_us: int) -> bytes:
         if channel in c.values:
             fields.append((column, kind))
     rows = np.empty(c.n, dtype=fields)
-    rows["n"], rows["ls"], rows["s"], rows["le"], rows["e"] = 3 + len(COLUMNS), len(session), session, len(entity), entity
+    rows["n"], rows["ls"], rows["s"] = 3 + len(COLUMNS), len(session), session
+    rows["le"], rows["e"] = len(entity), entity
     rows["lt"], rows["t"] = 8, start_us + np.round(c.t * 1e6).astype(np.int64)
     for column, (channel, kind) in COLUMNS.items():
         present = channel in c.values

@@ -149,7 +149,8 @@ def markdown(result: dict, races: list[dict], command: str) -> str:
         lines.append(f"  - seed {d['seed']} {d['entity_id']} {d['kind']} lap {d['lap']} at {d['t_start']:.1f} s "
                      f"{json.dumps(d['evidence'])[:120]}")
     if result["other_detections"]:
-        lines.append("- other detections: " + ", ".join(f"{k} {v}" for k, v in sorted(result["other_detections"].items())))
+        others = sorted(result["other_detections"].items())
+        lines.append("- other detections: " + ", ".join(f"{k} {v}" for k, v in others))
     lines.append("- onset error: detection start minus injected start; latency: race time of the first report "
                  "minus injected start (lap-level detections are reported when their last lap is timed)")
     return "\n".join(lines) + "\n"

@@ -35,7 +35,8 @@ class Data(Construct):
     def _buckets(self) -> None:
         self.access_logs = _bucket(self, "AccessLogs", lifecycle_rules=[
             s3.LifecycleRule(id="expire", expiration=Duration.days(90))])
-        acknowledge(self.access_logs, "S1", "This bucket is the access-log destination; logging it to itself would loop.")
+        acknowledge(self.access_logs, "S1",
+                    "This bucket is the access-log destination; logging it to itself would loop.")
         self.raw = _bucket(self, "RawChunks", versioned=True, server_access_logs_bucket=self.access_logs,
                            server_access_logs_prefix="raw/", lifecycle_rules=[
             s3.LifecycleRule(id="tiering", transitions=[
@@ -95,7 +96,8 @@ class Data(Construct):
         self.app_secret = _login(self, "AppSecret", names.APP_USER, settings.secret_name("app"))
         self.readonly_secret = _login(self, "ReadOnlySecret", names.READONLY_USER, settings.secret_name("readonly"))
         self.proxy = self.instance.add_proxy(
-            "Proxy", db_proxy_name=settings.proxy_name, vpc=vpc, vpc_subnets=network.database_subnets, security_groups=[self.proxy_sg],
+            "Proxy", db_proxy_name=settings.proxy_name, vpc=vpc, vpc_subnets=network.database_subnets,
+            security_groups=[self.proxy_sg],
             secrets=[self.admin_secret, self.app_secret, self.readonly_secret],
             require_tls=True, iam_auth=False,
             client_password_auth_type=rds.ClientPasswordAuthType.POSTGRES_SCRAM_SHA_256,

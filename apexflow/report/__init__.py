@@ -69,7 +69,8 @@ def _insights(rows: list[dict]) -> str:
         f'<article class="insight {r["Scope"].lower()}">'
         f'<h3>{escape(_heading(r))}</h3>{escape(r["Summary"])}</article>' for r in rows)
     source = escape(f"{rows[0]['Provider']} / {rows[0]['Model']}")
-    return f'<section id="insights"><h2>Insights <small>({source})</small></h2><div class="insights">{cards}</div></section>'
+    return (f'<section id="insights"><h2>Insights <small>({source})</small></h2>'
+            f'<div class="insights">{cards}</div></section>')
 
 
 def _heading(row: dict) -> str:

@@ -24,7 +24,8 @@ def colours(drivers: list[str]) -> dict[str, str]:
 def track_map(lap: list[dict], detections: list[dict]) -> go.Figure:
     """The fastest clean lap's line coloured by speed, and where each warning or critical detection began."""
     fig = go.Figure(go.Scatter(
-        x=[s["x"] for s in lap], y=[s["y"] for s in lap], mode="markers", name=f"{lap[0]['Driver']} lap {lap[0]['Lap']}",
+        x=[s["x"] for s in lap], y=[s["y"] for s in lap], mode="markers",
+        name=f"{lap[0]['Driver']} lap {lap[0]['Lap']}",
         marker=dict(color=[s["speed"] for s in lap], colorscale="Turbo", size=6,
                     colorbar=dict(title="km/h", thickness=12)),
         hovertemplate="%{marker.color:.0f} km/h<extra></extra>"))
@@ -71,7 +72,8 @@ def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
                 xs.append(None), ys.append(None)  # a new stint: the line breaks
             xs.append(lap["Lap"]), ys.append(lap["Lap Time (s)"])
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=driver, legendgroup=driver, line=dict(color=colour[driver], width=1.5),
+            x=xs, y=ys, mode="lines+markers", name=driver, legendgroup=driver,
+            line=dict(color=colour[driver], width=1.5),
             marker=dict(size=8, color=[COMPOUNDS.get(r["Compound"] or "", "#bbbbbb") for r in rows],
                         symbol=["circle-open" if r["Pit In Lap"] or r["Pit Out Lap"] else "circle" for r in rows],
                         line=dict(width=1.5, color=colour[driver])),

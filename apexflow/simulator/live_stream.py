@@ -93,7 +93,8 @@ def f1_lines(race: SyntheticRace) -> list[str]:
     end = _end(race, rows)
     for t in range(0, int(end), 10):
         msgs.append((float(t), "Heartbeat", {"Utc": _iso(t, 7)}))
-    msgs += [(end + 1.0, "SessionStatus", {"Status": "Finished"}), (end + 5.0, "SessionStatus", {"Status": "Finalised"})]
+    msgs += [(end + 1.0, "SessionStatus", {"Status": "Finished"}),
+             (end + 5.0, "SessionStatus", {"Status": "Finalised"})]
     for w, group in groupby(rows, key=lambda r: r[0] // BATCH_S):
         batch = list(group)
         sent = (w + 1) * BATCH_S

@@ -41,7 +41,7 @@ from apexflow.detect.generic._stream import r
 NAME, VERSION = "novelty", "1"
 WARMUP = 256                  # rows that fix the quantisation and train the memories (score 0)
 LEVELS, SPAN_LEVELS = 24, 8   # quantisation: the warm-up's 2-98 % range spans 8 of 24 levels
-LAGS = (1, 4, 16, 64)         # context: the previous value with its move; its level with the level 4, 16, 64 rows before
+LAGS = (1, 4, 16, 64)         # context: the previous value with its move; its level against 4, 16, 64 rows before
 MOVE = 2                      # the move over one row is clipped to +-2 levels
 FINE = 4                      # the previous value's level, in quarters of a level
 TOD = 48                      # time-of-day buckets (30 min)

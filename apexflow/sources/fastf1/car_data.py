@@ -28,8 +28,9 @@ def car_samples(car, pos=None, laps=None) -> tuple[np.ndarray, dict[str, np.ndar
 
     ``t`` is ``SessionTime`` in seconds, strictly increasing (duplicates dropped). Brake and DRS
     become 0/1 (DRS codes 10, 12 and 14 mean the flap is open). X/Y/Z are interpolated from the
-    position stream onto the car-data timestamps, in metres (FastF1 gives tenths of a metre). ``Distance`` is integrated from speed and
-    restarts at every lap start; ``LapNumber`` is the lap in progress (0 before the first).
+    position stream onto the car-data timestamps, in metres (FastF1 gives tenths of a metre).
+    ``Distance`` is integrated from speed and restarts at every lap start; ``LapNumber`` is the lap
+    in progress (0 before the first).
     """
     t = _seconds(car["SessionTime"])
     cols = {"Speed": car["Speed"], "RPM": car["RPM"], "nGear": car["nGear"], "Throttle": car["Throttle"],

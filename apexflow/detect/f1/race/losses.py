@@ -119,6 +119,6 @@ def sector_losses(table: LapTable, grid: dict[str, int] | None = None) -> dict[t
         if cut is not None:  # only what was lost before the neutralisation began
             expected_exit = w[0] + own[(lap.driver, k)] + excess
             loss = min(loss, max(0.0, cut - expected_exit))
-        out[(lap.driver, lap.lap_number)].append(SectorLoss(lap.driver, lap.lap_number, lap.start, k + 1, w[0], w[1], loss,
-                                                            spread))
+        out[(lap.driver, lap.lap_number)].append(
+            SectorLoss(lap.driver, lap.lap_number, lap.start, k + 1, w[0], w[1], loss, spread))
     return dict(out)
