@@ -42,6 +42,7 @@ def build(inputs: dict) -> dict:
     critical = sorted((d for d in dets if d["severity"] == "critical"),
                       key=lambda d: (d["t_start"], d["entity_id"] or ""))
     ident = inputs["identity"]
+    channel_units = {c["name"]: c.get("unit", "") for c in inputs.get("channels") or []}
     last_lap = max((lap["lap_number"] for lap in laps), default=0)
     progress = inputs.get("progress") or {}
     return {
@@ -59,8 +60,7 @@ def build(inputs: dict) -> dict:
                      "undercuts": _undercuts(by_car, dets, neutral),
                      "at_risk": _at_risk(drivers)},
         "detections_by_kind": dict(sorted(Counter(d["kind"] for d in dets).items())),
-        "critical": [_detection(d, {c["name"]: c.get("unit", "") for c in inputs.get("channels") or []})
-                     for d in critical[:MAX_EXPLAINED]],
+        "critical": [_detection(d, channel_units) for d in critical[:MAX_EXPLAINED]],
         "critical_not_explained": max(0, len(critical) - MAX_EXPLAINED),
     }
 
