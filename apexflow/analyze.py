@@ -141,7 +141,7 @@ class Batch:
             runs = repository.lock_runs(cur, list({s for s, _ in self.pending}))
             for entity in list(self.pending):
                 parts = self.pending[entity]
-                self.pending[entity] = [c for c in parts if c.run_id == runs.get(entity[0])]
+                self.pending[entity] = [c for c in parts if c.run_id == runs.get(entity[0], (None,))[0]]
                 self.stale += len(parts) - len(self.pending[entity])
             queued = sum(len(parts) for parts in self.pending.values())
             seen = repository.processed(cur, [(*e, c.seq) for e, parts in self.pending.items() for c in parts])
@@ -156,7 +156,7 @@ class Batch:
             fields = {s: Timeline(Profile.from_rows(base), Minutes.from_rows(rows)) for s, (base, rows) in
                       repository.field_profile(cur, _minutes(joined)).items()}
             cars = [c for parts in joined.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
-            starts = repository.session_starts(cur, list({c.session_id for c in cars})) if cars else {}
+            starts = {c.session_id: runs[c.session_id][1] for c in cars}
             rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
                      self.arrived.get((p.session_id, p.entity_id, p.seq)))
                     for parts in joined.values() for c in parts for p, summary in zip(c.parts or [c], stats(c))]

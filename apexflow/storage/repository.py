@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from datetime import datetime
 
 from psycopg2.extras import Json, execute_values
 
@@ -73,12 +74,6 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
     return True
 
 
-def session_starts(cur, session_ids: list[str]) -> dict:
-    """Start time of each of these sessions."""
-    cur.execute("SELECT session_id, start_time FROM sessions WHERE session_id = ANY(%s)", (list(session_ids),))
-    return dict(cur.fetchall())
-
-
 def write_samples(cur, data: bytes) -> None:
     """Copy samples in (``apexflow.samples.copy_data``'s binary stream): only of chunks not stored before, which
     analyze's duplicate check in the same transaction guarantees."""
@@ -95,11 +90,12 @@ def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str
     return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}, row[2], set(row[3])
 
 
-def lock_runs(cur, session_ids: list[str]) -> dict[str, str]:
-    """The current run of each registered session, locked against a re-registration until the transaction ends."""
-    cur.execute("SELECT session_id, run_id FROM sessions WHERE session_id = ANY(%s) ORDER BY session_id FOR SHARE",
-                (list(session_ids),))
-    return dict(cur.fetchall())
+def lock_runs(cur, session_ids: list[str]) -> dict[str, tuple[str, datetime]]:
+    """(current run, start time) of each registered session, locked against a re-registration until the
+    transaction ends."""
+    cur.execute("SELECT session_id, run_id, start_time FROM sessions WHERE session_id = ANY(%s) "
+                "ORDER BY session_id FOR SHARE", (list(session_ids),))
+    return {session_id: (run_id, start) for session_id, run_id, start in cur.fetchall()}
 
 
 def processed(cur, keys: list[tuple[str, str, int]]) -> set[tuple[str, str, int]]:
