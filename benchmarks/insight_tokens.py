@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from apexflow.ingest import register
-from apexflow.insights.facts import build, for_scope
+from apexflow.insights.facts import numeric, build, for_scope
 from apexflow.insights.offline import OfflineProvider
 from apexflow.insights.pricing import DEFAULT_MODEL, DEFAULT_TOKEN_BUDGET, cost_usd
 from apexflow.insights.prompt import MAX_OUTPUT_TOKENS, messages
@@ -56,7 +56,9 @@ def measure(conn, source) -> dict:
         tokens_in += sum(len(m["content"]) for m in messages(scope, part)) // 4
         tokens_out += len(json.dumps(OfflineProvider().write(scope, part).body.model_dump())) // 4
         cap += MAX_OUTPUT_TOKENS[scope]
+    numbers = [(k, d) for d in facts["critical"] for k, v in d["evidence"].items() if numeric(v)]
     return {"drivers": len(facts["drivers"]), "prompts": len(prompts), "in": tokens_in, "out": tokens_out,
+            "numbers": len(numbers), "with_unit": sum(k in d["units"] for k, d in numbers),
             "cap": cap, "cost": cost_usd(DEFAULT_MODEL, tokens_in, tokens_out),
             "worst": cost_usd(DEFAULT_MODEL, tokens_in, cap)}
 
@@ -79,11 +81,13 @@ def main(argv=None) -> int:
              f"- machine: {machine()}; model priced: {DEFAULT_MODEL}; run budget {DEFAULT_TOKEN_BUDGET:,} tokens",
              "- tokens estimated at 4 characters a token; output as long as the offline record (worst case: "
              "every answer at its output cap)", "",
-             "| race | drivers | prompts | input tokens | output tokens | tokens | cost | worst case |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| race | drivers | prompts | input tokens | output tokens | tokens | cost | worst case "
+             "| critical evidence numbers with a unit (the others: lap numbers, positions, stints, sectors) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows:
         lines.append(f"| {name} | {r['drivers']} | {r['prompts']} | {r['in']:,} | {r['out']:,} | "
-                     f"{r['in'] + r['out']:,} | ${r['cost']:.4f} | {r['in'] + r['cap']:,} tokens, ${r['worst']:.4f} |")
+                     f"{r['in'] + r['out']:,} | ${r['cost']:.4f} | {r['in'] + r['cap']:,} tokens, ${r['worst']:.4f} "
+                     f"| {r['with_unit']} of {r['numbers']} |")
     report("\n".join(lines) + "\n", args.write)
     return 0 if all(r["in"] + r["cap"] <= DEFAULT_TOKEN_BUDGET for _, r in rows) else 1
 

@@ -104,6 +104,9 @@ def test_detection_evidence_carries_its_units_and_a_channel_value_the_channel_un
     by_kind = {d["kind"]: d for d in facts["critical"]}
     assert by_kind["frozen_sensor"]["units"] == {"value": "km/h", "seconds": "s"}  # a count of samples has none
     assert by_kind["sudden_damage"]["units"] == {"seconds_lost": "s", "min_speed": "km/h", "field_delta_pct": "%"}
+    wear = build(inputs([det("tyre_degradation", "HAM", "critical", 12, t=150.0, stint=1, start_pace=92.1,
+                             laps_to_cliff=3, slope_s_per_lap=0.21)]))["critical"][0]
+    assert wear["units"] == {"start_pace": "s", "laps_to_cliff": "laps", "slope_s_per_lap": "s/lap"}  # a stint: none
     text = write("detection", for_scope(facts, "detection", frozen["detection_id"]))
     assert text.splitlines()[1:5] == ["Evidence:", "  value: 212.0 km/h", "  seconds: 3.5 s", "  samples: 14"]
 

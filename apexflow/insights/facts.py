@@ -274,7 +274,7 @@ def _detection(d: dict, channel_units: dict[str, str]) -> dict:
           if isinstance(v, (int, float, str, bool)) and v is not None and (not isinstance(v, str) or len(v) <= 80)
           or isinstance(v, list) and len(v) <= 5 and all(isinstance(x, (int, float, str)) for x in v)}
     units = {k: u for k, v in ev.items()
-             if _numeric(v) and (u := evidence_unit(k, channel_units.get(d["channel"] or "", "")))}
+             if numeric(v) and (u := evidence_unit(k, channel_units.get(d["channel"] or "", "")))}
     return {"detection_id": d["detection_id"], "driver": d["entity_id"], "kind": d["kind"],
             "severity": d["severity"], "lap": d["lap"], "channel": d["channel"], "evidence": ev, "units": units}
 
@@ -282,11 +282,12 @@ def _detection(d: dict, channel_units: dict[str, str]) -> dict:
 EVIDENCE_UNITS = {"lap_time": "s", "reference": "s", "seconds": "s", "expected_interval": "s", "delta": "s",
                   "deltas": "s", "sigma": "s", "speed_before": "km/h", "min_speed": "km/h", "own_speed": "km/h",
                   "field_speed": "km/h", "top_speeds": "km/h", "reference_top_speeds": "km/h", "distance": "m",
-                  "tyre_life": "laps"}
+                  "last_seen": "s", "start_pace": "s", "tyre_life": "laps", "cliff_tyre_life": "laps",
+                  "laps_to_cliff": "laps", "clean_laps": "laps"}
 CHANNEL_VALUED = ("value", "min_value", "max_value", "vmin", "vmax")
 
 
-def _numeric(value) -> bool:
+def numeric(value) -> bool:
     return all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in
                (value if isinstance(value, list) else [value]))
 
