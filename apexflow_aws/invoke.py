@@ -1,16 +1,28 @@
 """Work the API starts elsewhere: an ingestion (the ingest function) and the insights workflow.
 
 In AWS: Lambda's Invoke API on ``INGEST_FUNCTION_NAME`` and Step Functions on ``INSIGHTS_STATE_MACHINE_ARN``,
-both set by CDK. In local mode (``APEXFLOW_LOCAL``, set by the local stack) the ingest handler runs in this
-process (``apexflow_aws.local.ingest_cli``); the insights workflow has no local stand-in yet.
+both set by CDK. Local mode, which Lambda does not ship, hands this module its own runner of the ingest handler
+(``use_ingest_runner``) instead of being imported here.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from concurrent.futures import Future
 
 from apexflow_aws.config import client
+
+IngestRunner = Callable[[dict, bool], "dict | Future | None"]
+_ingest_runner: IngestRunner | None = None
+
+
+def use_ingest_runner(runner: IngestRunner | None) -> None:
+    """Run ingestions with ``runner(payload, wait)`` instead of Lambda's Invoke API (local mode); ``None`` restores
+    the Invoke API."""
+    global _ingest_runner
+    _ingest_runner = runner
 
 
 class Unavailable(RuntimeError):
@@ -19,10 +31,9 @@ class Unavailable(RuntimeError):
 
 def ingest(payload: dict, wait: bool) -> dict | None:
     """Run the ingest function on ``payload``: its answer when ``wait``, else queued (an asynchronous invoke)."""
-    if os.environ.get("APEXFLOW_LOCAL"):
-        from apexflow_aws.local import ingest_cli
-
-        return ingest_cli.invoke_ingest(payload) if wait else ingest_cli.ingest_later(payload)
+    if _ingest_runner is not None:
+        result = _ingest_runner(payload, wait)
+        return result if wait else None
     name = os.environ.get("INGEST_FUNCTION_NAME")
     if not name:
         raise Unavailable("ingestion is not available: INGEST_FUNCTION_NAME is not set")

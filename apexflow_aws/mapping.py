@@ -1,6 +1,6 @@
 """The analyze function's Kinesis event-source mapping, defined once: the CDK app deploys these values
 (``infra.names.Settings`` takes them as defaults, each overridable with CDK context) and local mode's
-mapping (``apexflow_aws.local.esm``) runs with them."""
+mapping (``apexflow_local.esm``) runs with them."""
 from __future__ import annotations
 
 from dataclasses import dataclass

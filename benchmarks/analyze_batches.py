@@ -114,8 +114,8 @@ def peak_memory(event: dict, env: dict) -> dict[str, float]:
 
 def probe(path: str) -> None:
     """The child of ``peak_memory``: the handler once on the event in ``path``; MB resident to ``path.rss``."""
-    from apexflow_aws.local.esm import LambdaContext
-    from apexflow_aws.local.handlers import load
+    from apexflow_local.esm import LambdaContext
+    from apexflow_local.handlers import load
 
     handler = load("analyze").handler
     with open(path) as fh:
@@ -163,8 +163,8 @@ def main(argv=None) -> int:
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction
     from apexflow.storage.repository import delete_session
-    from apexflow_aws.local.esm import LambdaContext
-    from apexflow_aws.local.handlers import load
+    from apexflow_local.esm import LambdaContext
+    from apexflow_local.handlers import load
 
     events, _, rows, _ = race_events(args.seed, args.laps, args.batch)
     session, facts, _, _ = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))

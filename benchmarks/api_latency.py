@@ -52,10 +52,10 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
 
-    from apexflow_aws.local import demo
-    from apexflow_aws.local.handlers import load
-    from apexflow_aws.local.http_api import make_server
-    from apexflow_aws.local.stack import local_stack
+    from apexflow_local import demo
+    from apexflow_local.handlers import load
+    from apexflow_local.http_api import make_server
+    from apexflow_local.stack import local_stack
 
     with scratch_database() as dsn, local_stack(dsn=dsn):
         with redirect_stderr(StringIO()):

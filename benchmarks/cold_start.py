@@ -52,7 +52,7 @@ module = importlib.util.module_from_spec(mod_spec)
 mod_spec.loader.exec_module(module)
 out = {"import": time.perf_counter() - t0}
 if spec.get("event") is not None:
-    from apexflow_aws.local.esm import LambdaContext
+    from apexflow_local.esm import LambdaContext
     context = LambdaContext("apexflow-%s-local" % spec["name"])
     t0 = time.perf_counter()
     result = module.handler(spec["event"], context)
@@ -93,7 +93,7 @@ def prepare(dsn: str) -> tuple[str, list[bytes]]:
 def kinesis_event(data: bytes, seq: int) -> dict:
     from datetime import datetime as dt
 
-    from apexflow_aws.local.esm import kinesis_event as event
+    from apexflow_local.esm import kinesis_event as event
 
     record = {"PartitionKey": "cold-start", "SequenceNumber": str(seq), "Data": data,
               "ApproximateArrivalTimestamp": dt.now(timezone.utc)}
@@ -101,8 +101,8 @@ def kinesis_event(data: bytes, seq: int) -> dict:
 
 
 def measure(runs: int) -> dict[str, dict]:
-    from apexflow_aws.local.http_api import api_event
-    from apexflow_aws.local.stack import _LOCAL_ENV, BUCKET, STREAM
+    from apexflow_local.http_api import api_event
+    from apexflow_local.stack import _LOCAL_ENV, BUCKET, STREAM
     from benchmarks.analyze_batches import scratch_database
 
     results: dict[str, dict] = {name: {"import": [], "event": []} for name in FILES}

@@ -3,7 +3,7 @@ the share of every stage, against the naive one-record-and-one-INSERT-per-sample
 
     .venv/bin/python -m benchmarks.e2e [--laps 57] [--seed 7] [--naive 20000] [--write]
 
-The run is ``apexflow demo``'s trip (``apexflow_aws.local.demo.trip``: the real ingest handler, S3 and Kinesis
+The run is ``apexflow demo``'s trip (``apexflow_local.demo.trip``: the real ingest handler, S3 and Kinesis
 on moto, the analyze handler through the local event-source mapping, the insights workflow on moto's Step
 Functions, offline provider) on a fresh database (a scratch one in ``DATABASE_URL``, else an embedded server in
 a temporary folder); the stack's start and migrations are not timed. Stages are measured by wrapping the
@@ -36,8 +36,8 @@ def targets() -> dict[str, list[tuple[object, str]]]:
     from apexflow import analyze, ingest
     from apexflow.simulator.race import SyntheticRace
     from apexflow_aws import workflow
-    from apexflow_aws.local import demo, esm, insights_cli
-    from apexflow_aws.local import workflow as local_workflow
+    from apexflow_local import demo, esm, insights_cli
+    from apexflow_local import workflow as local_workflow
     from apexflow_aws.raw_store import S3RawStore
     from apexflow_aws.stream import KinesisStream
 
@@ -57,7 +57,7 @@ def targets() -> dict[str, list[tuple[object, str]]]:
 
 def timed_handlers(stages: Stages):
     """Handlers as Lambda loads them, the analyze handler's own time charged to decode."""
-    from apexflow_aws.local import handlers
+    from apexflow_local import handlers
 
     load = handlers.load
 
@@ -73,8 +73,8 @@ def measure(seed: int, laps: int, naive_samples: int) -> dict:
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import connect
     from apexflow_aws.config import client
-    from apexflow_aws.local import demo
-    from apexflow_aws.local.stack import local_stack
+    from apexflow_local import demo
+    from apexflow_local.stack import local_stack
     from benchmarks import naive
     from benchmarks.analyze_batches import scratch_database
 

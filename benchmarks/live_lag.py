@@ -14,7 +14,7 @@ to its row in the database.
 
 With ``--replay`` (no broker): the race as F1 live timing sends it (``apexflow.simulator.live_stream.f1_lines``:
 car data and positions batched once a second) replayed at ``--speed`` x live through ``apexflow live --replay``
-(``apexflow_aws.local.live_cli``: the live stage, S3 and Kinesis on moto, the analyze handler draining the stream
+(``apexflow_local.live_cli``: the live stage, S3 and Kinesis on moto, the analyze handler draining the stream
 after every round, a fresh PostgreSQL). A sample's timestamp is mapped to the wall clock by the replay's own
 pacing (the first message's time is the moment it went out); lag = row time minus that, for chunk rows (from
 the chunk's oldest sample: the 1 s latency budget, which runs on the stream's clock, included) and detection
@@ -79,8 +79,8 @@ def measure(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
     from apexflow.simulator.live_stream import openf1_messages
     from apexflow.sources.live.openf1 import IGNORED, TOPICS
     from apexflow.storage.db import connect
-    from apexflow_aws.local import live_cli
-    from apexflow_aws.local.mosquitto import Broker
+    from apexflow_local import live_cli
+    from apexflow_local.mosquitto import Broker
 
     messages = openf1_messages(SyntheticRace(seed=seed, laps=laps, cars=cars))
     folder = Path(tempfile.mkdtemp(prefix="apexflow-live-lag-"))
@@ -182,7 +182,7 @@ def measure_replay(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
     from apexflow.simulator import SyntheticRace
     from apexflow.simulator.live_stream import f1_lines, write
     from apexflow.sources.live import feeds
-    from apexflow_aws.local import live_cli
+    from apexflow_local import live_cli
     from benchmarks.analyze_batches import scratch_database
 
     replays, load = [], busy()

@@ -56,7 +56,7 @@ def ingest_session(seed: int, laps: int, speed: float, dsn: str, kinesis, result
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import connect, transaction
     from apexflow_aws.config import client
-    from apexflow_aws.local.stack import BUCKET, STREAM
+    from apexflow_local.stack import BUCKET, STREAM
     from apexflow_aws.raw_store import S3RawStore
     from apexflow_aws.stream import KinesisStream
 
@@ -74,9 +74,9 @@ def ingest_session(seed: int, laps: int, speed: float, dsn: str, kinesis, result
 
 def consume(producers: list[threading.Thread], kinesis, lags: list[float]):
     """The analyze handler on the stream until the producers are done and the stream is drained."""
-    from apexflow_aws.local.esm import EventSourceMapping
-    from apexflow_aws.local.handlers import load
-    from apexflow_aws.local.stack import STREAM
+    from apexflow_local.esm import EventSourceMapping
+    from apexflow_local.handlers import load
+    from apexflow_local.stack import STREAM
     from apexflow_aws.mapping import ANALYZE
 
     analyze = load("analyze").handler
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
         return scaling_main(args)
 
     from apexflow_aws.config import client
-    from apexflow_aws.local.stack import local_stack
+    from apexflow_local.stack import local_stack
     from benchmarks.analyze_batches import scratch_database
 
     results, lags = {}, []
@@ -161,9 +161,9 @@ def main(argv=None) -> int:
 
 def drain_concurrently(kinesis, shards: int) -> tuple[float, int, int]:
     """Every shard drained by its own consumer thread; (seconds, invocations, records given up on)."""
-    from apexflow_aws.local.esm import EventSourceMapping
-    from apexflow_aws.local.handlers import load
-    from apexflow_aws.local.stack import STREAM
+    from apexflow_local.esm import EventSourceMapping
+    from apexflow_local.handlers import load
+    from apexflow_local.stack import STREAM
 
     ids = [s["ShardId"] for s in kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]["Shards"]]
     mappings = []
@@ -197,7 +197,7 @@ def drain_concurrently(kinesis, shards: int) -> tuple[float, int, int]:
 
 def scale_once(shards: int, sessions: int, laps: int) -> dict:
     from apexflow_aws.config import client
-    from apexflow_aws.local.stack import local_stack
+    from apexflow_local.stack import local_stack
     from benchmarks.analyze_batches import scratch_database
 
     results = {}

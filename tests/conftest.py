@@ -106,7 +106,7 @@ def module_dsn(pg_server):
 @pytest.fixture(scope="session")
 def demo_dsn(pg_server, tmp_path_factory):
     """A database that ``apexflow demo`` filled (seed 7, 6 laps, insights): what dashboards and reports show."""
-    from apexflow_aws.local import demo
+    from apexflow_local import demo
 
     with fresh_database(pg_server) as d:
         demo.run(seed=7, laps=6, dsn=d, reports=tmp_path_factory.mktemp("reports"))
@@ -157,7 +157,7 @@ def shared_cache():
 def local(dsn):
     """moto S3 + Kinesis and the functions' environment, on a fresh database (no insights state machine: the
     tests of the insights workflow deploy their own)."""
-    from apexflow_aws.local.stack import local_stack
+    from apexflow_local.stack import local_stack
 
     with local_stack(dsn=dsn, insights=False) as d:
         yield d

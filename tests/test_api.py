@@ -7,11 +7,11 @@ import pytest
 
 from apexflow.query import compare, detections, insights, laps, sessions, telemetry, timing
 from apexflow_aws.api.common import Problem
-from apexflow_aws.local import demo
-from apexflow_aws.local.esm import LambdaContext
-from apexflow_aws.local.handlers import load
-from apexflow_aws.local.http_api import api_event
-from apexflow_aws.local.stack import local_stack
+from apexflow_local import demo
+from apexflow_local.esm import LambdaContext
+from apexflow_local.handlers import load
+from apexflow_local.http_api import api_event
+from apexflow_local.stack import local_stack
 
 EVENT = json.loads((Path(__file__).parents[1] / "functions/api/events/get_detections.json").read_text())
 S = "/sessions/sim-s3-l3"

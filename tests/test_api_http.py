@@ -22,11 +22,11 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 from apexflow.storage.db import connect
 from conftest import SHARED_CACHE
 from apexflow_aws.config import client
-from apexflow_aws.local import demo
-from apexflow_aws.local.esm import LambdaContext
-from apexflow_aws.local.handlers import load
-from apexflow_aws.local.http_api import api_event, make_server
-from apexflow_aws.local.stack import local_stack
+from apexflow_local import demo
+from apexflow_local.esm import LambdaContext
+from apexflow_local.handlers import load
+from apexflow_local.http_api import api_event, make_server
+from apexflow_local.stack import local_stack
 
 S = "/sessions/sim-s3-l3"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -189,7 +189,7 @@ def test_schemathesis_finds_no_5xx_and_every_response_matches_its_schema(server,
 
 def _cli(*args, dsn) -> str:
     env = {**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": ROOT}
-    done = subprocess.run([sys.executable, "-m", "apexflow_aws.cli", *args], capture_output=True, text=True, env=env,
+    done = subprocess.run([sys.executable, "-m", "apexflow_local.cli", *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -205,7 +205,7 @@ def test_cli_prints_what_the_routes_answer(server):
     csv = _cli("detections", "sim-s3-l3", "--kind", "dropout", "--format", "csv", dsn=dsn).splitlines()
     api = json.loads(fetch(base, f"{S}/detections?kind=dropout")[2])["detections"]
     assert len(csv) == len(api) + 1 and all(",dropout," in line for line in csv[1:])
-    missing = subprocess.run([sys.executable, "-m", "apexflow_aws.cli", "laps", "nope"], capture_output=True, text=True,
+    missing = subprocess.run([sys.executable, "-m", "apexflow_local.cli", "laps", "nope"], capture_output=True, text=True,
                              env={**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": ROOT}, cwd=ROOT, timeout=120)
     assert missing.returncode == 2 and "session 'nope' not found" in missing.stderr
 
@@ -214,7 +214,7 @@ def test_serve_command_answers_on_its_port(server, tmp_path):
     _, dsn = server
     env = {**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": ROOT}
     with open(tmp_path / "serve.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "apexflow_aws.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "apexflow_local.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline, base = time.monotonic() + 60, None

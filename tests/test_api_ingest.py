@@ -1,10 +1,10 @@
 """POST /sessions: an F1 session asked for over the API is ingested asynchronously, once (frozen FastF1 data)."""
 import json
 
-from apexflow_aws.local import ingest_cli
-from apexflow_aws.local.esm import LambdaContext
-from apexflow_aws.local.handlers import load
-from apexflow_aws.local.http_api import api_event
+from apexflow_local import ingest_cli
+from apexflow_local.esm import LambdaContext
+from apexflow_local.handlers import load
+from apexflow_local.http_api import api_event
 
 MIAMI = "f1-2025-miami-grand-prix-s"
 

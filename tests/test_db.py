@@ -8,7 +8,7 @@ import time
 import psycopg2
 import pytest
 
-from apexflow_aws.cli import main
+from apexflow_local.cli import main
 from apexflow.contract import ContractError
 from apexflow.storage.db import DatabaseUnavailable, connect, transaction
 

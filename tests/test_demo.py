@@ -1,8 +1,8 @@
 """The main job: `apexflow demo` end to end, its detections against the injected ground truth."""
 import pytest
 
-from apexflow_aws.cli import main
-from apexflow_aws.local import demo
+from apexflow_local.cli import main
+from apexflow_local import demo
 
 
 @pytest.fixture(scope="module")

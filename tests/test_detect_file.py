@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from apexflow_aws.cli import main
+from apexflow_local.cli import main
 from apexflow.contract import ContractError
 from apexflow.detect.generic import novelty
 from apexflow.detect_file import SeriesDetector, delimiter_of, detect_file, parse_time

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from apexflow_aws.dead_letter import S3DeadLetters
-from apexflow_aws.local.esm import EventSourceMapping
+from apexflow_local.esm import EventSourceMapping
 from apexflow_aws.mapping import ANALYZE
 
 

@@ -157,7 +157,7 @@ def test_provisioning_names_the_datasource_every_panel_uses_and_the_dashboards_f
 
 
 def test_the_grafana_command_points_at_the_provisioning_folder_and_the_database(monkeypatch, capsys):
-    from apexflow_aws.cli import main
+    from apexflow_local.cli import main
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://apexflow_bi:s3cret@db.internal:5433/apexflow?sslmode=require")
     assert main(["grafana"]) == 0

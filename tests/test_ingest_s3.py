@@ -136,7 +136,7 @@ def test_session_without_telemetry_registers_laps_and_records_what_is_missing(lo
     from apexflow.storage import repository
     from apexflow.storage.db import connect, transaction
     from apexflow_aws.config import client
-    from apexflow_aws.local.stack import BUCKET
+    from apexflow_local.stack import BUCKET
     from apexflow_aws.raw_store import S3RawStore
 
     conn = connect(local)
@@ -160,7 +160,7 @@ def test_session_without_telemetry_registers_laps_and_records_what_is_missing(lo
 
 
 def test_cli_ingests_a_csv_file_end_to_end(dsn, tmp_path, capsys, monkeypatch):
-    from apexflow_aws import cli
+    from apexflow_local import cli
 
     monkeypatch.setenv("DATABASE_URL", dsn)  # the CLI starts its own local stack on this database
     p = tmp_path / "rig.csv"

@@ -14,8 +14,8 @@ from test_infra import synth
 from apexflow.detect.base import Detection
 from apexflow.query import insight_runs
 from apexflow_aws.config import client
-from apexflow_aws.local import workflow
-from apexflow_aws.local.stack import local_stack
+from apexflow_local import workflow
+from apexflow_local.stack import local_stack
 from infra import names
 
 KEY = "sk-test-workflow-secret-42"
@@ -117,8 +117,8 @@ def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_en
 
 
 def test_complete_analysis_starts_the_workflow_once_and_a_session_without_a_chunk_count_never(dsn):
-    from apexflow_aws.local.ingest_cli import invoke_ingest
-    from apexflow_aws.local.stack import analyze_stream
+    from apexflow_local.ingest_cli import invoke_ingest
+    from apexflow_local.stack import analyze_stream
     from apexflow_aws.workflow import start_when_complete
 
     with local_stack(dsn=dsn):
@@ -139,7 +139,7 @@ def test_complete_analysis_starts_the_workflow_once_and_a_session_without_a_chun
 
 
 def test_insights_command_prints_the_race_story_first_and_says_what_is_wrong(dsn, monkeypatch, capsys):
-    from apexflow_aws.cli import main
+    from apexflow_local.cli import main
 
     monkeypatch.setenv("DATABASE_URL", dsn)
     session_id = register_race(dsn)

@@ -22,9 +22,23 @@ def imported_roots(path: Path) -> set[str]:
 
 
 def test_domain_package_imports_nothing_from_aws():
-    """No exception: the command line, which drives the local adapters, lives with them (``apexflow_aws/cli.py``)."""
+    """No exception: the command line, which drives the local adapters, lives with them (``apexflow_local/``)."""
     offenders = {str(p.relative_to(ROOT)): imported_roots(p) & AWS_MODULES for p in (ROOT / "apexflow").rglob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_nothing_lambda_runs_imports_local_mode():
+    """Local mode (``apexflow_local``) is not shipped to Lambda: it hands the handlers what they call instead."""
+    shipped = [*(ROOT / "apexflow").rglob("*.py"), *(ROOT / "apexflow_aws").rglob("*.py"),
+               *(ROOT / "functions").rglob("*.py")]
+    offenders = {str(p.relative_to(ROOT)) for p in shipped if "apexflow_local" in imported_roots(p)}
+    assert offenders == set()
+
+
+def test_the_core_layer_ships_no_local_mode():
+    from layers.build import APP_PACKAGES
+
+    assert "apexflow_local" not in APP_PACKAGES and {"apexflow", "apexflow_aws"} <= set(APP_PACKAGES)
 
 
 def test_every_function_has_a_thin_handler():

@@ -8,7 +8,7 @@ import pytest
 from apexflow.simulator.live_stream import read
 from apexflow.sources.live import events as ev
 from apexflow.sources.live.f1 import IGNORED, TOPICS, F1LiveTiming, deflate, inflate, parse_line, utc_seconds
-from apexflow_aws.local import live_cli
+from apexflow_local import live_cli
 
 DATA = Path(__file__).parent / "data" / "live"
 T0 = "2025-05-04T20:00:00.000Z"  # the session's scheduled start in UTC (16:00 local, GMT-4)

@@ -9,8 +9,8 @@ import pytest
 from apexflow.simulator.live_stream import read
 from apexflow.sources.live import events as ev
 from apexflow.sources.live.openf1 import IGNORED, TOPICS, OpenF1, utc_seconds
-from apexflow_aws.local import live_cli
-from apexflow_aws.local.mosquitto import BINARY, Broker
+from apexflow_local import live_cli
+from apexflow_local.mosquitto import BINARY, Broker
 
 MESSAGES = read(Path(__file__).parent / "data" / "live" / "openf1.jsonl.gz")
 KEYS = {"session_key": 9, "meeting_key": 1}

@@ -9,7 +9,7 @@ import numpy as np
 import psycopg2
 import pytest
 
-from apexflow_aws.cli import main
+from apexflow_local.cli import main
 from apexflow.contract import ContractError
 from apexflow.simulator import SyntheticRace, car_csv
 from apexflow.sources.csv_source import FileSource

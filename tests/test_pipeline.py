@@ -11,9 +11,9 @@ import pytest
 
 from apexflow_aws.config import client
 from apexflow_aws.dead_letter import S3DeadLetters
-from apexflow_aws.local.esm import EventSourceMapping, LambdaContext, kinesis_event
-from apexflow_aws.local.handlers import load
-from apexflow_aws.local.stack import BUCKET, FAILED_BUCKET, STREAM, local_stack
+from apexflow_local.esm import EventSourceMapping, LambdaContext, kinesis_event
+from apexflow_local.handlers import load
+from apexflow_local.stack import BUCKET, FAILED_BUCKET, STREAM, local_stack
 from apexflow_aws.mapping import ANALYZE
 from apexflow_aws.raw_store import S3RawStore
 

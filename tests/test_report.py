@@ -9,7 +9,7 @@ import subprocess
 import psycopg2
 import pytest
 
-from apexflow_aws.cli import main
+from apexflow_local.cli import main
 from apexflow.ingest import register
 from apexflow.insights import workflow
 from apexflow.insights.offline import OfflineProvider

@@ -9,11 +9,11 @@ import pytest
 
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
-from apexflow_aws.cli import main
+from apexflow_local.cli import main
 from apexflow_aws.config import client
-from apexflow_aws.local.esm import EventSourceMapping, LambdaContext
-from apexflow_aws.local.handlers import load
-from apexflow_aws.local.stack import STREAM
+from apexflow_local.esm import EventSourceMapping, LambdaContext
+from apexflow_local.handlers import load
+from apexflow_local.stack import STREAM
 
 # the session's state, and what does legitimately differ between two processings (when, not what)
 TABLES = ("sessions", "entities", "laps", "track_status", "session_facts", "telemetry_chunks", "detections",
@@ -87,7 +87,7 @@ def test_reprocess_of_an_unknown_session_says_what_to_do_and_changes_nothing(dsn
 
 def test_a_local_reprocess_finds_what_an_earlier_command_ingested(dsn, local_s3_dir, monkeypatch, capsys):
     """Two local stacks, one after the other, as two commands: moto's memory is gone, the folder is not."""
-    from apexflow_aws.local import ingest_cli
+    from apexflow_local import ingest_cli
 
     monkeypatch.setenv("DATABASE_URL", dsn)
     result, _ = ingest_cli.run({"source": "synthetic", "seed": 4, "laps": 2})

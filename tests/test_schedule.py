@@ -76,8 +76,8 @@ def test_scheduled_handler_ingests_due_sessions_once(local, shared_cache, tmp_pa
     """EventBridge Scheduler payload -> the due session ingested; the same run again ingests nothing."""
     from apexflow.storage import repository
     from apexflow.storage.db import connect
-    from apexflow_aws.local.esm import LambdaContext
-    from apexflow_aws.local.handlers import load
+    from apexflow_local.esm import LambdaContext
+    from apexflow_local.handlers import load
 
     monkeypatch.setenv("FASTF1_HTTP_CACHE", str(shared_cache))
     monkeypatch.setenv("FASTF1_CACHE", str(tmp_path / "ff1"))

@@ -16,10 +16,10 @@ from aws_lambda_powertools.utilities.parameters import base
 
 from apexflow_aws import config
 from apexflow_aws.config import client
-from apexflow_aws.local.esm import EventSourceMapping, LambdaContext
-from apexflow_aws.local.handlers import load
-from apexflow_aws.local import workflow
-from apexflow_aws.local.stack import STREAM, local_stack
+from apexflow_local.esm import EventSourceMapping, LambdaContext
+from apexflow_local.handlers import load
+from apexflow_local import workflow
+from apexflow_local.stack import STREAM, local_stack
 
 PASSWORD, OPENAI_KEY = "pw-Zq8!x/7%r", "sk-test-Hk3vQ9"
 API_EVENT = Path(__file__).parents[1] / "functions/api/events/get_detections.json"

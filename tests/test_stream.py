@@ -182,9 +182,9 @@ def test_partial_failures_on_moto_reach_the_database_exactly_once(local, db):
     from apexflow.storage import repository
     from apexflow.storage.db import transaction
     from apexflow_aws.config import client
-    from apexflow_aws.local.esm import EventSourceMapping
-    from apexflow_aws.local.handlers import load
-    from apexflow_aws.local.stack import BUCKET, STREAM
+    from apexflow_local.esm import EventSourceMapping
+    from apexflow_local.handlers import load
+    from apexflow_local.stack import BUCKET, STREAM
     from apexflow_aws.raw_store import S3RawStore
 
     flaky = FlakyKinesis(client("kinesis"))

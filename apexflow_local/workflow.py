@@ -13,11 +13,12 @@ import threading
 import time
 import traceback
 import uuid
+from importlib import resources
 from contextlib import contextmanager
 
 from apexflow_aws.config import client
-from apexflow_aws.local.esm import LambdaContext
-from apexflow_aws.local.handlers import FUNCTIONS, load
+from apexflow_local.esm import LambdaContext
+from apexflow_local.handlers import load
 from apexflow_aws.workflow import execution_name, start_execution
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -25,7 +26,7 @@ FUNCTION = "apexflow-insights-local"
 TOPIC = "apexflow-alerts-local"
 STATE_MACHINE = "apexflow-insights-local"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/apexflow-insights-local"
-DEFINITION = FUNCTIONS / "insights" / "state_machine.asl.json"  # what infra/insights.py deploys
+DEFINITION = resources.files("functions.insights") / "state_machine.asl.json"  # what infra/insights.py deploys
 PLACEHOLDER = re.compile(r"\$\{([\w.:-]+)\}")
 
 

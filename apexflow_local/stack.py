@@ -3,7 +3,7 @@ machine, its tasks run by the real handlers), SNS and Secrets Manager; embedded 
 
 The functions read the same environment variables as in AWS; only the endpoints differ. An OpenAI key in
 ``OPENAI_API_KEY`` goes into the local secret the insights function reads, as in AWS. With ``persist`` the
-buckets outlive the command, in a folder (``apexflow_aws.local.s3_dir``).
+buckets outlive the command, in a folder (``apexflow_local.s3_dir``).
 """
 from __future__ import annotations
 
@@ -24,8 +24,14 @@ _LOCAL_ENV = {
     "AWS_SESSION_TOKEN": "testing", "RAW_BUCKET": BUCKET, "STREAM_NAME": STREAM,
     "POWERTOOLS_SERVICE_NAME": "apexflow", "POWERTOOLS_METRICS_NAMESPACE": "ApexFlow",
     "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
-    "APEXFLOW_LOCAL": "1",  # functions invoked in this process (apexflow_aws.invoke)
 }
+
+
+def _run_ingest(payload: dict, wait: bool):
+    """What the API's ``invoke.ingest`` calls in local mode: the ingest handler in this process."""
+    from apexflow_local import ingest_cli
+
+    return ingest_cli.invoke_ingest(payload) if wait else ingest_cli.ingest_later(payload)
 
 
 @contextmanager
@@ -35,9 +41,9 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
     with ``persist`` the buckets loaded from and saved to ``s3_dir.folder()``."""
     from moto import mock_aws
 
-    from apexflow_aws import insights
+    from apexflow_aws import insights, invoke
     from apexflow_aws.config import client
-    from apexflow_aws.local import s3_dir, workflow
+    from apexflow_local import s3_dir, workflow
 
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
     saved = {k: os.environ.get(k) for k in (*_LOCAL_ENV, "DATABASE_URL", "OPENAI_SECRET_ARN",
@@ -47,6 +53,7 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
     os.environ["DATABASE_URL"] = dsn
     client.cache_clear()
     insights.reset()
+    invoke.use_ingest_runner(_run_ingest)
     try:
         with mock_aws(config=MOTO_CONFIG), workflow.lambda_dispatch():
             for bucket in (BUCKET, FAILED_BUCKET):
@@ -69,6 +76,7 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
                 if persist:
                     s3_dir.save(client("s3"), (BUCKET, FAILED_BUCKET), s3_dir.folder(), loaded)
     finally:
+        invoke.use_ingest_runner(None)
         client.cache_clear()
         insights.reset()
         for k, v in saved.items():
@@ -87,8 +95,8 @@ def analyze_stream(total: int):
 
     from apexflow_aws.config import client
     from apexflow_aws.dead_letter import S3DeadLetters
-    from apexflow_aws.local.esm import EventSourceMapping
-    from apexflow_aws.local.handlers import load
+    from apexflow_local.esm import EventSourceMapping
+    from apexflow_local.handlers import load
 
     esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
                              on_failure=S3DeadLetters(client("s3"), FAILED_BUCKET))

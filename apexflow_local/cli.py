@@ -8,7 +8,7 @@ from apexflow.contract import ContractError
 
 
 def _demo(args) -> int:
-    from apexflow_aws.local import demo
+    from apexflow_local import demo
 
     result = demo.run(seed=args.seed, laps=args.laps, persist=True)
     print(demo.report(result))
@@ -16,8 +16,8 @@ def _demo(args) -> int:
 
 
 def _insights(args) -> int:
-    from apexflow_aws.local import insights_cli
-    from apexflow_aws.local.stack import local_stack
+    from apexflow_local import insights_cli
+    from apexflow_local.stack import local_stack
 
     drivers = [d.strip().upper() for item in args.driver or [] for d in item.split(",") if d.strip()]
     with local_stack():
@@ -83,7 +83,7 @@ def _assignments(items: list[str] | None, flag: str, form: str, commas: bool) ->
 def _ingest(args) -> int:
     from apexflow.replay import check_speed
     from apexflow.sources import from_spec
-    from apexflow_aws.local import ingest_cli
+    from apexflow_local import ingest_cli
 
     check_speed(args.speed)
     if args.kind == "fastf1":
@@ -105,7 +105,7 @@ def _ingest(args) -> int:
 
 
 def _reprocess(args) -> int:
-    from apexflow_aws.local import ingest_cli, s3_dir
+    from apexflow_local import ingest_cli, s3_dir
     from apexflow_aws.raw_store import RawDataMissing
 
     try:
@@ -123,7 +123,7 @@ def _reprocess(args) -> int:
 
 def _live(args) -> int:
     from apexflow.replay import check_speed
-    from apexflow_aws.local import live_cli
+    from apexflow_local import live_cli
 
     check_speed(args.speed)
     spec = {"source": args.source, "session": args.session, "replay": args.replay, "speed": args.speed,
@@ -150,7 +150,7 @@ def _detect(args) -> int:
 
 
 def _serve(args) -> int:
-    from apexflow_aws.local import serve
+    from apexflow_local import serve
 
     serve.run(port=args.port, demo_laps=args.demo)
     return 0

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from apexflow.storage.db import redact
 
-from apexflow_aws.local.esm import LambdaContext
-from apexflow_aws.local.handlers import load
+from apexflow_local.esm import LambdaContext
+from apexflow_local.handlers import load
 
 
 def invoke_ingest(spec: dict) -> dict:
@@ -39,7 +39,7 @@ _queue = ThreadPoolExecutor(1, thread_name_prefix="ingest")  # one at a time, as
 def ingest_later(spec: dict) -> Future:
     """Local stand-in for an asynchronous invoke: ingest on a worker thread, then drain the stream through
     analyze (inside a running local stack). A failure is printed, as Lambda would log it."""
-    from apexflow_aws.local.stack import analyze_stream
+    from apexflow_local.stack import analyze_stream
 
     def work():
         try:
@@ -65,9 +65,9 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
             if not os.environ.get(name):
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
         return invoke_ingest(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
-    from apexflow_aws.local.stack import STREAM, analyze_stream, local_stack
+    from apexflow_local.stack import STREAM, analyze_stream, local_stack
 
-    from apexflow_aws.local import s3_dir, workflow
+    from apexflow_local import s3_dir, workflow
 
     with local_stack(persist=True) as dsn:
         result = invoke_ingest(spec)
@@ -91,8 +91,8 @@ def reprocess(session_id: str, aws: bool = False) -> tuple[dict, str]:
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
         return (load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars),
                 f"Kinesis stream {os.environ['STREAM_NAME']}")
-    from apexflow_aws.local import s3_dir, workflow
-    from apexflow_aws.local.stack import STREAM, analyze_stream, local_stack
+    from apexflow_local import s3_dir, workflow
+    from apexflow_local.stack import STREAM, analyze_stream, local_stack
 
     with local_stack(persist=True) as dsn, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No application metrics to publish")

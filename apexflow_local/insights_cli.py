@@ -8,7 +8,7 @@ import os
 from apexflow.contract import ContractError
 from apexflow.query import insight_runs, sessions
 from apexflow.storage.db import connect
-from apexflow_aws.local import workflow
+from apexflow_local import workflow
 
 FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]"}
 SCOPES = (("session", "session summary"), ("driver", "drivers"), ("detection", "critical detections"))

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import sys
 
-from apexflow_aws.local.handlers import load
-from apexflow_aws.local.http_api import make_server
-from apexflow_aws.local import ingest_cli
-from apexflow_aws.local.ingest_cli import redact
-from apexflow_aws.local.stack import local_stack
+from apexflow_local.handlers import load
+from apexflow_local.http_api import make_server
+from apexflow_local import ingest_cli
+from apexflow_local.ingest_cli import redact
+from apexflow_local.stack import local_stack
 
 
 def run(port: int = 8000, demo_laps: int | None = None) -> None:
     """Serve until interrupted; with ``demo_laps`` a synthetic race is ingested first (its chunks then in S3)."""
     with local_stack(persist=True) as dsn:
         if demo_laps:
-            from apexflow_aws.local import demo
+            from apexflow_local import demo
 
             print(demo.report(demo.trip(7, demo_laps, dsn)), file=sys.stderr)
         server = make_server(load("api").handler, port)

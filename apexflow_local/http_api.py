@@ -13,7 +13,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from apexflow_aws.local.esm import LambdaContext
+from apexflow_local.esm import LambdaContext
 
 
 def api_event(method: str, target: str, headers: list[tuple[str, str]] | None = None, body: bytes = b"",

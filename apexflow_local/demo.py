@@ -12,9 +12,9 @@ from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
-from apexflow_aws.local import insights_cli, workflow
-from apexflow_aws.local.ingest_cli import invoke_ingest
-from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
+from apexflow_local import insights_cli, workflow
+from apexflow_local.ingest_cli import invoke_ingest
+from apexflow_local.stack import BUCKET, analyze_stream, local_stack
 
 REPORTS = Path(".apexflow") / "reports"
 

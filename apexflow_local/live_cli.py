@@ -42,9 +42,9 @@ def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None) -> dic
         printer = Printer(os.environ["DATABASE_URL"], out)
         return live.run(spec, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]), on_pump=printer)
     from apexflow_aws.dead_letter import S3DeadLetters
-    from apexflow_aws.local.esm import EventSourceMapping
-    from apexflow_aws.local.handlers import load
-    from apexflow_aws.local.stack import BUCKET, STREAM, local_stack
+    from apexflow_local.esm import EventSourceMapping
+    from apexflow_local.handlers import load
+    from apexflow_local.stack import BUCKET, STREAM, local_stack
 
     with local_stack(dsn=dsn) as dsn:
         analyze = load("analyze")
