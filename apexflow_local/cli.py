@@ -57,7 +57,7 @@ def _report(args) -> int:
 
 
 def _grafana(args) -> int:
-    from apexflow.dashboards import grafana_instructions
+    from apexflow_local.grafana import grafana_instructions
     from apexflow.storage.db import database_url
 
     print(grafana_instructions(database_url()))
@@ -81,7 +81,7 @@ def _assignments(items: list[str] | None, flag: str, form: str, commas: bool) ->
 
 
 def _ingest(args) -> int:
-    from apexflow.replay import check_speed
+    from apexflow.pipeline.replay import check_speed
     from apexflow.sources import from_spec
     from apexflow_local import ingest_cli
 
@@ -122,7 +122,7 @@ def _reprocess(args) -> int:
 
 
 def _live(args) -> int:
-    from apexflow.replay import check_speed
+    from apexflow.pipeline.replay import check_speed
     from apexflow_local import live_cli
 
     check_speed(args.speed)
@@ -138,7 +138,7 @@ def _live(args) -> int:
 def _detect(args) -> int:
     import json
 
-    from apexflow.detect_file import detect_file, report
+    from apexflow.pipeline.detect_file import detect_file, report
 
     result = detect_file(args.file, args.time_col, args.value_col, out=args.out, block=args.block,
                          vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort)

@@ -6,13 +6,14 @@ import os
 import time
 from pathlib import Path
 
-from apexflow.evaluate import score
+from apexflow.simulator.evaluate import score
 from apexflow.report import render
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
-from apexflow_local import insights_cli, workflow
+from apexflow_local import insights_cli
+from apexflow_local import step_functions
 from apexflow_local.ingest_cli import invoke_ingest
 from apexflow_local.stack import BUCKET, analyze_stream, local_stack
 
@@ -36,7 +37,7 @@ def trip(seed: int, laps: int, dsn: str, reports: Path = REPORTS) -> dict:
     result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
     session_id = result["session_id"]
     esm = analyze_stream(result["chunks"])
-    execution = workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, result["run_id"])
+    execution = step_functions.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, result["run_id"])
     if execution is None:
         raise RuntimeError(f"analysis of {session_id} completed without starting the insights workflow")
     insights = insights_cli.collect(session_id, execution)

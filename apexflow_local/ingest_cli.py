@@ -13,7 +13,7 @@ from tqdm import tqdm
 from apexflow.storage.db import redact
 
 from apexflow_local.esm import LambdaContext
-from apexflow_local.handlers import load
+from apexflow_local import handlers
 
 
 def invoke_ingest(spec: dict) -> dict:
@@ -28,7 +28,7 @@ def invoke_ingest(spec: dict) -> dict:
     with warnings.catch_warnings(), tqdm(total=1, desc="ingest ", unit="session", file=sys.stderr) as bar:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"fastf1\.")
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        result = load("ingest").handler(spec, LambdaContext("apexflow-ingest-local"), progress=bars)
+        result = handlers.load("ingest").handler(spec, LambdaContext("apexflow-ingest-local"), progress=bars)
         bar.update()
     return result
 
@@ -67,12 +67,13 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
         return invoke_ingest(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
     from apexflow_local.stack import STREAM, analyze_stream, local_stack
 
-    from apexflow_local import s3_dir, workflow
+    from apexflow_local import s3_dir
+    from apexflow_local import step_functions
 
     with local_stack(persist=True) as dsn:
         result = invoke_ingest(spec)
         analyze_stream(result["chunks"])
-        done = workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"], result["run_id"])
+        done = step_functions.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"], result["run_id"])
     insights = (f"; insights: {done['output']['insights']} stored by the workflow (apexflow insights "
                 f"{result['session_id']})" if done and done["status"] == "SUCCEEDED" else "")
     return result, (f"Kinesis stream {STREAM} (local mode: moto, S3 kept in {s3_dir.folder()}; analyzed into the "
@@ -89,16 +90,17 @@ def reprocess(session_id: str, aws: bool = False) -> tuple[dict, str]:
         for name in ("RAW_BUCKET", "STREAM_NAME"):
             if not os.environ.get(name):
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
-        return (load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars),
+        return (handlers.load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars),
                 f"Kinesis stream {os.environ['STREAM_NAME']}")
-    from apexflow_local import s3_dir, workflow
+    from apexflow_local import s3_dir
+    from apexflow_local import step_functions
     from apexflow_local.stack import STREAM, analyze_stream, local_stack
 
     with local_stack(persist=True) as dsn, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        result = load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars)
+        result = handlers.load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars)
         analyze_stream(result["chunks"])
-        workflow.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, result["run_id"])
+        step_functions.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, result["run_id"])
     return result, (f"Kinesis stream {STREAM} (local mode: moto, S3 kept in {s3_dir.folder()}; analyzed into the "
                     f"database), session in {redact(dsn)}")
 

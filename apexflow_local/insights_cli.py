@@ -8,7 +8,7 @@ import os
 from apexflow.contract import ContractError
 from apexflow.query import insight_runs, sessions
 from apexflow.storage.db import connect
-from apexflow_local import workflow
+from apexflow_local import step_functions
 
 FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]"}
 SCOPES = (("session", "session summary"), ("driver", "drivers"), ("detection", "critical detections"))
@@ -23,7 +23,7 @@ def run(session_id: str, provider: str | None = None, drivers: list[str] | None 
                 raise ContractError(f"session {session_id!r} is not stored; ingest it first (apexflow ingest ...)")
     finally:
         conn.close()
-    return collect(session_id, workflow.run(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, provider, drivers))
+    return collect(session_id, step_functions.run(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, provider, drivers))
 
 
 def collect(session_id: str, execution: dict) -> dict:

@@ -33,14 +33,14 @@ class Printer:
 
 def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None) -> dict:
     """Follow the session; the live stage's closing summary (locally on ``dsn``, default the usual database)."""
-    from apexflow_aws import live
+    from apexflow_aws import live_runner
 
     if aws:
         for name in ("RAW_BUCKET", "STREAM_NAME", "DATABASE_URL"):
             if not os.environ.get(name):
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
         printer = Printer(os.environ["DATABASE_URL"], out)
-        return live.run(spec, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]), on_pump=printer)
+        return live_runner.run(spec, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]), on_pump=printer)
     from apexflow_aws.dead_letter import S3DeadLetters
     from apexflow_local.esm import EventSourceMapping
     from apexflow_local.handlers import load
@@ -62,7 +62,7 @@ def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None) -> dic
             esm.drain()
             printer(stage)
 
-        result = live.run(spec, KinesisStream(client("kinesis"), STREAM), on_pump=analyze_then_print)
+        result = live_runner.run(spec, KinesisStream(client("kinesis"), STREAM), on_pump=analyze_then_print)
         esm.drain()
         printer(_Closed(result["session_id"]))
         printer.conn.close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from apexflow_local.handlers import load
+from apexflow_local import handlers
 from apexflow_local.http_api import make_server
 from apexflow_local import ingest_cli
 from apexflow_local.ingest_cli import redact
@@ -17,7 +17,7 @@ def run(port: int = 8000, demo_laps: int | None = None) -> None:
             from apexflow_local import demo
 
             print(demo.report(demo.trip(7, demo_laps, dsn)), file=sys.stderr)
-        server = make_server(load("api").handler, port)
+        server = make_server(handlers.load("api").handler, port)
         print(f"ApexFlow API on http://127.0.0.1:{server.server_port} (OpenAPI page: /docs), database "
               f"{redact(dsn)}; Ctrl-C stops it", file=sys.stderr)
         try:

@@ -43,7 +43,8 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
 
     from apexflow_aws import insights, invoke
     from apexflow_aws.config import client
-    from apexflow_local import s3_dir, workflow
+    from apexflow_local import s3_dir
+    from apexflow_local import step_functions
 
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
     saved = {k: os.environ.get(k) for k in (*_LOCAL_ENV, "DATABASE_URL", "OPENAI_SECRET_ARN",
@@ -55,7 +56,7 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
     insights.reset()
     invoke.use_ingest_runner(_run_ingest)
     try:
-        with mock_aws(config=MOTO_CONFIG), workflow.lambda_dispatch():
+        with mock_aws(config=MOTO_CONFIG), step_functions.lambda_dispatch():
             for bucket in (BUCKET, FAILED_BUCKET):
                 client("s3").create_bucket(Bucket=bucket)
             loaded = s3_dir.restore(client("s3"), (BUCKET, FAILED_BUCKET), s3_dir.folder()) if persist else None
@@ -66,13 +67,13 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
                     Name="apexflow/openai-api-key", SecretString=os.environ["OPENAI_API_KEY"])["ARN"]
             os.environ.pop("INSIGHTS_STATE_MACHINE_ARN", None)
             if insights:
-                os.environ["INSIGHTS_STATE_MACHINE_ARN"] = workflow.deploy(workflow.DEFINITION.read_text())
+                os.environ["INSIGHTS_STATE_MACHINE_ARN"] = step_functions.deploy(step_functions.DEFINITION.read_text())
             migrate(dsn)
             try:
                 yield dsn
             finally:
                 if insights:
-                    workflow.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])
+                    step_functions.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])
                 if persist:
                     s3_dir.save(client("s3"), (BUCKET, FAILED_BUCKET), s3_dir.folder(), loaded)
     finally:

@@ -159,7 +159,7 @@ def main(argv=None) -> int:
         return 0
     args = race_arguments(__doc__, argv)
 
-    from apexflow.ingest import encode_session, register
+    from apexflow.pipeline.ingest import encode_session, register
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction
     from apexflow.storage.repository import delete_session

@@ -14,7 +14,7 @@ counted, as Lambda's runtime start is not the function's):
   ingest child starts moto in its own process before the clock, which imports boto3 early, so its import
   figure is the one to add.
 
-migrate (a deploy-time custom resource) and the live task (``functions/ingest/live.py``, a long-running
+migrate (a deploy-time custom resource) and the live task (``functions/ingest/live_task.py``, a long-running
 Fargate task) are timed on import only. Cold start = import + first event; target: analyze and API <= 300 ms.
 """
 from __future__ import annotations
@@ -77,7 +77,7 @@ def child(name: str, env: dict, event: dict | None = None, check: str = "", moto
 
 def prepare(dsn: str) -> tuple[str, list[bytes]]:
     """Register a short synthetic race; its session id and its chunks' encoded records (none analyzed)."""
-    from apexflow.ingest import encode_session, register
+    from apexflow.pipeline.ingest import encode_session, register
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import connect, transaction
 

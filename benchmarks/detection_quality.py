@@ -2,10 +2,10 @@
 
 Every race streams through the F1 detector set (``apexflow.detect.DETECTORS``) as it would
 live: 10 s chunks (as ingest cuts them) in stream order, in batches of one chunk per car,
-each through ``apexflow.analyze.detect`` with the field as it stood before the batch; a
+each through ``apexflow.pipeline.analyze.detect`` with the field as it stood before the batch; a
 detection is reported at the end of its batch. The session's lap facts go through the
 lap-level detectors (``apexflow.detect.f1.laps.detect_facts``). Detections are then
-matched to the injected anomalies with ``apexflow.evaluate`` (same kind, same car, starting
+matched to the injected anomalies with ``apexflow.simulator.evaluate`` (same kind, same car, starting
 between 5 s before the anomaly and 30 s after its end).
 
 Reported per injected kind: precision, recall, F1, the median *onset error* (detection
@@ -26,12 +26,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from apexflow.analyze import detect
+from apexflow.pipeline.analyze import detect
 from apexflow.chunk import split
 from apexflow.detect import DETECTORS
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.detect.field import Profile
-from apexflow.evaluate import LAG, LEAD, score
+from apexflow.simulator.evaluate import LAG, LEAD, score
 from benchmarks import machine, report
 
 INFO_KINDS = {"pit_stop", "tyre_degradation", "yellow_flag", "safety_car", "virtual_safety_car", "red_flag",
@@ -103,7 +103,7 @@ def evaluate(races: list[dict]) -> dict:
                 k[f] += row[f]
             k["delays"] += row["delays"]
         # latency: first report of the matching detection
-        from apexflow.evaluate import matches
+        from apexflow.simulator.evaluate import matches
         used = set()
         for t in truth:
             hit = next((i for i, d in enumerate(dets) if i not in used and matches(t, d)), None)

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from apexflow import chunk as chunks
-from apexflow.analyze import detect
+from apexflow.pipeline.analyze import detect
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.field import Profile
 from benchmarks import machine, report

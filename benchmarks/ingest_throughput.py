@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.ingest_throughput [--laps 57] [--cars 20] [--repeat 3]
 
-Measures ``apexflow.ingest.ingest`` end to end (encode + validate every chunk, write the run
+Measures ``apexflow.pipeline.ingest.ingest`` end to end (encode + validate every chunk, write the run
 and manifest to S3, PutRecords to a 4-shard stream) with the database registration stubbed
 out, so the number is about the pipeline, not PostgreSQL. The race is generated before the
 clock starts. moto runs in-process, so this is a CPU-bound upper bound for the code, not a
@@ -38,7 +38,7 @@ class Frozen:
 def measure(laps: int, cars: int, repeat: int) -> dict:
     from moto import mock_aws
 
-    from apexflow.ingest import ingest
+    from apexflow.pipeline.ingest import ingest
     from apexflow.simulator import SyntheticRace
     from apexflow_aws.config import client
     from apexflow_aws.raw_store import S3RawStore

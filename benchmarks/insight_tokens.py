@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from apexflow.ingest import register
+from apexflow.pipeline.ingest import register
 from apexflow.insights.facts import numeric, build, for_scope
 from apexflow.insights.offline import OfflineProvider
 from apexflow.insights.pricing import DEFAULT_MODEL, DEFAULT_TOKEN_BUDGET, cost_usd

@@ -74,7 +74,7 @@ def sent_at(published: dict, driver: str, utc: float) -> float:
 
 
 def measure(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
-    from apexflow.live import STREAM_DETECTORS
+    from apexflow.pipeline.live import STREAM_DETECTORS
     from apexflow.simulator import SyntheticRace
     from apexflow.simulator.live_stream import openf1_messages
     from apexflow.sources.live.openf1 import IGNORED, TOPICS
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
 
 def replay_lags(dsn: str, wall_of) -> dict:
     """Chunk and detection rows' lags (seconds) from their samples' wall-clock times (``wall_of(utc)``)."""
-    from apexflow.live import STREAM_DETECTORS
+    from apexflow.pipeline.live import STREAM_DETECTORS
     from apexflow.storage.db import connect
 
     conn = connect(dsn)

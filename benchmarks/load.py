@@ -2,9 +2,9 @@
 
     .venv/bin/python -m benchmarks.load [--sessions 5] [--speed 20] [--laps 4] [--shards 4] [--write]
 
-Each session is a synthetic race (seeds 1..N) ingested by ``apexflow.ingest.ingest`` in its own thread
+Each session is a synthetic race (seeds 1..N) ingested by ``apexflow.pipeline.ingest.ingest`` in its own thread
 (S3 and Kinesis on moto, each thread registering over a connection of its own, as each Lambda container
-does), its chunks paced by ``apexflow.replay`` at ``--speed`` times live. Meanwhile the real analyze
+does), its chunks paced by ``apexflow.pipeline.replay`` at ``--speed`` times live. Meanwhile the real analyze
 handler consumes the stream through the local event-source mapping with the deployed settings, a batch
 closing when full or after the batching window, as in AWS. Lag: from a record's arrival in the stream to
 the commit of the batch that stored it. Counts are reconciled from source to database per session
@@ -51,8 +51,8 @@ class Serialized:
 
 
 def ingest_session(seed: int, laps: int, speed: float, dsn: str, kinesis, results: dict) -> None:
-    from apexflow.ingest import ingest, register
-    from apexflow.replay import PacedStream
+    from apexflow.pipeline.ingest import ingest, register
+    from apexflow.pipeline.replay import PacedStream
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import connect, transaction
     from apexflow_aws.config import client

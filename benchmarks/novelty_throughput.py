@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from apexflow.detect.generic import novelty
-from apexflow.detect_file import SeriesDetector
+from apexflow.pipeline.detect_file import SeriesDetector
 from benchmarks import machine, report
 
 TARGETS = {1: 1_000_000, 8: 500_000}

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.samples_write [--laps 57] [--batch N] [--write]
 
 A full synthetic race's chunks, in the deployed batch size (records per analyze invocation), are
-encoded (``apexflow.samples.copy_data``) and copied into ``samples`` one transaction per batch, as
+encoded (``apexflow.storage.samples.copy_data``) and copied into ``samples`` one transaction per batch, as
 analyze does; timed apart: encoding, and the copy with its commit. Database: ``DATABASE_URL``
 (a scratch database in it) or an embedded server in a temporary folder, on the same machine.
 """
@@ -20,8 +20,8 @@ from benchmarks.analyze_batches import heading, race_arguments, scratch_database
 def main(argv=None) -> int:
     args = race_arguments(__doc__, argv)
 
-    from apexflow import samples
-    from apexflow.ingest import encode_session, register
+    from apexflow.storage import samples
+    from apexflow.pipeline.ingest import encode_session, register
     from apexflow.storage import repository
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction

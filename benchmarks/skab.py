@@ -1,6 +1,6 @@
 """The generic detectors on SKAB (real water-pump telemetry with labelled faults), on SKAB's own protocol.
 
-Every labelled SKAB file is run through ``apexflow detect`` (``apexflow.detect_file``) as a user
+Every labelled SKAB file is run through ``apexflow detect`` (``apexflow.pipeline.detect_file``) as a user
 would: the whole file read in order, its 8 sensor columns scored jointly, the labels never seen.
 Scored as SKAB scores (``../shared/data/skab/README.md``): the first 400 rows of each file are
 for learning and not scored; metrics are summed over the other rows of all 34 files.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from apexflow.detect_file import detect_file, parse_time
+from apexflow.pipeline.detect_file import detect_file, parse_time
 from benchmarks import machine, report
 
 SKAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "skab"

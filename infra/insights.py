@@ -30,7 +30,7 @@ def function_placeholders(definition: str) -> list[str]:
 class Insights(Construct):
     """Every ``${...FunctionArn}`` task in the definition runs the insights function; ``${AlertsTopicArn}``
     is the alerts topic (critical detections, failed runs; CloudWatch alarms publish to it as well). Local mode
-    and the tests execute the same definition file with the same substitutions (apexflow_local/workflow.py)."""
+    and the tests execute the same definition file with the same substitutions (apexflow_local/step_functions.py)."""
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, network: Network, data: Data,
                  layers: Layers, database_environment: dict[str, str], starters: list = ()) -> None:

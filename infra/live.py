@@ -1,7 +1,7 @@
 """Live: the ingest image as a long-lived ECS Fargate task, started on race weekends by EventBridge Scheduler.
 
 Every ``liveScheduleMinutes`` the schedule starts the task; it follows the session that starts within
-``liveLeadMinutes`` or is running (``functions/ingest/live.py``), and exits at once when there is none or
+``liveLeadMinutes`` or is running (``functions/ingest/live_task.py``), and exits at once when there is none or
 another task already follows it. The F1 TV token and the OpenF1 account live in Secrets Manager.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Live(Construct):
             platform=ecr_assets.Platform.LINUX_ARM64 if arm else ecr_assets.Platform.LINUX_AMD64)
         self.task.add_container(
             "Follower", image=ecs.ContainerImage.from_docker_image_asset(image),
-            entry_point=["python3", "/var/task/live.py"],  # the image's handler is the ingest function's
+            entry_point=["python3", "/var/task/live_task.py"],  # the image's handler is the ingest function's
             environment={**powertools_environment(settings, "ingest"), "POWERTOOLS_SERVICE_NAME": names.LIVE_SERVICE,
                          **database_environment,
                          "RAW_BUCKET": data.raw.bucket_name, "STREAM_NAME": data.stream.stream_name,

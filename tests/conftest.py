@@ -175,7 +175,7 @@ def fake_openai():
 
 def register_race(dsn: str, seed: int = 7, laps: int = 6, extra_detections=()) -> str:
     """A synthetic race's timing registered (lap-level and race detections included), no car data; its id."""
-    from apexflow.ingest import register
+    from apexflow.pipeline.ingest import register
     from apexflow.simulator import SyntheticRace
     from apexflow.storage import repository
     from apexflow.storage.db import transaction

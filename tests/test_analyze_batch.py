@@ -2,10 +2,10 @@
 chunks of a replaced run are dropped, and counted."""
 import pytest
 
-from apexflow.analyze import Batch
+from apexflow.pipeline.analyze import Batch
 from apexflow.chunk import encode
 from apexflow.contract import ContractError
-from apexflow.ingest import encode_session, register
+from apexflow.pipeline.ingest import encode_session, register
 from apexflow.simulator import SyntheticRace
 from apexflow.storage.db import transaction
 

@@ -94,7 +94,7 @@ def test_e2e_attributes_the_whole_trip_to_its_stages_and_compares_with_the_naive
     assert r["missing"] == []  # every stage's callables still exist under their names
     assert set(r["stages"]) == set(e2e.ORDER) and all(s >= 0 for s in r["stages"].values())
     assert abs(sum(r["stages"].values()) - r["total"]) < 1e-6 and r["page"] > 0
-    assert all(r["calls"].get(stage) for stage in e2e.ORDER if stage != "other")  # each stage did run
+    assert all(r["calls"].get(stage) for stage in e2e.ORDER if stage != "other"), r["calls"]  # each stage did run
     assert r["rate"] == r["samples"] / r["total"] and r["ratio"] == r["rate"] / r["naive"]["rate"]
     assert r["naive"]["stored"] == r["naive"]["samples"] == 300 and r["insights"] > 0
     text = e2e.render(r, "cmd")

@@ -8,7 +8,7 @@ import pytest
 
 from apexflow import chunk as chunks
 from apexflow.contract import ContractError
-from apexflow.ingest import ingest
+from apexflow.pipeline.ingest import ingest
 from apexflow.sources import from_spec
 from apexflow.sources.csv_source import FileSource
 

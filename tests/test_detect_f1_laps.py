@@ -151,7 +151,7 @@ def test_facts_detections_are_stored_idempotently(db):
 
 @pytest.mark.parametrize("seed,laps", [(1, 6), (3, 10)])
 def test_slow_puncture_from_lap_two_found_against_the_field(seed, laps):
-    from apexflow.evaluate import score
+    from apexflow.simulator.evaluate import score
     from apexflow.simulator import SyntheticRace
 
     race = SyntheticRace(seed, laps=laps)

@@ -25,7 +25,7 @@ def test_analyze_handler_imports_neither_pandas_nor_fastf1():
 def test_detection_code_imports_nothing_from_aws():
     code = (
         "import sys, json\n"
-        "import apexflow.detect, apexflow.detect.f1.laps, apexflow.detect_file\n"
+        "import apexflow.detect, apexflow.detect.f1.laps, apexflow.pipeline.detect_file\n"
         "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in "
         "('boto3', 'botocore', 'aws_lambda_powertools', 'pandas', 'fastf1'))))\n"
     )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from apexflow.contract import SCHEMA_VERSION, ContractError
-from apexflow.ingest import ingest
+from apexflow.pipeline.ingest import ingest
 from apexflow.sources import fastf1 as f1
 from apexflow.sources import from_spec
 

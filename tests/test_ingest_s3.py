@@ -11,7 +11,7 @@ import pytest
 
 from apexflow.chunk import decode
 from apexflow.contract import SCHEMA_VERSION, Channel, Entity, Session, SessionFacts
-from apexflow.ingest import ingest
+from apexflow.pipeline.ingest import ingest
 
 START = datetime(2025, 5, 3, 16, tzinfo=timezone.utc)
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import register_race
 
 from apexflow.detect.base import Detection
-from apexflow.insights import workflow
+from apexflow.insights import tasks
 from apexflow.insights.openai_provider import OpenAIProvider
 from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
 from apexflow.insights.provider import ProviderTimeout, ProviderUnavailable
@@ -27,7 +27,7 @@ def conn(dsn):
 
 
 def start(conn, budget=DEFAULT_TOKEN_BUDGET):
-    return workflow.start(conn, "sim-s7-l6", "openai", "gpt-4.1-mini", token_budget=budget)
+    return tasks.start(conn, "sim-s7-l6", "openai", "gpt-4.1-mini", token_budget=budget)
 
 
 def providers(fake, **options):
@@ -45,7 +45,7 @@ def stored(conn, run_id, scope="driver"):
 
 def test_success_is_a_grounded_structured_answer_with_its_tokens_and_cost(conn, fake_openai):
     run = start(conn)
-    out = workflow.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
+    out = tasks.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
     insight, used = stored(conn, run["run_id"])
     assert out["status"] == insight["status"] == "ok" and insight["provider"] == "openai"
     assert insight["entity_id"] == "HAM" and insight["content"].startswith("HAM (")
@@ -61,7 +61,7 @@ def test_success_is_a_grounded_structured_answer_with_its_tokens_and_cost(conn, 
 def test_a_rate_limit_then_success_is_retried_by_the_client(conn, fake_openai):
     fake_openai.script = ["429", "ok"]
     run = start(conn)
-    assert workflow.summarize(conn, providers(fake_openai), run["run_id"], "session")["status"] == "ok"
+    assert tasks.summarize(conn, providers(fake_openai), run["run_id"], "session")["status"] == "ok"
     assert fake_openai.behaviours() == ["429", "ok"]
 
 
@@ -69,7 +69,7 @@ def test_server_errors_past_the_client_retries_raise_a_retryable_error_without_t
     fake_openai.script = ["500"] * 3
     run = start(conn)
     with pytest.raises(ProviderUnavailable) as raised:
-        workflow.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
+        tasks.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
     assert fake_openai.behaviours() == ["500"] * 3 and KEY not in str(raised.value)
     with conn.cursor() as cur:
         assert insight_runs.run_insights(cur, run["run_id"]) == [] and insight_runs.insight_run(cur, run["run_id"])[
@@ -81,13 +81,13 @@ def test_no_answer_within_the_timeout_is_a_timeout(conn, fake_openai):
     fake_openai.script, fake_openai.slow_s = ["slow"], 1.5
     run = start(conn)
     with pytest.raises(ProviderTimeout):
-        workflow.summarize(conn, providers(fake_openai, timeout_s=0.3, max_retries=0), run["run_id"], "driver", "HAM")
+        tasks.summarize(conn, providers(fake_openai, timeout_s=0.3, max_retries=0), run["run_id"], "driver", "HAM")
 
 
 def test_malformed_output_is_retried_once(conn, fake_openai):
     fake_openai.script = ["malformed", "ok"]
     run = start(conn)
-    assert workflow.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")["status"] == "ok"
+    assert tasks.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")["status"] == "ok"
     second = fake_openai.requests[1]["body"]["messages"][-1]["content"]
     assert second.startswith("Your previous answer was rejected: malformed output")
 
@@ -95,7 +95,7 @@ def test_malformed_output_is_retried_once(conn, fake_openai):
 def test_malformed_output_twice_stores_the_offline_record_flagged(conn, fake_openai):
     fake_openai.script = ["malformed", "malformed"]
     run = start(conn)
-    workflow.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
+    tasks.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
     insight, used = stored(conn, run["run_id"])
     assert (insight["status"], insight["provider"]) == ("fallback", "offline")
     assert insight["note"].startswith("malformed output twice") and used > 0  # spent tokens still count
@@ -104,7 +104,7 @@ def test_malformed_output_twice_stores_the_offline_record_flagged(conn, fake_ope
 def test_a_refusal_stores_the_offline_record_with_the_refusal(conn, fake_openai):
     fake_openai.script = ["refusal"]
     run = start(conn)
-    workflow.summarize(conn, providers(fake_openai), run["run_id"], "detection", run["critical"][0])
+    tasks.summarize(conn, providers(fake_openai), run["run_id"], "detection", run["critical"][0])
     insight, _ = stored(conn, run["run_id"], "detection")
     assert insight["status"] == "fallback" and "I'm sorry" in insight["note"] and len(fake_openai.requests) == 1
     assert insight["content"].startswith("Power loss (critical) for HAM on lap 4.")
@@ -113,10 +113,10 @@ def test_a_refusal_stores_the_offline_record_with_the_refusal(conn, fake_openai)
 def test_an_ungrounded_number_is_caught_retried_once_then_flagged(conn, fake_openai):
     fake_openai.script = ["ungrounded", "ok"]
     run = start(conn)
-    assert workflow.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")["status"] == "ok"
+    assert tasks.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")["status"] == "ok"
     assert "12.345" in fake_openai.requests[1]["body"]["messages"][-1]["content"]
     fake_openai.script = ["ungrounded", "ungrounded"]
-    workflow.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
+    tasks.summarize(conn, providers(fake_openai), run["run_id"], "driver", "HAM")
     insight, _ = stored(conn, run["run_id"])
     assert insight["status"] == "ungrounded" and insight["ungrounded"] == ["12.345", "ZZZ"]
     assert "ZZZ was 12.345 s faster" in insight["content"]
@@ -124,7 +124,7 @@ def test_an_ungrounded_number_is_caught_retried_once_then_flagged(conn, fake_ope
 
 def test_a_spent_token_budget_falls_back_without_calling(conn, fake_openai):
     run = start(conn, budget=500)
-    workflow.summarize(conn, providers(fake_openai), run["run_id"], "session")
+    tasks.summarize(conn, providers(fake_openai), run["run_id"], "session")
     insight, used = stored(conn, run["run_id"], "session")
     assert insight["status"] == "fallback" and "token budget" in insight["note"]
     assert fake_openai.requests == [] and used == 0

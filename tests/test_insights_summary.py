@@ -149,7 +149,7 @@ def test_offline_records_of_a_full_race_are_grounded_and_its_prompts_fit_the_bud
 
 
 def test_real_sprint_facts_tell_its_story_grounded(shared_cache, tmp_path, dsn):
-    from apexflow.ingest import register
+    from apexflow.pipeline.ingest import register
     from apexflow.sources.fastf1.source import FastF1Source
     from apexflow.storage.db import transaction
 

@@ -14,7 +14,7 @@ from test_infra import synth
 from apexflow.detect.base import Detection
 from apexflow.query import insight_runs
 from apexflow_aws.config import client
-from apexflow_local import workflow
+from apexflow_local import step_functions
 from apexflow_local.stack import local_stack
 from infra import names
 
@@ -41,21 +41,21 @@ def machine(synthesized, dsn, monkeypatch, request):
         monkeypatch.setenv("OPENAI_API_KEY", KEY)
         monkeypatch.setenv("OPENAI_BASE_URL", request.getfixturevalue("fake_openai").base_url)
     with local_stack(dsn=dsn):
-        topic = client("sns").create_topic(Name=workflow.TOPIC)["TopicArn"]
-        local = {"InsightsFunction": workflow.function_arn(), "InsightsAlerts": topic}
+        topic = client("sns").create_topic(Name=step_functions.TOPIC)["TopicArn"]
+        local = {"InsightsFunction": step_functions.function_arn(), "InsightsAlerts": topic}
         resolved = {name: next(v for prefix, v in local.items()
                                if (ref.get("Ref") or ref["Fn::GetAtt"][0]).startswith(prefix))
                     for name, ref in props["DefinitionSubstitutions"].items()}
         arn = client("stepfunctions").create_state_machine(
-            name="apexflow-insights-synthesized", roleArn=workflow.ROLE,
-            definition=workflow.substitute(definition, resolved))["stateMachineArn"]
+            name="apexflow-insights-synthesized", roleArn=step_functions.ROLE,
+            definition=step_functions.substitute(definition, resolved))["stateMachineArn"]
         yield arn, topic
 
 
 def alerts(topic: str) -> list[str]:
     from moto.sns.models import sns_backends
 
-    sent = sns_backends[workflow.ACCOUNT][workflow.REGION].topics[topic].sent_notifications
+    sent = sns_backends[step_functions.ACCOUNT][step_functions.REGION].topics[topic].sent_notifications
     return [attrs["detection_id"]["Value"] for _, _, _, attrs, _ in sent if attrs]
 
 
@@ -66,16 +66,16 @@ def stored(dsn: str, run_id: str) -> list[dict]:
 
 def test_local_mode_runs_the_file_cdk_deploys_with_its_substitutions(synthesized):
     props, definition = synthesized
-    assert definition == workflow.DEFINITION.read_text() == (names.REPO_ROOT / names.STATE_MACHINE_FILE).read_text()
+    assert definition == step_functions.DEFINITION.read_text() == (names.REPO_ROOT / names.STATE_MACHINE_FILE).read_text()
     assert set(props["DefinitionSubstitutions"]) == {"InsightsFunctionArn", "AlertsTopicArn"}
     with pytest.raises(ValueError, match="AlertsTopicArn"):
-        workflow.substitute(definition, {"InsightsFunctionArn": "arn"})
+        step_functions.substitute(definition, {"InsightsFunctionArn": "arn"})
 
 
 def test_every_driver_the_session_and_each_critical_detection_stored_and_alerted_once(machine, dsn):
     arn, topic = machine
     session_id = register_race(dsn, extra_detections=[CONTACT])
-    first = workflow.run(arn, session_id)
+    first = step_functions.run(arn, session_id)
     assert first["status"] == "SUCCEEDED", first["events"][-1]
     summary = first["output"]
     insights = stored(dsn, summary["run_id"])
@@ -86,7 +86,7 @@ def test_every_driver_the_session_and_each_critical_detection_stored_and_alerted
     assert CONTACT["detection_id"] in critical and summary["insights"] == len(insights) == 21 + len(critical)
     assert by_scope["session"][0]["content"].splitlines()[1].startswith("Winner: ")
     assert sorted(alerts(topic)) == sorted(critical)
-    second = workflow.run(arn, session_id)  # a second run replaces the insights, alerts nothing again
+    second = step_functions.run(arn, session_id)  # a second run replaces the insights, alerts nothing again
     assert second["status"] == "SUCCEEDED" and sorted(alerts(topic)) == sorted(critical)
     assert len(stored(dsn, second["output"]["run_id"])) == len(insights) and stored(dsn, summary["run_id"]) == []
 
@@ -97,7 +97,7 @@ def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_en
     arn, topic = machine
     session_id = register_race(dsn, extra_detections=[CONTACT])
     fake_openai.plan = lambda scope, facts, n: "500" if scope == "session" else "ok"
-    done = workflow.run(arn, session_id, drivers=["NOR", "PIA"])
+    done = step_functions.run(arn, session_id, drivers=["NOR", "PIA"])
     assert done["status"] == "SUCCEEDED", done["events"][-1]
     insights = {(i["scope"], i["entity_id"]): i for i in stored(dsn, done["output"]["run_id"])}
     assert set(insights) == {("session", None), ("driver", "NOR"), ("driver", "PIA"), ("detection", "NOR")}
@@ -119,7 +119,7 @@ def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_en
 def test_complete_analysis_starts_the_workflow_once_and_a_session_without_a_chunk_count_never(dsn):
     from apexflow_local.ingest_cli import invoke_ingest
     from apexflow_local.stack import analyze_stream
-    from apexflow_aws.workflow import start_when_complete
+    from apexflow_aws.insights_starter import start_when_complete
 
     with local_stack(dsn=dsn):
         arn = os.environ["INSIGHTS_STATE_MACHINE_ARN"]
@@ -130,7 +130,7 @@ def test_complete_analysis_starts_the_workflow_once_and_a_session_without_a_chun
         (started,) = client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
         assert started["name"] == f"{result['session_id']}-auto-{result['run_id']}"
         assert start_when_complete(conn, [result["session_id"]]) == [started["executionArn"]]  # the same one
-        done = workflow.automatic(arn, result["session_id"], result["run_id"])
+        done = step_functions.automatic(arn, result["session_id"], result["run_id"])
         assert done["status"] == "SUCCEEDED" and done["output"]["insights"] >= 21
         untold = register_race(dsn, seed=8, laps=3)  # no chunk count: like a live feed still running
         assert start_when_complete(conn, [untold]) == []
@@ -157,7 +157,7 @@ def test_an_alert_that_could_not_be_published_is_released_and_sent_by_the_next_r
     arn, topic = machine
     session_id = register_race(dsn, extra_detections=[CONTACT])
     client("sns").delete_topic(TopicArn=topic)  # SNS refuses the publish: the Alert state's Catch releases the claim
-    first = workflow.run(arn, session_id)
+    first = step_functions.run(arn, session_id)
     assert first["status"] == "SUCCEEDED", first["events"][-1]
     released = [e for e in first["events"] if e["type"] == "TaskStateEntered"
                 and e["stateEnteredEventDetails"]["name"] == "ReleaseAlert"]
@@ -165,6 +165,6 @@ def test_an_alert_that_could_not_be_published_is_released_and_sent_by_the_next_r
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM alerts WHERE session_id = %s", (session_id,))
         assert cur.fetchone() == (0,)  # nothing claimed: no alert is recorded as sent
-    assert client("sns").create_topic(Name=workflow.TOPIC)["TopicArn"] == topic
-    second = workflow.run(arn, session_id)
+    assert client("sns").create_topic(Name=step_functions.TOPIC)["TopicArn"] == topic
+    second = step_functions.run(arn, session_id)
     assert second["status"] == "SUCCEEDED" and CONTACT["detection_id"] in alerts(topic)

@@ -8,8 +8,8 @@ import numpy as np
 import psycopg2
 
 from apexflow import chunk as chunks
-from apexflow.live import RESEND, RUN_ID, LiveIngest, follow
-from apexflow.replay import Pacer
+from apexflow.pipeline.live import RESEND, RUN_ID, LiveIngest, follow
+from apexflow.pipeline.replay import Pacer
 from apexflow.simulator.live_stream import read
 from apexflow.sources.live.feeds import Replay
 from apexflow.sources.live.openf1 import OpenF1, utc_seconds

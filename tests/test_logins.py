@@ -4,8 +4,8 @@ import psycopg2
 import pytest
 from psycopg2 import errors
 
-from apexflow.analyze import Batch
-from apexflow.ingest import encode_session, register
+from apexflow.pipeline.analyze import Batch
+from apexflow.pipeline.ingest import encode_session, register
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import transaction

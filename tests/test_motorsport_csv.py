@@ -83,7 +83,7 @@ def test_auto_picks_the_car_set_for_car_columns_and_the_generic_set_otherwise(la
 
 
 def _detections(src: FileSource) -> list:
-    from apexflow.analyze import detect
+    from apexflow.pipeline.analyze import detect
     from apexflow.chunk import split
 
     session = src.session()

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from apexflow.chunk import decode
-from apexflow.ingest import ingest
+from apexflow.pipeline.ingest import ingest
 from apexflow.simulator import SyntheticRace
 from apexflow_aws.raw_store import LiveRawStore, RawDataMissing, S3RawStore
 

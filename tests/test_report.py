@@ -10,8 +10,8 @@ import psycopg2
 import pytest
 
 from apexflow_local.cli import main
-from apexflow.ingest import register
-from apexflow.insights import workflow
+from apexflow.pipeline.ingest import register
+from apexflow.insights import tasks
 from apexflow.insights.offline import OfflineProvider
 from apexflow.report import SessionNotFound, render
 from apexflow.storage.db import transaction
@@ -100,9 +100,9 @@ def test_a_real_fastf1_session_reports_laps_positions_events_and_insights(dsn, s
     conn = psycopg2.connect(dsn)
     with transaction(conn) as cur:
         register(cur, session, source.facts(), "run-1")
-    run = workflow.start(conn, session.session_id, "offline", "template", drivers=["NOR"])
+    run = tasks.start(conn, session.session_id, "offline", "template", drivers=["NOR"])
     for scope, key in (("session", None), ("driver", "NOR")):
-        workflow.summarize(conn, lambda name, model: OfflineProvider(), run["run_id"], scope, key)
+        tasks.summarize(conn, lambda name, model: OfflineProvider(), run["run_id"], scope, key)
     conn.close()
     monkeypatch.setenv("DATABASE_URL", dsn)
     page = tmp_path / "miami.html"

@@ -105,7 +105,7 @@ def test_the_kept_session_and_facts_of_a_real_f1_session_register_as_the_source_
                                                                                       new_database):
     """What reprocess registers comes from ``session.json``: on FastF1's real timing (race control, results, NaNs,
     dates) it must register the rows the source itself registered."""
-    from apexflow.ingest import from_record, record, register
+    from apexflow.pipeline.ingest import from_record, record, register
     from apexflow.sources import fastf1 as f1
 
     f1.configure_cache(tmp_path, shared_cache)

@@ -4,8 +4,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from apexflow.analyze import Batch
-from apexflow.ingest import encode_session, register
+from apexflow.pipeline.analyze import Batch
+from apexflow.pipeline.ingest import encode_session, register
 from apexflow.simulator import SyntheticRace
 from apexflow.storage import repository
 from apexflow.storage.db import transaction

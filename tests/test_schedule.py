@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from apexflow.schedule import due_sessions, years_to_check
+from apexflow.pipeline.schedule import due_sessions, years_to_check
 
 
 def _utc(*a):
@@ -101,7 +101,7 @@ def test_scheduled_handler_ingests_due_sessions_once(local, shared_cache, tmp_pa
 def test_the_live_task_follows_the_session_starting_within_the_lead_or_running():
     from datetime import timedelta
 
-    from apexflow.schedule import live_session
+    from apexflow.pipeline.schedule import live_session
 
     lead = timedelta(minutes=15)
     assert live_session(FROZEN, _utc(2025, 5, 3, 15, 40), lead) is None  # the sprint is 20 minutes away

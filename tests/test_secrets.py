@@ -18,7 +18,7 @@ from apexflow_aws import config
 from apexflow_aws.config import client
 from apexflow_local.esm import EventSourceMapping, LambdaContext
 from apexflow_local.handlers import load
-from apexflow_local import workflow
+from apexflow_local import step_functions
 from apexflow_local.stack import STREAM, local_stack
 
 PASSWORD, OPENAI_KEY = "pw-Zq8!x/7%r", "sk-test-Hk3vQ9"
@@ -66,7 +66,7 @@ def test_a_full_run_logs_no_secret(secret_login, monkeypatch, capsys, caplog, re
     result = load("ingest").handler({"source": "synthetic", "seed": 3, "laps": 1}, LambdaContext("ingest"))
     client("kinesis").put_record(StreamName=STREAM, PartitionKey=f"{result['session_id']}/VER", Data=b"junk")
     EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler).drain()  # a rejected record logs too
-    workflow.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])  # the insights run analyze started, OpenAI key read
+    step_functions.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])  # the insights run analyze started, OpenAI key read
     event = json.loads(API_EVENT.read_text())
     for path in ("/sessions", f"/sessions/{result['session_id']}/detections", "/sessions/nope"):
         request = copy.deepcopy(event)

@@ -177,7 +177,7 @@ def _read_stream(kinesis, stream):
 
 
 def test_partial_failures_on_moto_reach_the_database_exactly_once(local, db):
-    from apexflow.ingest import ingest
+    from apexflow.pipeline.ingest import ingest
     from apexflow.simulator import SyntheticRace
     from apexflow.storage import repository
     from apexflow.storage.db import transaction
@@ -258,7 +258,7 @@ def _chunk_records(starts: dict[str, list[float]]):
 
 
 def test_replay_at_live_pace_and_faster_keeps_order_and_interleaving():
-    from apexflow.replay import PacedStream
+    from apexflow.pipeline.replay import PacedStream
 
     records = _chunk_records({"VER": [100.0, 110.0, 120.0], "HAM": [100.0, 112.5, 120.0]})
     for speed, expected in ((1.0, [0.0, 10.0, 12.5, 20.0]), (10.0, [0.0, 1.0, 1.25, 2.0])):
@@ -273,7 +273,7 @@ def test_replay_at_live_pace_and_faster_keeps_order_and_interleaving():
 
 
 def test_replay_as_fast_as_possible_never_sleeps():
-    from apexflow.replay import PacedStream
+    from apexflow.pipeline.replay import PacedStream
 
     fc = FakeClock()
     sink = Recorder(fc)
@@ -284,7 +284,7 @@ def test_replay_as_fast_as_possible_never_sleeps():
 
 def test_replay_speed_must_be_positive():
     from apexflow.contract import ContractError
-    from apexflow.replay import PacedStream
+    from apexflow.pipeline.replay import PacedStream
 
     for bad in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ContractError, match="positive"):
@@ -293,7 +293,7 @@ def test_replay_speed_must_be_positive():
 
 def test_replay_catches_up_when_sending_is_slow():
     """Wall time lost in a slow put is not added on top: later chunks go out as soon as they are due."""
-    from apexflow.replay import PacedStream
+    from apexflow.pipeline.replay import PacedStream
 
     fc = FakeClock()
 

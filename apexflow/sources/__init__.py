@@ -1,4 +1,4 @@
-"""Sources turn something outside into the telemetry contract (see ``apexflow.ingest.Source``)."""
+"""Sources turn something outside into the telemetry contract (see ``apexflow.pipeline.ingest.Source``)."""
 from __future__ import annotations
 
 from apexflow.contract import ContractError

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from psycopg2.extras import Json, execute_values
 
-from apexflow import samples
+from apexflow.storage import samples
 from apexflow.contract import Channel, Session, SessionFacts
 
 _LAP_COLUMNS = {  # FastF1 column -> laps table column
@@ -75,7 +75,7 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
 
 
 def write_samples(cur, data: bytes) -> None:
-    """Copy samples in (``apexflow.samples.copy_data``'s binary stream): only of chunks not stored before, which
+    """Copy samples in (``apexflow.storage.samples.copy_data``'s binary stream): only of chunks not stored before, which
     analyze's duplicate check in the same transaction guarantees."""
     cur.copy_expert(samples.COPY_SQL, io.BytesIO(data), size=1 << 20)
 
@@ -319,7 +319,7 @@ def delete_session(cur, session_id: str) -> bool:
     return cur.rowcount > 0
 
 
-# -- live sessions: facts arrive while the session runs (apexflow.live) ------------------------------------
+# -- live sessions: facts arrive while the session runs (apexflow.pipeline.live) ------------------------------------
 
 def add_entities(cur, session_id: str, entities) -> None:
     """Entities that appeared after the session was registered (a driver the list named late)."""

@@ -16,10 +16,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from apexflow.analyze import Batch
+from apexflow.pipeline.analyze import Batch
 from apexflow.contract import ContractError
 from apexflow_aws.config import connection
-from apexflow_aws.workflow import start_when_complete
+from apexflow_aws.insights_starter import start_when_complete
 
 logger, metrics = Logger(), Metrics()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)

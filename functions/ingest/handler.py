@@ -6,7 +6,7 @@ time; default as fast as possible) and ``chunk_seconds``. With ``"action": "reso
 only matched against the schedule: ``{"session_id", "year", "event", "session"}``, or ``{"error", "parameter"}``.
 
 With ``"action": "reprocess"`` and ``session_id``: the session's database state rebuilt from its current run in
-S3 and its chunks streamed again (``apexflow.ingest.reprocess``).
+S3 and its chunks streamed again (``apexflow.pipeline.ingest.reprocess``).
 
 Scheduled (EventBridge Scheduler): ``{"source": "schedule", "hours": 6}`` ingests every F1 session
 of FastF1's event schedule that ended in the last ``hours`` and is not registered yet, so
@@ -19,16 +19,16 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from apexflow.contract import ContractError
-from apexflow.ingest import ingest, reprocess
-from apexflow.ingest import register as register_session
-from apexflow.replay import PacedStream
+from apexflow.pipeline.ingest import ingest, reprocess
+from apexflow.pipeline.ingest import register as register_session
+from apexflow.pipeline.replay import PacedStream
 from apexflow.sources import from_spec
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
 from apexflow_aws.raw_store import S3RawStore
 from apexflow_aws.stream import KinesisStream
-from apexflow_aws.workflow import start_when_complete
+from apexflow_aws.insights_starter import start_when_complete
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
@@ -77,7 +77,7 @@ def resolve(spec: dict) -> dict:
 
 
 def ingest_scheduled(event: dict) -> dict:
-    from apexflow.schedule import due_sessions, years_to_check
+    from apexflow.pipeline.schedule import due_sessions, years_to_check
     from apexflow.sources.fastf1 import schedule
 
     hours = float(event.get("hours", 6))

@@ -1,4 +1,4 @@
-"""The insights state machine's tasks (``apexflow.insights.workflow``), one function for all of them.
+"""The insights state machine's tasks (``apexflow.insights.tasks``), one function for all of them.
 
 Events: ``{"task": "start", "request": {"session_id", "provider", "drivers"}}``, ``{"task": "session" |
 "driver" | "detection", "run_id", "key"}``, ``{"task": "fallback", "run_id", "scope", "key", "error"}``,
@@ -9,7 +9,7 @@ import os
 
 from aws_lambda_powertools import Logger, Tracer
 
-from apexflow.insights import workflow
+from apexflow.insights import tasks
 from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
 from apexflow_aws import insights
 from apexflow_aws.config import connection
@@ -20,20 +20,20 @@ logger, tracer = Logger(), Tracer()
 def _start(conn, event):
     request = event["request"]
     name = insights.choose(request.get("provider"))
-    return workflow.start(conn, request["session_id"], name, insights.model(name), request.get("drivers") or None,
+    return tasks.start(conn, request["session_id"], name, insights.model(name), request.get("drivers") or None,
                           int(os.environ.get("INSIGHTS_TOKEN_BUDGET", DEFAULT_TOKEN_BUDGET)))
 
 
 def _summarize(conn, event):
-    return workflow.summarize(conn, insights.provider, event["run_id"], event["task"], event.get("key"))
+    return tasks.summarize(conn, insights.provider, event["run_id"], event["task"], event.get("key"))
 
 
 TASKS = {
     "start": _start,
     "session": _summarize, "driver": _summarize, "detection": _summarize,
-    "fallback": lambda conn, e: workflow.fallback(conn, e["run_id"], e["scope"], e.get("key"), e.get("error")),
-    "release": lambda conn, e: workflow.release(conn, e["detection_id"]),
-    "finish": lambda conn, e: workflow.finish(conn, e["run_id"], e.get("drivers") or [], e.get("critical") or []),
+    "fallback": lambda conn, e: tasks.fallback(conn, e["run_id"], e["scope"], e.get("key"), e.get("error")),
+    "release": lambda conn, e: tasks.release(conn, e["detection_id"]),
+    "finish": lambda conn, e: tasks.finish(conn, e["run_id"], e.get("drivers") or [], e.get("critical") or []),
 }
 
 

@@ -1,7 +1,7 @@
 """Domain-free detectors: any numeric telemetry, any industry.
 
 Each module has a vectorised ``process`` core working on a channels x samples array (used
-as is by ``apexflow.detect_file`` on plain time series) and is wrapped here as a chunk
+as is by ``apexflow.pipeline.detect_file`` on plain time series) and is wrapped here as a chunk
 detector ``run(chunk, state, ctx) -> [Detection]`` for the streaming pipeline.
 
 - ``novelty``: the calibrated novelty score of every row over all channels jointly (spikes, new

@@ -2,7 +2,7 @@
 
 ``FastF1Source(year, event, session)`` (``source.py``) loads one session (laps, car data, position
 data, weather, track status, race-control messages, results) and presents it as an
-``apexflow.ingest.Source``:
+``apexflow.pipeline.ingest.Source``:
 
 - ``session_id``: ``f1-{year}-{event name}-{session code}``, e.g. ``f1-2025-miami-grand-prix-s``.
 - entities: one per driver, ``entity_id`` = the driver's abbreviation (``VER``); the car

@@ -117,7 +117,7 @@ def match_session(event, query: str | int) -> str:
 
 
 def schedule(year: int, cache_dir=None, http_cache=None) -> list[dict]:
-    """FastF1's event schedule of ``year`` as plain rows (see ``apexflow.schedule``)."""
+    """FastF1's event schedule of ``year`` as plain rows (see ``apexflow.pipeline.schedule``)."""
     import fastf1
 
     configure_cache(cache_dir, http_cache)

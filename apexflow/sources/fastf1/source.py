@@ -1,4 +1,4 @@
-"""``FastF1Source``: one F1 session loaded by FastF1, presented as an ``apexflow.ingest.Source``."""
+"""``FastF1Source``: one F1 session loaded by FastF1, presented as an ``apexflow.pipeline.ingest.Source``."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,4 @@
-"""What a live adapter tells the live stage (``apexflow.live``): the session, its cars, samples and facts.
+"""What a live adapter tells the live stage (``apexflow.pipeline.live``): the session, its cars, samples and facts.
 
 Times are UTC instants as POSIX seconds; the live stage turns them into session time. Rows use
 FastF1's column names (``LapTime``, ``Stint``, ``Compound``, ``Category``...). Entity ids are what

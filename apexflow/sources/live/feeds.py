@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 from typing import Callable, Iterable
 
-from apexflow.replay import Pacer
+from apexflow.pipeline.replay import Pacer
 from apexflow.sources.live import f1, openf1
 
 OPENF1_HOST, OPENF1_PORT = "mqtt.openf1.org", 8883

@@ -1,6 +1,6 @@
 """Live: a running session's events (``apexflow.sources.live``) -> chunks on the stream while the cars are on track.
 
-The live counterpart of ``apexflow.ingest``, writing the same things in the same places:
+The live counterpart of ``apexflow.pipeline.ingest``, writing the same things in the same places:
 
 - **Chunks** by car and time within a latency budget: a car's buffered samples leave as soon as the oldest
   is ``latency`` seconds old by the stream's clock (the newest message time, or the wall clock when the
@@ -15,7 +15,7 @@ The live counterpart of ``apexflow.ingest``, writing the same things in the same
   again on every new lap or status (retirements and non-starters only at the close).
 - **Close** at the session's end: the last chunks, the final lap-level detections (replacing the
   provisional ones), the manifest, ``sessions.meta.live`` and ``sessions.meta.chunks`` (the count that makes
-  the session complete once analyzed: ``apexflow_aws.workflow``), then ``on_close(session_id)`` (which
+  the session complete once analyzed: ``apexflow_aws.insights_starter``), then ``on_close(session_id)`` (which
   starts the insights workflow if analyze has already caught up).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from apexflow import chunk as chunks
 from apexflow.contract import F1_CHANNELS, SCHEMA_VERSION, Entity, Session, SessionFacts
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.f1.laps import detect_facts
-from apexflow.ingest import Stream
+from apexflow.pipeline.ingest import Stream
 from apexflow.sources.live import events as ev
 from apexflow.storage import repository
 

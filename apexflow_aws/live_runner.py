@@ -1,4 +1,4 @@
-"""A live session followed end to end: a feed and its adapter -> ``apexflow.live`` -> S3, Kinesis, PostgreSQL.
+"""A live session followed end to end: a feed and its adapter -> ``apexflow.pipeline.live`` -> S3, Kinesis, PostgreSQL.
 
 ``run(spec, stream)`` serves the live task in AWS and ``apexflow live`` alike. ``spec``: ``source``
 (``f1`` | ``openf1``), ``session`` (``current``, or an OpenF1 session key), and for local use ``replay``
@@ -14,13 +14,13 @@ import os
 from pathlib import Path
 
 from apexflow.contract import ContractError
-from apexflow.live import LiveIngest, follow
+from apexflow.pipeline.live import LiveIngest, follow
 from apexflow.sources.live import f1, feeds, openf1
 from apexflow.simulator.live_stream import read
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
 from apexflow_aws.raw_store import LiveRawStore
-from apexflow_aws.workflow import start_when_complete
+from apexflow_aws.insights_starter import start_when_complete
 
 SOURCES = ("f1", "openf1")
 

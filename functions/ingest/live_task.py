@@ -2,7 +2,7 @@
 
 Started by the race-weekend schedule: it follows the session that starts within ``LIVE_LEAD_MINUTES`` or is
 running (FastF1's schedule), from ``LIVE_SOURCE`` (``f1`` or ``openf1``), unless another task holds that
-session's lock; then it exits. See ``apexflow_aws.live`` for the rest of its environment.
+session's lock; then it exits. See ``apexflow_aws.live_runner`` for the rest of its environment.
 """
 import os
 import sys
@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 
 from aws_lambda_powertools import Logger
 
-from apexflow.schedule import live_session, years_to_check
+from apexflow.pipeline.schedule import live_session, years_to_check
 from apexflow.sources.fastf1 import schedule
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
-from apexflow_aws import live
+from apexflow_aws import live_runner
 from apexflow_aws.config import client, connection
 from apexflow_aws.stream import KinesisStream
 
@@ -35,7 +35,7 @@ def main() -> int:
             return 0
     spec = {"source": os.environ.get("LIVE_SOURCE", "f1"), "session": "current", "idle": IDLE_S}
     logger.info("following", session_id=due.session_id, source=spec["source"])
-    summary = live.run(spec, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]))
+    summary = live_runner.run(spec, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]))
     logger.info("closed", **summary)
     return 0
 

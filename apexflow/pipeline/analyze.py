@@ -7,7 +7,7 @@ current one (a re-ingest replaced it while the record was in the stream) is drop
 ``stale``. ``Batch.commit`` holds the sessions' runs steady (a re-ingest waits for it), drops the
 chunks already stored (one query for the batch, so re-delivery changes nothing), joins each car's
 chunks once, runs ``detect`` on them, then writes, one statement per table and batch, chunk rows (a
-COPY), the samples of car-telemetry sessions (``apexflow.samples``, one binary COPY), detections,
+COPY), the samples of car-telemetry sessions (``apexflow.storage.samples``, one binary COPY), detections,
 detector states, the field's new sums, and the race events of the reporting schema.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from apexflow import chunk as chunks
-from apexflow import samples
+from apexflow.storage import samples
 from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 
 from apexflow_aws.config import client
 from apexflow_local.esm import LambdaContext
-from apexflow_local.handlers import load
-from apexflow_aws.workflow import execution_name, start_execution
+from apexflow_local import handlers
+from apexflow_aws.insights_starter import execution_name, start_execution
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FUNCTION = "apexflow-insights-local"
@@ -52,7 +52,7 @@ def lambda_dispatch():
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
         name = function_name.rsplit(":", 1)[-1].removeprefix("apexflow-").removesuffix("-local")
-        module, lock = containers.setdefault(name, (load(name), threading.Lock()))
+        module, lock = containers.setdefault(name, (handlers.load(name), threading.Lock()))
         with lock:
             try:
                 result = module.handler(json.loads(body or b"{}"), LambdaContext(f"apexflow-{name}-local"))

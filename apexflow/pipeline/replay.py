@@ -1,6 +1,6 @@
 """Replay pacing: send a session's chunks as fast as possible, or at N x real time.
 
-Chunks leave in stream order (``apexflow.ingest`` sorts them by start time, then entity),
+Chunks leave in stream order (``apexflow.pipeline.ingest`` sorts them by start time, then entity),
 so each car's own order and the interleaving of cars by timestamp are preserved. With a
 ``speed``, the chunk whose first sample is at session time ``t`` goes out at wall time
 ``start + (t - t_first) / speed``, where ``start`` is when the first chunk was sent and
@@ -73,7 +73,7 @@ class PacedStream:
     """Wraps a stream (``put(records)``) so that records go out at their session time / speed.
 
     Records are ``(partition key, chunk bytes)`` in stream order; their time is read from the
-    chunk itself, so the wrapper fits ``apexflow.ingest.ingest`` unchanged. ``speed=None``
+    chunk itself, so the wrapper fits ``apexflow.pipeline.ingest.ingest`` unchanged. ``speed=None``
     passes batches straight through.
     """
 
