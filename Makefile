@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench synth deploy clean
+.PHONY: demo test test-fast bench synth deploy clean
 
 $(BIN)/apexflow: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,9 @@ demo: $(BIN)/apexflow
 
 test: $(BIN)/apexflow
 	$(BIN)/python -m pytest -q
+
+test-fast: $(BIN)/apexflow
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
 bench: $(BIN)/apexflow
 	$(BIN)/python -m benchmarks

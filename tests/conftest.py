@@ -1,4 +1,9 @@
-"""Shared fixtures: a real PostgreSQL (``DATABASE_URL`` or embedded), a fresh database per test, moto."""
+"""Shared fixtures: a real PostgreSQL (``DATABASE_URL`` or embedded), a fresh database per test, moto.
+
+Markers: a test that needs a real part (PostgreSQL, moto, a fake OpenAI server, a subprocess, a browser or a
+broker) is marked ``integration``, found from the fixtures it uses or its module's ``pytestmark``; the rest are
+pure and, less the ``slow`` ones, run alone with ``make test-fast``. ``make test`` runs them all.
+"""
 from __future__ import annotations
 
 import itertools
@@ -14,6 +19,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CACHE = ROOT.parent / "shared" / "data" / "fastf1-http-cache"
 _counter = itertools.count()
+
+
+INTEGRATION_FIXTURES = {"pg_server", "s3", "fake_openai", "shared_cache"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,8 @@ import pytest
 
 from benchmarks import analyze_batches, api_latency, insight_tokens, samples_write, skab
 
+pytestmark = pytest.mark.integration
+
 
 def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_server, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", pg_server)

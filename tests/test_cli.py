@@ -12,6 +12,8 @@ import pytest
 from apexflow_local.cli import main
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def nothing_may_start(monkeypatch):

@@ -8,6 +8,8 @@ from moto import mock_aws
 
 from apexflow_aws import config
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def secret(monkeypatch):

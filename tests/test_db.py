@@ -12,6 +12,8 @@ from apexflow_local.cli import main
 from apexflow.contract import ContractError
 from apexflow.storage.db import DatabaseUnavailable, connect, transaction
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def silent_server():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from apexflow.contract import F1_CHANNELS, Channel
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.base import Context
 from apexflow.detect.field import Profile
+
+pytestmark = pytest.mark.slow
 
 CHANNELS = {c.name: c for c in (*F1_CHANNELS, Channel("Temp", "C", -50, 150))}
 NAMES = ("Speed", "RPM", "Throttle", "Brake", "Distance", "LapNumber", "nGear", "Temp")

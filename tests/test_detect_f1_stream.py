@@ -32,6 +32,7 @@ def test_detector_sets_by_profile_and_the_profile_of_f1_sources():
     assert {"incident", "frozen_sensor", "dropout"} <= set(DETECTORS)  # the demo's kinds stay
 
 
+@pytest.mark.slow
 def test_short_race_every_injected_kind_found_and_no_false_alarm():
     from benchmarks.detection_quality import evaluate, run_race
 

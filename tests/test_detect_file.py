@@ -65,6 +65,7 @@ def test_scores_every_row_and_flags_the_windows(tmp_path):
     assert (scores[quiet] < 0.5).mean() > 0.99  # clean stretches stay quiet
 
 
+@pytest.mark.slow
 def test_row_by_row_equals_blocks(tmp_path):
     stamps, x, _ = machine_series(n=1200, seed=3)
     src = tmp_path / "s.csv"

@@ -15,6 +15,8 @@ from apexflow_aws.dead_letter import S3DeadLetters
 from apexflow_local.esm import EventSourceMapping
 from apexflow_aws.mapping import ANALYZE
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def kinesis(monkeypatch):

@@ -24,6 +24,8 @@ from infra.migrations import migrations_fingerprint  # noqa: E402
 from infra.names import Settings  # noqa: E402
 from layers.build import FORBIDDEN_IN_CORE, PROVIDED_BY_RUNTIME, _name, requirements  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -443,7 +445,7 @@ def test_live_task_runs_the_ingest_image_on_fargate_started_by_a_race_weekend_sc
     props = task["Properties"]
     assert props["RequiresCompatibilities"] == ["FARGATE"] and props["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
     [container] = props["ContainerDefinitions"]
-    assert container["EntryPoint"] == ["python3", "/var/task/live.py"]
+    assert container["EntryPoint"] == ["python3", "/var/task/live_task.py"]
     env = {e["Name"] for e in container["Environment"]}
     assert {"RAW_BUCKET", "STREAM_NAME", "DATABASE_SECRET_ARN", "F1_TOKEN_SECRET_ARN", "OPENF1_SECRET_ARN",
             "INSIGHTS_STATE_MACHINE_ARN", "LIVE_SOURCE", "LIVE_LEAD_MINUTES"} <= env

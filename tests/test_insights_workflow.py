@@ -18,6 +18,8 @@ from apexflow_local import step_functions
 from apexflow_local.stack import local_stack
 from infra import names
 
+pytestmark = pytest.mark.integration
+
 KEY = "sk-test-workflow-secret-42"
 CONTACT = Detection("", "NOR", "contact", "critical", 0.9, 400.0, 401.0, "contact", "1", lap=5,
                     evidence={"cars": ["NOR", "PIA"], "seconds_lost": 7.4, "first_lap": False}).to_row()

@@ -309,6 +309,7 @@ def test_slow_puncture_lap_times_drift_up_into_a_stop(race):
         assert len(deltas) >= 2 and np.all(np.diff(deltas) > 0.2), deltas
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), laps=st.integers(6, 12))
 def test_any_seed_makes_a_complete_valid_race(seed, laps):
