@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from apexflow.contract import SCHEMA_VERSION, Channel, ContractError, check_id, partition_key
+from apexflow.contract import SCHEMA_VERSION, Channel, check_id, partition_key
+from apexflow.errors import ContractError
 
 MAGIC = b"AXFC"
 READABLE_VERSIONS = (1, SCHEMA_VERSION)  # 1: before chunks named their run

@@ -14,6 +14,9 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
+
+from apexflow.errors import ContractError
 
 SCHEMA_VERSION = 2  # of the chunk (``apexflow.chunk``) and the manifest; 2: chunks name their run
 
@@ -23,14 +26,9 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # session, entity and detect
 _ID = re.compile(ID_PATTERN)
 
 
-class ContractError(ValueError):
-    """Data that breaks the telemetry contract; the message says what and how to fix it, ``parameter`` which
-    field of a request is at fault (when one is)."""
-
-    def __init__(self, message: str, parameter: str | None = None):
-        super().__init__(message)
-        self.parameter = parameter
-
+# The one severity scale of detections: critical is what someone must look at now.
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
 # Detector profiles: which detector set a session's telemetry goes through (``apexflow.detect.detectors_for``).
 # ``motorsport``: car telemetry in the F1 channels below; ``generic``: any telemetry. Sessions of these

@@ -46,7 +46,8 @@ def connection():
     """This thread's database connection, reused across invocations of a warm container (rid of any
     transaction an earlier invocation left open), with ``apexflow.storage.db``'s timeouts; reopened when
     closed or when the login changed (the secret rotated). A refused login re-reads the secret once."""
-    from apexflow.storage.db import DatabaseUnavailable, connect
+    from apexflow.errors import DatabaseUnavailable
+    from apexflow.storage.db import connect
 
     dsn = database_dsn()
     conn = getattr(_local, "conn", None)

@@ -13,14 +13,14 @@ import json
 import os
 from pathlib import Path
 
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 from apexflow.pipeline.live import LiveIngest, follow
-from apexflow.sources.live import f1, feeds, openf1
 from apexflow.simulator.live_stream import read
+from apexflow.sources.live import f1, feeds, openf1
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
-from apexflow_aws.raw_store import LiveRawStore
 from apexflow_aws.insights_starter import start_when_complete
+from apexflow_aws.raw_store import LiveRawStore
 
 SOURCES = ("f1", "openf1")
 

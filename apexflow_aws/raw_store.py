@@ -23,14 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 from apexflow.contract import Session
+from apexflow.errors import RawDataMissing
 
 CHUNK_SUFFIX = ".axfc"  # one chunk (a live run)
 RUN_SUFFIX = ".axfr"  # an entity's chunks of one run, back to back
 SESSION_OBJECT = "session.json"
-
-
-class RawDataMissing(LookupError):
-    """The raw store has no current run of the session, or lacks a chunk its manifest names."""
 
 
 def session_prefix(session: Session) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from apexflow.contract import ContractError
+from apexflow.contract import SEVERITIES
+from apexflow.errors import ContractError
 
 
 def _demo(args) -> int:
@@ -38,7 +39,8 @@ def _migrate(args) -> int:
 def _report(args) -> int:
     from pathlib import Path
 
-    from apexflow.report import SessionNotFound, render
+    from apexflow.errors import SessionNotFound
+    from apexflow.report import render
     from apexflow.storage.db import connect
 
     conn = connect()
@@ -57,8 +59,8 @@ def _report(args) -> int:
 
 
 def _grafana(args) -> int:
-    from apexflow_local.grafana import grafana_instructions
     from apexflow.storage.db import database_url
+    from apexflow_local.grafana import grafana_instructions
 
     print(grafana_instructions(database_url()))
     return 0
@@ -105,8 +107,8 @@ def _ingest(args) -> int:
 
 
 def _reprocess(args) -> int:
+    from apexflow.errors import RawDataMissing
     from apexflow_local import ingest_cli, s3_dir
-    from apexflow_aws.raw_store import RawDataMissing
 
     try:
         r, where = ingest_cli.reprocess(args.session, aws=args.aws)
@@ -282,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
             show.add_argument("--driver", help="one driver (entity), e.g. VER")
         if name == "detections":
             show.add_argument("--kind", help="e.g. pit_stop, dropout, incident")
-            show.add_argument("--severity", choices=["info", "warning", "critical"])
+            show.add_argument("--severity", choices=SEVERITIES)
         if name == "laps":
             show.add_argument("--compound", help="e.g. SOFT")
         show.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -307,8 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     """Bad input exits 2, an unreachable or failing database 1, each with one line on stderr."""
     from psycopg2 import OperationalError
 
-    from apexflow.query.base import QueryError
-    from apexflow.storage.db import DatabaseUnavailable
+    from apexflow.errors import DatabaseUnavailable, QueryError
 
     args = parser().parse_args(argv)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 from apexflow.query import insight_runs, sessions
 from apexflow.storage.db import connect
 from apexflow_local import step_functions

@@ -2,9 +2,9 @@
 chunks of a replaced run are dropped, and counted."""
 import pytest
 
-from apexflow.pipeline.analyze import Batch
 from apexflow.chunk import encode
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
+from apexflow.pipeline.analyze import Batch
 from apexflow.pipeline.ingest import encode_session, register
 from apexflow.simulator import SyntheticRace
 from apexflow.storage.db import transaction

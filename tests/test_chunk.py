@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from apexflow import chunk as chunks
-from apexflow.contract import F1_CHANNELS, Channel, ContractError
+from apexflow.contract import F1_CHANNELS, Channel
+from apexflow.errors import ContractError
 
 CHANNELS = {c.name: c for c in F1_CHANNELS}
 UNITS = {c.name: c.unit for c in F1_CHANNELS}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from apexflow import chunk as chunks
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 from apexflow.pipeline.ingest import ingest
 from apexflow.sources import from_spec
 from apexflow.sources.csv_source import FileSource

@@ -8,9 +8,9 @@ import time
 import psycopg2
 import pytest
 
+from apexflow.errors import ContractError, DatabaseUnavailable
+from apexflow.storage.db import connect, transaction
 from apexflow_local.cli import main
-from apexflow.contract import ContractError
-from apexflow.storage.db import DatabaseUnavailable, connect, transaction
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,8 @@ import pytest
 
 from apexflow.chunk import Chunk
 from apexflow.contract import F1_CHANNELS
-from apexflow.detect import DETECTORS, GENERIC, detectors_for
+from apexflow.detect import DETECTORS, GENERIC, detectors_for, incident
 from apexflow.detect.base import Context
-from apexflow.detect import incident
 from apexflow.detect.field import MIN_SAMPLES, Profile
 from apexflow.detect.field import bins as field_bins
 
@@ -20,7 +19,8 @@ def test_detector_sets_by_profile_and_the_profile_of_f1_sources():
     assert detectors_for("generic") is GENERIC and detectors_for(None) is GENERIC
     from datetime import datetime, timezone
 
-    from apexflow.contract import ContractError, Session
+    from apexflow.contract import Session
+    from apexflow.errors import ContractError
 
     def session(source, **kw):
         return Session("s", source, datetime(2024, 1, 1, tzinfo=timezone.utc), (), (), **kw)

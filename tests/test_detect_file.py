@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from apexflow_local.cli import main
-from apexflow.contract import ContractError
 from apexflow.detect.generic import novelty
+from apexflow.errors import ContractError
 from apexflow.pipeline.detect_file import SeriesDetector, delimiter_of, detect_file, parse_time
+from apexflow_local.cli import main
 
 
 def write_series(path, stamps, values, time_col="timestamp", value_col="value", delimiter=",", bom=False):

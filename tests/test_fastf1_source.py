@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apexflow.contract import SCHEMA_VERSION, ContractError
+from apexflow.contract import SCHEMA_VERSION
+from apexflow.errors import ContractError
 from apexflow.pipeline.ingest import ingest
 from apexflow.sources import fastf1 as f1
 from apexflow.sources import from_spec

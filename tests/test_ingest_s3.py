@@ -68,7 +68,7 @@ def _manifest(s3):
 
 
 def test_samples_of_an_entity_the_session_does_not_declare_stop_ingest_before_anything_is_written(s3):
-    from apexflow.contract import ContractError
+    from apexflow.errors import ContractError
     from apexflow_aws.raw_store import S3RawStore
 
     class Stray(Source):
@@ -136,8 +136,8 @@ def test_session_without_telemetry_registers_laps_and_records_what_is_missing(lo
     from apexflow.storage import repository
     from apexflow.storage.db import connect, transaction
     from apexflow_aws.config import client
-    from apexflow_local.stack import BUCKET
     from apexflow_aws.raw_store import S3RawStore
+    from apexflow_local.stack import BUCKET
 
     conn = connect(local)
 

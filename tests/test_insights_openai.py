@@ -7,10 +7,10 @@ import pytest
 from conftest import register_race
 
 from apexflow.detect.base import Detection
+from apexflow.errors import ProviderTimeout, ProviderUnavailable
 from apexflow.insights import tasks
 from apexflow.insights.openai_provider import OpenAIProvider
 from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
-from apexflow.insights.provider import ProviderTimeout, ProviderUnavailable
 from apexflow.query import insight_runs
 
 KEY = "sk-test-0123456789abcdef"

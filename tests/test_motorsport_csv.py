@@ -9,10 +9,10 @@ import numpy as np
 import psycopg2
 import pytest
 
-from apexflow_local.cli import main
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 from apexflow.simulator import SyntheticRace, car_csv
 from apexflow.sources.csv_source import FileSource
+from apexflow_local.cli import main
 
 CARS = ("SAI", "PIA", "GAS", "RIC")  # clean cars of seed 4: 5 racing laps each, 20 laps
 
@@ -83,8 +83,8 @@ def test_auto_picks_the_car_set_for_car_columns_and_the_generic_set_otherwise(la
 
 
 def _detections(src: FileSource) -> list:
-    from apexflow.pipeline.analyze import detect
     from apexflow.chunk import split
+    from apexflow.pipeline.analyze import detect
 
     session = src.session()
     channels = session.channel_map()

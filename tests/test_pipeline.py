@@ -11,11 +11,11 @@ import pytest
 
 from apexflow_aws.config import client
 from apexflow_aws.dead_letter import S3DeadLetters
+from apexflow_aws.mapping import ANALYZE
+from apexflow_aws.raw_store import S3RawStore
 from apexflow_local.esm import EventSourceMapping, LambdaContext, kinesis_event
 from apexflow_local.handlers import load
 from apexflow_local.stack import BUCKET, FAILED_BUCKET, STREAM, local_stack
-from apexflow_aws.mapping import ANALYZE
-from apexflow_aws.raw_store import S3RawStore
 
 SPEC = {"source": "synthetic", "seed": 3, "laps": 2}
 
@@ -280,7 +280,7 @@ def test_a_changed_reingest_replaces_the_old_run_even_with_its_records_still_in_
 
 
 def test_unknown_source_is_a_clear_error(local):
-    from apexflow.contract import ContractError
+    from apexflow.errors import ContractError
 
     with pytest.raises(ContractError, match="unknown source 'nope'; known sources:"):
         ingest({"source": "nope"})

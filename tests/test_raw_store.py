@@ -7,9 +7,10 @@ from collections import Counter
 import pytest
 
 from apexflow.chunk import decode
+from apexflow.errors import RawDataMissing
 from apexflow.pipeline.ingest import ingest
 from apexflow.simulator import SyntheticRace
-from apexflow_aws.raw_store import LiveRawStore, RawDataMissing, S3RawStore
+from apexflow_aws.raw_store import LiveRawStore, S3RawStore
 
 
 class Sink:

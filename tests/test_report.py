@@ -9,12 +9,13 @@ import subprocess
 import psycopg2
 import pytest
 
-from apexflow_local.cli import main
-from apexflow.pipeline.ingest import register
+from apexflow.errors import SessionNotFound
 from apexflow.insights import tasks
 from apexflow.insights.offline import OfflineProvider
-from apexflow.report import SessionNotFound, render
+from apexflow.pipeline.ingest import register
+from apexflow.report import render
 from apexflow.storage.db import transaction
+from apexflow_local.cli import main
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 CHARTS = ("track", "laps", "positions", "detections")

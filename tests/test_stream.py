@@ -182,10 +182,10 @@ def test_partial_failures_on_moto_reach_the_database_exactly_once(local, db):
     from apexflow.storage import repository
     from apexflow.storage.db import transaction
     from apexflow_aws.config import client
+    from apexflow_aws.raw_store import S3RawStore
     from apexflow_local.esm import EventSourceMapping
     from apexflow_local.handlers import load
     from apexflow_local.stack import BUCKET, STREAM
-    from apexflow_aws.raw_store import S3RawStore
 
     flaky = FlakyKinesis(client("kinesis"))
 
@@ -283,7 +283,7 @@ def test_replay_as_fast_as_possible_never_sleeps():
 
 
 def test_replay_speed_must_be_positive():
-    from apexflow.contract import ContractError
+    from apexflow.errors import ContractError
     from apexflow.pipeline.replay import PacedStream
 
     for bad in (0, -1, float("nan"), float("inf")):

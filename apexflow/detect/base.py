@@ -4,9 +4,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
+from apexflow.contract import Severity
 from apexflow.detect.field import Profile, Timeline
-
-SEVERITIES = ("info", "warning", "critical")
 
 
 @dataclass
@@ -14,7 +13,7 @@ class Detection:
     session_id: str
     entity_id: str
     kind: str
-    severity: str
+    severity: Severity
     score: float
     t_start: float
     t_end: float

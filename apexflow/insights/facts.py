@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-from apexflow.detect.base import SEVERITIES
+from apexflow.contract import SEVERITIES
 
 NEUTRALISATIONS = ("safety_car", "virtual_safety_car", "red_flag")
 CAR_TROUBLE = ("incident", "power_loss")  # from car telemetry, where the session has it

@@ -9,10 +9,10 @@ from __future__ import annotations
 import openai
 import pydantic
 
+from apexflow.errors import ProviderRejected, ProviderThrottled, ProviderTimeout, ProviderUnavailable
 from apexflow.insights.pricing import DEFAULT_MODEL
 from apexflow.insights.prompt import MAX_OUTPUT_TOKENS, messages
-from apexflow.insights.provider import (Reply, ProviderRejected, ProviderThrottled, ProviderTimeout,
-                                        ProviderUnavailable)
+from apexflow.insights.provider import Reply
 from apexflow.insights.schema import SCHEMAS
 
 

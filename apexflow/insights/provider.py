@@ -25,24 +25,3 @@ class Provider(Protocol):
         """One record of ``scope`` from ``facts``; ``feedback`` says what was wrong with the previous answer."""
 
 
-class ProviderError(Exception):
-    """The provider could not answer. The transient kinds below are retried by the state machine."""
-
-
-class ProviderThrottled(ProviderError):
-    """Rate limited (HTTP 429) after the client's own retries."""
-
-
-class ProviderTimeout(ProviderError):
-    """No answer within the client's timeout."""
-
-
-class ProviderUnavailable(ProviderError):
-    """Server error (5xx) or no connection."""
-
-
-class ProviderRejected(ProviderError):
-    """The request was refused as it stands (bad key, bad request): retrying cannot help."""
-
-
-TRANSIENT = (ProviderThrottled, ProviderTimeout, ProviderUnavailable)

@@ -11,6 +11,7 @@ import hashlib
 import uuid
 from typing import Callable
 
+from apexflow.errors import SessionNotFound
 from apexflow.insights import writer
 from apexflow.insights.facts import build, for_scope, subjects
 from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
@@ -19,10 +20,6 @@ from apexflow.insights.provider import Provider
 from apexflow.query import insight_runs
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
-
-
-class SessionNotFound(LookupError):
-    pass
 
 
 def start(conn, session_id: str, provider: str, model: str, drivers: list[str] | None = None,

@@ -19,12 +19,11 @@ from functools import lru_cache
 import numpy as np
 
 from apexflow import chunk as chunks
-from apexflow.storage import samples
-from apexflow.contract import ContractError
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
 from apexflow.detect.field import Minutes, Profile, Timeline, minute
-from apexflow.storage import repository
+from apexflow.errors import ContractError
+from apexflow.storage import repository, samples
 from apexflow.storage.db import transaction
 
 

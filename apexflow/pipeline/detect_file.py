@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from apexflow.contract import ContractError
 from apexflow.detect.generic import gaps, novelty, out_of_range, stuck
+from apexflow.errors import ContractError
 
 DATA_QUALITY_CAP = 0.6  # a gap or a stuck value is a warning in the row score (its window says what it is)
 

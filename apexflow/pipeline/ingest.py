@@ -22,8 +22,9 @@ from typing import Callable, ContextManager, Iterable, Iterator, Protocol
 import numpy as np
 
 from apexflow import chunk as chunks
-from apexflow.contract import SCHEMA_VERSION, Channel, ContractError, Entity, Session, SessionFacts, check_id
+from apexflow.contract import SCHEMA_VERSION, Channel, Entity, Session, SessionFacts, check_id
 from apexflow.detect.f1.laps import detect_facts
+from apexflow.errors import ContractError
 from apexflow.storage import repository
 
 

@@ -15,7 +15,7 @@ import time
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from apexflow import chunk as chunks
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 
 T = TypeVar("T")
 

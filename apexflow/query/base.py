@@ -16,22 +16,10 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, create_model
 
+from apexflow.errors import QueryError
+
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 _COMPARISON = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(<=|>=|<|>|=)(.*)$", re.DOTALL)
-
-
-class QueryError(ValueError):
-    """A request the read side cannot answer; ``status`` is the HTTP status it means, ``parameter`` the culprit."""
-
-    status = 400
-
-    def __init__(self, parameter: str | None, message: str):
-        super().__init__(message)
-        self.parameter = parameter
-
-
-class NotFound(QueryError):
-    status = 404
 
 
 def rows(cur) -> list[dict]:

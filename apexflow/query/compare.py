@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from apexflow.query.base import QueryError, Select
+from apexflow.errors import QueryError
+from apexflow.query.base import Select
 from apexflow.query.laps import Stint, lap_range, stints
 from apexflow.query.sessions import driver as require_driver
 

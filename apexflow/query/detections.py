@@ -1,14 +1,13 @@
 """Detections: what the detectors found, filterable by kind, severity, driver, lap and time."""
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel
 
-from apexflow.query.base import QueryError, Select, page_model
+from apexflow.contract import Severity
+from apexflow.errors import QueryError
+from apexflow.query.base import Select, page_model
 from apexflow.query.laps import lap_range
 
-Severity = Literal["info", "warning", "critical"]
 FIELDS = ("score", "t_start", "t_end", "lap", "distance")
 
 

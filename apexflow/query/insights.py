@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from apexflow.query.base import NotFound, Select, page_model
+from apexflow.errors import NotFound
+from apexflow.query.base import Select, page_model
 
 
 class Insight(BaseModel):

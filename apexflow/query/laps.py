@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from apexflow.query.base import QueryError, Select, page_model
+from apexflow.errors import QueryError
+from apexflow.query.base import Select, page_model
 
 GREEN = "1"  # FastF1's track status of a lap run entirely under green
 

@@ -5,7 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from apexflow.query.base import NotFound, Select, page_model, rows
+from apexflow.errors import NotFound
+from apexflow.query.base import Select, page_model, rows
 from apexflow.storage.migrate import available
 
 COMPARABLE = ("year",)

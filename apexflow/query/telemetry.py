@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from apexflow.chunk import Chunk, chunk_key
-from apexflow.query.base import NotFound, QueryError
+from apexflow.errors import NotFound, QueryError
 from apexflow.query.sessions import driver as require_driver
 
 DEFAULT_POINTS, MAX_POINTS = 1000, 10_000

@@ -11,6 +11,7 @@ from html import escape
 import plotly.io
 from plotly.offline import get_plotlyjs
 
+from apexflow.errors import SessionNotFound
 from apexflow.report import data, figures
 
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -27,10 +28,6 @@ h1 { margin: 18px 0 4px; } h2 { margin-top: 28px; } .facts { color: #555; margin
 .insight h3 { margin: 0 0 4px; font-size: 14px; white-space: normal; }
 footer { color: #888; font-size: 12px; margin-top: 30px; }
 """
-
-
-class SessionNotFound(LookupError):
-    """No session with that id is registered."""
 
 
 def render(cur, session_id: str) -> str:

@@ -1,7 +1,7 @@
 """Sources turn something outside into the telemetry contract (see ``apexflow.pipeline.ingest.Source``)."""
 from __future__ import annotations
 
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 
 
 def from_spec(spec: dict):

@@ -38,7 +38,8 @@ from typing import Iterator
 
 import numpy as np
 
-from apexflow.contract import PROFILES, Channel, ContractError, Entity, Session, SessionFacts, check_id
+from apexflow.contract import PROFILES, Channel, Entity, Session, SessionFacts, check_id
+from apexflow.errors import ContractError
 from apexflow.sources import motorsport
 
 MAX_ERRORS = 20

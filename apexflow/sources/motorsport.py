@@ -26,7 +26,8 @@ import re
 
 import numpy as np
 
-from apexflow.contract import DISCRETE_UNITS, F1_CHANNELS, ContractError
+from apexflow.contract import DISCRETE_UNITS, F1_CHANNELS
+from apexflow.errors import ContractError
 
 CHANNELS = {c.name: c for c in F1_CHANNELS}
 ALIASES = {

@@ -16,14 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError, DatabaseUnavailable
 
 DEFAULT_DATA_DIR = Path(".apexflow") / "pgdata"
 TIMEOUTS = {"APEXFLOW_DB_CONNECT_TIMEOUT": 10.0, "APEXFLOW_DB_STATEMENT_TIMEOUT": 60.0}
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database could not be reached in time; the message says where and what to check."""
 
 
 def timeout(name: str) -> float:

@@ -13,11 +13,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from apexflow.query.base import QueryError
+from apexflow.errors import QueryError, RawDataMissing
 from apexflow_aws import invoke
 from apexflow_aws.api import IAM_PREFIX, findings, sessions, telemetry, timing
 from apexflow_aws.api.common import problem
-from apexflow_aws.raw_store import RawDataMissing
 
 TITLE, VERSION = "ApexFlow API", "1.0.0"
 

@@ -9,11 +9,22 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from apexflow.errors import QueryError
 from apexflow.query import sessions
-from apexflow.query.base import QueryError
 from apexflow_aws import invoke
-from apexflow_aws.api.common import (PAGE, PRINTABLE, Cursor, Format, Limit, SessionId, Text, listing, problem, reading,
-                                     responses)
+from apexflow_aws.api.common import (
+    PAGE,
+    PRINTABLE,
+    Cursor,
+    Format,
+    Limit,
+    SessionId,
+    Text,
+    listing,
+    problem,
+    reading,
+    responses,
+)
 
 router = Router()
 

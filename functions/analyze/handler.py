@@ -16,8 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
+from apexflow.errors import ContractError
 from apexflow.pipeline.analyze import Batch
-from apexflow.contract import ContractError
 from apexflow_aws.config import connection
 from apexflow_aws.insights_starter import start_when_complete
 

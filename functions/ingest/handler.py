@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 from apexflow.pipeline.ingest import ingest, reprocess
 from apexflow.pipeline.ingest import register as register_session
 from apexflow.pipeline.replay import PacedStream
@@ -26,9 +26,9 @@ from apexflow.sources import from_spec
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
+from apexflow_aws.insights_starter import start_when_complete
 from apexflow_aws.raw_store import S3RawStore
 from apexflow_aws.stream import KinesisStream
-from apexflow_aws.insights_starter import start_when_complete
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 

@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 
 _configured: tuple | None = None
 

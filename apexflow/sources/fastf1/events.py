@@ -9,7 +9,7 @@ import re
 import unicodedata
 from datetime import timezone
 
-from apexflow.contract import ContractError
+from apexflow.errors import ContractError
 from apexflow.sources.fastf1.cache import configure_cache
 from apexflow.sources.fastf1.convert import isna
 

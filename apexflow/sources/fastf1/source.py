@@ -8,7 +8,8 @@ from typing import Iterator
 
 import numpy as np
 
-from apexflow.contract import F1_CHANNELS, ContractError, Entity, Session, SessionFacts
+from apexflow.contract import F1_CHANNELS, Entity, Session, SessionFacts
+from apexflow.errors import ContractError
 from apexflow.sources.fastf1.cache import configure_cache
 from apexflow.sources.fastf1.car_data import CAR_CHANNELS, POS_CHANNELS, car_samples
 from apexflow.sources.fastf1.convert import isna, py, rows_of
