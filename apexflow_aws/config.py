@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from functools import lru_cache
 from urllib.parse import quote
+
+from apexflow.settings import settings
 
 SECRET_MAX_AGE = 300  # seconds a container trusts a database secret it read: a rotation reaches it this fast
 
@@ -26,15 +27,16 @@ def client(service: str):
 def database_dsn(refresh: bool = False) -> str:
     """``DATABASE_URL`` if set, else built from the Secrets Manager secret of the RDS Proxy login
     (re-read every ``SECRET_MAX_AGE`` seconds, or now with ``refresh``)."""
-    return os.environ.get("DATABASE_URL") or _secret_dsn(os.environ["DATABASE_SECRET_ARN"], refresh)
+    given = settings()
+    return given.database_url or _secret_dsn(given.need("database_secret_arn"), refresh)
 
 
 def _secret_dsn(secret_arn: str, refresh: bool) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(secret_arn, transform="json", max_age=SECRET_MAX_AGE, force_fetch=refresh)
-    host = os.environ.get("DATABASE_HOST") or secret["host"]
-    name = os.environ.get("DATABASE_NAME") or secret.get("dbname", "apexflow")
+    host = settings().database_host or secret["host"]
+    name = settings().database_name or secret.get("dbname", "apexflow")
     user, password, host = (quote(x, safe="") for x in (secret["username"], secret["password"], host))
     return f"postgresql://{user}:{password}@{host}:{secret.get('port', 5432)}/{name}?sslmode=require"
 
@@ -59,7 +61,7 @@ def connection():
     try:
         conn = connect(dsn)
     except DatabaseUnavailable:
-        if "DATABASE_URL" in os.environ:
+        if settings().database_url:
             raise
         dsn = database_dsn(refresh=True)
         conn = connect(dsn)

@@ -3,11 +3,11 @@ run uses."""
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 
 from apexflow.insights.offline import OfflineProvider
 from apexflow.insights.pricing import DEFAULT_MODEL
+from apexflow.settings import settings
 
 PROVIDERS = ("openai", "offline")
 
@@ -18,7 +18,7 @@ def openai_key() -> str | None:
     none is configured. Read once per container; never logged, never passed on."""
     from apexflow_aws.config import client
 
-    arn = os.environ.get("OPENAI_SECRET_ARN")
+    arn = settings().openai_secret_arn
     if not arn:
         return None
     value = client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].strip()
@@ -30,7 +30,7 @@ def openai_key() -> str | None:
 def model(provider_name: str) -> str:
     if provider_name == "offline":
         return OfflineProvider.model
-    return os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
+    return settings().openai_model or DEFAULT_MODEL
 
 
 def choose(requested: str | None) -> str:
@@ -50,9 +50,9 @@ def provider(name: str, model_name: str):
         return OfflineProvider()
     from apexflow.insights.openai_provider import OpenAIProvider
 
-    return OpenAIProvider(openai_key(), model=model_name, base_url=os.environ.get("OPENAI_BASE_URL") or None,
-                          timeout_s=float(os.environ.get("OPENAI_TIMEOUT_SECONDS", "30")),
-                          max_retries=int(os.environ.get("OPENAI_MAX_RETRIES", "2")))
+    given = settings()
+    return OpenAIProvider(openai_key(), model=model_name, base_url=given.openai_base_url,
+                          timeout_s=given.openai_timeout_seconds, max_retries=given.openai_max_retries)
 
 
 def reset() -> None:

@@ -11,10 +11,10 @@ before that, runs are on demand and their facts say ``analysis_complete: false``
 from __future__ import annotations
 
 import json
-import os
 import re
 
 from apexflow.query import insight_runs
+from apexflow.settings import settings
 
 
 def execution_name(session_id: str, tag: str) -> str:
@@ -37,7 +37,7 @@ def start_execution(sfn, state_machine_arn: str, session_id: str, tag: str, prov
 def start_when_complete(conn, session_ids) -> list[str]:
     """Start the workflow for those of ``session_ids`` whose analysis is complete (where the function knows the
     state machine: ``INSIGHTS_STATE_MACHINE_ARN``); the executions."""
-    arn = os.environ.get("INSIGHTS_STATE_MACHINE_ARN")
+    arn = settings().insights_state_machine_arn
     if not arn or not session_ids:
         return []
     try:

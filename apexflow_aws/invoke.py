@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from apexflow.settings import settings
 from apexflow_aws.config import client
 
 IngestRunner = Callable[[dict, bool], "dict | Future | None"]
@@ -34,7 +34,7 @@ def ingest(payload: dict, wait: bool) -> dict | None:
     if _ingest_runner is not None:
         result = _ingest_runner(payload, wait)
         return result if wait else None
-    name = os.environ.get("INGEST_FUNCTION_NAME")
+    name = settings().ingest_function_name
     if not name:
         raise Unavailable("ingestion is not available: INGEST_FUNCTION_NAME is not set")
     response = client("lambda").invoke(FunctionName=name, InvocationType="RequestResponse" if wait else "Event",
@@ -47,7 +47,7 @@ def ingest(payload: dict, wait: bool) -> dict | None:
 def start_insights(session_id: str, run_id: str, entities: list[str], key: str = "") -> dict:
     """Start the insights workflow for one run of a session; the same (session, run, key) is one execution,
     so a repeated request returns the execution it started. A new ``key`` runs the workflow again."""
-    machine = os.environ.get("INSIGHTS_STATE_MACHINE_ARN")
+    machine = settings().insights_state_machine_arn
     if not machine:
         raise Unavailable("the insights workflow is not available here: INSIGHTS_STATE_MACHINE_ARN is not set "
                           "(local mode has no Step Functions stand-in yet)")

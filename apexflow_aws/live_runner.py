@@ -10,11 +10,11 @@ of a broker without TLS or login). Credentials come from Secrets Manager: the F1
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from apexflow.errors import ContractError
 from apexflow.pipeline.live import LiveIngest, follow
+from apexflow.settings import settings
 from apexflow.simulator.live_stream import read
 from apexflow.sources.live import f1, feeds, openf1
 from apexflow.storage.db import transaction
@@ -25,9 +25,8 @@ from apexflow_aws.raw_store import LiveRawStore
 SOURCES = ("f1", "openf1")
 
 
-def secret(env: str) -> str | None:
-    """The secret string named by the ARN in ``env``; None when unset or empty."""
-    arn = os.environ.get(env)
+def secret(arn: str | None) -> str | None:
+    """The secret string the ARN names; None when no ARN is set or the secret is empty."""
     if not arn:
         return None
     return client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or None
@@ -43,7 +42,7 @@ def feed_for(spec: dict):
     if source == "openf1" and session != "current" and not session.isdigit():
         raise ContractError(f"--session takes 'current' or an OpenF1 session key, got {session!r}")
     if source == "f1":
-        token = None if spec.get("replay") else secret("F1_TOKEN_SECRET_ARN")
+        token = None if spec.get("replay") else secret(settings().f1_token_secret_arn)
         adapter = f1.F1LiveTiming(token=bool(token or spec.get("replay")))
     else:
         adapter = openf1.OpenF1(None if session == "current" else int(session))
@@ -58,7 +57,7 @@ def feed_for(spec: dict):
                               client_id=spec.get("client_id", "apexflow-live")), adapter
     if source == "f1":
         return feeds.SignalRFeed(token), adapter
-    creds = json.loads(secret("OPENF1_SECRET_ARN") or "{}")
+    creds = json.loads(secret(settings().openf1_secret_arn) or "{}")
     if not creds.get("username") or not creds.get("password"):
         raise ContractError("OpenF1's real-time data needs a paid account: store {\"username\", \"password\"} "
                             "in the secret named by OPENF1_SECRET_ARN")
@@ -74,7 +73,7 @@ def feed_for(spec: dict):
 def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = None) -> dict:
     """Follow one session until it ends; the closing summary (session, counts, where the run is)."""
     feed, adapter = feed_for(spec)
-    stage = LiveIngest(LiveRawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
+    stage = LiveIngest(LiveRawStore(client("s3"), settings().need("raw_bucket")), stream,
                        lambda: transaction(connection()), latency=float(spec.get("latency", 1.0)),
                        on_close=lambda session_id: start_when_complete(connection(), [session_id]))
     summary = follow(feed, lambda m: adapter.handle(*m), stage, idle=idle if idle is not None else spec.get("idle"),

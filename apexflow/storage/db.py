@@ -16,24 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from apexflow.errors import ContractError, DatabaseUnavailable
+from apexflow.errors import DatabaseUnavailable
+from apexflow.settings import settings
 
 DEFAULT_DATA_DIR = Path(".apexflow") / "pgdata"
-TIMEOUTS = {"APEXFLOW_DB_CONNECT_TIMEOUT": 10.0, "APEXFLOW_DB_STATEMENT_TIMEOUT": 60.0}
-
-
-def timeout(name: str) -> float:
-    """Seconds from the environment variable ``name`` (see ``TIMEOUTS``), checked."""
-    raw = os.environ.get(name, "")
-    try:
-        value = float(raw) if raw.strip() else TIMEOUTS[name]
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 86_400:
-        raise ContractError(f"{name}={raw!r} must be a number of seconds between 0 and 86400")
-    return value
-
-
 def redact(dsn: str) -> str:
     """The DSN without its password, fit for messages and logs."""
     parts = urlsplit(dsn)
@@ -44,10 +30,10 @@ def redact(dsn: str) -> str:
 
 def database_url(data_dir: str | os.PathLike | None = None) -> str:
     """The DSN to use: ``DATABASE_URL``, or the embedded server's (started on first use)."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    return embedded_server(data_dir or os.environ.get("APEXFLOW_PGDATA") or DEFAULT_DATA_DIR).get_uri()
+    given = settings()
+    if given.database_url:
+        return given.database_url
+    return embedded_server(data_dir or given.pgdata or DEFAULT_DATA_DIR).get_uri()
 
 
 def embedded_server(data_dir: str | os.PathLike):
@@ -69,7 +55,7 @@ def embedded_server(data_dir: str | os.PathLike):
 def connect(dsn: str | None = None):
     """A connection with bounded waits, or ``DatabaseUnavailable`` saying where and why not."""
     dsn = dsn or database_url()
-    seconds = timeout("APEXFLOW_DB_CONNECT_TIMEOUT")
+    seconds = settings().db_connect_timeout
     try:
         return psycopg2.connect(dsn, connect_timeout=max(2, round(seconds)), keepalives=1, keepalives_idle=30,
                                 keepalives_interval=10, keepalives_count=3, tcp_user_timeout=30_000)
@@ -85,7 +71,7 @@ def transaction(conn):
     any error."""
     try:
         with conn.cursor() as cur:
-            cur.execute("SET LOCAL statement_timeout = %s", (round(timeout("APEXFLOW_DB_STATEMENT_TIMEOUT") * 1000),))
+            cur.execute("SET LOCAL statement_timeout = %s", (round(settings().db_statement_timeout * 1000),))
             yield cur
         conn.commit()
     except BaseException:

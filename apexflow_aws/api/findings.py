@@ -12,8 +12,23 @@ from pydantic import BaseModel
 from apexflow.query import detections, insights, sessions
 from apexflow.query.detections import Severity
 from apexflow_aws import invoke
-from apexflow_aws.api.common import (PAGE, PRINTABLE, Cursor, Driver, DriverPath, Format, Lap, Limit, Seconds,
-                                     SessionId, Text, comparable, reading, responses, session_page)
+from apexflow_aws.api.common import (
+    PAGE,
+    PRINTABLE,
+    Cursor,
+    Driver,
+    DriverPath,
+    Format,
+    Lap,
+    Limit,
+    Seconds,
+    SessionId,
+    Text,
+    comparable,
+    reading,
+    responses,
+    session_page,
+)
 
 router = Router()
 Provider = Annotated[str | None, Query(min_length=1, max_length=40, pattern=PRINTABLE,

@@ -1,7 +1,6 @@
 """Route: one driver's telemetry, read from the raw chunks in S3 and thinned to a point budget."""
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -9,8 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from apexflow.chunk import decode
 from apexflow.query import telemetry
-from apexflow_aws.api.common import (Channels, Format, Lap, OneDriver, Seconds, SessionId, listing, reading,
-                                     responses)
+from apexflow.settings import settings
+from apexflow_aws.api.common import Channels, Format, Lap, OneDriver, Seconds, SessionId, listing, reading, responses
 from apexflow_aws.config import client
 from apexflow_aws.raw_store import S3RawStore
 
@@ -28,6 +27,6 @@ def get_telemetry(session_id: SessionId, driver: OneDriver,
     with reading() as cur:
         plan = telemetry.plan(cur, session_id, driver, lap=lap, t_from=t_from, t_to=t_to,
                               channels=channels.split(",") if channels else None)
-    blobs = S3RawStore(client("s3"), os.environ["RAW_BUCKET"]).read_chunks(plan.source, session_id, plan.keys)
+    blobs = S3RawStore(client("s3"), settings().need("raw_bucket")).read_chunks(plan.source, session_id, plan.keys)
     found = telemetry.Telemetry(**telemetry.samples(plan, [decode(b) for b in blobs], points))
     return listing(found, "t", format, telemetry.rows(found.model_dump()))

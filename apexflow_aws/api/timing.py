@@ -8,8 +8,22 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from apexflow.query import compare, laps, timing
 from apexflow.query.sessions import require
-from apexflow_aws.api.common import (PAGE, Cursor, Driver, Drivers, Format, Lap, Limit, SessionId, Text, comparable,
-                                     listing, reading, responses, session_page)
+from apexflow_aws.api.common import (
+    PAGE,
+    Cursor,
+    Driver,
+    Drivers,
+    Format,
+    Lap,
+    Limit,
+    SessionId,
+    Text,
+    comparable,
+    listing,
+    reading,
+    responses,
+    session_page,
+)
 
 router = Router()
 Stint = Annotated[int | None, Query(ge=0, le=100)]

@@ -12,7 +12,6 @@ Scheduled (EventBridge Scheduler): ``{"source": "schedule", "hours": 6}`` ingest
 of FastF1's event schedule that ended in the last ``hours`` and is not registered yet, so
 running it twice ingests nothing twice. ``now`` (ISO) may be given to backfill a past window.
 """
-import os
 from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -22,6 +21,7 @@ from apexflow.errors import ContractError
 from apexflow.pipeline.ingest import ingest, reprocess
 from apexflow.pipeline.ingest import register as register_session
 from apexflow.pipeline.replay import PacedStream
+from apexflow.settings import settings
 from apexflow.sources import from_spec
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
@@ -39,10 +39,10 @@ def register(session, facts, run_id):
 
 
 def ingest_one(spec: dict, progress=None) -> dict:
-    stream = KinesisStream(client("kinesis"), os.environ["STREAM_NAME"])
+    stream = KinesisStream(client("kinesis"), settings().need("stream_name"))
     if spec.get("speed") is not None:
         stream = PacedStream(stream, float(spec["speed"]))
-    raw = S3RawStore(client("s3"), os.environ["RAW_BUCKET"])
+    raw = S3RawStore(client("s3"), settings().need("raw_bucket"))
     result = ingest(from_spec(spec), raw, stream,
                     register, chunk_seconds=float(spec.get("chunk_seconds", 10.0)), progress=progress)
     start_when_complete(connection(), [result.session.session_id])  # no car data: complete at registration
@@ -60,8 +60,8 @@ def ingest_one(spec: dict, progress=None) -> dict:
 
 def reprocess_one(event: dict, progress=None) -> dict:
     sid = event.get("session_id")
-    result = reprocess(S3RawStore(client("s3"), os.environ["RAW_BUCKET"]),
-                       KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]),
+    result = reprocess(S3RawStore(client("s3"), settings().need("raw_bucket")),
+                       KinesisStream(client("kinesis"), settings().need("stream_name")),
                        lambda: transaction(connection()), sid, progress=progress)
     start_when_complete(connection(), [sid])  # no car data: complete at registration
     logger.info("reprocessed", session_id=sid, run_id=result.run_id, chunks=result.chunks)

@@ -4,13 +4,13 @@ Started by the race-weekend schedule: it follows the session that starts within 
 running (FastF1's schedule), from ``LIVE_SOURCE`` (``f1`` or ``openf1``), unless another task holds that
 session's lock; then it exits. See ``apexflow_aws.live_runner`` for the rest of its environment.
 """
-import os
 import sys
 from datetime import datetime, timedelta, timezone
 
 from aws_lambda_powertools import Logger
 
 from apexflow.pipeline.schedule import live_session, years_to_check
+from apexflow.settings import settings
 from apexflow.sources.fastf1 import schedule
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
@@ -24,7 +24,7 @@ IDLE_S = 1800.0  # the stream silent this long: the session is over (or the sour
 
 def main() -> int:
     now = datetime.now(timezone.utc)
-    lead = timedelta(minutes=float(os.environ.get("LIVE_LEAD_MINUTES", "15")))
+    lead = timedelta(minutes=settings().live_lead_minutes)
     due = live_session([row for year in years_to_check(now, 1) for row in schedule(year)], now, lead)
     if due is None:
         logger.info("no session starts or runs now", lead_minutes=lead.total_seconds() / 60)
@@ -33,9 +33,9 @@ def main() -> int:
         if not repository.try_lock(cur, f"live:{due.session_id}"):
             logger.info("another task follows this session", session_id=due.session_id)
             return 0
-    spec = {"source": os.environ.get("LIVE_SOURCE", "f1"), "session": "current", "idle": IDLE_S}
+    spec = {"source": settings().live_source, "session": "current", "idle": IDLE_S}
     logger.info("following", session_id=due.session_id, source=spec["source"])
-    summary = live_runner.run(spec, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]))
+    summary = live_runner.run(spec, KinesisStream(client("kinesis"), settings().need("stream_name")))
     logger.info("closed", **summary)
     return 0
 

@@ -5,12 +5,12 @@ Events: ``{"task": "start", "request": {"session_id", "provider", "drivers"}}``,
 ``{"task": "release", "detection_id"}``, ``{"task": "finish", "run_id", "drivers", "critical"}``. Provider
 errors keep their class names (``ProviderThrottled``, ...), which the state machine's retries match.
 """
-import os
 
 from aws_lambda_powertools import Logger, Tracer
 
 from apexflow.insights import tasks
 from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
+from apexflow.settings import settings
 from apexflow_aws import insights
 from apexflow_aws.config import connection
 
@@ -21,7 +21,7 @@ def _start(conn, event):
     request = event["request"]
     name = insights.choose(request.get("provider"))
     return tasks.start(conn, request["session_id"], name, insights.model(name), request.get("drivers") or None,
-                          int(os.environ.get("INSIGHTS_TOKEN_BUDGET", DEFAULT_TOKEN_BUDGET)))
+                          settings().insights_token_budget or DEFAULT_TOKEN_BUDGET)
 
 
 def _summarize(conn, event):

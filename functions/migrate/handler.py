@@ -5,18 +5,18 @@ may only read the reporting schema (``apexflow.storage.logins``). Both take thei
 their Secrets Manager secrets, so re-running after a rotation is harmless.
 """
 import json
-import os
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from apexflow.settings import settings
 from apexflow.storage.logins import ensure_login
 from apexflow.storage.migrate import migrate
 from apexflow_aws.config import client, connection, database_dsn
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
-LOGINS = {"APP_SECRET_ARN": "app", "READONLY_SECRET_ARN": "readonly"}  # secret -> apexflow.storage.logins kind
+LOGINS = {"app_secret_arn": "app", "readonly_secret_arn": "readonly"}  # setting -> apexflow.storage.logins kind
 
 
 def _secret(arn: str) -> dict:
@@ -32,9 +32,10 @@ def handler(event, context):
     applied = migrate(database_dsn())
     conn = connection()
     with conn, conn.cursor() as cur:
-        for variable, kind in LOGINS.items():
-            login = _secret(os.environ[variable])
-            ensure_login(cur, os.environ["DATABASE_NAME"], login["username"], login["password"], kind)
+        given = settings()
+        for setting, kind in LOGINS.items():
+            login = _secret(given.need(setting))
+            ensure_login(cur, given.need("database_name"), login["username"], login["password"], kind)
     metrics.add_metric("MigrationsApplied", MetricUnit.Count, len(applied))
     logger.info("migrated", applied=applied)
     return {"PhysicalResourceId": "apexflow-migrations", "Data": {"Applied": ",".join(applied)}}

@@ -11,12 +11,13 @@ import tempfile
 from pathlib import Path
 
 from apexflow.errors import ContractError
+from apexflow.settings import settings
 
 _configured: tuple | None = None
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("FASTF1_CACHE") or Path(tempfile.gettempdir()) / "fastf1")
+    return settings().fastf1_cache or Path(tempfile.gettempdir()) / "fastf1"
 
 
 def configure_cache(cache_dir: str | os.PathLike | None = None,
@@ -33,7 +34,7 @@ def configure_cache(cache_dir: str | os.PathLike | None = None,
 
     path = Path(cache_dir) if cache_dir else default_cache_dir()
     path.mkdir(parents=True, exist_ok=True)
-    http_cache = http_cache or os.environ.get("FASTF1_HTTP_CACHE") or None
+    http_cache = http_cache or settings().fastf1_http_cache
     key = (str(path.resolve()), str(http_cache) if http_cache else None)
     if key == _configured:
         return path
