@@ -136,16 +136,12 @@ def _live(args) -> int:
 
 
 def _detect(args) -> int:
-    import json
-
     from apexflow.detect_file import detect_file, report
 
     result = detect_file(args.file, args.time_col, args.value_col, out=args.out, block=args.block,
-                         vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort)
+                         vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort,
+                         windows=args.windows)
     print(report(result, args.out))
-    if args.windows:
-        with open(args.windows, "w") as fh:
-            json.dump(result["windows"], fh, indent=1, default=str)
     return 0
 
 
@@ -200,7 +196,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--laps", type=int, default=6, help="race length in laps (default 6; a full race is 57)")
     demo.set_defaults(func=_demo)
     det = sub.add_parser("detect", help="run the generic streaming detectors on a time-series CSV file")
-    det.add_argument("file", help="CSV file with a header row")
+    det.add_argument("file", help="CSV file with a header row (gzip read as is; - for standard input)")
     det.add_argument("--time-col", required=True, help="timestamp column (ISO-8601, 'YYYY-MM-DD HH:MM:SS' or seconds)")
     det.add_argument("--value-col", required=True,
                      help="numeric value column, several as a,b,c (scored jointly), or 'all' (every other column)")
