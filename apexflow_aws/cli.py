@@ -166,7 +166,9 @@ def _show(args) -> int:
             if args.command == "sessions":
                 found = sessions.sessions(year=args.year, event=args.event).all(cur)
                 columns = ["session_id", "source", "year", "event", "session_name", "start_time", "drivers",
-                           "detections"]
+                           "detections", "status"]
+                if args.format == "table":
+                    found = [{**r, "status": sessions.status_text(r)} for r in found]
             else:
                 sessions.require(cur, args.session)
                 if args.command == "laps":

@@ -106,6 +106,9 @@ def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_en
     fallback = insights[("session", None)]
     assert (fallback["status"], fallback["provider"]) == ("fallback", "offline")
     assert fallback["note"].startswith("ProviderUnavailable") and "Winner: " in fallback["content"]
+    # the note (which the API returns) is one line: no stack trace, no file of the server
+    assert "\n" not in fallback["note"] and "stackTrace" not in fallback["note"] and ".py" not in fallback["note"]
+    assert "File " not in fallback["note"] and "/apexflow/" not in fallback["note"]
     failed = [e for e in done["events"] if e["type"] == "TaskFailed"
               and "ProviderUnavailable" in e["taskFailedEventDetails"]["error"]]
     assert len(failed) == 4  # the first try and three retries, with backoff and jitter
@@ -168,3 +171,55 @@ def test_an_alert_that_could_not_be_published_is_released_and_sent_by_the_next_r
     assert client("sns").create_topic(Name=workflow.TOPIC)["TopicArn"] == topic
     second = workflow.run(arn, session_id)
     assert second["status"] == "SUCCEEDED" and CONTACT["detection_id"] in alerts(topic)
+
+
+def test_a_fallback_note_is_one_line_without_the_trace_or_server_paths():
+    cause = json.dumps({"errorType": "ProviderUnavailable", "errorMessage": "OpenAI answered 500 for "
+                        "https://api.openai.com/v1/chat/completions\nwhile /var/task/apexflow/insights/x.py ran",
+                        "stackTrace": ['  File "/var/task/apexflow/insights/openai_provider.py", line 40, in write\n']})
+    from apexflow.insights.workflow import reason
+
+    note = reason({"Error": "ProviderUnavailable", "Cause": cause})
+    assert note == "ProviderUnavailable: OpenAI answered 500 for https://api.openai.com/v1/chat/completions"
+    trace = 'Traceback (most recent call last):\n  File "/opt/app/a.py", line 1\nKeyError: /srv/app/data/x.json'
+    assert reason({"Error": "States.TaskFailed", "Cause": trace}) == "States.TaskFailed: KeyError: <path>"
+
+
+def test_a_session_whose_ingestion_stopped_midway_is_listed_and_summarised_as_incomplete(dsn, capsys):
+    """Killed midway: some chunks analyzed, not all. ``apexflow sessions`` says so, and the insights do too."""
+    from dataclasses import replace
+
+    from apexflow.query import sessions
+    from apexflow_aws.cli import main
+    from apexflow_aws.mapping import ANALYZE
+    from apexflow_aws.dead_letter import S3DeadLetters
+    from apexflow_aws.local.esm import EventSourceMapping
+    from apexflow_aws.local.handlers import load
+    from apexflow_aws.local.ingest_cli import invoke_ingest
+    from apexflow_aws.local.stack import FAILED_BUCKET, STREAM
+
+    with local_stack(dsn=dsn):
+        result = invoke_ingest({"source": "synthetic", "seed": 5, "laps": 2})
+        esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
+                                 replace(ANALYZE, batch_size=4), on_failure=S3DeadLetters(client("s3"), FAILED_BUCKET))
+        esm.poll()  # one round of small batches, then the process "dies"
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            (row,) = sessions.sessions().equal("session_id", result["session_id"]).all(cur)
+        assert row["status"] == "incomplete" and 0 < row["chunks_analyzed"] < row["chunks_expected"]
+        assert row["chunks_expected"] == result["chunks"]
+        capsys.readouterr()
+        assert main(["sessions"]) == 0
+        told = f"incomplete ({row['chunks_analyzed']} of {result['chunks']} chunks analyzed)"
+        assert told in capsys.readouterr().out
+        done = workflow.run(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"])
+        assert done["status"] == "SUCCEEDED"
+        insights = stored(dsn, done["output"]["run_id"])
+        assert insights and {i["status"] for i in insights} == {"incomplete"}
+        (summary,) = [i for i in insights if i["scope"] == "session"]
+        assert summary["content"].startswith(f"Analysis is incomplete: {row['chunks_analyzed']} of "
+                                             f"{result['chunks']} chunks analyzed")
+        assert done["output"]["statuses"] == {"incomplete": len(insights)}
+        esm.drain()  # the rest analyzed: the session reads as analyzed
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            (row,) = sessions.sessions().equal("session_id", result["session_id"]).all(cur)
+        assert (row["status"], row["chunks_analyzed"]) == ("analyzed", result["chunks"])

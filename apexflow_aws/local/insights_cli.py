@@ -10,7 +10,8 @@ from apexflow.query import insight_runs, sessions
 from apexflow.storage.db import connect
 from apexflow_aws.local import workflow
 
-FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]"}
+FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]",
+         "incomplete": "  [INCOMPLETE analysis]"}
 SCOPES = (("session", "session summary"), ("driver", "drivers"), ("detection", "critical detections"))
 
 
