@@ -41,6 +41,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 
@@ -275,12 +276,13 @@ class _Output:
 
 def _open_input(path: str):
     """The input as text: a file or standard input, gzip-compressed or not (told by its first bytes)."""
-    raw = sys.stdin.buffer if path == "-" else open(path, "rb")
+    raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - the caller closes it
     try:
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
-        if buffered.peek(2)[:2] == b"\x1f\x8b":
-            buffered = gzip.GzipFile(fileobj=buffered, mode="rb")
-        return io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+        peekable = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
+        stream: IO[bytes] | gzip.GzipFile = peekable
+        if peekable.peek(2)[:2] == b"\x1f\x8b":
+            stream = gzip.GzipFile(fileobj=peekable, mode="rb")
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     except OSError as e:
         raw.close()
         raise ContractError(f"{path}: cannot read ({e.strerror})") from None

@@ -146,6 +146,36 @@ def test_a_server_that_will_not_start_is_tried_again_then_one_line(tmp_path):
     run = _apexflow("sessions", cwd=tmp_path, env=env)
     assert run.returncode == 1
     assert run.stderr.startswith("apexflow: error: the embedded PostgreSQL in ") and run.stderr.count("\n") == 1
-    assert "did not start after 3 tries" in run.stderr and "shared_buffers" in run.stderr and "Traceback" not in run.stderr
+    assert "did not start after 3 tries" in run.stderr and "shared_buffers" in run.stderr
+    assert "Traceback" not in run.stderr
     log = (home / "pgdata" / "log").read_text()
     assert log.count('invalid value for parameter "shared_buffers"') == 3
+
+
+def test_an_ingest_stopped_by_sigterm_says_so_and_stops_the_embedded_postgres(tmp_path):
+    import signal
+    import time
+
+    home = tmp_path / "home"
+    data = tmp_path / "big.csv"
+    with open(data, "w") as fh:
+        fh.write("unit,t,temp,flow\n")
+        for i in range(60_000):
+            fh.writelines(f"u{u},{i * 0.1:.1f},{20 + (i + u) % 7},{u + i % 5}\n" for u in range(4))
+    ingest = subprocess.Popen([sys.executable, "-m", "apexflow_aws.cli", "--home", str(home), "ingest", "csv",
+                               str(data), "--entity-col", "unit", "--time-col", "t"], cwd=tmp_path, env=_local_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _postmaster(home / "pgdata") is None and ingest.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        postgres = _postmaster(home / "pgdata")
+        assert postgres and ingest.poll() is None, "the ingest ended before it could be stopped"
+        ingest.send_signal(signal.SIGTERM)
+        _, err = ingest.communicate(timeout=120)
+    finally:
+        ingest.kill()
+    assert ingest.returncode == 143, err
+    assert err.rstrip().splitlines()[-1].split("\r")[-1].startswith("apexflow: stopped by SIGTERM")
+    assert "Traceback" not in err
+    assert _gone(postgres) and _postmaster(home / "pgdata") is None

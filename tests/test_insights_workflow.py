@@ -191,12 +191,12 @@ def test_a_session_whose_ingestion_stopped_midway_is_listed_and_summarised_as_in
 
     from apexflow.query import sessions
     from apexflow_aws.cli import main
-    from apexflow_aws.mapping import ANALYZE
     from apexflow_aws.dead_letter import S3DeadLetters
     from apexflow_aws.local.esm import EventSourceMapping
     from apexflow_aws.local.handlers import load
     from apexflow_aws.local.ingest_cli import invoke_ingest
     from apexflow_aws.local.stack import FAILED_BUCKET, STREAM
+    from apexflow_aws.mapping import ANALYZE
 
     with local_stack(dsn=dsn):
         result = invoke_ingest({"source": "synthetic", "seed": 5, "laps": 2})

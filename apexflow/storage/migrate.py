@@ -8,7 +8,6 @@ from psycopg2 import errors
 from apexflow.storage.db import connect
 
 
-
 def available() -> list[tuple[int, str, str]]:
     files = sorted(f for f in resources.files("apexflow.storage").joinpath("migrations").iterdir()
                    if f.name.endswith(".sql"))

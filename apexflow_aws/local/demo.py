@@ -17,7 +17,6 @@ from apexflow_aws.local.ingest_cli import invoke_ingest
 from apexflow_aws.local.stack import BUCKET, analyze_stream, local_stack
 
 
-
 def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path | None = None, persist: bool = False
         ) -> dict:
     """Ingest a synthetic race, stream it through analyze, which starts the insights workflow once the race is
