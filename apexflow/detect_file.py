@@ -188,20 +188,23 @@ class _Rows:
 
 def _target(path: str, flag: str) -> tuple[Path, os.stat_result | None]:
     """Where ``flag`` writes: the resolved path and its status (None: a new file), or a one-line refusal."""
-    target = Path(path).resolve()
+    given = Path(path)
     try:
-        st = target.stat()
+        st = given.stat()  # through symlinks: /dev/stdout is the pipe or terminal behind it
     except FileNotFoundError:
+        target = given.resolve()
         if not target.parent.is_dir():
             raise ContractError(f"{flag} {path}: the folder {target.parent} does not exist; create it first, "
                                 "or name a file in an existing folder") from None
         return target, None
     if stat.S_ISDIR(st.st_mode):
         raise ContractError(f"{flag} {path} is a folder; name a file (e.g. {Path(path) / 'scores.csv'})")
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return given, st  # written in place, by the name given
+    if not stat.S_ISREG(st.st_mode):
         raise ContractError(f"{flag} {path} is neither a regular file, a character device nor a FIFO; "
                             "name a file")
-    return target, st
+    return given.resolve(), st  # a symlink's target is replaced, the link kept
 
 
 def _same(a: tuple[Path, os.stat_result | None], b: tuple[Path, os.stat_result | None]) -> bool:

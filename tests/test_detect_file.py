@@ -308,3 +308,11 @@ def test_an_existing_output_keeps_its_permissions(tmp_path):
     out.chmod(0o644)
     detect_file(str(src), "timestamp", "value", out=str(out))
     assert os.stat(out).st_mode & 0o777 == 0o644 and out.read_text().count("\n") == 401
+
+
+def test_a_symlinked_output_replaces_its_target_and_keeps_the_link(tmp_path):
+    src, real, link = _series(tmp_path), tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    detect_file(str(src), "timestamp", "value", out=str(link))
+    assert link.is_symlink() and real.read_text().count("\n") == 401
