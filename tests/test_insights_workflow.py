@@ -223,3 +223,23 @@ def test_a_session_whose_ingestion_stopped_midway_is_listed_and_summarised_as_in
         with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
             (row,) = sessions.sessions().equal("session_id", result["session_id"]).all(cur)
         assert (row["status"], row["chunks_analyzed"]) == ("analyzed", result["chunks"])
+
+
+def test_notes_stored_with_a_trace_before_are_cut_by_the_migration(dsn):
+    from apexflow.storage.migrate import available
+
+    session_id = register_race(dsn)
+    old = ('ProviderUnavailable: {"errorType": "ProviderUnavailable", "errorMessage": "500", "stackTrace": '
+           '["  File \\"/var/task/apexflow/insights/openai_provider.py\\", line 40')
+    (sql,) = [text for version, _, text in available() if version == 11]
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO insight_runs (run_id, session_id, provider, model, facts, token_budget) "
+                    "VALUES ('r1', %s, 'openai', 'm', '{}', 1)", (session_id,))
+        for key, note in (("a", old), ("b", "the model refused: no")):
+            cur.execute("INSERT INTO insights (insight_id, session_id, scope, run_id, provider, model, "
+                        "prompt_version, status, note, content, body, facts) VALUES (%s, %s, 'session', 'r1', "
+                        "'offline', 'm', 'v', 'fallback', %s, 'x', '{}', '{}')", (key, session_id, note))
+        cur.execute(sql.split("-- Fallback notes")[1].split("\n", 2)[2])
+        cur.execute("SELECT insight_id, note FROM insights ORDER BY 1")
+        assert cur.fetchall() == [("a", "ProviderUnavailable: details in the insights function's log"),
+                                  ("b", "the model refused: no")]

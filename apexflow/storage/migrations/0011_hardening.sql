@@ -37,3 +37,8 @@ EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'could not revoke the large-object functions from PUBLIC (%): other logins can still create '
                   'large objects', SQLERRM;
 END $$;
+
+-- Fallback notes stored before they were cut to one line kept the error's stack trace and the server's file
+-- paths: the error's class stays, the rest goes (the function's log has it).
+UPDATE insights SET note = split_part(note, ':', 1) || ': details in the insights function''s log'
+WHERE status = 'fallback' AND note ~ '(stackTrace|Traceback|File "|/var/task/|\n)';
