@@ -347,7 +347,8 @@ def _stopped_by_signals():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Bad input exits 2, an unreachable or failing database 1, each with one line on stderr."""
+    """Bad input exits 2, an unreachable or failing database 1, Ctrl-C 130, SIGTERM 143 and SIGHUP 129 (the
+    embedded PostgreSQL stopped on the way out), each with one line on stderr."""
     from psycopg2 import OperationalError
     from psycopg2.errors import UndefinedTable
 
