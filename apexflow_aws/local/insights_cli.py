@@ -11,7 +11,7 @@ from apexflow.storage.db import connect
 from apexflow_aws.local import workflow
 
 FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]",
-         "incomplete": "  [INCOMPLETE analysis]"}
+         "incomplete": ""}  # its text opens with how far the analysis got
 SCOPES = (("session", "session summary"), ("driver", "drivers"), ("detection", "critical detections"))
 
 
