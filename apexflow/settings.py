@@ -74,6 +74,7 @@ class Settings:
     database_name: str | None = env("DATABASE_NAME")
     app_secret_arn: str | None = env("APP_SECRET_ARN")
     readonly_secret_arn: str | None = env("READONLY_SECRET_ARN")
+    home: Path = env("APEXFLOW_HOME", _path, Path(".apexflow"))  # local mode's state (``apexflow --home``)
     pgdata: Path | None = env("APEXFLOW_PGDATA", _path)
     db_connect_timeout: float = env("APEXFLOW_DB_CONNECT_TIMEOUT", _seconds, 10.0)
     db_statement_timeout: float = env("APEXFLOW_DB_STATEMENT_TIMEOUT", _seconds, 60.0)

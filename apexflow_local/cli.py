@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
 
 from apexflow.contract import SEVERITIES
 from apexflow.errors import ContractError
@@ -43,7 +48,7 @@ def _report(args) -> int:
     from apexflow.report import render
     from apexflow.storage.db import connect
 
-    conn = connect()
+    conn = connect(_local_database())
     try:
         with conn.cursor() as cur:
             html = render(cur, args.session)
@@ -56,6 +61,17 @@ def _report(args) -> int:
     out.write_text(html)
     print(f"wrote the report of {args.session} to {out.resolve()} ({len(html) / 1e6:.1f} MB, opens offline)")
     return 0
+
+
+def _local_database() -> str:
+    """The DSN; the embedded database (no ``DATABASE_URL``) migrated first, as every other local command does."""
+    from apexflow.storage.db import database_url
+    from apexflow.storage.migrate import migrate
+
+    dsn = database_url()
+    if not os.environ.get("DATABASE_URL"):
+        migrate(dsn)
+    return dsn
 
 
 def _grafana(args) -> int:
@@ -113,7 +129,8 @@ def _reprocess(args) -> int:
     try:
         r, where = ingest_cli.reprocess(args.session, aws=args.aws)
     except RawDataMissing as e:
-        keep = "RAW_BUCKET" if args.aws else f"local mode keeps raw data in {s3_dir.folder()} (APEXFLOW_S3_DIR)"
+        keep = ("RAW_BUCKET" if args.aws else
+                f"local mode keeps raw data in {s3_dir.folder()} (APEXFLOW_S3_DIR; or s3 in APEXFLOW_HOME, --home)")
         print(f"apexflow: error: {e}; nothing was changed. Ingest the session first (apexflow ingest ..., apexflow "
               f"demo), or check the session id (apexflow sessions lists those in the database); {keep}",
               file=sys.stderr)
@@ -138,16 +155,12 @@ def _live(args) -> int:
 
 
 def _detect(args) -> int:
-    import json
-
     from apexflow.pipeline.detect_file import detect_file, report
 
     result = detect_file(args.file, args.time_col, args.value_col, out=args.out, block=args.block,
-                         vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort)
+                         vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort,
+                         windows=args.windows)
     print(report(result, args.out))
-    if args.windows:
-        with open(args.windows, "w") as fh:
-            json.dump(result["windows"], fh, indent=1, default=str)
     return 0
 
 
@@ -166,13 +179,15 @@ def _show(args) -> int:
     from apexflow.query.formats import to_csv, to_table
     from apexflow.storage.db import connect, read_only
 
-    conn = connect()
+    conn = connect(_local_database())
     try:
         with read_only(conn) as cur:
             if args.command == "sessions":
                 found = sessions.sessions(year=args.year, event=args.event).all(cur)
                 columns = ["session_id", "source", "year", "event", "session_name", "start_time", "drivers",
-                           "detections"]
+                           "detections", "status"]
+                if args.format == "table":
+                    found = [{**r, "status": sessions.status_text(r)} for r in found]
             else:
                 sessions.require(cur, args.session)
                 if args.command == "laps":
@@ -196,13 +211,16 @@ def _show(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexflow", description="Telemetry in, detections and insight out.")
+    p.add_argument("--home", metavar="DIR",
+                   help="folder of local mode's state: embedded database, buckets, reports (default: APEXFLOW_HOME, "
+                        "else .apexflow in the current folder)")
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the whole pipeline locally on a synthetic race")
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     demo.add_argument("--laps", type=int, default=6, help="race length in laps (default 6; a full race is 57)")
     demo.set_defaults(func=_demo)
     det = sub.add_parser("detect", help="run the generic streaming detectors on a time-series CSV file")
-    det.add_argument("file", help="CSV file with a header row")
+    det.add_argument("file", help="CSV file with a header row (gzip read as is; - for standard input)")
     det.add_argument("--time-col", required=True, help="timestamp column (ISO-8601, 'YYYY-MM-DD HH:MM:SS' or seconds)")
     det.add_argument("--value-col", required=True,
                      help="numeric value column, several as a,b,c (scored jointly), or 'all' (every other column)")
@@ -305,20 +323,60 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C would be: every ``finally`` and ``atexit`` runs, so
+    the embedded PostgreSQL this process started is stopped on the way out."""
+
+    def __str__(self) -> str:
+        return signal.Signals(self.args[0]).name
+
+
+@contextmanager
+def _stopped_by_signals():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Bad input exits 2, an unreachable or failing database 1, each with one line on stderr."""
+    """Bad input exits 2, an unreachable or failing database 1, Ctrl-C 130, SIGTERM 143 and SIGHUP 129 (the
+    embedded PostgreSQL stopped on the way out), each with one line on stderr."""
     from psycopg2 import OperationalError
+    from psycopg2.errors import UndefinedTable
 
     from apexflow.errors import DatabaseUnavailable, QueryError
 
     args = parser().parse_args(argv)
+    if args.home:
+        os.environ["APEXFLOW_HOME"] = str(Path(args.home).expanduser().resolve())
     try:
-        return args.func(args)
+        with _stopped_by_signals():
+            return args.func(args)
+    except Terminated as e:
+        print(f"apexflow: stopped by {e}; what was done is kept, run the command again to finish", file=sys.stderr)
+        return 128 + int(e.args[0])
+    except KeyboardInterrupt:
+        print("apexflow: interrupted; what was done is kept, run the command again to finish", file=sys.stderr)
+        return 130
     except (ContractError, QueryError) as e:
         print(f"apexflow: error: {e}", file=sys.stderr)
         return 2
     except DatabaseUnavailable as e:
         print(f"apexflow: error: {e}", file=sys.stderr)
+        return 1
+    except UndefinedTable as e:
+        print(f"apexflow: error: the database has no ApexFlow schema ({str(e).splitlines()[0]}); run apexflow db "
+              "migrate against it first", file=sys.stderr)
         return 1
     except OperationalError as e:  # lost or timed out mid-command
         reason = (str(e).strip().splitlines() or ["no reason given"])[0]

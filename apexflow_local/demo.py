@@ -6,29 +6,28 @@ import os
 import time
 from pathlib import Path
 
-from apexflow.simulator.evaluate import score
 from apexflow.report import render
+from apexflow.settings import settings
 from apexflow.simulator import SyntheticRace
+from apexflow.simulator.evaluate import score
 from apexflow.storage import repository
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
-from apexflow_local import insights_cli
-from apexflow_local import step_functions
+from apexflow_local import insights_cli, step_functions
 from apexflow_local.ingest_cli import invoke_ingest
 from apexflow_local.stack import BUCKET, analyze_stream, local_stack
 
-REPORTS = Path(".apexflow") / "reports"
 
-
-def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path = REPORTS, persist: bool = False) -> dict:
+def run(seed: int = 7, laps: int = 6, dsn: str | None = None, reports: Path | None = None, persist: bool = False
+        ) -> dict:
     """Ingest a synthetic race, stream it through analyze, which starts the insights workflow once the race is
-    complete, and write the session report (an HTML page in ``reports``); return what happened. With ``persist``
-    the raw data stays for later commands (``local_stack``)."""
+    complete, and write the session report (an HTML page in ``reports``, default ``reports`` in the state
+    folder); return what happened. With ``persist`` the raw data stays for later commands (``local_stack``)."""
     with local_stack(dsn=dsn, persist=persist) as dsn:
         return trip(seed, laps, dsn, reports)
 
 
-def trip(seed: int, laps: int, dsn: str, reports: Path = REPORTS) -> dict:
+def trip(seed: int, laps: int, dsn: str, reports: Path | None = None) -> dict:
     """The demo's trip inside a running local stack (whose S3 then holds the race's chunks)."""
     started = time.monotonic()
     conn = connect(dsn)
@@ -43,7 +42,7 @@ def trip(seed: int, laps: int, dsn: str, reports: Path = REPORTS) -> dict:
     insights = insights_cli.collect(session_id, execution)
     with conn.cursor() as cur:
         overview = repository.session_overview(cur, session_id)
-        page = Path(reports) / f"{session_id}.html"
+        page = Path(reports or settings().home / "reports") / f"{session_id}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(render(cur, session_id))
     conn.close()

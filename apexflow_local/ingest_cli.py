@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from tqdm import tqdm
 
 from apexflow.storage.db import redact
-
-from apexflow_local.esm import LambdaContext
 from apexflow_local import handlers
+from apexflow_local.esm import LambdaContext
 
 
 def invoke_ingest(spec: dict) -> dict:
@@ -65,10 +64,8 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
             if not os.environ.get(name):
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
         return invoke_ingest(spec), f"Kinesis stream {os.environ['STREAM_NAME']}"
+    from apexflow_local import s3_dir, step_functions
     from apexflow_local.stack import STREAM, analyze_stream, local_stack
-
-    from apexflow_local import s3_dir
-    from apexflow_local import step_functions
 
     with local_stack(persist=True) as dsn:
         result = invoke_ingest(spec)
@@ -92,8 +89,7 @@ def reprocess(session_id: str, aws: bool = False) -> tuple[dict, str]:
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
         return (handlers.load("ingest").handler(event, LambdaContext("apexflow-ingest-local"), progress=bars),
                 f"Kinesis stream {os.environ['STREAM_NAME']}")
-    from apexflow_local import s3_dir
-    from apexflow_local import step_functions
+    from apexflow_local import s3_dir, step_functions
     from apexflow_local.stack import STREAM, analyze_stream, local_stack
 
     with local_stack(persist=True) as dsn, warnings.catch_warnings():

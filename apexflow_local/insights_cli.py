@@ -10,7 +10,8 @@ from apexflow.query import insight_runs, sessions
 from apexflow.storage.db import connect
 from apexflow_local import step_functions
 
-FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]"}
+FLAGS = {"ok": "", "ungrounded": "  [UNGROUNDED: {ungrounded}]", "fallback": "  [fallback: {note}]",
+         "incomplete": ""}  # its text opens with how far the analysis got
 SCOPES = (("session", "session summary"), ("driver", "drivers"), ("detection", "critical detections"))
 
 

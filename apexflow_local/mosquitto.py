@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from apexflow.settings import settings
+
 BINARY = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
 
@@ -21,7 +23,10 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path | None = None):
+        """``folder``: its configuration and store (default ``mosquitto`` in the state folder)."""
+        folder = Path(folder or settings().home / "mosquitto")
+        folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.config = folder / "mosquitto.conf"
         (folder / "data").mkdir(exist_ok=True)

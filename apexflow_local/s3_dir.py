@@ -1,8 +1,9 @@
 """Local mode's S3 between commands: moto keeps buckets in memory, so the commands that ingest or read raw data
 load the buckets' objects from a folder when the stack starts and write back what changed when it stops.
 
-The folder is ``APEXFLOW_S3_DIR`` (default ``.apexflow/s3``): ``{bucket}/{key}``, the objects' bytes as S3
-held them, so ``apexflow reprocess`` and ``apexflow serve`` find what an earlier ``apexflow ingest`` wrote.
+The folder is ``APEXFLOW_S3_DIR`` (default ``s3`` in the state folder, ``APEXFLOW_HOME`` or ``.apexflow``):
+``{bucket}/{key}``, the objects' bytes as S3 held them, so ``apexflow reprocess`` and ``apexflow serve`` find
+what an earlier ``apexflow ingest`` wrote.
 """
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import hashlib
 import os
 from pathlib import Path
 
-DEFAULT_DIR = Path(".apexflow") / "s3"
+from apexflow.settings import settings
 
 
 def folder() -> Path:
-    return Path(os.environ.get("APEXFLOW_S3_DIR") or DEFAULT_DIR)
+    return Path(os.environ.get("APEXFLOW_S3_DIR") or settings().home / "s3")
 
 
 def restore(s3, buckets, root: Path) -> dict[tuple[str, str], str]:

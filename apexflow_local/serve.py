@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from apexflow_local import handlers
+from apexflow_local import handlers, ingest_cli
 from apexflow_local.http_api import make_server
-from apexflow_local import ingest_cli
 from apexflow_local.ingest_cli import redact
 from apexflow_local.stack import local_stack
 

@@ -43,8 +43,7 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
 
     from apexflow_aws import insights, invoke
     from apexflow_aws.config import client
-    from apexflow_local import s3_dir
-    from apexflow_local import step_functions
+    from apexflow_local import s3_dir, step_functions
 
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
     saved = {k: os.environ.get(k) for k in (*_LOCAL_ENV, "DATABASE_URL", "OPENAI_SECRET_ARN",

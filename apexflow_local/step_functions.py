@@ -13,13 +13,13 @@ import threading
 import time
 import traceback
 import uuid
-from importlib import resources
 from contextlib import contextmanager
+from importlib import resources
 
 from apexflow_aws.config import client
-from apexflow_local.esm import LambdaContext
-from apexflow_local import handlers
 from apexflow_aws.insights_starter import execution_name, start_execution
+from apexflow_local import handlers
+from apexflow_local.esm import LambdaContext
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FUNCTION = "apexflow-insights-local"

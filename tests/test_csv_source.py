@@ -144,3 +144,21 @@ def test_large_numeric_file_chunks_into_ordered_chunks(tmp_path):
     assert result.samples == 2 * len(t) and result.chunks == 12
     seqs = [chunks.decode(d).seq for k, d in mem.records if k.endswith("/e1")]
     assert seqs == list(range(6))
+
+
+@pytest.mark.parametrize("bad_row", [",{i},1", "A,t{i},1", "A,,1", "A,{i}", "A,{i},x", "A b,{i},1"])
+def test_the_error_output_stops_after_20_rows_for_every_kind_of_bad_row(tmp_path, bad_row):
+    """Thousands of bad entity, time, short or value cells: 20 lines, as the message says, and reading stops."""
+    p = _write(tmp_path, "bad.csv", "car,t,v\n" + "".join(bad_row.format(i=i) + "\n" for i in range(5000)))
+    with pytest.raises(ContractError) as e:
+        FileSource(p, "car", "t").session()
+    lines = str(e.value).splitlines()
+    assert "(stopped after the first 20)" in lines[0] and len(lines) == 21
+    assert lines[-1].startswith("  bad.csv:21:")
+
+
+def test_a_huge_bad_cell_is_shown_cut_short(tmp_path):
+    p = _write(tmp_path, "big.csv", "car,t,v\n" + "".join(f"A,{'9' * 100_000}x,1\n" for _ in range(50)))
+    with pytest.raises(ContractError) as e:
+        FileSource(p, "car", "t").session()
+    assert len(str(e.value)) < 21 * 260 and "..." in str(e.value)

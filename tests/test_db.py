@@ -79,3 +79,26 @@ def test_a_bad_timeout_setting_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("APEXFLOW_DB_CONNECT_TIMEOUT", "soon")
     with pytest.raises(ContractError, match="APEXFLOW_DB_CONNECT_TIMEOUT='soon' must be a number of seconds"):
         connect("postgresql://127.0.0.1/none")
+
+
+def test_migrators_started_at_once_on_an_empty_database_apply_each_migration_once(pg_server):
+    """They wait for each other on a table lock (not an advisory lock any login could hold)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import _admin, _with_db
+
+    from apexflow.storage.migrate import available, migrate
+
+    name = f"apexflow_empty_{time.monotonic_ns()}"
+    _admin(pg_server, f"CREATE DATABASE {name}")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            applied = list(pool.map(lambda _: migrate(_with_db(pg_server, name)), range(4)))
+        assert sorted(n for a in applied for n in a) == [n for _, n, _ in available()]
+        conn = psycopg2.connect(_with_db(pg_server, name))
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM schema_migrations")
+            assert cur.fetchone() == (len(available()),)
+        conn.close()
+    finally:
+        _admin(pg_server, f"DROP DATABASE {name} WITH (FORCE)")

@@ -178,3 +178,142 @@ def test_rows_out_of_order_are_refused_or_sorted_and_repeats_reported(tmp_path, 
     assert main([*args, "--sort"]) == 0
     text = capsys.readouterr().out
     assert "rows 1000" in text and "repeats the previous timestamp" in text
+
+
+def _series(tmp_path, n=400, name="s.csv"):
+    src = tmp_path / name
+    write_series(src, [str(i) for i in range(n)], np.sin(np.arange(n) / 5))
+    return src
+
+
+DETECT = ["--time-col", "timestamp", "--value-col", "value"]
+
+
+def _one_line_error(capsys, *parts):
+    err = capsys.readouterr().err
+    assert err.startswith("apexflow: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for p in parts:
+        assert p in err, err
+
+
+def test_a_fifo_or_a_character_device_is_written_in_place_never_replaced(tmp_path, capsys):
+    """A rename onto /dev/null would replace the device with a file: devices and FIFOs are written through."""
+    import os
+    import stat
+    import threading
+
+    src = _series(tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()), daemon=True)
+    reader.start()
+    assert main(["detect", str(src), *DETECT, "--out", str(fifo)]) == 0
+    reader.join(10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got[0].startswith("timestamp,value,score,channels\n")
+    assert got[0].count("\n") == 401
+    if os.geteuid() != 0:
+        pytest.skip("making a character device of one's own needs root")
+    null, full = tmp_path / "null", tmp_path / "full"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    assert main(["detect", str(src), *DETECT, "--out", str(null), "--windows", str(null)]) == 0
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+    capsys.readouterr()
+    assert main(["detect", str(src), *DETECT, "--out", str(full)]) == 2
+    _one_line_error(capsys, "No space left on device")
+    assert stat.S_ISCHR(os.stat(full).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "full", "null", "pipe", "s.csv"]
+
+
+def test_windows_may_be_neither_the_input_nor_the_scores(tmp_path, capsys):
+    import os
+
+    src = _series(tmp_path)
+    before = src.read_text()
+    assert main(["detect", str(src), *DETECT, "--windows", str(src)]) == 2
+    _one_line_error(capsys, "--windows", "is the input file")
+    link = tmp_path / "hard-link.csv"
+    os.link(src, link)  # the same file by another name
+    assert main(["detect", str(src), *DETECT, "--windows", str(link)]) == 2
+    _one_line_error(capsys, "is the input file")
+    assert main(["detect", str(src), *DETECT, "--out", str(link)]) == 2
+    _one_line_error(capsys, "is the input file")
+    both = tmp_path / "sub" / ".." / "o.csv"
+    (tmp_path / "sub").mkdir()
+    assert main(["detect", str(src), *DETECT, "--out", str(tmp_path / "o.csv"), "--windows", str(both)]) == 2
+    _one_line_error(capsys, "--out and --windows name the same file")
+    assert src.read_text() == before and not (tmp_path / "o.csv").exists()
+    assert main(["detect", str(src), *DETECT, "--out", str(tmp_path / "o.csv"), "--windows",
+                 str(tmp_path / "w.json")]) == 0
+    import json
+    assert isinstance(json.loads((tmp_path / "w.json").read_text()), list)
+
+
+def test_outputs_into_a_missing_folder_or_onto_a_folder_are_one_line_errors(tmp_path, capsys):
+    src = _series(tmp_path)
+    for flag in ("--out", "--windows"):
+        assert main(["detect", str(src), *DETECT, flag, str(tmp_path / "nope" / "o.csv")]) == 2
+        _one_line_error(capsys, flag, "does not exist")
+        assert main(["detect", str(src), *DETECT, flag, str(tmp_path)]) == 2
+        _one_line_error(capsys, flag, "is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
+
+
+@pytest.mark.parametrize("bounds, message", [
+    (["--min", "100", "--max", "0"], "--min 100 is above --max 0"), (["--min", "nan"], "not nan"),
+    (["--max", "nan"], "not nan")])
+def test_impossible_bounds_are_refused(tmp_path, capsys, bounds, message):
+    assert main(["detect", str(_series(tmp_path)), *DETECT, *bounds]) == 2
+    _one_line_error(capsys, message)
+
+
+def test_a_folder_as_input_says_it_is_a_folder(tmp_path, capsys):
+    assert main(["detect", str(tmp_path), *DETECT]) == 2
+    _one_line_error(capsys, "is a folder")
+
+
+def test_gzip_is_read_as_is_and_a_damaged_one_is_named(tmp_path, capsys):
+    import gzip
+
+    src = _series(tmp_path)
+    packed = tmp_path / "s.data"  # the content decides, not the name
+    packed.write_bytes(gzip.compress(src.read_bytes()))
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["detect", str(src), *DETECT, "--out", str(a)]) == 0
+    assert main(["detect", str(packed), *DETECT, "--out", str(b)]) == 0
+    assert a.read_text() == b.read_text() and a.read_text().count("\n") == 401
+    packed.write_bytes(gzip.compress(src.read_bytes())[:-200])
+    assert main(["detect", str(packed), *DETECT, "--out", str(b)]) == 2
+    _one_line_error(capsys, "truncated gzip")
+    assert b.read_text() == a.read_text()
+
+
+def test_a_dash_reads_standard_input(tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    src = _series(tmp_path)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["detect", str(src), *DETECT, "--out", str(a)]) == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(src.read_bytes()))))
+    assert main(["detect", "-", *DETECT, "--out", str(b)]) == 0
+    assert a.read_text() == b.read_text() and "rows 400" in capsys.readouterr().out
+
+
+def test_an_existing_output_keeps_its_permissions(tmp_path):
+    import os
+
+    src, out = _series(tmp_path), tmp_path / "o.csv"
+    out.write_text("old\n")
+    out.chmod(0o644)
+    detect_file(str(src), "timestamp", "value", out=str(out))
+    assert os.stat(out).st_mode & 0o777 == 0o644 and out.read_text().count("\n") == 401
+
+
+def test_a_symlinked_output_replaces_its_target_and_keeps_the_link(tmp_path):
+    src, real, link = _series(tmp_path), tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    detect_file(str(src), "timestamp", "value", out=str(link))
+    assert link.is_symlink() and real.read_text().count("\n") == 401

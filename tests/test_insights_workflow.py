@@ -108,6 +108,9 @@ def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_en
     fallback = insights[("session", None)]
     assert (fallback["status"], fallback["provider"]) == ("fallback", "offline")
     assert fallback["note"].startswith("ProviderUnavailable") and "Winner: " in fallback["content"]
+    # the note (which the API returns) is one line: no stack trace, no file of the server
+    assert "\n" not in fallback["note"] and "stackTrace" not in fallback["note"] and ".py" not in fallback["note"]
+    assert "File " not in fallback["note"] and "/apexflow/" not in fallback["note"]
     failed = [e for e in done["events"] if e["type"] == "TaskFailed"
               and "ProviderUnavailable" in e["taskFailedEventDetails"]["error"]]
     assert len(failed) == 4  # the first try and three retries, with backoff and jitter
@@ -119,9 +122,9 @@ def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_en
 
 
 def test_complete_analysis_starts_the_workflow_once_and_a_session_without_a_chunk_count_never(dsn):
+    from apexflow_aws.insights_starter import start_when_complete
     from apexflow_local.ingest_cli import invoke_ingest
     from apexflow_local.stack import analyze_stream
-    from apexflow_aws.insights_starter import start_when_complete
 
     with local_stack(dsn=dsn):
         arn = os.environ["INSIGHTS_STATE_MACHINE_ARN"]
@@ -170,3 +173,75 @@ def test_an_alert_that_could_not_be_published_is_released_and_sent_by_the_next_r
     assert client("sns").create_topic(Name=step_functions.TOPIC)["TopicArn"] == topic
     second = step_functions.run(arn, session_id)
     assert second["status"] == "SUCCEEDED" and CONTACT["detection_id"] in alerts(topic)
+
+
+def test_a_fallback_note_is_one_line_without_the_trace_or_server_paths():
+    cause = json.dumps({"errorType": "ProviderUnavailable", "errorMessage": "OpenAI answered 500 for "
+                        "https://api.openai.com/v1/chat/completions\nwhile /var/task/apexflow/insights/x.py ran",
+                        "stackTrace": ['  File "/var/task/apexflow/insights/openai_provider.py", line 40, in write\n']})
+    from apexflow.insights.tasks import reason
+
+    note = reason({"Error": "ProviderUnavailable", "Cause": cause})
+    assert note == "ProviderUnavailable: OpenAI answered 500 for https://api.openai.com/v1/chat/completions"
+    trace = 'Traceback (most recent call last):\n  File "/opt/app/a.py", line 1\nKeyError: /srv/app/data/x.json'
+    assert reason({"Error": "States.TaskFailed", "Cause": trace}) == "States.TaskFailed: KeyError: <path>"
+
+
+def test_a_session_whose_ingestion_stopped_midway_is_listed_and_summarised_as_incomplete(dsn, capsys):
+    """Killed midway: some chunks analyzed, not all. ``apexflow sessions`` says so, and the insights do too."""
+    from dataclasses import replace
+
+    from apexflow.query import sessions
+    from apexflow_aws.dead_letter import S3DeadLetters
+    from apexflow_aws.mapping import ANALYZE
+    from apexflow_local.cli import main
+    from apexflow_local.esm import EventSourceMapping
+    from apexflow_local.handlers import load
+    from apexflow_local.ingest_cli import invoke_ingest
+    from apexflow_local.stack import FAILED_BUCKET, STREAM
+
+    with local_stack(dsn=dsn):
+        result = invoke_ingest({"source": "synthetic", "seed": 5, "laps": 2})
+        esm = EventSourceMapping(client("kinesis"), STREAM, load("analyze").handler,
+                                 replace(ANALYZE, batch_size=4), on_failure=S3DeadLetters(client("s3"), FAILED_BUCKET))
+        esm.poll()  # one round of small batches, then the process "dies"
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            (row,) = sessions.sessions().equal("session_id", result["session_id"]).all(cur)
+        assert row["status"] == "incomplete" and 0 < row["chunks_analyzed"] < row["chunks_expected"]
+        assert row["chunks_expected"] == result["chunks"]
+        capsys.readouterr()
+        assert main(["sessions"]) == 0
+        told = f"incomplete ({row['chunks_analyzed']} of {result['chunks']} chunks analyzed)"
+        assert told in capsys.readouterr().out
+        done = step_functions.run(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"])
+        assert done["status"] == "SUCCEEDED"
+        insights = stored(dsn, done["output"]["run_id"])
+        assert insights and {i["status"] for i in insights} == {"incomplete"}
+        (summary,) = [i for i in insights if i["scope"] == "session"]
+        assert summary["content"].startswith(f"Analysis is incomplete: {row['chunks_analyzed']} of "
+                                             f"{result['chunks']} chunks analyzed")
+        assert done["output"]["statuses"] == {"incomplete": len(insights)}
+        esm.drain()  # the rest analyzed: the session reads as analyzed
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            (row,) = sessions.sessions().equal("session_id", result["session_id"]).all(cur)
+        assert (row["status"], row["chunks_analyzed"]) == ("analyzed", result["chunks"])
+
+
+def test_notes_stored_with_a_trace_before_are_cut_by_the_migration(dsn):
+    from apexflow.storage.migrate import available
+
+    session_id = register_race(dsn)
+    old = ('ProviderUnavailable: {"errorType": "ProviderUnavailable", "errorMessage": "500", "stackTrace": '
+           '["  File \\"/var/task/apexflow/insights/openai_provider.py\\", line 40')
+    (sql,) = [text for version, _, text in available() if version == 11]
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO insight_runs (run_id, session_id, provider, model, facts, token_budget) "
+                    "VALUES ('r1', %s, 'openai', 'm', '{}', 1)", (session_id,))
+        for key, note in (("a", old), ("b", "the model refused: no")):
+            cur.execute("INSERT INTO insights (insight_id, session_id, scope, run_id, provider, model, "
+                        "prompt_version, status, note, content, body, facts) VALUES (%s, %s, 'session', 'r1', "
+                        "'offline', 'm', 'v', 'fallback', %s, 'x', '{}', '{}')", (key, session_id, note))
+        cur.execute(sql.split("-- Fallback notes")[1].split("\n", 2)[2])
+        cur.execute("SELECT insight_id, note FROM insights ORDER BY 1")
+        assert cur.fetchall() == [("a", "ProviderUnavailable: details in the insights function's log"),
+                                  ("b", "the model refused: no")]

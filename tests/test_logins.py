@@ -81,3 +81,66 @@ def test_the_app_login_runs_the_pipeline_with_its_own_privileges(dsn, login):
         assert repository.delete_session(cur, session.session_id)
     fails(app, "CREATE TABLE public.mine (x int)")
     fails(app, "TRUNCATE reporting.fact_laps")
+
+
+def test_the_read_only_login_cannot_hold_up_the_write_path_or_the_migrations(dsn, login):
+    """The keys the write path used to take as advisory locks, held by the BI login: the refresh, a migration and
+    the live follower's lock go on; the locks they take now are on objects that login may not touch."""
+    from apexflow.storage.migrate import migrate
+
+    bi = login(dsn, "readonly")
+    with bi.cursor() as cur:  # what a hostile BI user did: hold the keys the writers took
+        cur.execute("SELECT pg_advisory_lock(hashtext('refresh_reporting_events'), hashtext('sim-s7-l6')), "
+                    "pg_advisory_lock(7415001), pg_advisory_lock(hashtextextended('live:sim-s7-l6', 0))")
+    bi.commit()  # session locks: held on
+    owner = psycopg2.connect(dsn)
+    with transaction(owner) as cur:
+        cur.execute("SET LOCAL statement_timeout = '3s'")
+        cur.execute("SELECT refresh_reporting_events('sim-s7-l6')")
+        assert repository.try_lock(cur, "live:sim-s7-l6")
+    assert migrate(dsn) == []
+    for statement in ("LOCK TABLE public.schema_migrations IN EXCLUSIVE MODE",
+                      "SELECT 1 FROM public.locks FOR UPDATE", "SELECT seed FROM public.lock_seed",
+                      "LOCK TABLE reporting.fact_race_events IN SHARE ROW EXCLUSIVE MODE"):
+        fails(bi, "SET transaction_read_only = off; " + statement)
+    other = psycopg2.connect(dsn)  # a second writer waits for the first's refresh of that session
+    with transaction(owner) as cur:
+        cur.execute("SELECT refresh_reporting_events('sim-s7-l6')")
+        with pytest.raises(errors.LockNotAvailable), transaction(other) as cur2:
+            cur2.execute("SET LOCAL lock_timeout = '200ms'")
+            cur2.execute("SELECT refresh_reporting_events('sim-s7-l6')")
+    other.close()
+    owner.close()
+
+
+def test_the_read_only_login_writes_no_large_object_and_no_temporary_table(demo_dsn, login):
+    bi = login(demo_dsn, "readonly")
+    for off in ("SET transaction_read_only = off; ", "SET default_transaction_read_only = off; COMMIT; "):
+        for statement in ("SELECT lo_from_bytea(0, 'x')", "SELECT lo_create(0)", "SELECT lo_creat(-1)",
+                          "CREATE TEMP TABLE mine (x int)", "CREATE TEMPORARY TABLE mine AS SELECT 1"):
+            fails(bi, off + statement)
+    with bi.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_largeobject_metadata")
+        assert cur.fetchone() == (0,)
+
+
+def test_the_read_only_login_has_timeouts_and_a_connection_limit(demo_dsn, login):
+    from apexflow.storage.logins import READONLY_CONNECTIONS
+
+    bi = login(demo_dsn, "readonly")
+    with bi.cursor() as cur:
+        shown = {}
+        for name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+                     "idle_session_timeout"):
+            cur.execute(f"SHOW {name}")
+            shown[name] = cur.fetchone()[0]
+    assert shown == {"statement_timeout": "1min", "lock_timeout": "5s",
+                     "idle_in_transaction_session_timeout": "1min", "idle_session_timeout": "15min"}
+    user = bi.info.user
+    more = [psycopg2.connect(demo_dsn, user=user, password="not-a-secret") for _ in range(READONLY_CONNECTIONS - 1)]
+    try:
+        with pytest.raises(psycopg2.OperationalError, match="too many connections for role"):
+            psycopg2.connect(demo_dsn, user=user, password="not-a-secret")
+    finally:
+        for c in more:
+            c.close()

@@ -45,11 +45,14 @@ def build(inputs: dict) -> dict:
     channel_units = {c["name"]: c.get("unit", "") for c in inputs.get("channels") or []}
     last_lap = max((lap["lap_number"] for lap in laps), default=0)
     progress = inputs.get("progress") or {}
+    expected, analyzed = progress.get("expected_chunks"), progress.get("analyzed_chunks")
+    session = {"event": ident.get("event"), "session": ident.get("session"), "year": ident.get("year"),
+               "source": inputs["source"], "drivers": len(drivers), "laps": last_lap,
+               "analysis_complete": expected is not None and analyzed == expected}
+    if expected is not None and (analyzed or 0) < expected:  # an ingestion cut short: say how far it got
+        session.update(chunks_analyzed=analyzed or 0, chunks_expected=expected)
     return {
-        "session": {"event": ident.get("event"), "session": ident.get("session"), "year": ident.get("year"),
-                    "source": inputs["source"], "drivers": len(drivers), "laps": last_lap,
-                    "analysis_complete": progress.get("expected_chunks") is not None
-                    and progress.get("analyzed_chunks") == progress.get("expected_chunks")},
+        "session": session,
         "missing": sorted((inputs.get("meta") or {}).get("missing", {})),
         "results": sorted(results.values(), key=lambda r: r["position"] or 99),
         "field_median_green_lap_s": field,

@@ -8,6 +8,9 @@ detection's record says whether to alert: the first run to claim its id does.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import re
 import uuid
 from typing import Callable
 
@@ -20,6 +23,8 @@ from apexflow.insights.provider import Provider
 from apexflow.query import insight_runs
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
+
+logger = logging.getLogger(__name__)
 
 
 def start(conn, session_id: str, provider: str, model: str, drivers: list[str] | None = None,
@@ -54,8 +59,10 @@ def fallback(conn, run_id: str, scope: str, key: str | None, error: dict | None)
     run = run_of(conn, run_id)
     facts = for_scope(run["facts"], scope, key)
     error = error or {}
-    note = f"{error.get('Error', 'no result')}: {str(error.get('Cause', ''))[:300]}"
-    return _store(conn, run, scope, key, facts, writer.offline(scope, facts, "fallback", note))
+    if error.get("Cause"):
+        logger.warning("insight %s %s of run %s falls back: %s: %s", scope, key or "", run_id,
+                       error.get("Error"), error["Cause"])
+    return _store(conn, run, scope, key, facts, writer.offline(scope, facts, "fallback", reason(error)))
 
 
 def release(conn, detection_id: str) -> dict:
@@ -97,8 +104,36 @@ def run_of(conn, run_id: str) -> dict:
     return run
 
 
+def incomplete(record: dict, session: dict) -> dict:
+    """A record about a session whose analysis stopped short (an ingestion killed midway) says so: status
+    ``incomplete`` (unless already a fallback or ungrounded) and a first line saying how far analysis got."""
+    if "chunks_expected" not in session:
+        return record
+    head = (f"Analysis is incomplete: {session['chunks_analyzed']} of {session['chunks_expected']} chunks "
+            "analyzed, so detections may be missing; re-run the ingestion, then the insights.")
+    return {**record, "status": "incomplete" if record["status"] == "ok" else record["status"],
+            "content": f"{head}\n{record['content']}"}
+
+
+def reason(error: dict) -> str:
+    """One line for a stored fallback's ``note`` (which the API returns): the error's class and message,
+    without the stack trace or any file path of the server."""
+    cause = str(error.get("Cause", ""))
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        cause = str(parsed.get("errorMessage", ""))
+    first = next((line for line in cause.splitlines() if line.strip() and not line.startswith(("Traceback", " "))),
+                 "")
+    first = re.sub(r"(?<![:/\w.])(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}[\\/]?", "<path>", first).strip()
+    return f"{error.get('Error', 'no result')}: {first}"[:300].rstrip(": ")
+
+
 def _store(conn, run: dict, scope: str, key: str | None, facts: dict, record: dict) -> dict:
     session_id = run["session_id"]
+    record = incomplete(record, facts["session"])
     insight = {**record, "insight_id": insight_id(session_id, scope, key), "session_id": session_id, "scope": scope,
                "entity_id": key if scope == "driver" else facts.get("detection", {}).get("driver"),
                "detection_id": key if scope == "detection" else None, "run_id": run["run_id"],

@@ -14,20 +14,34 @@ HH:MM:SS`` (taken as UTC) or numeric seconds; sampling may be irregular, but row
 in time order (``sort=True`` sorts them first, in memory). A row with an empty or
 non-numeric value, or repeating the previous row's timestamp, is passed through with score
 0 and not fed to the detectors; the result counts every such row by reason, with the first
-lines. A bad timestamp is an error naming its line. Scores are written to a temporary file
-renamed over ``out`` only once the whole input has been read: a failed run leaves no
-partial output and never touches an existing one.
+lines. A bad timestamp is an error naming its line.
+
+Input is a file (gzip read transparently, whatever its name) or ``-`` for standard input.
+Outputs (``out``, ``windows``) onto a regular file or a new path are written to a temporary
+file renamed over the target only once the whole input has been read: a failed run leaves no
+partial output and never touches an existing one. A character device or a FIFO (``/dev/null``,
+a pipe) is written in place, as ``cp`` or ``tee`` would; a folder, a missing folder or any
+other kind of file is refused before anything is read, as is an output that is the input or
+the other output.
 """
 from __future__ import annotations
 
 import codecs
 import csv
+import errno
+import gzip
+import io
+import json
 import math
 import os
+import stat
+import sys
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 
@@ -172,41 +186,163 @@ class _Rows:
         return None
 
 
+def _target(path: str, flag: str) -> tuple[Path, os.stat_result | None]:
+    """Where ``flag`` writes: the resolved path and its status (None: a new file), or a one-line refusal."""
+    given = Path(path)
+    try:
+        st = given.stat()  # through symlinks: /dev/stdout is the pipe or terminal behind it
+    except FileNotFoundError:
+        target = given.resolve()
+        if not target.parent.is_dir():
+            raise ContractError(f"{flag} {path}: the folder {target.parent} does not exist; create it first, "
+                                "or name a file in an existing folder") from None
+        return target, None
+    if stat.S_ISDIR(st.st_mode):
+        raise ContractError(f"{flag} {path} is a folder; name a file (e.g. {Path(path) / 'scores.csv'})")
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return given, st  # written in place, by the name given
+    if not stat.S_ISREG(st.st_mode):
+        raise ContractError(f"{flag} {path} is neither a regular file, a character device nor a FIFO; "
+                            "name a file")
+    return given.resolve(), st  # a symlink's target is replaced, the link kept
+
+
+def _same(a: tuple[Path, os.stat_result | None], b: tuple[Path, os.stat_result | None]) -> bool:
+    if a[1] is not None and b[1] is not None:
+        return (a[1].st_dev, a[1].st_ino) == (b[1].st_dev, b[1].st_ino)
+    return a[0] == b[0]
+
+
+def check_paths(path: str, out: str | None, windows: str | None) -> dict[str, tuple]:
+    """Refuse, before anything is read, an input that is no file and outputs that would damage the input, each
+    other, or a folder: the outputs' targets by flag."""
+    if path != "-":
+        src = Path(path)
+        if src.is_dir():
+            raise ContractError(f"{path} is a folder; give the CSV file inside it (or - for standard input)")
+        if not src.exists():
+            raise ContractError(f"{path}: no such file")
+    names = dict(names_of(out, windows))
+    targets = {flag: _target(name, flag) for flag, name in names.items()}
+    if path != "-":
+        source = (src.resolve(), src.stat())
+        for flag, target in targets.items():
+            if _same(target, source):
+                raise ContractError(f"{flag} {names[flag]} is the input file; write the "
+                                    f"{'scores' if flag == '--out' else 'windows'} to another file")
+    if len(targets) == 2 and _same(targets["--out"], targets["--windows"]) and not (
+            targets["--out"][1] is not None and stat.S_ISCHR(targets["--out"][1].st_mode)):
+        raise ContractError(f"--out and --windows name the same file ({out}); give each its own")
+    return targets
+
+
+class _Output:
+    """A text output: a temporary file renamed over a regular file or a new path on ``commit``; a character
+    device or a FIFO written in place (a rename would replace the device with a file)."""
+
+    def __init__(self, target: tuple[Path, os.stat_result | None], flag: str):
+        path, st = target
+        self.path, self.flag, self.tmp = path, flag, None
+        try:
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                self.fh = open(path, "w", newline="")
+                return
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~umask)
+            self.fh = os.fdopen(fd, "w", newline="")
+        except OSError as e:
+            self.abort()
+            raise ContractError(f"{flag} {path}: cannot write ({e.strerror})") from None
+
+    def commit(self) -> None:
+        try:
+            self.fh.close()
+            if self.tmp:
+                os.replace(self.tmp, self.path)
+                self.tmp = None
+        except OSError as e:
+            raise ContractError(f"{self.flag} {self.path}: cannot write ({e.strerror})") from None
+
+    def abort(self) -> None:
+        fh = getattr(self, "fh", None)
+        if fh is not None and not fh.closed:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        if self.tmp:
+            os.unlink(self.tmp)
+            self.tmp = None
+
+
+def _open_input(path: str):
+    """The input as text: a file or standard input, gzip-compressed or not (told by its first bytes)."""
+    raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - the caller closes it
+    try:
+        peekable = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
+        stream: IO[bytes] | gzip.GzipFile = peekable
+        if peekable.peek(2)[:2] == b"\x1f\x8b":
+            stream = gzip.GzipFile(fileobj=peekable, mode="rb")
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raw.close()
+        raise ContractError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def names_of(out: str | None, windows: str | None) -> list[tuple[str, str]]:
+    return [(f, n) for f, n in (("--out", out), ("--windows", windows)) if n]
+
+
+def check_range(vmin: float, vmax: float) -> None:
+    if math.isnan(vmin) or math.isnan(vmax):
+        raise ContractError("--min and --max must be numbers, not nan")
+    if vmin > vmax:
+        raise ContractError(f"--min {vmin:g} is above --max {vmax:g}; swap them")
+
+
 def detect_file(path: str, time_col: str, value_col: str | list[str], out: str | None = None, block: int = 4096,
-                vmin: float = -math.inf, vmax: float = math.inf, delimiter: str = ",", sort: bool = False) -> dict:
-    """Run the generic detectors over a CSV file; write per-row scores to ``out``; return counts and windows.
+                vmin: float = -math.inf, vmax: float = math.inf, delimiter: str = ",", sort: bool = False,
+                windows: str | None = None) -> dict:
+    """Run the generic detectors over a CSV file (``-``: standard input; gzip read as is); write per-row scores
+    to ``out`` and the flagged windows as JSON to ``windows``; return counts and windows.
 
     ``value_col``: one column, a comma-separated list, a list, or ``"all"`` (every column but the time)."""
     if block < 1:
         raise ContractError(f"--block must be at least 1, got {block}")
-    src = Path(path)
-    if not src.is_file():
-        raise ContractError(f"{path}: no such file")
-    if out and Path(out).resolve() == src.resolve():
-        raise ContractError(f"--out {out} is the input file; write the scores to another file")
+    check_range(vmin, vmax)
+    targets = check_paths(path, out, windows)
     cols = value_col if isinstance(value_col, list) else [c.strip() for c in value_col.split(",") if c.strip()]
-    rows = _Rows(path, time_col, cols, delimiter_of(delimiter))
-    tmp = None
+    rows = _Rows("standard input" if path == "-" else path, time_col, cols, delimiter_of(delimiter))
+    outputs: list[_Output] = []
     try:
-        with open(src, newline="", encoding="utf-8-sig") as fh:
+        with _open_input(path) as fh:
             reader = rows.header(fh)
             det = SeriesDetector(rows.value_cols, vmin, vmax)
             stream = rows.read(reader)
             if sort:
                 stream = iter(sorted(stream, key=lambda r: r[3]))
-            if out:
-                fd, tmp = tempfile.mkstemp(prefix=".apexflow-", suffix=".csv", dir=Path(out).resolve().parent)
-                with os.fdopen(fd, "w", newline="") as fh_out:
-                    result = _run(det, rows, stream, block, csv.writer(fh_out))
-                os.replace(tmp, out)
-                tmp = None
-            else:
-                result = _run(det, rows, stream, block, None)
+            scores = _Output(targets["--out"], "--out") if out else None
+            outputs += [scores] if scores else []
+            result = _run(det, rows, stream, block, csv.writer(scores.fh) if scores else None)
+        if windows:
+            outputs.append(_Output(targets["--windows"], "--windows"))
+            json.dump(result["windows"], outputs[-1].fh, indent=1, default=str)
+        for o in outputs:
+            o.commit()
     except UnicodeDecodeError as e:
-        raise ContractError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise ContractError(f"{rows.path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ContractError(f"{rows.path}: a damaged or truncated gzip file ({e or 'ends early'})") from None
+    except OSError as e:  # a full disk or device, a closed pipe; an unreadable input
+        if e.errno in (errno.ENOSPC, errno.EPIPE, errno.EDQUOT, errno.EFBIG):
+            raise ContractError(f"cannot write {' and '.join(f'{f} {n}' for f, n in names_of(out, windows))} "
+                                f"({e.strerror}); nothing complete was written") from None
+        raise ContractError(f"{rows.path}: cannot read ({e.strerror})") from None
     finally:
-        if tmp:
-            os.unlink(tmp)
+        for o in outputs:
+            o.abort()
     result["skipped"] = rows.skipped
     result["channels"] = rows.value_cols
     return result

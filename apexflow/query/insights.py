@@ -1,5 +1,5 @@
 """Insights: the written summaries of a session, of each driver and of each critical detection, whichever
-provider wrote them, with whether they held to the facts (``status``: ok, ungrounded, fallback)."""
+provider wrote them, with whether they held to the facts (``status``: ok, ungrounded, fallback, incomplete)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,7 +18,8 @@ class Insight(BaseModel):
     provider: str
     model: str
     prompt_version: str
-    status: str  # ok; ungrounded (a fact it states is not in the facts); fallback (the offline record)
+    status: str  # ok; ungrounded (a fact it states is not in the facts); fallback (the offline record);
+    # incomplete (written while the session's analysis stopped short; its first line says how far)
     note: str
     content: str
     tokens_in: int

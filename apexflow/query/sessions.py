@@ -22,6 +22,9 @@ class SessionSummary(BaseModel):
     start_time: datetime
     drivers: int
     detections: int
+    status: str  # analyzed (every streamed chunk), incomplete (fewer: an ingestion cut short), open (no count yet)
+    chunks_analyzed: int
+    chunks_expected: int | None
 
 
 class Driver(BaseModel):
@@ -54,7 +57,18 @@ _SESSIONS = (
     "SELECT session_id, source, profile, year, event, session_name, start_time, run_id, identity, channels, "
     "meta, coalesce(meta->'missing', '{}') AS missing, "
     "(SELECT count(*) FROM entities e WHERE e.session_id = s.session_id) AS drivers, "
-    "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections FROM sessions s")
+    "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections, "
+    "CASE WHEN meta->>'chunks' IS NULL THEN 'open' WHEN p.analyzed >= (meta->>'chunks')::int THEN 'analyzed' "
+    "ELSE 'incomplete' END AS status, p.analyzed AS chunks_analyzed, (meta->>'chunks')::int AS chunks_expected "
+    "FROM sessions s CROSS JOIN LATERAL "
+    "(SELECT count(*) AS analyzed FROM telemetry_chunks c WHERE c.session_id = s.session_id) p")
+
+
+def status_text(row: dict) -> str:
+    """``analyzed``, ``open``, or ``incomplete (n of m chunks analyzed)``."""
+    if row["status"] != "incomplete":
+        return row["status"]
+    return f"incomplete ({row['chunks_analyzed']} of {row['chunks_expected']} chunks analyzed)"
 
 
 def health(cur) -> dict:

@@ -227,10 +227,12 @@ class FileSource:
         cols = None
         kinds = set()
 
-        def err(line, msg):
-            errors.append(f"{self.path.name}:{line}: {msg}")
+        def err(line, msg):  # a huge cell is shown cut short
+            errors.append(f"{self.path.name}:{line}: {msg if len(msg) <= 200 else msg[:197] + '...'}")
 
         for line, row in self._rows():
+            if len(errors) >= MAX_ERRORS:  # every kind of bad row counts: reading stops, memory stays bounded
+                break
             if isinstance(row, Exception):
                 err(line, f"row {row}")
                 continue
@@ -265,8 +267,6 @@ class FileSource:
                 values.append(f)
             if not bad:
                 per_entity.setdefault(entity, []).append((t, line, values))
-            if len(errors) >= MAX_ERRORS:
-                break
         if cols is None and not errors:
             raise ContractError(f"{self.path}: no data rows")
         if len(kinds) > 1:

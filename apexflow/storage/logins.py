@@ -2,12 +2,19 @@
 
 - ``app`` (every function): rows of the pipeline's tables, and the owner's functions that create sample
   partitions and refresh the reporting facts.
-- ``readonly`` (BI tools, Grafana): the ``reporting`` schema only, read-only; nothing of ``public``.
+- ``readonly`` (BI tools, Grafana): the ``reporting`` schema only, read-only; nothing of ``public``; as
+  PostgreSQL's own settings for a reporting login: no temporary tables, no large objects (migration 0011), a
+  statement, lock and idle timeout, and a connection limit. No lock the write path or the migrations take is
+  open to it (they lock rows and tables it has no privilege on; the live follower's key is seeded by a table
+  it cannot read).
 """
 from __future__ import annotations
 
 from psycopg2 import sql
 
+READONLY_CONNECTIONS = 20  # a BI gateway's pool and a Grafana, with room; more are refused
+READONLY_TIMEOUTS = {"statement_timeout": "60s", "lock_timeout": "5s",
+                     "idle_in_transaction_session_timeout": "60s", "idle_session_timeout": "15min"}
 PRIVILEGES = {
     "app": (
         "GRANT CONNECT ON DATABASE {db} TO {user}",
@@ -30,6 +37,10 @@ PRIVILEGES = {
         "GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO {user}",
         "ALTER DEFAULT PRIVILEGES IN SCHEMA reporting GRANT SELECT ON TABLES TO {user}",
         "ALTER ROLE {user} SET default_transaction_read_only = on",
+        "REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC",  # the owner keeps it; nothing else here needs it
+        "REVOKE TEMPORARY ON DATABASE {db} FROM {user}",
+        f"ALTER ROLE {{user}} CONNECTION LIMIT {READONLY_CONNECTIONS}",
+        *(f"ALTER ROLE {{user}} SET {name} = '{value}'" for name, value in READONLY_TIMEOUTS.items()),
     ),
 }
 

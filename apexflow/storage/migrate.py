@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from apexflow.storage.db import connect
+from psycopg2 import errors
 
-_LOCK = 7_415_001  # advisory lock id: concurrent migrators wait for each other
+from apexflow.storage.db import connect
 
 
 def available() -> list[tuple[int, str, str]]:
@@ -18,10 +18,11 @@ def migrate(dsn: str) -> list[str]:
     """Apply pending migrations; returns the names applied (empty when up to date)."""
     conn = connect(dsn)
     try:
+        _create_table(conn)
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                        "(version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz DEFAULT now())")
+            # concurrent migrators wait for each other on a lock only writers may take (an advisory lock
+            # would be open to any login, the read-only one too)
+            cur.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
             cur.execute("SELECT version FROM schema_migrations")
             done = {v for (v,) in cur.fetchall()}
             applied = []
@@ -33,3 +34,14 @@ def migrate(dsn: str) -> list[str]:
             return applied
     finally:
         conn.close()
+
+
+def _create_table(conn) -> None:
+    """``schema_migrations``, once: two migrators creating it at once race in the catalog, and the loser finds
+    it made."""
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz DEFAULT now())")
+    except (errors.UniqueViolation, errors.DuplicateTable):
+        pass

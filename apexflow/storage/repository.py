@@ -372,6 +372,7 @@ def update_session_meta(cur, session_id: str, patch: dict) -> None:
 
 
 def try_lock(cur, name: str) -> bool:
-    """Hold a lock named ``name`` for as long as this connection lives (one live follower per session)."""
-    cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
+    """Hold a lock named ``name`` for as long as this connection lives (one live follower per session). Its key
+    is seeded by ``lock_seed``, which only writers may read: another login cannot take it first."""
+    cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, (SELECT seed FROM lock_seed)))", (name,))
     return cur.fetchone()[0]
