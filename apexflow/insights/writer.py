@@ -1,19 +1,19 @@
 """One insight record from a provider: budget, grounding check, one retry, and the offline fallback.
 
-Statuses: ``ok`` (grounded), ``ungrounded`` (still stating something the facts lack after one retry: kept,
-flagged, with what was not found), ``fallback`` (the offline record, with why: a refusal, malformed output
+Statuses: ``ok`` (every claim holds, ``grounding.py``), ``ungrounded`` (a claim still fails, or a statement states
+what no claim carries, after one retry: kept, flagged, with each problem), ``fallback`` (the offline record, with why: a refusal, malformed output
 twice, the token budget spent, or the provider failing every retry of the workflow).
 """
 from __future__ import annotations
 
 from typing import Protocol
 
-from apexflow.insights.grounding import Facts, ungrounded
+from apexflow.insights.grounding import ungrounded
 from apexflow.insights.offline import OfflineProvider
-from apexflow.insights.pricing import cost_usd
+from apexflow.insights.pricing import cost_usd, priced
 from apexflow.insights.prompt import estimate_tokens
 from apexflow.insights.provider import Provider
-from apexflow.insights.schema import render
+from apexflow.insights.schema import render, statements
 
 OFFLINE = OfflineProvider()
 
@@ -30,9 +30,9 @@ def write(provider: Provider, scope: str, facts: dict, budget: Budget) -> dict:
     """The record to store for ``scope`` from ``facts``."""
     if provider.name == OFFLINE.name:
         return offline(scope, facts)
-    known, feedback, spent, last = Facts(facts), None, [0, 0], None
+    feedback, spent, last = None, [0, 0], None
     for _ in range(2):
-        estimate = estimate_tokens(scope, facts)
+        estimate = estimate_tokens(scope, facts, provider.model)
         if not budget.reserve(estimate):
             return offline(scope, facts, "fallback", "the session's token budget is spent", spent, provider.model)
         try:
@@ -49,10 +49,11 @@ def write(provider: Provider, scope: str, facts: dict, budget: Budget) -> dict:
             feedback = problem = reply.problem
             continue
         text = render(scope, reply.body)
-        missing = ungrounded(text, known)
+        missing = ungrounded(statements(reply.body), facts)
         if not missing:
             return _record(provider, reply.body, text, "ok", "", [], spent)
-        last, feedback = (reply.body, text, missing), "these are not in the facts: " + ", ".join(missing)
+        last, feedback = (reply.body, text, missing), "these claims do not hold against the facts: " + "; ".join(
+            missing[:12])
     if last is None:
         return offline(scope, facts, "fallback", f"malformed output twice: {problem}", spent, provider.model)
     body, text, missing = last
@@ -64,13 +65,25 @@ def offline(scope: str, facts: dict, status: str = "ok", note: str = "", spent=(
             ) -> dict:
     """The offline record; a fallback keeps the tokens (and their cost, at ``model``'s price) spent before it."""
     body = OFFLINE.write(scope, facts).body
-    record = _record(OFFLINE, body, render(scope, body), status, note, [], spent)
+    missing = ungrounded(statements(body), facts)  # the same check as the model's answers
+    record = _record(OFFLINE, body, render(scope, body), "ungrounded" if missing and status == "ok" else status,
+                     note, missing, spent)
     if model:
         record["cost_usd"] = cost_usd(model, *spent)
+        record["note"] = _unpriced(record["note"], model, spent)
     return record
 
 
 def _record(provider, body, text: str, status: str, note: str, missing: list[str], spent) -> dict:
-    return {"provider": provider.name, "model": provider.model, "status": status, "note": note,
-            "body": body.model_dump(), "content": text, "ungrounded": missing, "tokens_in": spent[0],
-            "tokens_out": spent[1], "cost_usd": cost_usd(provider.model, *spent) if provider is not OFFLINE else 0.0}
+    own = provider is not OFFLINE
+    return {"provider": provider.name, "model": provider.model, "status": status,
+            "note": _unpriced(note, provider.model, spent) if own else note, "body": body.model_dump(),
+            "content": text, "ungrounded": missing, "tokens_in": spent[0], "tokens_out": spent[1],
+            "cost_usd": cost_usd(provider.model, *spent) if own else 0.0}
+
+
+def _unpriced(note: str, model: str, spent) -> str:
+    """The note, saying the cost is unknown (``cost_usd`` null) when tokens were spent on a model without a price."""
+    if priced(model) or not any(spent):
+        return note
+    return "; ".join(x for x in (note, f"cost unknown: {model} is not in the price table") if x)
