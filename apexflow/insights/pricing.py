@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 
 DEFAULT_MODEL = "gpt-4.1-mini"
-DEFAULT_TOKEN_BUDGET = 60_000  # per run; a 20-car race needs 14-17 k, at most 26 k (benchmarks/insight_tokens.py)
+DEFAULT_TOKEN_BUDGET = 150_000  # per run; a 20-car race with claims needs about 40 k, 70 k at every cap
+# (benchmarks/insight_tokens.py), and a reasoning model more
 PRICES = {  # USD per million tokens (input, output), list prices when written; check before relying on them
     "gpt-4.1": (2.00, 8.00), "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1-nano": (0.10, 0.40),
     "gpt-4o": (2.50, 10.00), "gpt-4o-mini": (0.15, 0.60),

@@ -37,7 +37,8 @@ TASKS = {
     "detection": "Explain this critical detection to the race engineer: what happened, the evidence behind it, "
                  "and what to check next.",
 }
-MAX_OUTPUT_TOKENS = {"session": 3000, "driver": 1400, "detection": 1200}  # the answer, its claims included
+MAX_OUTPUT_TOKENS = {"session": 8000, "driver": 1500, "detection": 1200}  # the answer with its claims: about
+# 1.5x the largest offline record measured (benchmarks/insight_tokens.py)
 REASONING_TOKENS = 4000  # more room a reasoning model gets for its reasoning (at reasoning_effort "low")
 REASONING_EFFORT = "low"
 REASONING = re.compile(r"^(o\d|gpt-5)(?!.*-chat)")  # o1, o3, o4-mini, gpt-5, gpt-5-mini, gpt-5.1; not gpt-5-chat

@@ -1,14 +1,15 @@
 """One insight record from a provider: budget, grounding check, one retry, and the offline fallback.
 
 Statuses: ``ok`` (every claim holds, ``grounding.py``), ``ungrounded`` (a claim still fails, or a statement states
-what no claim carries, after one retry: kept, flagged, with each problem), ``fallback`` (the offline record, with why: a refusal, malformed output
+what no claim carries, after one retry: those statements are left out, the rest kept, each problem listed),
+``fallback`` (the offline record, with why: a refusal, malformed output
 twice, the token budget spent, or the provider failing every retry of the workflow).
 """
 from __future__ import annotations
 
 from typing import Protocol
 
-from apexflow.insights.grounding import ungrounded
+from apexflow.insights.grounding import check, ungrounded
 from apexflow.insights.offline import OfflineProvider
 from apexflow.insights.pricing import cost_usd, priced
 from apexflow.insights.prompt import estimate_tokens
@@ -56,9 +57,27 @@ def write(provider: Provider, scope: str, facts: dict, budget: Budget) -> dict:
             missing[:12])
     if last is None:
         return offline(scope, facts, "fallback", f"malformed output twice: {problem}", spent, provider.model)
-    body, text, missing = last
-    return _record(provider, body, text, "ungrounded", "states what the facts do not hold, after one retry",
-                   missing, spent)
+    body, _, missing = last
+    kept = _grounded_part(scope, body, facts)
+    return _record(provider, kept, render(scope, kept), "ungrounded",
+                   f"{len(missing)} claim(s) did not hold after one retry: their statements are left out", missing,
+                   spent)
+
+
+def _grounded_part(scope: str, body, facts: dict):
+    """``body`` without the statements that fail the check; a failing single statement (a headline) is the
+    offline record's."""
+    kept, own = {}, None
+    for name in type(body).model_fields:
+        value = getattr(body, name)
+        if isinstance(value, list):
+            kept[name] = [s for s in value if not check(s, facts)]
+        elif check(value, facts):
+            own = own or OFFLINE.write(scope, facts).body
+            kept[name] = getattr(own, name)
+        else:
+            kept[name] = value
+    return type(body)(**kept)
 
 
 def offline(scope: str, facts: dict, status: str = "ok", note: str = "", spent=(0, 0), model: str | None = None
