@@ -108,7 +108,7 @@ def resolve(facts: dict, path: str) -> Fact | None:
     if isinstance(node, dict):
         role, crowd = _roles(node) if any(_roles(node)) else owner_roles
         return Fact(node, _kinds(node, name, index, facts), role, crowd)
-    if isinstance(node, str) and isinstance(parent, list) and CODE.fullmatch(node):  # a list of driver codes
+    if isinstance(node, str) and isinstance(parent, list):  # a list of drivers
         return Fact({"driver": node}, _kinds({}, name, index, facts), [node], [])
     if isinstance(parent, dict) and index is None and (_is_number(node) or isinstance(node, str)):
         key = names[-1]
@@ -207,6 +207,7 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
             text = text.replace(claim.value, " ")
     out = []
     numbers = [c.value for c in claims if _is_number(c.value)]
+    numbers += [v for c, _ in held if isinstance(c.value, str) for _, _, v in numbers_in(c.value)]  # quoted text's
     laps = [c.lap for c in claims if c.lap is not None]
     for written, sign, value in numbers_in(text):
         if not claims:

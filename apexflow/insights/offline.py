@@ -80,10 +80,10 @@ def _session(facts: dict) -> SessionInsight:
 
 
 def _about(session: dict) -> list[dict]:
-    """Claims for the session's name: its year, and a session name with a number in it (``Practice 2``)."""
+    """Claims for the session's name: its year, and an event or session name with a number in it (``Practice 2``)."""
     out = [{"kind": "session", "value": session["year"], "fact": "session"}] if session.get("year") else []
-    if any(ch.isdigit() for ch in str(session.get("session") or "")):
-        out.append({"kind": "session", "value": session["session"], "fact": "session"})
+    out += [{"kind": "session", "value": session[k], "fact": "session"} for k in ("event", "session")
+            if any(ch.isdigit() for ch in str(session.get(k) or ""))]
     return out
 
 
