@@ -10,10 +10,9 @@ import pytest
 from conftest import register_race
 
 from apexflow.detect.base import Detection
-from apexflow.insights import workflow
-from apexflow.insights.openai_provider import OpenAIProvider
-from apexflow.insights import writer
+from apexflow.insights import workflow, writer
 from apexflow.insights.facts import for_scope
+from apexflow.insights.openai_provider import OpenAIProvider
 from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
 from apexflow.insights.prompt import CLOSE, MAX_OUTPUT_TOKENS, OPEN, REASONING_TOKENS, facts_of
 from apexflow.insights.provider import ProviderTimeout, ProviderUnavailable

@@ -36,7 +36,7 @@ ALIASES = {  # further kinds a fact of a list (or record) also holds
     "pitted_under_neutralisation": {"pit_stop"}, "detections_by_kind": {"count"}, "critical": {"detection"},
     "car_trouble": {"incident"}, "pit_window": {"stint"},
 }
-SESSION_NOT_A_RACE = re.compile(r"practice|qualifying|shootout", re.I)
+SESSION_NOT_A_RACE = re.compile(r"practice|qualifying|shootout", re.IGNORECASE)
 POSITION_KEYS = frozenset({"position", "grid", "positions_gained", "gained", "from_position", "to_position"})
 
 

@@ -5,8 +5,8 @@ race story, and every statement carries the claims it rests on (the grounding ch
 """
 from __future__ import annotations
 
-from apexflow.insights.provider import Reply
 from apexflow.insights.grounding import unit_of
+from apexflow.insights.provider import Reply
 from apexflow.insights.schema import DetectionExplanation, DriverInsight, SessionInsight, Statement, say
 
 CHECKS = {  # what an engineer looks at next, per kind of critical detection
