@@ -111,7 +111,8 @@ def main(argv=None) -> int:
             conn.close()
     finally:
         fake.close()
-    lines = [f"## Insight tokens, cost and grounding per session — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+    when = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
+    lines = [f"## Insight tokens, cost and grounding per session — {when}", "",
              f"- command: `python -m benchmarks.insight_tokens --laps {args.laps} --seed {args.seed}"
              f"{' --write' if args.write else ''}`",
              f"- machine: {machine()}; model priced: {DEFAULT_MODEL}; run budget {DEFAULT_TOKEN_BUDGET:,} tokens",

@@ -131,8 +131,8 @@ def _story_lines(story: dict, neutral: list[dict]) -> list[Statement]:
                          *({"subject": d["driver"], "kind": "sudden_damage", "lap": d["lap"],
                             "value": d["seconds_lost"], "unit": "s", "fact": f"story.damage[{i}]"}
                            for i, d in enumerate(story["damage"])),
-                         *({"subject": d["driver"], "kind": d["kind"], "lap": d["lap"], "fact": f"story.car_trouble[{i}]"}
-                           for i, d in enumerate(story["car_trouble"]))))
+                         *({"subject": d["driver"], "kind": d["kind"], "lap": d["lap"],
+                            "fact": f"story.car_trouble[{i}]"} for i, d in enumerate(story["car_trouble"]))))
     if story["pitted_under_neutralisation"]:
         lines.append(say("Pitted under a safety car or VSC: " + ", ".join(story["pitted_under_neutralisation"]) + ".",
                          *({"subject": c, "kind": "pit_stop", "fact": f"story.pitted_under_neutralisation[{i}]"}
