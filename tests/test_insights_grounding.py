@@ -146,6 +146,15 @@ def test_the_kind_of_a_first_place_follows_the_session():
     assert problems("NOR took pole.", {"subject": "NOR", "kind": "pole", "fact": "results[0]"}, facts=quali) == []
 
 
+def test_a_fact_without_a_driver_field_is_about_the_drivers_it_names():
+    facts = {**SPRINT, "story": {**SPRINT["story"], "lead_changes": [{"lap": 11, "from": "NOR", "to": "PIA",
+                                                                      "how": "pit cycle"}]}}
+    claim = {"subject": "PIA", "kind": "lead_change", "lap": 11, "fact": "story.lead_changes[0]"}
+    assert problems("PIA took the lead from NOR in the pit cycle on lap 11.", claim, facts=facts) == []
+    assert problems("VER took the lead on lap 11.", {**claim, "subject": "VER"}, facts=facts)
+    assert problems("PIA took the lead on lap 12.", {**claim, "lap": 12}, facts=facts)
+
+
 def test_a_nested_fact_is_its_owners():
     stop = resolve(SPRINT, "drivers.NOR.pit_stops[0]")
     assert stop.role == ["NOR"] and "pit_stop" in stop.kinds

@@ -36,7 +36,7 @@ ALIASES = {  # further kinds a fact of a list (or record) also holds
     "pitted_under_neutralisation": {"pit_stop"}, "detections_by_kind": {"count"}, "critical": {"detection"},
     "car_trouble": {"incident"}, "pit_window": {"stint"},
 }
-SESSION_NOT_A_RACE = re.compile(r"practice|qualifying|shootout", re.IGNORECASE)
+SESSION_NOT_A_RACE = re.compile(r"practice|qualifying|shootout", re.I)
 POSITION_KEYS = frozenset({"position", "grid", "positions_gained", "gained", "from_position", "to_position"})
 
 
@@ -120,9 +120,14 @@ def resolve(facts: dict, path: str) -> Fact | None:
 
 
 def _roles(record: dict) -> tuple[list[str], list[str]]:
-    """The driver the record is about (its role fields) and, for a record about several, those."""
-    return ([record[k] for k in ROLE if isinstance(record.get(k), str) and record[k]],
-            [c for k in ROLES if isinstance(record.get(k), list) for c in record[k] if isinstance(c, str)])
+    """The driver the record is about (its role fields) and, for a record about several, those: its
+    ``drivers``/``cars``, else every driver code in its own fields (``{"from": "NOR", "to": "PIA"}``)."""
+    role = [record[k] for k in ROLE if isinstance(record.get(k), str) and record[k]]
+    crowd = [c for k in ROLES if isinstance(record.get(k), list) for c in record[k] if isinstance(c, str)]
+    if not role and not crowd:
+        crowd = [v for k, v in record.items() if k != "kind" and isinstance(v, str) and CODE.fullmatch(v)
+                 and v not in NOT_DRIVERS]
+    return role, crowd
 
 
 def _kinds(record: dict, name: str, index: int | None, facts: dict) -> set[str]:
