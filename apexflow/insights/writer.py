@@ -49,19 +49,18 @@ def write(provider: Provider, scope: str, facts: dict, budget: Budget) -> dict:
         if reply.body is None:
             feedback = problem = reply.problem
             continue
-        text = render(scope, reply.body)
         missing = ungrounded(statements(reply.body), facts)
         if not missing:
-            return _record(provider, reply.body, text, "ok", "", [], spent)
-        last, feedback = (reply.body, text, missing), "these claims do not hold against the facts: " + "; ".join(
+            return _record(provider, reply.body, render(scope, reply.body), "ok", "", [], spent)
+        last, feedback = (reply.body, missing), "these claims do not hold against the facts: " + "; ".join(
             missing[:12])
     if last is None:
         return offline(scope, facts, "fallback", f"malformed output twice: {problem}", spent, provider.model)
-    body, _, missing = last
+    body, missing = last
     kept = _grounded_part(scope, body, facts)
     return _record(provider, kept, render(scope, kept), "ungrounded",
-                   f"{len(missing)} claim(s) did not hold after one retry: their statements are left out", missing,
-                   spent)
+                   f"{len(missing)} problem(s) left after one retry: the statements with them are left out",
+                   missing, spent)
 
 
 def _grounded_part(scope: str, body, facts: dict):

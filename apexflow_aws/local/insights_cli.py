@@ -67,7 +67,7 @@ def report(result: dict, scopes: tuple[str, ...] = ("session", "driver", "detect
         if scope in scopes and by_scope.get(scope):
             lines += ["", title]
             for i in by_scope[scope]:
-                flag = FLAGS[i["status"]].format(ungrounded=", ".join(i["ungrounded"]), note=i["note"])
+                flag = FLAGS[i["status"]].format(ungrounded="; ".join(i["ungrounded"]), note=i["note"])
                 text = i["content"].splitlines()
                 lines += [f"  {text[0]}{flag}", *(f"  {line}" for line in text[1:])]
     return "\n".join(indent + line if line else line for line in lines)
