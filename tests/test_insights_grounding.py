@@ -47,13 +47,22 @@ def test_a_wrong_winner_pole_or_crash_is_rejected_whatever_it_claims(claims):
     assert problems("VER won the sprint from pole after NOR crashed on lap 3", *claims)
 
 
+def test_a_win_a_pole_a_penalty_or_a_crash_needs_a_claim_of_its_kind():
+    ver = {"subject": "VER", "kind": "result", "value": 4, "unit": "position", "fact": "results[3]"}
+    assert problems("VER was P4.", ver) == []  # true claims, true words
+    for text in ("VER won the sprint, P4.", "VER, P4, started from pole.", "VER, P4, took a penalty.",
+                 "VER crashed, P4."):
+        (said,) = problems(text, ver)  # true claims, words they do not back
+        assert said.endswith("which no held claim of that kind backs"), text
+
+
 def test_the_role_and_the_lap_are_each_held_against_the_fact():
-    (role,) = problems("VER won the sprint.", {"subject": "VER", "kind": "winner", "fact": "story.podium[0]"})
+    role, _ = problems("VER won the sprint.", {"subject": "VER", "kind": "winner", "fact": "story.podium[0]"})
     assert "the fact is about NOR, not VER" in role
-    (lap,) = problems("ALO retired on lap 3.", {"subject": "ALO", "kind": "retirement", "lap": 3,
+    lap, _ = problems("ALO retired on lap 3.", {"subject": "ALO", "kind": "retirement", "lap": 3,
                                                 "fact": "story.retirements[0]"})
     assert "the fact's lap is 10, not 3" in lap
-    (kind,) = problems("ALO retired.", {"subject": "ALO", "kind": "retirement", "fact": "story.contacts[0]"})
+    kind, _ = problems("ALO retired.", {"subject": "ALO", "kind": "retirement", "fact": "story.contacts[0]"})
     assert "not retirement" in kind
 
 

@@ -8,8 +8,8 @@ singular, or ``winner``/``pole`` where its position or grid says so); the subjec
 (``lap``, a ``*_lap``, or within ``from_lap``..``to_lap``); the value is one of the fact's, sign and unit
 included, within the rounding it is written with. Then the statement against its claims: every number it
 writes is a claim's value or lap (a time ``m:ss.sss`` as seconds, ``+``/``-`` and "slower"/"faster" as
-signs), and every driver code and compound it names is in a fact it claims. A statement without claims may
-state none of these.
+signs), every driver code and compound it names is in a fact it claims, and a win, pole, penalty or retirement
+it speaks of is backed by a held claim of that kind. A statement without claims may state none of these.
 """
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ ALIASES = {  # further kinds a fact of a list (or record) also holds
     "car_trouble": {"incident"}, "pit_window": {"stint"},
 }
 SESSION_NOT_A_RACE = re.compile(r"practice|qualifying|shootout", re.I)
+SAYS = (  # what a sentence's words assert, and the kinds of held claim one of which must back it
+    (re.compile(r"\b(?:wins|winner|victory|won (?:the|from|by|ahead|it))\b", re.I), "a win", ("winner",)),
+    (re.compile(r"\bpole\b", re.I), "a pole", ("pole",)),
+    (re.compile(r"\bpenal(?:ty|ties|ised|ized)\b", re.I), "a penalty", ("penalty",)),
+    (re.compile(r"\b(?:retired|retires|retirement|crashed|DNF)\b"), "a retirement or crash",
+     ("retirement", "did_not_start", "contact", "incident", "crash", "accident", "damage")),
+)
 POSITION_KEYS = frozenset({"position", "grid", "positions_gained", "gained", "from_position", "to_position"})
 
 
@@ -227,6 +234,9 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
         signed = [n for n in numbers if _near(magnitude, float(magnitude), abs(n))]
         if signed and not any((n > 0) == (word == "slower") for n in signed):
             out.append(f"says {magnitude} s {word} but its claim is {signed[0]:+g} s")
+    for words, what, kinds in SAYS:
+        if words.search(text) and not any(k in kind for _, f in held for kind in f.kinds for k in kinds):
+            out.append(f"says {what}, which no held claim of that kind backs")
     named = {c.subject for c in claims if c.subject} | {d for _, f in held for d in f.drivers()}
     for code in dict.fromkeys(CODE.findall(text)):
         if code not in NOT_DRIVERS and code not in named:

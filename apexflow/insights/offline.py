@@ -213,7 +213,7 @@ def _detection(facts: dict) -> DetectionExplanation:
         f" on lap {d['lap']}." if d["lap"] is not None else "."), {**at, "lap": d["lap"]})
     units = d.get("units", {})
     evidence = [say(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                    + (f" {units[k]}" if k in units else ""),
+                    + (f" {units[k]}" if k in units else ""), at,
                     *({**at, "value": x, "unit": None if isinstance(x, str) else units.get(k) or unit_of(k)}
                       for x in (v if isinstance(v, list) else [v]) if not isinstance(x, bool)))
                 for k, v in d["evidence"].items()]
