@@ -167,4 +167,8 @@ def test_a_fact_without_a_driver_field_is_about_the_drivers_it_names():
 def test_a_nested_fact_is_its_owners():
     stop = resolve(SPRINT, "drivers.NOR.pit_stops[0]")
     assert stop.role == ["NOR"] and "pit_stop" in stop.kinds
+    wet = {**SPRINT, "drivers": {"NOR": {"driver": "NOR", "stints": [{"compound": "WET", "from_lap": 1, "to_lap": 4}]}}}
+    assert problems("NOR ran WET tyres on laps 1-4.", *({"subject": "NOR", "kind": "stint", "lap": n,
+                                                         "fact": "drivers.NOR.stints[0]"} for n in (1, 4)),
+                    facts=wet) == []  # a compound is not a driver
     assert resolve(SPRINT, "story.podium[3]") is None and resolve(SPRINT, "nothing") is None

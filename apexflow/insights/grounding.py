@@ -113,28 +113,32 @@ def resolve(facts: dict, path: str) -> Fact | None:
             names.append(key)
     name = next((n for n in reversed(names) if not CODE.fullmatch(n)), "")
     if isinstance(node, dict):
-        role, crowd = _roles(node) if any(_roles(node)) else owner_roles
-        return Fact(node, _kinds(node, name, index, facts), role, crowd)
+        return Fact(node, _kinds(node, name, index, facts), *_about(node, owner_roles))
     if isinstance(node, str) and isinstance(parent, list):  # a list of drivers
         return Fact({"driver": node}, _kinds({}, name, index, facts), [node], [])
     if isinstance(parent, dict) and index is None and (_is_number(node) or isinstance(node, str)):
         key = names[-1]
         owner = next((n for n in reversed(names[:-1]) if not CODE.fullmatch(n)), "")
-        role, crowd = _roles(parent) if any(_roles(parent)) else owner_roles
         kinds = (_kinds(parent, owner, None, facts) if owner else set()) | {key}
-        return Fact(parent, kinds, role, crowd, only=key)
+        return Fact(parent, kinds, *_about(parent, owner_roles), only=key)
     return None
 
 
 def _roles(record: dict) -> tuple[list[str], list[str]]:
-    """The driver the record is about (its role fields) and, for a record about several, those: its
-    ``drivers``/``cars``, else every driver code in its own fields (``{"from": "NOR", "to": "PIA"}``)."""
-    role = [record[k] for k in ROLE if isinstance(record.get(k), str) and record[k]]
-    crowd = [c for k in ROLES if isinstance(record.get(k), list) for c in record[k] if isinstance(c, str)]
-    if not role and not crowd:
-        crowd = [v for k, v in record.items() if k != "kind" and isinstance(v, str) and CODE.fullmatch(v)
-                 and v not in NOT_DRIVERS]
-    return role, crowd
+    """The driver the record is about (its role fields) and, for a record about several, those."""
+    return ([record[k] for k in ROLE if isinstance(record.get(k), str) and record[k]],
+            [c for k in ROLES if isinstance(record.get(k), list) for c in record[k] if isinstance(c, str)])
+
+
+def _about(record: dict, owner: tuple[list[str], list[str]]) -> tuple[list[str], list[str]]:
+    """Who a fact is about: its own role fields, else its owner's (a pit stop in ``driver.pit_stops``), else the
+    driver codes in its fields (``{"from": "NOR", "to": "PIA"}``)."""
+    if any(_roles(record)):
+        return _roles(record)
+    if any(owner):
+        return owner
+    return [], [v for k, v in record.items() if k != "kind" and isinstance(v, str) and CODE.fullmatch(v)
+                and v not in NOT_DRIVERS and v not in COMPOUNDS]
 
 
 def _kinds(record: dict, name: str, index: int | None, facts: dict) -> set[str]:
@@ -239,7 +243,7 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
             out.append(f"says {what}, which no held claim of that kind backs")
     named = {c.subject for c in claims if c.subject} | {d for _, f in held for d in f.drivers()}
     for code in dict.fromkeys(CODE.findall(text)):
-        if code not in NOT_DRIVERS and code not in named:
+        if code not in NOT_DRIVERS and code not in COMPOUNDS and code not in named:
             out.append(f"names {code}, which " + ("no claim carries" if claims else "has no claim"))
     strings = " ".join(s.upper() for _, f in held for s in f.strings())
     for m in COMPOUND.finditer(text):
