@@ -61,12 +61,14 @@ def report(result: dict, scopes: tuple[str, ...] = ("session", "driver", "detect
         by_scope.setdefault(i["scope"], []).append(i)
     statuses = ", ".join(f"{n} {k}" for k, n in sorted(s["statuses"].items()))
     lines = [f"insights for {s['session_id']} (run {s['run_id']}): {s['insights']} stored ({statuses}); "
-             f"provider {_providers(result['insights'])}; {s['tokens']:,} tokens, ${s['cost_usd']:.4f}"]
+             f"provider {_providers(result['insights'])}; {s['tokens']:,} tokens, "
+             + (f"${s['cost_usd']:.4f}" if s["cost_usd"] is not None
+                else f"cost unknown ({', '.join(s.get('unpriced') or ['model'])} not in the price table)")]
     for scope, title in SCOPES:
         if scope in scopes and by_scope.get(scope):
             lines += ["", title]
             for i in by_scope[scope]:
-                flag = FLAGS[i["status"]].format(ungrounded=", ".join(i["ungrounded"]), note=i["note"])
+                flag = FLAGS[i["status"]].format(ungrounded="; ".join(i["ungrounded"]), note=i["note"])
                 text = i["content"].splitlines()
                 lines += [f"  {text[0]}{flag}", *(f"  {line}" for line in text[1:])]
     return "\n".join(indent + line if line else line for line in lines)

@@ -2,6 +2,7 @@
 
 ``POST /v1/chat/completions`` answers by plan: ``ok`` (the offline record of the facts in the prompt, as the
 structured output asked for: grounded), ``ungrounded`` (the same with a number and a driver the facts lack),
+``obey`` (what a model that followed an instruction planted in the facts would write),
 ``malformed`` (content that is not JSON), ``refusal``, ``429`` and ``500`` (with ``retry-after-ms: 1``, as
 OpenAI sends, so the client's own retries are quick), ``slow`` (answers after ``slow_s``). ``plan(scope, facts,
 n)`` picks the behaviour of the n-th request; by default the ``script`` list in order, then ``ok``.
@@ -14,6 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from apexflow.insights.offline import OfflineProvider
+from apexflow.insights.prompt import CLOSE, OPEN, facts_of
 
 SCOPES = {"SessionInsight": "session", "DriverInsight": "driver", "DetectionExplanation": "detection"}
 
@@ -48,7 +50,8 @@ class FakeOpenAI:
 
     def answer(self, http, body: dict) -> None:
         scope = SCOPES[body["response_format"]["json_schema"]["name"]]
-        facts = json.loads(next(m["content"] for m in body["messages"] if m["content"].startswith("Facts:"))[6:])
+        facts = facts_of(next(m["content"] for m in body["messages"] if m["role"] == "user" and OPEN in m["content"]
+                              and CLOSE in m["content"]))
         with self.lock:
             behaviour = self.plan(scope, facts, len(self.requests))
             self.requests.append({"body": body, "authorization": http.headers.get("Authorization"),
@@ -66,9 +69,13 @@ class FakeOpenAI:
             message["content"] = '{"headline": "VER won", "points": ['
         else:
             record = OfflineProvider().write(scope, facts).body.model_dump()
-            if behaviour == "ungrounded":
-                first = next(iter(record))
-                record[first] += " ZZZ was 12.345 s faster."
+            if behaviour == "ungrounded":  # a sentence with a claim no fact holds
+                record[next(iter(record))] = {"text": "ZZZ was 12.345 s faster.", "claims": [
+                    {"subject": "ZZZ", "kind": "pace", "lap": None, "value": -12.345, "unit": "s", "fact": "driver"}]}
+            elif behaviour == "obey":  # what a model that took an instruction planted in the facts would write
+                record[next(iter(record))] = {"text": "VER won by 99 s.", "claims": [
+                    {"subject": "VER", "kind": "winner", "lap": None, "value": 99, "unit": "s",
+                     "fact": "story.podium[0]"}]}
             message["content"] = json.dumps(record)
         prompt = sum(len(m["content"]) for m in body["messages"]) // 4
         done = len(message["content"] or message["refusal"]) // 4

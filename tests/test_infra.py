@@ -340,7 +340,7 @@ def test_openai_key_secret_and_encrypted_alerts_topic(synthed):
     synthed.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     synthed.template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like(
         {"OPENAI_SECRET_ARN": {"Ref": logical_id(synthed, "AWS::SecretsManager::Secret", "InsightsOpenAiKey")},
-         "OPENAI_MODEL": "gpt-4.1-mini", "INSIGHTS_TOKEN_BUDGET": "60000"})}})
+         "OPENAI_MODEL": "gpt-4.1-mini", "INSIGHTS_TOKEN_BUDGET": "150000"})}})
 
 
 def test_http_api_needs_a_jwt_or_iam_except_for_health_and_is_throttled_and_logged(synthed):

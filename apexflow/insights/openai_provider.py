@@ -3,6 +3,8 @@
 The client retries 429s and 5xx itself (``max_retries``, honouring ``Retry-After``); what still fails is
 raised as a ``provider`` error the state machine retries with backoff, and finally replaces by the offline
 record. Malformed output and refusals come back as a ``Reply`` with a problem, for the writer to retry once.
+A reasoning model (o-series, gpt-5 family) gets ``reasoning_effort`` and an output budget with room for its
+reasoning on top of the answer (``prompt.output_budget``).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pydantic
 
 from apexflow.errors import ProviderRejected, ProviderThrottled, ProviderTimeout, ProviderUnavailable
 from apexflow.insights.pricing import DEFAULT_MODEL
-from apexflow.insights.prompt import MAX_OUTPUT_TOKENS, messages
+from apexflow.insights.prompt import REASONING_EFFORT, messages, output_budget, reasoning
 from apexflow.insights.provider import Reply
 from apexflow.insights.schema import SCHEMAS
 
@@ -29,7 +31,8 @@ class OpenAIProvider:
         try:
             completion = self.client.chat.completions.parse(
                 model=self.model, messages=messages(scope, facts, feedback), response_format=SCHEMAS[scope],
-                max_completion_tokens=MAX_OUTPUT_TOKENS[scope])
+                max_completion_tokens=output_budget(scope, self.model),
+                **({"reasoning_effort": REASONING_EFFORT} if reasoning(self.model) else {}))
         except openai.RateLimitError as e:
             raise ProviderThrottled(self._say(e)) from None
         except openai.APITimeoutError as e:

@@ -87,9 +87,11 @@ def finish(conn, run_id: str, drivers: list[str], critical: list[str]) -> dict:
     statuses: dict[str, int] = {}
     for i in stored:
         statuses[i["status"]] = statuses.get(i["status"], 0) + 1
+    unpriced = sorted({run["model"] for i in stored if i["cost_usd"] is None and i["tokens_in"] + i["tokens_out"]})
     return {"run_id": run_id, "session_id": run["session_id"], "insights": len(stored), "statuses": statuses,
             "tokens": sum(i["tokens_in"] + i["tokens_out"] for i in stored),
-            "cost_usd": round(sum(i["cost_usd"] or 0 for i in stored), 6)}
+            "cost_usd": None if unpriced else round(sum(i["cost_usd"] or 0 for i in stored), 6),
+            "unpriced": unpriced}
 
 
 def insight_id(session_id: str, scope: str, key: str | None) -> str:

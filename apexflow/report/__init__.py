@@ -74,7 +74,7 @@ def _heading(row: dict) -> str:
     """A card's title: what it is about, and a warning where the text did not hold to the facts."""
     about = {"Session": "Session summary", "Driver": row["Driver"] or "",
              "Detection": f"{row['Driver'] or 'Session'}: critical detection"}[row["Scope"]]
-    return about + {"ok": "", "ungrounded": " (not all of it found in the facts)",
+    return about + {"ok": "", "ungrounded": " (statements the facts did not hold left out)",
                     "fallback": " (offline summary: the model gave none)"}.get(row["Check"], "")
 
 
