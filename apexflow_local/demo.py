@@ -6,11 +6,12 @@ import os
 import time
 from pathlib import Path
 
+from apexflow.query import sessions as query_sessions
 from apexflow.report import render
 from apexflow.settings import settings
 from apexflow.simulator import SyntheticRace
 from apexflow.simulator.evaluate import score
-from apexflow.storage import repository
+from apexflow.storage import registry
 from apexflow.storage.db import connect, transaction
 from apexflow_aws.config import client
 from apexflow_local import insights_cli, step_functions
@@ -32,7 +33,7 @@ def trip(seed: int, laps: int, dsn: str, reports: Path | None = None) -> dict:
     started = time.monotonic()
     conn = connect(dsn)
     with transaction(conn) as cur:  # a fresh trip: results of an earlier demo would be skipped as done
-        repository.delete_session(cur, SyntheticRace(seed=seed, laps=laps).session().session_id)
+        registry.delete_session(cur, SyntheticRace(seed=seed, laps=laps).session().session_id)
     result = invoke_ingest({"source": "synthetic", "seed": seed, "laps": laps})
     session_id = result["session_id"]
     esm = analyze_stream(result["chunks"])
@@ -41,7 +42,7 @@ def trip(seed: int, laps: int, dsn: str, reports: Path | None = None) -> dict:
         raise RuntimeError(f"analysis of {session_id} completed without starting the insights workflow")
     insights = insights_cli.collect(session_id, execution)
     with conn.cursor() as cur:
-        overview = repository.session_overview(cur, session_id)
+        overview = query_sessions.overview(cur, session_id)
         page = Path(reports or settings().home / "reports") / f"{session_id}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(render(cur, session_id))

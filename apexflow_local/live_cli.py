@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from apexflow.storage import repository
+from apexflow.query import detections as query_detections
 from apexflow.storage.db import connect
 from apexflow_aws.config import client
 from apexflow_aws.stream import KinesisStream
@@ -20,7 +20,7 @@ class Printer:
         if stage.session is None:
             return
         with self.conn.cursor() as cur:
-            found = repository.detections(cur, stage.session.session_id)
+            found = query_detections.stored(cur, stage.session.session_id)
         self.conn.rollback()
         for d in found:
             if d["detection_id"] not in self.seen:

@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     from apexflow.pipeline.ingest import encode_session, register
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import transaction
-    from apexflow.storage.repository import delete_session
+    from apexflow.storage.registry import delete_session
     from apexflow_local.esm import LambdaContext
     from apexflow_local.handlers import load
 

@@ -26,11 +26,11 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from apexflow.pipeline.analyze import detect
 from apexflow.chunk import split
 from apexflow.detect import DETECTORS
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.detect.field import Profile
+from apexflow.pipeline.analyze import detect
 from apexflow.simulator.evaluate import LAG, LEAD, score
 from benchmarks import machine, report
 

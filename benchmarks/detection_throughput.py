@@ -33,9 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from apexflow import chunk as chunks
-from apexflow.pipeline.analyze import detect
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.field import Profile
+from apexflow.pipeline.analyze import detect
 from benchmarks import machine, report
 from infra.names import Settings
 

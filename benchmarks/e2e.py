@@ -33,14 +33,13 @@ ORDER = ("generate", "chunk+encode", "S3", "register", "Kinesis put", "Kinesis g
 
 
 def targets() -> dict[str, list[tuple[object, str]]]:
-    from apexflow.pipeline import ingest
-    from apexflow.pipeline import analyze
+    from apexflow.pipeline import analyze, ingest
     from apexflow.simulator.race import SyntheticRace
     from apexflow_aws import insights_starter
-    from apexflow_local import demo, esm, insights_cli
-    from apexflow_local import step_functions as local_workflow
     from apexflow_aws.raw_store import S3RawStore
     from apexflow_aws.stream import KinesisStream
+    from apexflow_local import demo, esm, insights_cli
+    from apexflow_local import step_functions as local_workflow
 
     return {
         "generate": [(SyntheticRace, n) for n in ("__init__", "samples", "facts", "ground_truth")],

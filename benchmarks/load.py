@@ -56,9 +56,9 @@ def ingest_session(seed: int, laps: int, speed: float, dsn: str, kinesis, result
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import connect, transaction
     from apexflow_aws.config import client
-    from apexflow_local.stack import BUCKET, STREAM
     from apexflow_aws.raw_store import S3RawStore
     from apexflow_aws.stream import KinesisStream
+    from apexflow_local.stack import BUCKET, STREAM
 
     conn = connect(dsn)
 
@@ -74,10 +74,10 @@ def ingest_session(seed: int, laps: int, speed: float, dsn: str, kinesis, result
 
 def consume(producers: list[threading.Thread], kinesis, lags: list[float]):
     """The analyze handler on the stream until the producers are done and the stream is drained."""
+    from apexflow_aws.mapping import ANALYZE
     from apexflow_local.esm import EventSourceMapping
     from apexflow_local.handlers import load
     from apexflow_local.stack import STREAM
-    from apexflow_aws.mapping import ANALYZE
 
     analyze = load("analyze").handler
 

@@ -20,10 +20,9 @@ from benchmarks.analyze_batches import heading, race_arguments, scratch_database
 def main(argv=None) -> int:
     args = race_arguments(__doc__, argv)
 
-    from apexflow.storage import samples
     from apexflow.pipeline.ingest import encode_session, register
-    from apexflow.storage import repository
     from apexflow.simulator import SyntheticRace
+    from apexflow.storage import chunk_store, samples
     from apexflow.storage.db import transaction
 
     session, facts, run_id, encoded = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))
@@ -39,7 +38,7 @@ def main(argv=None) -> int:
             data = samples.copy_data(chunks[i:i + args.batch], starts)
             t1 = time.perf_counter()
             with transaction(conn) as cur:
-                repository.write_samples(cur, data)
+                chunk_store.write_samples(cur, data)
             encode_s, copy_s = encode_s + t1 - t0, copy_s + time.perf_counter() - t1
         with conn.cursor() as cur:
             cur.execute("SELECT count(*), pg_total_relation_size(samples_partition_name(%s)::regclass) FROM samples",

@@ -191,7 +191,7 @@ def register_race(dsn: str, seed: int = 7, laps: int = 6, extra_detections=()) -
     """A synthetic race's timing registered (lap-level and race detections included), no car data; its id."""
     from apexflow.pipeline.ingest import register
     from apexflow.simulator import SyntheticRace
-    from apexflow.storage import repository
+    from apexflow.storage import detection_store
     from apexflow.storage.db import transaction
 
     race = SyntheticRace(seed=seed, laps=laps)
@@ -200,7 +200,7 @@ def register_race(dsn: str, seed: int = 7, laps: int = 6, extra_detections=()) -
     try:
         with transaction(conn) as cur:
             register(cur, session, race.facts(), f"run-{seed}-{laps}")
-            repository.write_detections(cur, [{**d, "session_id": session.session_id} for d in extra_detections])
+            detection_store.write_detections(cur, [{**d, "session_id": session.session_id} for d in extra_detections])
     finally:
         conn.close()
     return session.session_id

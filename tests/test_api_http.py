@@ -12,15 +12,19 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
+from conftest import SHARED_CACHE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from apexflow.storage.db import connect
-from conftest import SHARED_CACHE
 from apexflow_aws.config import client
 from apexflow_local import demo
 from apexflow_local.esm import LambdaContext

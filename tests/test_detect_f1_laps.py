@@ -133,17 +133,18 @@ def test_facts_detections_are_stored_idempotently(db):
     from datetime import datetime, timezone
 
     from apexflow.contract import F1_CHANNELS, Entity, Session
-    from apexflow.storage import repository
+    from apexflow.query import detections as query_detections
+    from apexflow.storage import detection_store, registry
 
     session = Session("s1", "synthetic", datetime(2024, 1, 1, tzinfo=timezone.utc), F1_CHANNELS, (Entity("AAA"),))
     facts = SessionFacts(laps=race_laps(slow=9, pit_after=12), track_status=ts((0, "1"), (50, "4"), (200, "1")))
     rows = [d.to_row() for d in detect_facts("s1", facts, "Race")]
     with db, db.cursor() as cur:
-        repository.register_session(cur, session, facts, "run1")
-        repository.write_detections(cur, rows)
-        repository.write_detections(cur, rows)
+        registry.register_session(cur, session, facts, "run1")
+        detection_store.write_detections(cur, rows)
+        detection_store.write_detections(cur, rows)
     with db.cursor() as cur:
-        stored = repository.detections(cur, "s1")
+        stored = query_detections.stored(cur, "s1")
     assert len(stored) == len(rows)
     assert {d["kind"] for d in stored} >= {"safety_car", "lap_time_outlier", "pit_stop", "tyre_degradation"}
     assert next(d for d in stored if d["kind"] == "safety_car")["entity_id"] is None
@@ -151,8 +152,8 @@ def test_facts_detections_are_stored_idempotently(db):
 
 @pytest.mark.parametrize("seed,laps", [(1, 6), (3, 10)])
 def test_slow_puncture_from_lap_two_found_against_the_field(seed, laps):
-    from apexflow.simulator.evaluate import score
     from apexflow.simulator import SyntheticRace
+    from apexflow.simulator.evaluate import score
 
     race = SyntheticRace(seed, laps=laps)
     truth = [t for t in race.ground_truth() if t["kind"] == "slow_puncture"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from apexflow.storage import repository
+from apexflow.storage import chunk_store
 from apexflow.storage.db import transaction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def grafana_db(demo_dsn):
 
     conn = psycopg2.connect(demo_dsn)
     with transaction(conn) as cur:
-        repository.write_rejections(cur, [("4960001", "sim-s7-l6/VER", "malformed chunk: test", None)])
+        chunk_store.write_rejections(cur, [("4960001", "sim-s7-l6/VER", "malformed chunk: test", None)])
         cur.execute('SELECT min("Start Time"), max("Lap End") FROM reporting.dim_session JOIN reporting.fact_laps '
                     'USING ("Session Key")')
         span = cur.fetchone()

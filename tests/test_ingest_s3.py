@@ -133,7 +133,8 @@ def test_a_crash_mid_run_keeps_the_previous_run_whole_and_a_rerun_repairs(s3):
 
 def test_session_without_telemetry_registers_laps_and_records_what_is_missing(local):
     """Zero chunks: the manifest is written, the session and laps are registered, nothing is streamed."""
-    from apexflow.storage import repository
+    from apexflow.query import sessions as query_sessions
+    from apexflow.storage import registry
     from apexflow.storage.db import connect, transaction
     from apexflow_aws.config import client
     from apexflow_aws.raw_store import S3RawStore
@@ -143,7 +144,7 @@ def test_session_without_telemetry_registers_laps_and_records_what_is_missing(lo
 
     def register(session, facts, run_id):
         with transaction(conn) as cur:
-            return repository.register_session(cur, session, facts, run_id)
+            return registry.register_session(cur, session, facts, run_id)
 
     sink = Sink()
     src = Source(seconds=0.0, missing={"car_data": "not published"})
@@ -152,8 +153,8 @@ def test_session_without_telemetry_registers_laps_and_records_what_is_missing(lo
     m = S3RawStore(client("s3"), BUCKET).read_manifest(src.session())
     assert m["missing"] == {"car_data": "not published"} and m["counts"]["laps"] == 2
     with conn.cursor() as cur:
-        overview = repository.session_overview(cur, "bench-1")
-        assert repository.registered_sessions(cur, ["bench-1", "other"]) == {"bench-1"}
+        overview = query_sessions.overview(cur, "bench-1")
+        assert registry.registered_sessions(cur, ["bench-1", "other"]) == {"bench-1"}
     conn.close()
     assert overview["missing"] == {"car_data": "not published"}
     assert [e["laps"] for e in overview["entities"]] == [1, 1]

@@ -15,12 +15,12 @@ from apexflow.sources.live.feeds import Replay
 from apexflow.sources.live.openf1 import OpenF1, utc_seconds
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
-from apexflow_local.esm import EventSourceMapping
-from apexflow_local.handlers import load
 from apexflow_aws.mapping import ANALYZE
-from apexflow_local.stack import BUCKET, STREAM
 from apexflow_aws.raw_store import LiveRawStore
 from apexflow_aws.stream import KinesisStream
+from apexflow_local.esm import EventSourceMapping
+from apexflow_local.handlers import load
+from apexflow_local.stack import BUCKET, STREAM
 
 MESSAGES = read(Path(__file__).parent / "data" / "live" / "openf1.jsonl.gz")
 SAMPLES = {}
@@ -125,19 +125,19 @@ def test_messages_before_the_session_is_known_wait_for_it(local):
 
 
 def test_one_follower_per_session(dsn):
-    from apexflow.storage import repository
+    from apexflow.storage import locks
 
     first, second = psycopg2.connect(dsn), psycopg2.connect(dsn)
     with transaction(first) as cur:
-        assert repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
+        assert locks.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
     with transaction(second) as cur:
-        assert not repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
-        assert repository.try_lock(cur, "live:f1-2025-miami-grand-prix-r")
+        assert not locks.try_lock(cur, "live:f1-2025-miami-grand-prix-s")
+        assert locks.try_lock(cur, "live:f1-2025-miami-grand-prix-r")
     first.close()  # the task holding it ended: its backend lets go as it exits
     deadline = time.monotonic() + 10
     while True:
         with transaction(second) as cur:
-            if repository.try_lock(cur, "live:f1-2025-miami-grand-prix-s"):
+            if locks.try_lock(cur, "live:f1-2025-miami-grand-prix-s"):
                 break
         assert time.monotonic() < deadline
         time.sleep(0.05)

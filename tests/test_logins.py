@@ -7,7 +7,7 @@ from psycopg2 import errors
 from apexflow.pipeline.analyze import Batch
 from apexflow.pipeline.ingest import encode_session, register
 from apexflow.simulator import SyntheticRace
-from apexflow.storage import repository
+from apexflow.storage import locks, registry
 from apexflow.storage.db import transaction
 
 
@@ -78,7 +78,7 @@ def test_the_app_login_runs_the_pipeline_with_its_own_privileges(dsn, login):
     app.rollback()
     with transaction(app) as cur:
         assert register(cur, session, facts, "run-2")  # a new run: partition emptied, facts rebuilt
-        assert repository.delete_session(cur, session.session_id)
+        assert registry.delete_session(cur, session.session_id)
     fails(app, "CREATE TABLE public.mine (x int)")
     fails(app, "TRUNCATE reporting.fact_laps")
 
@@ -97,7 +97,7 @@ def test_the_read_only_login_cannot_hold_up_the_write_path_or_the_migrations(dsn
     with transaction(owner) as cur:
         cur.execute("SET LOCAL statement_timeout = '3s'")
         cur.execute("SELECT refresh_reporting_events('sim-s7-l6')")
-        assert repository.try_lock(cur, "live:sim-s7-l6")
+        assert locks.try_lock(cur, "live:sim-s7-l6")
     assert migrate(dsn) == []
     for statement in ("LOCK TABLE public.schema_migrations IN EXCLUSIVE MODE",
                       "SELECT 1 FROM public.locks FOR UPDATE", "SELECT seed FROM public.lock_seed",

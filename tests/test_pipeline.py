@@ -114,9 +114,9 @@ def test_batches_delivered_twice_and_lanes_interleaved_in_any_order_end_as_one_c
 def test_the_database_lost_mid_batch_fails_the_batch_which_is_retried_and_completes(local, monkeypatch):
     """The analyze connection is cut in the middle of a batch's transaction: nothing of the batch is
     visible, the whole batch fails and is retried on a new connection, and the data ends complete."""
-    from apexflow.storage import repository
+    from apexflow.storage import field_store
 
-    real, cut = repository.add_field_profile, []
+    real, cut = field_store.add_field_profile, []
 
     def cut_then_write(cur, session_id, rows):
         if not cut:
@@ -134,7 +134,7 @@ def test_the_database_lost_mid_batch_fails_the_batch_which_is_retried_and_comple
             failures.append(snapshot(local) == before)
             raise
 
-    monkeypatch.setattr(repository, "add_field_profile", cut_then_write)
+    monkeypatch.setattr(field_store, "add_field_profile", cut_then_write)
     result = ingest()
     registered = snapshot(local)  # the session's lap-level detections, nothing analyzed yet
     esm = EventSourceMapping(client("kinesis"), STREAM, watched, replace(ANALYZE, batch_size=100))

@@ -7,10 +7,10 @@ import json
 import psycopg2
 import pytest
 
-from apexflow.storage import repository
+from apexflow.storage import registry
 from apexflow.storage.db import transaction
-from apexflow_local.cli import main
 from apexflow_aws.config import client
+from apexflow_local.cli import main
 from apexflow_local.esm import EventSourceMapping, LambdaContext
 from apexflow_local.handlers import load
 from apexflow_local.stack import STREAM
@@ -45,7 +45,7 @@ def damage(dsn: str, session_id: str, how: str) -> None:
     conn = psycopg2.connect(dsn)
     with transaction(conn) as cur:
         if how == "forgotten":  # the database lost the session altogether
-            repository.delete_session(cur, session_id)
+            registry.delete_session(cur, session_id)
         else:  # half its chunks and samples gone, a detection too many, a lap changed
             cur.execute("DELETE FROM telemetry_chunks WHERE session_id = %s AND seq %% 2 = 0", (session_id,))
             cur.execute("SELECT samples_reset(%s)", (session_id,))

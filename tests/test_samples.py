@@ -7,7 +7,7 @@ import pytest
 from apexflow.pipeline.analyze import Batch
 from apexflow.pipeline.ingest import encode_session, register
 from apexflow.simulator import SyntheticRace
-from apexflow.storage import repository
+from apexflow.storage import registry
 from apexflow.storage.db import transaction
 
 
@@ -77,7 +77,7 @@ def test_a_new_run_empties_the_partition_and_deleting_the_session_drops_it(db, r
         register(cur, session, facts, "run-2")
     assert rows(db, "SELECT count(*) FROM samples")[0][0] == 0
     with transaction(db) as cur:
-        repository.delete_session(cur, session.session_id)
+        registry.delete_session(cur, session.session_id)
     assert rows(db, "SELECT to_regclass(samples_partition_name(%s))", session.session_id)[0][0] is None
 
 

@@ -74,7 +74,7 @@ def test_frozen_fastf1_schedule_selects_the_miami_sprint(shared_cache, tmp_path)
 
 def test_scheduled_handler_ingests_due_sessions_once(local, shared_cache, tmp_path, monkeypatch):
     """EventBridge Scheduler payload -> the due session ingested; the same run again ingests nothing."""
-    from apexflow.storage import repository
+    from apexflow.query import sessions as query_sessions
     from apexflow.storage.db import connect
     from apexflow_local.esm import LambdaContext
     from apexflow_local.handlers import load
@@ -90,7 +90,7 @@ def test_scheduled_handler_ingests_due_sessions_once(local, shared_cache, tmp_pa
     assert second["ingested"] == [] and second["already_ingested"] == ["f1-2025-miami-grand-prix-s"]
     conn = connect(local)
     with conn.cursor() as cur:
-        overview = repository.session_overview(cur, "f1-2025-miami-grand-prix-s")
+        overview = query_sessions.overview(cur, "f1-2025-miami-grand-prix-s")
         cur.execute("SELECT count(*) FROM laps WHERE session_id = %s", ("f1-2025-miami-grand-prix-s",))
         assert cur.fetchone()[0] == 331
     conn.close()

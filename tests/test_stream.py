@@ -179,7 +179,7 @@ def _read_stream(kinesis, stream):
 def test_partial_failures_on_moto_reach_the_database_exactly_once(local, db):
     from apexflow.pipeline.ingest import ingest
     from apexflow.simulator import SyntheticRace
-    from apexflow.storage import repository
+    from apexflow.storage import registry
     from apexflow.storage.db import transaction
     from apexflow_aws.config import client
     from apexflow_aws.raw_store import S3RawStore
@@ -191,7 +191,7 @@ def test_partial_failures_on_moto_reach_the_database_exactly_once(local, db):
 
     def register(session, facts, run_id):
         with transaction(db) as cur:
-            return repository.register_session(cur, session, facts, run_id)
+            return registry.register_session(cur, session, facts, run_id)
 
     result = ingest(SyntheticRace(seed=5, laps=1, cars=6), S3RawStore(client("s3"), BUCKET),
                     KinesisStream(flaky, STREAM, attempts=12, sleep=lambda s: None), register, batch=50)

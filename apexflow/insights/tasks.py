@@ -21,7 +21,7 @@ from apexflow.insights.pricing import DEFAULT_TOKEN_BUDGET
 from apexflow.insights.prompt import PROMPT_VERSION
 from apexflow.insights.provider import Provider
 from apexflow.query import insight_runs
-from apexflow.storage import repository
+from apexflow.storage import insight_store
 from apexflow.storage.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def start(conn, session_id: str, provider: str, model: str, drivers: list[str] |
             raise ValueError(f"session {session_id!r} has no driver {', '.join(unknown)}; "
                              f"its drivers: {', '.join(facts['drivers'])}")
         run_id = uuid.uuid4().hex[:16]
-        repository.start_insight_run(cur, {"run_id": run_id, "session_id": session_id, "provider": provider,
+        insight_store.start_insight_run(cur, {"run_id": run_id, "session_id": session_id, "provider": provider,
                                            "model": model, "facts": facts, "token_budget": token_budget})
     return {"run_id": run_id, "session_id": session_id, "provider": provider, **subjects(facts, drivers)}
 
@@ -67,7 +67,7 @@ def fallback(conn, run_id: str, scope: str, key: str | None, error: dict | None)
 
 def release(conn, detection_id: str) -> dict:
     with transaction(conn) as cur:
-        repository.release_alert(cur, detection_id)
+        insight_store.release_alert(cur, detection_id)
     return {"released": detection_id}
 
 
@@ -81,7 +81,7 @@ def finish(conn, run_id: str, drivers: list[str], critical: list[str]) -> dict:
         if (scope, key) not in done:
             fallback(conn, run_id, scope, key, {"Error": "NoResult", "Cause": "the workflow ended without one"})
     with transaction(conn) as cur:
-        repository.finish_insight_run(cur, run_id)
+        insight_store.finish_insight_run(cur, run_id)
         stored = insight_runs.run_insights(cur, run_id)
         run = insight_runs.insight_run(cur, run_id)
     statuses: dict[str, int] = {}
@@ -141,8 +141,8 @@ def _store(conn, run: dict, scope: str, key: str | None, facts: dict, record: di
                "detection_id": key if scope == "detection" else None, "run_id": run["run_id"],
                "prompt_version": PROMPT_VERSION, "facts": facts}
     with transaction(conn) as cur:
-        repository.upsert_insight(cur, insight)
-        alert = scope == "detection" and repository.claim_alert(cur, key, session_id, run["run_id"])
+        insight_store.upsert_insight(cur, insight)
+        alert = scope == "detection" and insight_store.claim_alert(cur, key, session_id, run["run_id"])
     out = {"insight_id": insight["insight_id"], "scope": scope, "key": key, "status": record["status"]}
     if scope == "detection":
         d, s = facts["detection"], facts["session"]
@@ -161,8 +161,8 @@ class _Budget:
 
     def reserve(self, tokens: int) -> bool:
         with transaction(self.conn) as cur:
-            return repository.reserve_tokens(cur, self.run_id, tokens)
+            return insight_store.reserve_tokens(cur, self.run_id, tokens)
 
     def settle(self, reserved: int, used: int) -> None:
         with transaction(self.conn) as cur:
-            repository.adjust_tokens(cur, self.run_id, used - reserved)
+            insight_store.adjust_tokens(cur, self.run_id, used - reserved)

@@ -23,7 +23,7 @@ from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
 from apexflow.detect.field import Minutes, Profile, Timeline, minute
 from apexflow.errors import ContractError
-from apexflow.storage import repository, samples
+from apexflow.storage import chunk_store, detection_store, field_store, registry, samples
 from apexflow.storage.db import transaction
 
 
@@ -110,7 +110,7 @@ class Batch:
         c = chunks.decode(data)
         if c.session_id not in self.sessions:
             with self.conn.cursor() as cur:
-                self.sessions[c.session_id] = repository.session_contract(cur, c.session_id)
+                self.sessions[c.session_id] = registry.session_contract(cur, c.session_id)
         if self.sessions[c.session_id] is None:
             raise ContractError(f"chunk {c.session_id}/{c.key}: session {c.session_id!r} is not registered; "
                                 "ingest registers a session before streaming it")
@@ -137,37 +137,37 @@ class Batch:
         ``processed``, ``duplicate`` (delivered before, or twice in this batch) and ``stale`` (of a replaced run)."""
         fresh: dict[tuple[str, str], list] = {}
         with transaction(self.conn) as cur:
-            runs = repository.lock_runs(cur, list({s for s, _ in self.pending}))
+            runs = registry.lock_runs(cur, list({s for s, _ in self.pending}))
             for entity in list(self.pending):
                 parts = self.pending[entity]
                 self.pending[entity] = [c for c in parts if c.run_id == runs.get(entity[0], (None,))[0]]
                 self.stale += len(parts) - len(self.pending[entity])
             queued = sum(len(parts) for parts in self.pending.values())
-            seen = repository.processed(cur, [(*e, c.seq) for e, parts in self.pending.items() for c in parts])
+            seen = chunk_store.processed(cur, [(*e, c.seq) for e, parts in self.pending.items() for c in parts])
             for entity, parts in self.pending.items():
                 for c in parts:
                     if (*entity, c.seq) not in seen:
                         seen.add((*entity, c.seq))
                         fresh.setdefault(entity, []).append(c)
             joined = {e: chunks.join(parts) for e, parts in fresh.items()}
-            loaded = repository.load_states(cur, list(joined), STATE_VERSION)
+            loaded = chunk_store.load_states(cur, list(joined), STATE_VERSION)
             states = {e: state for e, (state, _) in loaded.items()}
             fields = {s: Timeline(Profile.from_rows(base), Minutes.from_rows(rows)) for s, (base, rows) in
-                      repository.field_profile(cur, _minutes(joined)).items()}
+                      field_store.field_profile(cur, _minutes(joined)).items()}
             cars = [c for parts in joined.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
             starts = {c.session_id: runs[c.session_id][1] for c in cars}
             rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
                      self.arrived.get((p.session_id, p.entity_id, p.seq)))
                     for parts in joined.values() for c in parts for p, summary in zip(c.parts or [c], stats(c))]
             found, added = detect(joined, states, self.sessions, fields, self.detectors)
-            repository.write_chunks(cur, rows, samples.copy_data(cars, starts) if cars else None)
-            repository.write_detections(cur, list(found.values()))
-            repository.write_states(cur, [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e])
+            chunk_store.write_chunks(cur, rows, samples.copy_data(cars, starts) if cars else None)
+            detection_store.write_detections(cur, list(found.values()))
+            chunk_store.write_states(cur, [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e])
                                           for e in fresh])
             for session_id, field in added.items():
-                repository.add_field_profile(cur, session_id, field.rows())
-            repository.refresh_race_events(cur, {d["session_id"] for d in found.values()})
-            repository.write_rejections(cur, self.rejected)
+                field_store.add_field_profile(cur, session_id, field.rows())
+            detection_store.refresh_race_events(cur, {d["session_id"] for d in found.values()})
+            chunk_store.write_rejections(cur, self.rejected)
         self.pending.clear()
         self.arrived.clear()
         self.rejected.clear()

@@ -25,7 +25,7 @@ from apexflow import chunk as chunks
 from apexflow.contract import SCHEMA_VERSION, Channel, Entity, Session, SessionFacts, check_id
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.errors import ContractError
-from apexflow.storage import repository
+from apexflow.storage import detection_store, registry
 
 
 class Source(Protocol):
@@ -154,7 +154,7 @@ def reprocess(raw: RawStore, stream: Stream, db: Callable[[], ContextManager], s
         parts.append((float(c.t[0]), c.entity_id, c, data))
     parts.sort(key=lambda item: (item[0], item[1]))
     with db() as cur:
-        repository.delete_session(cur, session_id)
+        registry.delete_session(cur, session_id)
         register(cur, session, facts, doc["run_id"])
     _stream(stream, parts, batch, progress)
     return IngestResult(session, doc["run_id"], len(session.entities), len(parts), sum(c.n for _, _, c, _ in parts),
@@ -191,9 +191,9 @@ def from_record(doc: dict) -> tuple[Session, SessionFacts]:
 def register(cur, session: Session, facts: SessionFacts, run_id: str) -> bool:
     """Record the session and its facts, with what the lap-level detectors find in them (once per run), and
     its facts in the reporting schema."""
-    if not repository.register_session(cur, session, facts, run_id):
+    if not registry.register_session(cur, session, facts, run_id):
         return False
     found = detect_facts(session.session_id, facts, session.identity.get("session"))
-    repository.write_detections(cur, [d.to_row() for d in found])
-    repository.refresh_reporting(cur, session.session_id)
+    detection_store.write_detections(cur, [d.to_row() for d in found])
+    detection_store.refresh_reporting(cur, session.session_id)
     return True

@@ -35,7 +35,7 @@ from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.pipeline.ingest import Stream
 from apexflow.sources.live import events as ev
-from apexflow.storage import repository
+from apexflow.storage import detection_store, registry
 
 RUN_ID = "live"
 RESEND = 5  # newest chunks per car streamed again on resuming: covers a crash between store and stream
@@ -177,7 +177,7 @@ class LiveIngest:
             with self.db() as cur:
                 if self.session is None:
                     self._register(cur)
-                repository.add_entities(cur, self.session.session_id, self.new_entities)
+                registry.add_entities(cur, self.session.session_id, self.new_entities)
                 self.new_entities = []
         records = self._due_chunks(final)
         if records:
@@ -190,7 +190,7 @@ class LiveIngest:
         self.session = Session(k.session_id, k.source, k.start_time, F1_CHANNELS, tuple(self.entities.values()),
                                k.identity, {**k.meta, "live": {"state": "open"}}, profile="motorsport")
         self.new_entities = []
-        if not repository.register_session(cur, self.session, SessionFacts(missing=dict(self.facts.missing)),
+        if not registry.register_session(cur, self.session, SessionFacts(missing=dict(self.facts.missing)),
                                            RUN_ID):
             self._resume()
 
@@ -261,18 +261,18 @@ class LiveIngest:
         self.facts.laps = sorted(self.laps.values(), key=lambda r: (r["Driver"], r["LapNumber"]))
         found = detect_facts(self.session.session_id, self.facts, self.session.identity.get("session"))
         with self.db() as cur:
-            repository.upsert_laps(cur, self.session.session_id, new_laps)
-            repository.add_track_status(cur, self.session.session_id, new_status)
+            registry.upsert_laps(cur, self.session.session_id, new_laps)
+            registry.add_track_status(cur, self.session.session_id, new_status)
             if self.changed["race_control"]:
-                repository.set_session_facts(cur, self.session.session_id, "race_control_messages",
+                registry.set_session_facts(cur, self.session.session_id, "race_control_messages",
                                              self.facts.race_control_messages)
             if final:
-                repository.replace_fact_detections(cur, self.session.session_id, [d.to_row() for d in found],
+                detection_store.replace_fact_detections(cur, self.session.session_id, [d.to_row() for d in found],
                                                    STREAM_DETECTORS)
             else:
-                repository.write_detections(cur, [d.to_row() for d in found if d.kind not in WHEN_CLOSED])
+                detection_store.write_detections(cur, [d.to_row() for d in found if d.kind not in WHEN_CLOSED])
             if self.changed["missing"] or final:
-                repository.update_session_meta(cur, self.session.session_id, {"missing": self.facts.missing})
+                registry.update_session_meta(cur, self.session.session_id, {"missing": self.facts.missing})
         self.changed = {"laps": [], "track_status": [], "race_control": False, "missing": False}
 
     def close(self, reason: str | None = None) -> dict:
@@ -297,7 +297,7 @@ class LiveIngest:
                     "missing": self.facts.missing, "checksums": dict(sorted(self.checksums.items()))}
         self.closed["location"] = self.raw.commit_run(self.session, RUN_ID, manifest)
         with self.db() as cur:
-            repository.update_session_meta(cur, sid, {"live": {"state": "closed", **self.closed},
+            registry.update_session_meta(cur, sid, {"live": {"state": "closed", **self.closed},
                                                       "chunks": len(self.checksums)})
         self.on_close(sid)
         return self.closed

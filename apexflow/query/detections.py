@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from apexflow.contract import Severity
 from apexflow.errors import QueryError
-from apexflow.query.base import Select, page_model
+from apexflow.query.base import Select, page_model, rows
 from apexflow.query.laps import lap_range
 
 FIELDS = ("score", "t_start", "t_end", "lap", "distance")
@@ -44,3 +44,12 @@ def detections(session_id: str, *, kind: str | None = None, severity: str | None
     select.equal("kind", kind).equal("severity", severity).equal("driver", driver)
     select.at_least("lap", lap_from).at_most("lap", lap_to).at_least("t_end", t_from).at_most("t_start", t_to)
     return select.compare(raw_query, FIELDS)
+
+
+def stored(cur, session_id: str, kind: str | None = None, entity_id: str | None = None) -> list[dict]:
+    """A session's detections as stored, in time order (optionally one kind, one entity)."""
+    cur.execute("SELECT detection_id, entity_id, kind, severity, score, t_start, t_end, lap, distance, channel, "
+                "evidence, detector, detector_version FROM detections WHERE session_id = %s "
+                "AND (%s::text IS NULL OR kind = %s) AND (%s::text IS NULL OR entity_id = %s) "
+                "ORDER BY t_start, entity_id, kind", (session_id, kind, kind, entity_id, entity_id))
+    return rows(cur)

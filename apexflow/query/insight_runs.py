@@ -1,7 +1,8 @@
 """Insight runs: the inputs an insights run is built from, when a session is complete, and what a run stored."""
 from __future__ import annotations
 
-from apexflow.storage.repository import _rows, detections
+from apexflow.query.base import rows as _rows
+from apexflow.query.detections import stored
 
 INSIGHT_COLUMNS = ("insight_id, session_id, scope, entity_id, detection_id, run_id, provider, model, prompt_version, "
                    "status, note, content, body, ungrounded, tokens_in, tokens_out, cost_usd, created_at")
@@ -24,7 +25,7 @@ def insight_inputs(cur, session_id: str) -> dict | None:
     cur.execute("SELECT rows FROM session_facts WHERE session_id = %s AND kind = 'results'", (session_id,))
     results = cur.fetchone()
     return {**rows[0], "entities": entities, "laps": laps, "results": results[0] if results else [],
-            "detections": detections(cur, session_id), "progress": analysis_progress(cur, session_id)}
+            "detections": stored(cur, session_id), "progress": analysis_progress(cur, session_id)}
 
 
 def analysis_progress(cur, session_id: str) -> dict:

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from apexflow.errors import NotFound
 from apexflow.query.base import Select, page_model, rows
+from apexflow.query.detections import stored
 from apexflow.storage.migrate import available
 
 COMPARABLE = ("year",)
@@ -129,3 +130,26 @@ def driver(cur, session_id: str, driver_id: str) -> dict:
 def entity_ids(cur, session_id: str) -> list[str]:
     cur.execute("SELECT entity_id FROM entities WHERE session_id = %s ORDER BY entity_id", (session_id,))
     return [r["entity_id"] for r in rows(cur)]
+
+
+def overview(cur, session_id: str) -> dict:
+    """Counts and per-entity facts the insight summaries are written from."""
+    cur.execute("SELECT source, profile, start_time, identity, meta FROM sessions WHERE session_id = %s",
+                (session_id,))
+    source, profile, start, identity, meta = cur.fetchone()
+    cur.execute("SELECT count(*), coalesce(sum(n_samples), 0) FROM telemetry_chunks WHERE session_id = %s",
+                (session_id,))
+    n_chunks, n_samples = cur.fetchone()
+    cur.execute(
+        "SELECT e.entity_id, e.name, e.team, count(l.lap_number), min(l.lap_time) FILTER (WHERE NOT "
+        "coalesce(l.deleted, false)), count(DISTINCT l.stint), "
+        "count(l.pit_in_time), array_remove(array_agg(DISTINCT l.compound), NULL) "
+        "FROM entities e LEFT JOIN laps l USING (session_id, entity_id) "
+        "WHERE e.session_id = %s GROUP BY e.entity_id, e.name, e.team ORDER BY e.entity_id", (session_id,))
+    entities = [dict(zip(("entity_id", "name", "team", "laps", "best_lap_time", "stints", "pit_stops",
+                          "compounds"), row)) for row in cur.fetchall()]
+    cur.execute("SELECT rows FROM session_facts WHERE session_id = %s AND kind = 'results'", (session_id,))
+    results = cur.fetchone()
+    return {"session_id": session_id, "source": source, "profile": profile, "start_time": start.isoformat(),
+            "identity": identity, "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
+            "entities": entities, "results": results[0] if results else [], "detections": stored(cur, session_id)}

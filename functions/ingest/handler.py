@@ -23,7 +23,7 @@ from apexflow.pipeline.ingest import register as register_session
 from apexflow.pipeline.replay import PacedStream
 from apexflow.settings import settings
 from apexflow.sources import from_spec
-from apexflow.storage import repository
+from apexflow.storage import registry
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
 from apexflow_aws.insights_starter import start_when_complete
@@ -86,7 +86,7 @@ def ingest_scheduled(event: dict) -> dict:
     rows = [row for year in years_to_check(now, hours) for row in schedule(year)]
     candidates = due_sessions(rows, now, hours, ingested=set())
     with transaction(connection()) as cur:
-        done = repository.registered_sessions(cur, [d.session_id for d in candidates])
+        done = registry.registered_sessions(cur, [d.session_id for d in candidates])
     ingested, failed = [], []
     for due in candidates:
         if due.session_id in done:

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from apexflow.pipeline.schedule import live_session, years_to_check
 from apexflow.settings import settings
 from apexflow.sources.fastf1 import schedule
-from apexflow.storage import repository
+from apexflow.storage import locks
 from apexflow.storage.db import transaction
 from apexflow_aws import live_runner
 from apexflow_aws.config import client, connection
@@ -30,7 +30,7 @@ def main() -> int:
         logger.info("no session starts or runs now", lead_minutes=lead.total_seconds() / 60)
         return 0
     with transaction(connection()) as cur:
-        if not repository.try_lock(cur, f"live:{due.session_id}"):
+        if not locks.try_lock(cur, f"live:{due.session_id}"):
             logger.info("another task follows this session", session_id=due.session_id)
             return 0
     spec = {"source": settings().live_source, "session": "current", "idle": IDLE_S}
