@@ -1,19 +1,22 @@
-"""The report's charts as plotly figures, from the rows ``data`` reads."""
+"""The report's charts as plotly figures (scatter traces only: the page ships plotly's basic bundle)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from statistics import median
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from apexflow.report.data import NEUTRALISED
+from apexflow.query.report import NEUTRALISED
 
 COMPOUNDS = {"SOFT": "#da291c", "MEDIUM": "#ffd12e", "HARD": "#f0f0ec", "INTERMEDIATE": "#43b02a",
              "WET": "#0067ad"}
 SEVERITY = {"info": "#7f8c8d", "warning": "#f39c12", "critical": "#c0392b"}
-SHADE = {"SC": "rgba(255, 210, 0, 0.25)", "VSC": "rgba(255, 150, 0, 0.18)", "Red": "rgba(220, 0, 0, 0.18)"}
+SHADE = {"SC": "rgba(255, 210, 0, 0.25)", "VSC": "rgba(255, 150, 0, 0.18)", "Red": "rgba(220, 0, 0, 0.18)",
+         "start": "rgba(120, 120, 120, 0.12)"}
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), hovermode="closest",
               legend=dict(font=dict(size=10)))
+RACING_SPREAD = 1.15  # a racing lap is within 15 % of the median green lap: slower ones do not set the axis
 
 
 def colours(drivers: list[str]) -> dict[str, str]:
@@ -26,7 +29,7 @@ def track_map(lap: list[dict], detections: list[dict]) -> go.Figure:
     fig = go.Figure(go.Scatter(
         x=[s["x"] for s in lap], y=[s["y"] for s in lap], mode="markers",
         name=f"{lap[0]['Driver']} lap {lap[0]['Lap']}",
-        marker=dict(color=[s["speed"] for s in lap], colorscale="Turbo", size=6,
+        marker=dict(color=[round(s["speed"]) for s in lap], colorscale="Turbo", size=6,
                     colorbar=dict(title="km/h", thickness=12)),
         hovertemplate="%{marker.color:.0f} km/h<extra></extra>"))
     for severity in ("warning", "critical"):
@@ -44,21 +47,42 @@ def track_map(lap: list[dict], detections: list[dict]) -> go.Figure:
     return fig
 
 
-def _shade_laps(fig: go.Figure, laps: list[dict]) -> None:
-    """SC, VSC and red-flag laps (any car's lap under them) as shaded bands, labelled once each."""
+def neutralised_laps(laps: list[dict]) -> dict[str, set[int]]:
+    """Laps run (by any car) under a safety car, VSC or red flag, by label."""
     under: dict[str, set[int]] = defaultdict(set)
     for lap in laps:
         for column, label in NEUTRALISED.items():
             if lap[column]:
                 under[label].add(lap["Lap"])
+    return under
+
+
+def _shade_laps(fig: go.Figure, laps: list[dict]) -> None:
+    """The start lap and SC, VSC and red-flag laps as shaded bands, labelled once per run of laps."""
+    under = neutralised_laps(laps)
+    if laps:
+        under["start"] = {min(lap["Lap"] for lap in laps)}
     for label, numbers in under.items():
         for n in sorted(numbers):
             fig.add_vrect(x0=n - 0.5, x1=n + 0.5, fillcolor=SHADE[label], line_width=0, layer="below",
                           annotation_text=label if n - 1 not in numbers else "", annotation_position="top left")
 
 
+def racing_range(laps: list[dict]) -> list[float] | None:
+    """The lap-time axis: clean laps (green, no pit, not the start, not deleted) within 15 % of their median."""
+    clean = [lap["Lap Time (s)"] for lap in laps if lap["Clean Lap"] and lap["Lap Time (s)"]]
+    if not clean:
+        return None
+    typical = median(clean)
+    racing = [t for t in clean if t <= typical * RACING_SPREAD]
+    low, high = min(racing), max(racing)
+    pad = 0.06 * (high - low) + 0.3
+    return [round(low - pad, 3), round(high + pad, 3)]
+
+
 def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
-    """Each driver's lap times, a line per stint, markers in the tyre's colour; pit laps hollow."""
+    """Each driver's lap times, a line per stint, markers in the tyre's colour; the axis fits the racing laps,
+    other laps (the start, pit in and out, neutralised, deleted) are hollow and faint and may run off the top."""
     fig, colour = go.Figure(), colours(order)
     by_driver = defaultdict(list)
     for lap in laps:
@@ -66,23 +90,40 @@ def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
             by_driver[lap["Driver"]].append(lap)
     for driver in order:
         rows = by_driver.get(driver, [])
-        xs, ys = [], []
+        xs, ys, info = [], [], []
         for i, lap in enumerate(rows):
             if i and lap["Stint"] != rows[i - 1]["Stint"]:
-                xs.append(None), ys.append(None)  # a new stint: the line breaks
-            xs.append(lap["Lap"]), ys.append(lap["Lap Time (s)"])
+                xs.append(None), ys.append(None), info.append(None)  # a new stint: the line breaks
+            xs.append(lap["Lap"]), ys.append(round(lap["Lap Time (s)"], 3))
+            info.append(f"{lap['Compound'] or '?'}, stint {lap['Stint']}" + ("" if lap["Clean Lap"] else ", not racing"))
+        racing = [bool(r["Clean Lap"]) for r in rows]
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=driver, legendgroup=driver,
+            x=xs, y=ys, mode="lines+markers", name=driver, legendgroup=driver, customdata=info,
             line=dict(color=colour[driver], width=1.5),
             marker=dict(size=8, color=[COMPOUNDS.get(r["Compound"] or "", "#bbbbbb") for r in rows],
-                        symbol=["circle-open" if r["Pit In Lap"] or r["Pit Out Lap"] else "circle" for r in rows],
-                        line=dict(width=1.5, color=colour[driver])),
-            text=[f"{driver} lap {r['Lap']}: stint {r['Stint']}, {r['Compound'] or '?'}" for r in rows],
-            hovertemplate="%{text}<br>%{y:.3f} s<extra></extra>"))
+                        symbol=["circle" if r else "circle-open" for r in racing],
+                        opacity=[1 if r else 0.45 for r in racing], line=dict(width=1.5, color=colour[driver])),
+            hovertemplate=f"{driver} lap %{{x}}: %{{y:.3f}} s<br>%{{customdata}}<extra></extra>"))
     _shade_laps(fig, laps)
-    fig.update_layout(title="Lap times: a line per stint, markers in the tyre's colour (hollow: pit laps)", **LAYOUT)
+    fig.update_layout(title="Lap times, scaled to racing laps: a line per stint, markers in the tyre's colour "
+                            "(hollow: start, pit and neutralised laps)", **LAYOUT)
     fig.update_xaxes(title="lap")
-    fig.update_yaxes(title="lap time (s)")
+    fig.update_yaxes(title="lap time (s)", range=racing_range(laps))
+    return fig
+
+
+def gaps(laps: list[dict], order: list[str]) -> go.Figure:
+    """Each driver's gap to the leader at the end of every lap (the leader on top)."""
+    fig, colour = go.Figure(), colours(order)
+    for driver in order:
+        rows = [r for r in laps if r["Driver"] == driver and r["Gap To Leader (s)"] is not None]
+        fig.add_trace(go.Scatter(x=[r["Lap"] for r in rows], y=[round(r["Gap To Leader (s)"], 3) for r in rows],
+                                 mode="lines", name=driver, line=dict(color=colour[driver], width=1.5),
+                                 hovertemplate=f"{driver} after lap %{{x}}: +%{{y:.3f}} s<extra></extra>"))
+    _shade_laps(fig, laps)
+    fig.update_layout(title="Gap to the leader at the end of each lap", **LAYOUT)
+    fig.update_xaxes(title="lap")
+    fig.update_yaxes(title="gap to the leader (s)", autorange="reversed", rangemode="tozero")
     return fig
 
 
@@ -109,16 +150,15 @@ def detection_timeline(detections: list[dict], order: list[str], neutral: list[d
         if hits:
             fig.add_trace(go.Scatter(
                 x=[d["Start Time"] for d in hits], y=[d["Driver"] or "session" for d in hits], mode="markers",
-                name=severity, marker=dict(color=colour, size=[8 + 8 * float(d["Score"]) for d in hits],
+                name=severity, marker=dict(color=colour, size=[round(8 + 8 * float(d["Score"]), 1) for d in hits],
                                            line=dict(width=0.5, color="black")),
-                text=[f"{d['Driver'] or 'session'}: {d['Description'] or d['Detection']}"
-                      + (f" (lap {d['Lap']})" if d["Lap"] else "") + (f", {d['Channel']}" if d["Channel"] else "")
+                text=[f"{d['Description'] or d['Detection']}" + (f" (lap {d['Lap']})" if d["Lap"] else "")
                       for d in hits],
-                hovertemplate="%{text}<br>%{x|%H:%M:%S}<extra></extra>"))
+                hovertemplate="%{y}: %{text}<br>%{x|%H:%M:%S} UTC<extra></extra>"))
     for n in neutral:
         fig.add_vrect(x0=n["Start Time"], x1=n["End Time"], fillcolor=SHADE[NEUTRALISED[n["Event"]]], line_width=0,
                       layer="below", annotation_text=NEUTRALISED[n["Event"]], annotation_position="top left")
     fig.update_layout(title="Detections over the session (size: score)", height=max(420, 22 * len(rows)), **LAYOUT)
     fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1], type="category")
-    fig.update_xaxes(title="time (UTC)")
+    fig.update_xaxes(title="time (UTC, the session's own clock)")
     return fig
