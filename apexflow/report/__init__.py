@@ -51,7 +51,7 @@ def render(cur, session_id: str) -> str:
     laps, order = q.laps(cur, session_id), q.order(cur, session_id)
     detections, written = q.detections(cur, session_id), q.insights(cur, session_id)
     summary = next((r for r in written if r["Scope"] == "Session"), None)
-    lap_starts = {(r["Driver"], r["Lap"]): r["Lap Start"] for r in laps if r["Lap Start"]}
+    cards.place(detections, {(r["Driver"], r["Lap"]): r["Lap Start"] for r in laps if r["Lap Start"]})
     track = q.track_lap(cur, session_id) if "position_data" not in session["Missing Streams"] else []
     timed = [lap for lap in laps if lap["Lap Time (s)"] is not None]
     charts = [("laps", "Lap times, stints and tyres", timed and figures.lap_times(laps, order)),
@@ -61,7 +61,7 @@ def render(cur, session_id: str) -> str:
               ("track", "Track map", track and figures.track_map(track, detections)),
               ("detections", "Detection timeline", detections and figures.detection_timeline(
                   detections, order, q.neutralisations(cur, session_id)))]
-    body = [_story(summary, session_id), _critical(cards.critical(detections, lap_starts))]
+    body = [_story(summary, session_id), _critical(cards.critical(detections))]
     body += [_chart(key, title, figure) for key, title, figure in charts if figure]  # no box without a chart
     body.append(_insights([r for r in written if r["Scope"] == "Driver"]))
     return _page(session, detections, body, not timed)

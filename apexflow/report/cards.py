@@ -61,7 +61,7 @@ def _sentence(d: dict, drivers: list[str]) -> str:
             case "contact":
                 told = e.get("race_control") or []
                 return f"Contact between {' and '.join(e['cars'])}{on_lap}." + (
-                    f" Race control: “{told[0].capitalize()}”." if told else "")
+                    f" Race control: “{told[0]}”." if told else "")
             case "red_flag":
                 return f"Red flag{on_lap}, the session stopped for {_number(e['seconds'], 0)} s."
     except (KeyError, IndexError, TypeError, ValueError):
@@ -89,24 +89,30 @@ def _explanation(insight: str | None) -> str:
     return re.sub(r";(\s*$|\s+(?=[A-Z]))", r".\1", text).strip()
 
 
-def critical(detections: list[dict], lap_starts: dict[tuple[str, int], datetime]) -> list[dict]:
-    """Critical detections as cards (when, lap, who, sentence, explanation) in the order they happened: a
-    detection is placed at its start, or at the start of its lap when that is later (a stint's wear is found at
-    the stint's start); one event seen by several cars (a contact) is one card."""
+def place(detections: list[dict], lap_starts: dict[tuple[str, int], datetime]) -> None:
+    """Each detection's ``At``: its start, or the start of its lap when that is later (a stint's wear is found
+    at the stint's start, but it is told on the lap it was seen)."""
+    for d in detections:
+        d["At"] = max(filter(None, (d["Start Time"], lap_starts.get((d["Driver"], d["Lap"])))))
+
+
+def critical(detections: list[dict]) -> list[dict]:
+    """Critical detections (``place``d) as cards (when, lap, who, sentence, explanation) in the order they
+    happened; one event seen by several cars (a contact) is one card."""
     cards: dict[tuple, dict] = {}
     for d in detections:
         if d["Severity"] != "critical":
             continue
-        at = max(filter(None, (d["Start Time"], lap_starts.get((d["Driver"], d["Lap"])))))
         key = (d["Kind"], d["Lap"], d["Description"]) if d["Kind"] == "contact" else (d["Detection Key"],)
-        card = cards.setdefault(key, {"at": at, "lap": d["Lap"], "drivers": [], "detections": []})
-        card["at"] = min(card["at"], at)
+        card = cards.setdefault(key, {"at": d["At"], "lap": d["Lap"], "drivers": [], "detections": []})
+        card["at"] = min(card["at"], d["At"])
         if d["Driver"]:
             card["drivers"].append(d["Driver"])
         card["detections"].append(d)
     for card in cards.values():
         first = card["detections"][0]
         card["sentence"] = _sentence(first, card["drivers"])
-        card["explanation"] = " ".join(filter(None, (_explanation(d["Insight"]) for d in card["detections"])))
+        said = dict.fromkeys(filter(None, (_explanation(d["Insight"]) for d in card["detections"])))
+        card["explanation"] = " ".join(said)
         card["title"] = first["Detection"]
     return sorted(cards.values(), key=lambda c: (c["at"], c["drivers"]))

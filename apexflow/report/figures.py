@@ -57,11 +57,35 @@ def neutralised_laps(laps: list[dict]) -> dict[str, set[int]]:
     return under
 
 
+def start_laps(laps: list[dict]) -> set[int]:
+    """The first lap, and the laps after it that the field ran far off racing pace (extra formation laps behind
+    the safety car on a wet track, a start delayed on the road): until the field's median comes within 25 % of the
+    median clean lap."""
+    if not laps:
+        return set()
+    first = min(lap["Lap"] for lap in laps)
+    clean = [lap["Lap Time (s)"] for lap in laps if lap["Clean Lap"] and lap["Lap Time (s)"]]
+    by_lap = defaultdict(list)
+    for lap in laps:
+        if lap["Lap Time (s)"]:
+            by_lap[lap["Lap"]].append(lap["Lap Time (s)"])
+    opening, n = {first}, first + 1
+    while clean and by_lap.get(n) and median(by_lap[n]) > 1.25 * median(clean):
+        opening.add(n)
+        n += 1
+    return opening
+
+
+def racing(laps: list[dict]) -> list[dict]:
+    """Laps that set the axes: clean (green, no pit, not deleted) and not among the start laps."""
+    opening = start_laps(laps)
+    return [lap for lap in laps if lap["Clean Lap"] and lap["Lap Time (s)"] and lap["Lap"] not in opening]
+
+
 def _shade_laps(fig: go.Figure, laps: list[dict]) -> None:
-    """The start lap and SC, VSC and red-flag laps as shaded bands, labelled once per run of laps."""
+    """The start laps and SC, VSC and red-flag laps as shaded bands, labelled once per run of laps."""
     under = neutralised_laps(laps)
-    if laps:
-        under["start"] = {min(lap["Lap"] for lap in laps)}
+    under["start"] = start_laps(laps)
     for label, numbers in under.items():
         for n in sorted(numbers):
             fig.add_vrect(x0=n - 0.5, x1=n + 0.5, fillcolor=SHADE[label], line_width=0, layer="below",
@@ -69,44 +93,51 @@ def _shade_laps(fig: go.Figure, laps: list[dict]) -> None:
 
 
 def racing_range(laps: list[dict]) -> list[float] | None:
-    """The lap-time axis: clean laps (green, no pit, not the start, not deleted) within 15 % of their median."""
-    clean = [lap["Lap Time (s)"] for lap in laps if lap["Clean Lap"] and lap["Lap Time (s)"]]
+    """The lap-time axis from racing laps: the fastest to the 97.5th percentile, so slow laps of any kind
+    (neutralised, pit, formation and start laps, an incident) never set it."""
+    clean = sorted(lap["Lap Time (s)"] for lap in racing(laps))
     if not clean:
         return None
     typical = median(clean)
-    racing = [t for t in clean if t <= typical * RACING_SPREAD]
-    low, high = min(racing), max(racing)
+    low = next(t for t in clean if t >= typical * 0.85)  # a timing glitch faster than any real lap is not the floor
+    high = clean[min(len(clean) - 1, int(0.975 * len(clean)))]
     pad = 0.06 * (high - low) + 0.3
     return [round(low - pad, 3), round(high + pad, 3)]
 
 
 def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
-    """Each driver's lap times, a line per stint, markers in the tyre's colour; the axis fits the racing laps,
-    other laps (the start, pit in and out, neutralised, deleted) are hollow and faint and may run off the top."""
+    """Each driver's lap times, a line per stint through its racing laps, markers in the tyre's colour; the axis
+    fits the racing laps, the others (start and formation, pit in and out, neutralised, deleted) are hollow and
+    faint and may run off the top."""
     fig, colour = go.Figure(), colours(order)
     by_driver = defaultdict(list)
     for lap in laps:
         if lap["Lap Time (s)"] is not None:
             by_driver[lap["Driver"]].append(lap)
+    keys = {(lap["Driver"], lap["Lap"]) for lap in racing(laps)}
     for driver in order:
         rows = by_driver.get(driver, [])
-        xs, ys, info = [], [], []
+        points: dict[str, list] = defaultdict(list)
         for i, lap in enumerate(rows):
-            if i and lap["Stint"] != rows[i - 1]["Stint"]:
-                xs.append(None), ys.append(None), info.append(None)  # a new stint: the line breaks
-            xs.append(lap["Lap"]), ys.append(round(lap["Lap Time (s)"], 3))
-            info.append(f"{lap['Compound'] or '?'}, stint {lap['Stint']}" + ("" if lap["Clean Lap"] else ", not racing"))
-        racing = [bool(r["Clean Lap"]) for r in rows]
+            fast = (driver, lap["Lap"]) in keys
+            if i and (lap["Stint"] != rows[i - 1]["Stint"] or not fast or (driver, rows[i - 1]["Lap"]) not in keys):
+                for key, gap in (("x", None), ("y", None), ("info", None), ("colour", "#bbbbbb"),
+                                 ("symbol", "circle"), ("opacity", 1)):  # the line joins racing laps of one stint
+                    points[key].append(gap)
+            points["x"].append(lap["Lap"]), points["y"].append(round(lap["Lap Time (s)"], 3))
+            points["info"].append(f"{lap['Compound'] or '?'}, stint {lap['Stint']}" + ("" if fast else ", not racing"))
+            points["colour"].append(COMPOUNDS.get(lap["Compound"] or "", "#bbbbbb"))
+            points["symbol"].append("circle" if fast else "circle-open")
+            points["opacity"].append(1 if fast else 0.45)
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=driver, legendgroup=driver, customdata=info,
-            line=dict(color=colour[driver], width=1.5),
-            marker=dict(size=8, color=[COMPOUNDS.get(r["Compound"] or "", "#bbbbbb") for r in rows],
-                        symbol=["circle" if r else "circle-open" for r in racing],
-                        opacity=[1 if r else 0.45 for r in racing], line=dict(width=1.5, color=colour[driver])),
+            x=points["x"], y=points["y"], mode="lines+markers", name=driver, legendgroup=driver,
+            customdata=points["info"], line=dict(color=colour[driver], width=1.5),
+            marker=dict(size=8, color=points["colour"], symbol=points["symbol"], opacity=points["opacity"],
+                        line=dict(width=1.5, color=colour[driver])),
             hovertemplate=f"{driver} lap %{{x}}: %{{y:.3f}} s<br>%{{customdata}}<extra></extra>"))
     _shade_laps(fig, laps)
-    fig.update_layout(title="Lap times, scaled to racing laps: a line per stint, markers in the tyre's colour "
-                            "(hollow: start, pit and neutralised laps)", **LAYOUT)
+    fig.update_layout(title="Racing laps set the scale; markers in the tyre's colour, hollow: start, pit and "
+                            "neutralised laps", **LAYOUT)
     fig.update_xaxes(title="lap")
     fig.update_yaxes(title="lap time (s)", range=racing_range(laps))
     return fig
@@ -142,14 +173,16 @@ def positions(laps: list[dict], order: list[str]) -> go.Figure:
 
 
 def detection_timeline(detections: list[dict], order: list[str], neutral: list[dict]) -> go.Figure:
-    """Every detection at its start time, a row per car (the session's own on top), coloured by severity."""
-    rows = ["session", *order, *sorted({d["Driver"] for d in detections if d["Driver"] and d["Driver"] not in order})]
+    """Every detection when it happened (``cards.place``), a row per car (the session's own on top), coloured by
+    severity."""
+    others = sorted({d["Driver"] for d in detections if d["Driver"] and d["Driver"] not in order})
+    rows = ["session", *order, *others]
     fig = go.Figure()
     for severity, colour in SEVERITY.items():
         hits = [d for d in detections if d["Severity"] == severity]
         if hits:
             fig.add_trace(go.Scatter(
-                x=[d["Start Time"] for d in hits], y=[d["Driver"] or "session" for d in hits], mode="markers",
+                x=[d["At"] for d in hits], y=[d["Driver"] or "session" for d in hits], mode="markers",
                 name=severity, marker=dict(color=colour, size=[round(8 + 8 * float(d["Score"]), 1) for d in hits],
                                            line=dict(width=0.5, color="black")),
                 text=[f"{d['Description'] or d['Detection']}" + (f" (lap {d['Lap']})" if d["Lap"] else "")

@@ -12,7 +12,7 @@ from apexflow.contract import F1_CHANNELS, ContractError, Entity, Session, Sessi
 from apexflow.sources.fastf1.cache import configure_cache
 from apexflow.sources.fastf1.car_data import CAR_CHANNELS, POS_CHANNELS, car_samples
 from apexflow.sources.fastf1.clock import session_zero
-from apexflow.sources.fastf1.convert import isna, py, rows_of
+from apexflow.sources.fastf1.convert import py, rows_of
 from apexflow.sources.fastf1.events import match_event, match_session, session_id_of
 
 SOURCE = "fastf1"
