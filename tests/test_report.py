@@ -21,7 +21,7 @@ from apexflow.report.bundle import BASIC
 from apexflow.storage.db import transaction
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-CHARTS = ("track", "laps", "gaps", "positions", "detections")
+CHARTS = ("track", "laps", "stints", "gaps", "positions", "detections")
 WHEN = re.compile(r'<div class="when">(\d\d:\d\d:\d\d) UTC')
 
 
@@ -174,4 +174,4 @@ def test_a_real_fastf1_session_reports_laps_positions_events_and_insights(dsn, s
 
     dom, console = drawn(page, tmp_path)
     assert console == []
-    assert charts_drawn(dom) == {"laps", "gaps", "positions", "detections"}
+    assert charts_drawn(dom) == {"laps", "stints", "gaps", "positions", "detections"}

@@ -54,7 +54,8 @@ def render(cur, session_id: str) -> str:
     cards.place(detections, {(r["Driver"], r["Lap"]): r["Lap Start"] for r in laps if r["Lap Start"]})
     track = q.track_lap(cur, session_id) if "position_data" not in session["Missing Streams"] else []
     timed = [lap for lap in laps if lap["Lap Time (s)"] is not None]
-    charts = [("laps", "Lap times, stints and tyres", timed and figures.lap_times(laps, order)),
+    charts = [("laps", "Lap times", timed and figures.lap_times(laps, order)),
+              ("stints", "Stints and tyres", any(lap["Stint"] for lap in laps) and figures.stints(laps, order)),
               ("gaps", "Gap to the leader", any(lap["Gap To Leader (s)"] is not None for lap in laps)
                and figures.gaps(laps, order)),
               ("positions", "Race positions", any(lap["Position"] for lap in laps) and figures.positions(laps, order)),

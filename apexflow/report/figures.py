@@ -1,4 +1,4 @@
-"""The report's charts as plotly figures (scatter traces only: the page ships plotly's basic bundle)."""
+"""The report's charts as plotly figures (scatter and bar traces only: the page ships plotly's basic bundle)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -88,8 +88,10 @@ def _shade_laps(fig: go.Figure, laps: list[dict]) -> None:
     under["start"] = start_laps(laps)
     for label, numbers in under.items():
         for n in sorted(numbers):
-            fig.add_vrect(x0=n - 0.5, x1=n + 0.5, fillcolor=SHADE[label], line_width=0, layer="below",
-                          annotation_text=label if n - 1 not in numbers else "", annotation_position="top left")
+            if n - 1 not in numbers:  # one band per run of laps
+                end = next(m for m in range(n, n + len(numbers) + 1) if m + 1 not in numbers)
+                fig.add_vrect(x0=n - 0.5, x1=end + 0.5, fillcolor=SHADE[label], line_width=0, layer="below",
+                              annotation_text=label, annotation_position="top left")
 
 
 def racing_range(laps: list[dict]) -> list[float] | None:
@@ -106,40 +108,73 @@ def racing_range(laps: list[dict]) -> list[float] | None:
 
 
 def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
-    """Each driver's lap times, a line per stint through its racing laps, markers in the tyre's colour; the axis
-    fits the racing laps, the others (start and formation, pit in and out, neutralised, deleted) are hollow and
-    faint and may run off the top."""
+    """Each driver's racing laps as a line per stint; the axis fits them. The other laps (start and formation, pit
+    in and out, neutralised, deleted) are faint hollow markers that may run off the top. Lines, not a marker per
+    lap: a race's 1 000+ markers were most of the page's drawing time (tyres are in the stints chart)."""
     fig, colour = go.Figure(), colours(order)
+    keys = {(lap["Driver"], lap["Lap"]) for lap in racing(laps)}
     by_driver = defaultdict(list)
     for lap in laps:
         if lap["Lap Time (s)"] is not None:
             by_driver[lap["Driver"]].append(lap)
-    keys = {(lap["Driver"], lap["Lap"]) for lap in racing(laps)}
     for driver in order:
         rows = by_driver.get(driver, [])
-        points: dict[str, list] = defaultdict(list)
+        xs, ys, info, others = [], [], [], []
         for i, lap in enumerate(rows):
-            fast = (driver, lap["Lap"]) in keys
-            if i and (lap["Stint"] != rows[i - 1]["Stint"] or not fast or (driver, rows[i - 1]["Lap"]) not in keys):
-                for key, gap in (("x", None), ("y", None), ("info", None), ("colour", "#bbbbbb"),
-                                 ("symbol", "circle"), ("opacity", 1)):  # the line joins racing laps of one stint
-                    points[key].append(gap)
-            points["x"].append(lap["Lap"]), points["y"].append(round(lap["Lap Time (s)"], 3))
-            points["info"].append(f"{lap['Compound'] or '?'}, stint {lap['Stint']}" + ("" if fast else ", not racing"))
-            points["colour"].append(COMPOUNDS.get(lap["Compound"] or "", "#bbbbbb"))
-            points["symbol"].append("circle" if fast else "circle-open")
-            points["opacity"].append(1 if fast else 0.45)
+            if (driver, lap["Lap"]) not in keys:
+                others.append(lap)
+                continue
+            if xs and (lap["Stint"] != rows[i - 1]["Stint"] or (driver, rows[i - 1]["Lap"]) not in keys):
+                xs.append(None), ys.append(None), info.append(None)  # the line joins racing laps of one stint
+            xs.append(lap["Lap"]), ys.append(round(lap["Lap Time (s)"], 3))
+            info.append(f"{lap['Compound'] or '?'}, stint {lap['Stint']}")
         fig.add_trace(go.Scatter(
-            x=points["x"], y=points["y"], mode="lines+markers", name=driver, legendgroup=driver,
-            customdata=points["info"], line=dict(color=colour[driver], width=1.5),
-            marker=dict(size=8, color=points["colour"], symbol=points["symbol"], opacity=points["opacity"],
-                        line=dict(width=1.5, color=colour[driver])),
+            x=xs, y=ys, mode="lines", name=driver, legendgroup=driver, customdata=info,
+            line=dict(color=colour[driver], width=1.5),
+            hovertemplate=f"{driver} lap %{{x}}: %{{y:.3f}} s<br>%{{customdata}}<extra></extra>"))
+        alone = [i for i, x in enumerate(xs) if x is not None and (i == 0 or xs[i - 1] is None)
+                 and (i == len(xs) - 1 or xs[i + 1] is None)]  # a racing lap between others: no line shows it
+        marks = [(r["Lap"], r["Lap Time (s)"], f"{r['Compound'] or '?'}, stint {r['Stint']}, not racing", False)
+                 for r in others] + [(xs[i], ys[i], info[i], True) for i in alone]
+        fig.add_trace(go.Scatter(
+            x=[m[0] for m in marks], y=[round(m[1], 3) for m in marks], mode="markers", name=driver,
+            legendgroup=driver, showlegend=False, customdata=[m[2] for m in marks],
+            marker=dict(size=6, color=colour[driver], symbol=["circle" if m[3] else "circle-open" for m in marks],
+                        opacity=[1 if m[3] else 0.5 for m in marks]),
             hovertemplate=f"{driver} lap %{{x}}: %{{y:.3f}} s<br>%{{customdata}}<extra></extra>"))
     _shade_laps(fig, laps)
-    fig.update_layout(title="Racing laps set the scale; markers in the tyre's colour, hollow: start, pit and "
-                            "neutralised laps", **LAYOUT)
+    fig.update_layout(title="Racing laps set the scale; hollow: start, pit and neutralised laps", **LAYOUT)
     fig.update_xaxes(title="lap")
     fig.update_yaxes(title="lap time (s)", range=racing_range(laps))
+    return fig
+
+
+def stints(laps: list[dict], order: list[str]) -> go.Figure:
+    """Each driver's stints as bars along the laps, in the tyre's colour."""
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for lap in sorted(laps, key=lambda r: (r["Driver"], r["Lap"])):
+        run = runs[lap["Driver"]][-1] if runs[lap["Driver"]] else None
+        if run and run["Stint"] == lap["Stint"] and run["Compound"] == lap["Compound"]:
+            run["Last"] = lap["Lap"]
+        else:
+            runs[lap["Driver"]].append({"Stint": lap["Stint"], "Compound": lap["Compound"], "First": lap["Lap"],
+                                        "Last": lap["Lap"]})
+    fig = go.Figure()
+    for compound in [*COMPOUNDS, None]:
+        bars = [(d, r) for d in order for r in runs.get(d, []) if (r["Compound"] if r["Compound"] in COMPOUNDS
+                                                                     else None) == compound]
+        if bars:
+            fig.add_trace(go.Bar(
+                y=[d for d, _ in bars], x=[r["Last"] - r["First"] + 1 for _, r in bars],
+                base=[r["First"] - 0.5 for _, r in bars], orientation="h", name=compound or "unknown",
+                marker=dict(color=COMPOUNDS.get(compound, "#bbbbbb"), line=dict(color="#555", width=0.5)),
+                customdata=[f"{d} stint {r['Stint']}: laps {r['First']}-{r['Last']}" for d, r in bars],
+                hovertemplate=f"%{{customdata}}, {compound or 'unknown'}<extra></extra>"))
+    _shade_laps(fig, laps)
+    fig.update_layout(title="Stints and tyres", barmode="overlay", height=max(360, 22 * len(order) + 120),
+                      **LAYOUT)
+    fig.update_xaxes(title="lap")
+    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], type="category")
     return fig
 
 
@@ -162,8 +197,8 @@ def positions(laps: list[dict], order: list[str]) -> go.Figure:
     fig, colour = go.Figure(), colours(order)
     for driver in order:
         rows = [r for r in laps if r["Driver"] == driver and r["Position"] is not None]
-        fig.add_trace(go.Scatter(x=[r["Lap"] for r in rows], y=[r["Position"] for r in rows], mode="lines+markers",
-                                 name=driver, line=dict(color=colour[driver]), marker=dict(size=4),
+        fig.add_trace(go.Scatter(x=[r["Lap"] for r in rows], y=[r["Position"] for r in rows], mode="lines",
+                                 name=driver, line=dict(color=colour[driver]),
                                  hovertemplate=f"{driver}: P%{{y}} after lap %{{x}}<extra></extra>"))
     _shade_laps(fig, laps)
     fig.update_layout(title="Positions, lap by lap", **LAYOUT)

@@ -1,0 +1,127 @@
+"""The session report page of a 57-lap race: its size and how long headless Chromium takes to draw it.
+
+    .venv/bin/python -m benchmarks.report_page [--laps 57] [--runs 5] [--write]
+
+``apexflow demo``'s trip (synthetic race, moto S3 and Kinesis, the real handlers, PostgreSQL, offline insights) fills
+a scratch database; the page is rendered with the bundle the project ships (plotly's basic partial bundle) and,
+for comparison, with plotly.py's full bundle. Draw time: a fresh headless Chromium per run opens the page from a
+file, offline; a script added to the benchmark's copy only reads ``performance.now()`` at the load event (the page
+has parsed its JavaScript and plotly has drawn every chart: the script counts the charts' SVGs) and the median over
+the runs is reported, with Chromium's whole process time beside it, and the same for a page holding the bundle alone
+(its parse and start-up: the floor any page with it pays). Target (#25): <= 1.5 MB and <= 1.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import busy, machine, report
+from benchmarks.analyze_batches import scratch_database
+
+PROBE = ("<script>addEventListener('load', () => { document.title = 'drawn ' + performance.now().toFixed(0) + ' ms, '"
+         " + document.querySelectorAll('.js-plotly-plot .main-svg').length + ' svg, '"
+         " + document.querySelectorAll('.js-plotly-plot').length + ' charts'; });</script>")
+MB = 1_000_000
+
+
+def draw(page: Path, runs: int) -> tuple[list[float], list[float], str]:
+    """(draw ms per run, Chromium process seconds per run, the last probe's title)."""
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        raise SystemExit("Chromium is not installed (Debian: apt-get install chromium)")
+    drawn, wall, title = [], [], ""
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as profile:
+            started = time.perf_counter()
+            run = subprocess.run(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--no-first-run", "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                 "--proxy-server=127.0.0.1:9", "--window-size=1300,2400", "--dump-dom", page.as_uri()],
+                capture_output=True, text=True, timeout=120, check=True)
+            wall.append(time.perf_counter() - started)
+        title = re.search(r"<title>(drawn [^<]*)</title>", run.stdout).group(1)
+        drawn.append(float(title.split()[1]))
+    return drawn, wall, title
+
+
+def measure(html: str, folder: Path, name: str, runs: int) -> dict:
+    page = folder / f"{name}.html"
+    page.write_text(html.replace("</head>", PROBE + "</head>", 1))
+    drawn, wall, title = draw(page, runs)
+    return {"bytes": len(html.encode()), "drawn": drawn, "wall": wall, "probe": title}
+
+
+def run(laps: int, runs: int) -> tuple[dict, dict, dict, float]:
+    from plotly.offline import get_plotlyjs
+
+    from apexflow.report import bundle, render
+    from apexflow.storage.db import connect
+    from apexflow_aws.local import demo
+
+    with scratch_database() as dsn, tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        session_id = demo.run(seed=7, laps=laps, dsn=dsn, reports=folder)["ingest"]["session_id"]
+        conn = connect(dsn)
+        with conn.cursor() as cur:
+            started = time.perf_counter()
+            shipped = render(cur, session_id)
+            seconds = time.perf_counter() - started
+            if not bundle.BASIC.is_file():
+                raise SystemExit(f"{bundle.BASIC} is not built: make report-js")
+            bundle.plotly_js.cache_clear()
+            original, bundle.BASIC = bundle.BASIC, folder / "absent.js"
+            try:
+                full = render(cur, session_id)
+            finally:
+                bundle.BASIC = original
+                bundle.plotly_js.cache_clear()
+        conn.close()
+        assert get_plotlyjs()[:200] in full
+        empty = f"<!DOCTYPE html><html><head><script>{bundle.plotly_js()}</script></head><body></body></html>"
+        return (measure(shipped, folder, "basic", runs), measure(full, folder, "full", runs),
+                measure(empty, folder, "bundle", runs), seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--laps", type=int, default=57)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    load = busy()
+    basic, full, empty, seconds = run(args.laps, args.runs)
+    ok = basic["bytes"] <= 1.5 * MB and statistics.median(basic["drawn"]) <= 1500
+
+    def line(name: str, r: dict) -> str:
+        return (f"| {name} | {r['bytes'] / MB:.2f} MB | {statistics.median(r['drawn']):.0f} ms "
+                f"({min(r['drawn']):.0f}-{max(r['drawn']):.0f}) | {statistics.median(r['wall']):.2f} s | "
+                f"{r['probe']} |")
+
+    text = "\n".join([
+        f"## Report page, {args.laps}-lap race ({datetime.now(timezone.utc):%Y-%m-%d})",
+        "",
+        f"- machine: {machine()}; {load}",
+        f"- command: `python -m benchmarks.report_page --laps {args.laps} --runs {args.runs}`",
+        f"- rendered by `apexflow.report.render` in {seconds:.2f} s (queries and figures)",
+        "",
+        "| plotly.js | page | drawn (median of runs, range) | Chromium process | probe at load |",
+        "|---|---|---|---|---|",
+        line("basic partial bundle (shipped)", basic),
+        line("full bundle (before)", full),
+        line("basic bundle alone, no chart (the floor)", empty),
+        "",
+        f"- target <= 1.5 MB and <= 1.5 s: **{'met' if ok else 'NOT met'}**",
+        ""])
+    report(text, args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
