@@ -25,9 +25,12 @@ from pathlib import Path
 from benchmarks import busy, machine, report
 from benchmarks.analyze_batches import scratch_database
 
-PROBE = ("<script>addEventListener('load', () => { document.title = 'drawn ' + performance.now().toFixed(0) + ' ms, '"
-         " + document.querySelectorAll('.js-plotly-plot .main-svg').length + ' svg, '"
-         " + document.querySelectorAll('.js-plotly-plot').length + ' charts'; });</script>")
+PROBE = ("<script>const charts = [], newPlot = Plotly.newPlot;"  # after the bundle: each chart's draw timed
+         "Plotly.newPlot = function (id, ...rest) { const t = performance.now();"
+         " const r = newPlot.call(this, id, ...rest); charts.push(id.replace('chart-', '') + ' ' + (performance.now() - t).toFixed(0)); return r; };"
+         "addEventListener('load', () => { document.title = 'drawn ' + performance.now().toFixed(0) + ' ms, '"
+         " + document.querySelectorAll('.js-plotly-plot .main-svg').length + ' svg: ' + charts.join(', '); });"
+         "</script>")
 MB = 1_000_000
 
 
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- command: `python -m benchmarks.report_page --laps {args.laps} --runs {args.runs}`",
         f"- rendered by `apexflow.report.render` in {seconds:.2f} s (queries and figures)",
         "",
-        "| plotly.js | page | drawn (median of runs, range) | Chromium process | probe at load |",
+        "| plotly.js | page | drawn (median of runs, range) | Chromium process | last run at load: ms per chart |",
         "|---|---|---|---|---|",
         line("basic partial bundle (shipped)", basic),
         line("full bundle (before)", full),
