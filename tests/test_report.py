@@ -175,3 +175,17 @@ def test_a_real_fastf1_session_reports_laps_positions_events_and_insights(dsn, s
     dom, console = drawn(page, tmp_path)
     assert console == []
     assert charts_drawn(dom) == {"laps", "stints", "gaps", "positions", "detections"}
+
+
+def test_the_story_is_the_summarys_lead_and_a_card_drops_the_key_value_evidence():
+    from apexflow.report import cards
+
+    summary = ("NOR won from P3. PIA led until the safety car on lap 15.\nVER took a 10 s penalty.\n\n"
+               "Strategy:\n  NOR stint 1 on INTERMEDIATE\n")
+    assert cards.story(summary) == (["NOR won from P3. PIA led until the safety car on lap 15.",
+                                     "VER took a 10 s penalty."], "Strategy:\n  NOR stint 1 on INTERMEDIATE")
+    assert cards.story("- only a list") == ([], "- only a list")
+    said = cards._explanation("Incident (critical) for SAI on lap 51.\nEvidence:\n  loss: 272.8\n  lap: 51\n"
+                              "What to check:\n  speed, brake and throttle\n  the car's laps after it")
+    assert said == "What to check: speed, brake and throttle; the car's laps after it."
+    assert cards.lacking(["car_data", "position_data", "weather"]) == "car telemetry, car positions and weather"

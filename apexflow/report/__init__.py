@@ -80,6 +80,8 @@ def _story(summary: dict | None, session_id: str) -> str:
                 f"<code>apexflow insights {escape(session_id)}</code> or "
                 f"<code>POST /sessions/{escape(session_id)}/insights</code> writes one.</p></section>")
     lead, rest = cards.story(summary["Summary"])
+    if not lead:  # a summary that opens with a section or a list: shown whole
+        lead, rest = summary["Summary"].strip().splitlines(), ""
     source = f"{summary['Provider']} / {summary['Model']}{_CHECK.get(summary['Check'], '')}"
     more = (f"<details><summary>The whole session summary</summary><pre>{escape(rest)}</pre></details>"
             if rest else "")
