@@ -7,6 +7,7 @@ map (only with position data), the detection timeline and the drivers' insights.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from html import escape
 
 import plotly.io
@@ -35,6 +36,7 @@ h1 { margin: 18px 0 4px; } h2 { margin-top: 28px; } .facts { color: #555; margin
 .insight h3 { margin: 0 0 4px; font-size: 14px; white-space: normal; }
 footer { color: #888; font-size: 12px; margin-top: 30px; }
 """
+RACES = ("Race", "Sprint")  # sessions raced from a grid (FastF1 names 2021-22 sprints "Sprint" too)
 _CHECK = {"ok": "", "ungrounded": " (not all of it found in the facts)",
           "fallback": " (offline summary: the model gave none)", "incomplete": " (the analysis stopped short)"}
 
@@ -54,7 +56,8 @@ def render(cur, session_id: str) -> str:
     cards.place(detections, {(r["Driver"], r["Lap"]): r["Lap Start"] for r in laps if r["Lap Start"]})
     track = q.track_lap(cur, session_id) if "position_data" not in session["Missing Streams"] else []
     timed = [lap for lap in laps if lap["Lap Time (s)"] is not None]
-    charts = [("laps", "Lap times", timed and figures.lap_times(laps, order)),
+    race = session["Session Type"] in RACES
+    charts = [("laps", "Lap times", timed and figures.lap_times(laps, order, race)),
               ("stints", "Stints and tyres", any(lap["Stint"] for lap in laps) and figures.stints(laps, order)),
               ("gaps", "Gap to the leader", any(lap["Gap To Leader (s)"] is not None for lap in laps)
                and figures.gaps(laps, order)),
@@ -116,7 +119,7 @@ def _page(session: dict, detections: list[dict], body: list[str], no_laps: bool)
     counts = {s: sum(d["Severity"] == s for d in detections) for s in ("critical", "warning", "info")}
     clock = (" (from the schedule: the source gave no clock of its own)"
              if (session["Clock Basis"] or "").startswith("scheduled") else "")
-    facts = (f"{escape(session['Circuit'] or '')} · started {session['Session Started']:%Y-%m-%d %H:%M} UTC{clock} · "
+    facts = (f"{escape(session['Circuit'] or '')} · started {session['Session Started'] + timedelta(seconds=30):%Y-%m-%d %H:%M} UTC{clock} · "
              f"{session['Cars']} cars · source {escape(session['Source'])} · detections: "
              + ", ".join(f"{n} {s}" for s, n in counts.items()))
     lacks = list(session["Missing Streams"]) + (["laps"] if no_laps and "laps" not in session["Missing Streams"]

@@ -76,16 +76,22 @@ def start_laps(laps: list[dict]) -> set[int]:
     return opening
 
 
-def racing(laps: list[dict]) -> list[dict]:
-    """Laps that set the axes: clean (green, no pit, not deleted) and not among the start laps."""
+def racing(laps: list[dict], race: bool = True) -> list[dict]:
+    """Laps that set the axes: clean (green, no pit, not deleted) and, in a race, not among the start laps; in
+    qualifying and practice, flying laps only (within 107 % of the fastest clean lap: no out or cool-down laps)."""
+    clean = [lap for lap in laps if lap["Clean Lap"] and lap["Lap Time (s)"]]
+    if not race:
+        fastest = min((lap["Lap Time (s)"] for lap in clean), default=0)
+        return [lap for lap in clean if lap["Lap Time (s)"] <= 1.07 * fastest]
     opening = start_laps(laps)
-    return [lap for lap in laps if lap["Clean Lap"] and lap["Lap Time (s)"] and lap["Lap"] not in opening]
+    return [lap for lap in clean if lap["Lap"] not in opening]
 
 
-def _shade_laps(fig: go.Figure, laps: list[dict]) -> None:
-    """The start laps and SC, VSC and red-flag laps as shaded bands, labelled once per run of laps."""
+def _shade_laps(fig: go.Figure, laps: list[dict], race: bool = True) -> None:
+    """The start laps (a race's) and SC, VSC and red-flag laps as shaded bands, labelled once per run of laps."""
     under = neutralised_laps(laps)
-    under["start"] = start_laps(laps)
+    if race:
+        under["start"] = start_laps(laps)
     for label, numbers in under.items():
         for n in sorted(numbers):
             if n - 1 not in numbers:  # one band per run of laps
@@ -94,10 +100,10 @@ def _shade_laps(fig: go.Figure, laps: list[dict]) -> None:
                               annotation_text=label, annotation_position="top left")
 
 
-def racing_range(laps: list[dict]) -> list[float] | None:
+def racing_range(laps: list[dict], race: bool = True) -> list[float] | None:
     """The lap-time axis from racing laps: the fastest to the 97.5th percentile, so slow laps of any kind
     (neutralised, pit, formation and start laps, an incident) never set it."""
-    clean = sorted(lap["Lap Time (s)"] for lap in racing(laps))
+    clean = sorted(lap["Lap Time (s)"] for lap in racing(laps, race))
     if not clean:
         return None
     typical = median(clean)
@@ -107,12 +113,12 @@ def racing_range(laps: list[dict]) -> list[float] | None:
     return [round(low - pad, 3), round(high + pad, 3)]
 
 
-def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
+def lap_times(laps: list[dict], order: list[str], race: bool = True) -> go.Figure:
     """Each driver's racing laps as a line per stint; the axis fits them. The other laps (start and formation, pit
     in and out, neutralised, deleted) are faint hollow markers that may run off the top. Lines, not a marker per
     lap: a race's 1 000+ markers were most of the page's drawing time (tyres are in the stints chart)."""
     fig, colour = go.Figure(), colours(order)
-    keys = {(lap["Driver"], lap["Lap"]) for lap in racing(laps)}
+    keys = {(lap["Driver"], lap["Lap"]) for lap in racing(laps, race)}
     by_driver = defaultdict(list)
     for lap in laps:
         if lap["Lap Time (s)"] is not None:
@@ -142,10 +148,11 @@ def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
             marker=dict(size=6, color=colour[driver], symbol=["circle" if m[3] else "circle-open" for m in marks],
                         opacity=[1 if m[3] else 0.5 for m in marks]),
             hovertemplate=f"{driver} lap %{{x}}: %{{y:.3f}} s<br>%{{customdata}}<extra></extra>"))
-    _shade_laps(fig, laps)
-    fig.update_layout(title="Racing laps set the scale; hollow: start, pit and neutralised laps", **LAYOUT)
+    _shade_laps(fig, laps, race)
+    fig.update_layout(title=("Racing laps set the scale; hollow: start, pit and neutralised laps" if race else
+                             "Flying laps set the scale; hollow: out, in and cool-down laps"), **LAYOUT)
     fig.update_xaxes(title="lap")
-    fig.update_yaxes(title="lap time (s)", range=racing_range(laps))
+    fig.update_yaxes(title="lap time (s)", range=racing_range(laps, race))
     return fig
 
 
