@@ -50,7 +50,8 @@ def draw(page: Path, runs: int, first: bool = False) -> tuple[list[float], list[
             run = subprocess.run(
                 [*(["chrt", "-f", "10"] if first else []), browser, "--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--no-first-run", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--proxy-server=127.0.0.1:9", "--window-size=1300,2400", "--dump-dom", page.as_uri()],
+                 f"--user-data-dir={profile}", "--proxy-server=127.0.0.1:9", "--window-size=1300,2400", "--dump-dom",
+                 page.as_uri()],
                 capture_output=True, text=True, timeout=120, check=True)
             wall.append(time.perf_counter() - started)
         title = re.search(r"<title>(drawn [^<]*)</title>", run.stdout).group(1)
