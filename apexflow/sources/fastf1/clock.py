@@ -13,10 +13,12 @@ read instead, first that answers wins:
 from __future__ import annotations
 
 import logging
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from apexflow.sources.fastf1.convert import isna
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _log = logging.getLogger(__name__)
 SCHEDULE_BASES = ("scheduled start minus session_start_time", "scheduled start")
@@ -39,6 +41,7 @@ def session_zero(ff1, t0=None, start_offset=None) -> tuple[str, pd.Timestamp | N
 
 def race_control_zero(ff1) -> pd.Timestamp | None:
     """Session time zero from the race-control stream (UTC stamp minus stream time, median), or None."""
+    import pandas as pd
     from fastf1 import _api  # the parsed messages drop the stream's session times; the raw stream keeps them
 
     try:
@@ -58,5 +61,7 @@ def race_control_zero(ff1) -> pd.Timestamp | None:
 
 
 def _utc(stamp) -> pd.Timestamp:
+    import pandas as pd
+
     stamp = pd.Timestamp(stamp)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
