@@ -97,7 +97,8 @@ def _shade_laps(fig: go.Figure, laps: list[dict], race: bool = True) -> None:
             if n - 1 not in numbers:  # one band per run of laps
                 end = next(m for m in range(n, n + len(numbers) + 1) if m + 1 not in numbers)
                 fig.add_vrect(x0=n - 0.5, x1=end + 0.5, fillcolor=SHADE[label], line_width=0, layer="below",
-                              annotation_text=label, annotation_position="top left")
+                              annotation_text=label,  # "start" below, clear of a neutralisation's label
+                              annotation_position="bottom left" if label == "start" else "top left")
 
 
 def racing_range(laps: list[dict], race: bool = True) -> list[float] | None:
