@@ -3,7 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast bench synth deploy clean
+.PHONY: demo test test-fast bench synth deploy clean report-js
+REPORT_JS := apexflow/report/plotly-basic.min.js
 
 $(BIN)/apexflow: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -11,10 +12,10 @@ $(BIN)/apexflow: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(BIN)/apexflow
+demo: $(BIN)/apexflow $(REPORT_JS)
 	$(BIN)/apexflow demo
 
-test: $(BIN)/apexflow
+test: $(BIN)/apexflow $(REPORT_JS)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(BIN)/apexflow
@@ -23,9 +24,15 @@ test-fast: $(BIN)/apexflow
 bench: $(BIN)/apexflow
 	$(BIN)/python -m benchmarks
 
-node_modules/.bin/cdk: package.json package-lock.json
+node_modules/.bin/cdk node_modules/plotly.js-basic-dist-min/plotly-basic.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund
-	touch $@
+	touch node_modules/.bin/cdk node_modules/plotly.js-basic-dist-min/plotly-basic.min.js
+
+# the session report's plotly.js: plotly's basic partial bundle (MIT), pinned in package.json
+$(REPORT_JS): node_modules/plotly.js-basic-dist-min/plotly-basic.min.js
+	cp $< $@
+
+report-js: $(REPORT_JS)
 
 synth: $(BIN)/apexflow node_modules/.bin/cdk
 	node_modules/.bin/cdk synth --quiet

@@ -15,6 +15,7 @@ from benchmarks import (
     live_lag,
     load,
     novelty_throughput,
+    report_page,
     samples_write,
     skab,
 )
@@ -33,6 +34,7 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: live_lag.main([]),
             lambda: live_lag.main(["--replay", "--laps", "57", "--cars", "20", "--speed", "10", "--write"]),
             lambda: e2e.main(["--laps", "57", "--write"]),
+            lambda: report_page.main(["--laps", "57", "--runs", "5", "--write"]),
             lambda: cold_start.main(["--runs", "5", "--write"]),
             lambda: capacity.main(["--write"])):  # last: from the figures just measured
     if run():

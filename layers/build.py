@@ -3,8 +3,9 @@
 Wheels come from PyPI for Lambda's platform (``pip --platform manylinux... --only-binary=:all:``),
 so nothing is compiled here. ``core`` holds the project's base dependencies (less the AWS SDK,
 which the Lambda runtime provides) and the ``apexflow`` and ``apexflow_aws`` packages;
-``insights`` adds the ``insights`` extra (openai), ``report`` the ``report`` extra (plotly, for the API's
-session report). ``cdk.json`` runs this as its build step.
+``insights`` adds the ``insights`` extra (openai), ``report`` the ``report`` extra (plotly, for the
+API's session report) and the page's plotly.js (npm's basic bundle, from ``npm ci``). ``cdk.json`` runs this as
+its build step.
 
     python -m layers.build [--architecture x86_64|arm64] [--out layers/dist]
 """
@@ -30,6 +31,7 @@ APP_PACKAGES = ("apexflow", "apexflow_aws")
 # Which layers each zip function carries (see infra/): the analyze bundle is core alone.
 BUNDLES = {"analyze": ("core",), "api": ("core", "report"), "migrate": ("core",), "insights": ("core", "insights")}
 FORBIDDEN_IN_CORE = ("pandas", "fastf1", "plotly")
+REPORT_JS = names.REPO_ROOT / "node_modules" / "plotly.js-basic-dist-min" / "plotly-basic.min.js"
 
 
 def requirements() -> dict[str, list[str]]:
@@ -58,10 +60,15 @@ def build_layer(name: str, reqs: list[str], out: Path, settings: Settings) -> Pa
     if name == "core":
         for package in APP_PACKAGES:
             shutil.copytree(names.REPO_ROOT / package, target / package,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", REPORT_JS.name))
         found = [p for p in FORBIDDEN_IN_CORE if (target / p).exists()]
         if found:
             raise SystemExit(f"core layer must not contain {found}")
+    if name == "report":  # the page's plotly.js, beside apexflow/report/ once the layers are merged in /opt
+        if not REPORT_JS.is_file():
+            raise SystemExit(f"{REPORT_JS} is missing: run `npm ci` (make synth runs it)")
+        (target / "apexflow" / "report").mkdir(parents=True)
+        shutil.copy(REPORT_JS, target / "apexflow" / "report" / REPORT_JS.name)
     for cache in target.rglob("__pycache__"):
         shutil.rmtree(cache)
     return out / name

@@ -12,7 +12,8 @@ from apexflow.contract import F1_CHANNELS, Entity, Session, SessionFacts
 from apexflow.errors import ContractError
 from apexflow.sources.fastf1.cache import configure_cache
 from apexflow.sources.fastf1.car_data import CAR_CHANNELS, POS_CHANNELS, car_samples
-from apexflow.sources.fastf1.convert import isna, py, rows_of
+from apexflow.sources.fastf1.clock import session_zero
+from apexflow.sources.fastf1.convert import py, rows_of
 from apexflow.sources.fastf1.events import match_event, match_session, session_id_of
 
 SOURCE = "fastf1"
@@ -160,22 +161,14 @@ class FastF1Source:
                     missing[stream] = f"not available for {', '.join(lacking)}"
         self._car, self._pos, self._laps_df = car, pos, laps
 
-        # time basis: UTC instant of FastF1 session time 0
-        t0 = self._get(ff1, "t0_date")
+        # time basis: UTC instant of FastF1 session time 0, from the session's own data (a delay is not shifted)
         start_offset = self._get(ff1, "session_start_time")
         scheduled = ff1.date
-        if t0 is not None and not isna(t0):
-            basis, start = "t0_date", t0
-        elif start_offset is not None and not isna(start_offset) and not isna(scheduled):
-            basis, start = "scheduled start minus session_start_time", scheduled - start_offset
-        elif not isna(scheduled):
-            basis, start = "scheduled start", scheduled
-        else:
+        basis, start = session_zero(ff1, self._get(ff1, "t0_date"), start_offset)
+        if start is None:
             raise ContractError(f"{event['EventName']} {name} {self.year}: FastF1 knows no start time")
         import pandas as pd
 
-        start = pd.Timestamp(start)
-        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         start_dt = start.to_pydatetime()
 
         track = self._get(ff1, "track_status")

@@ -1,13 +1,14 @@
-"""What the session report shows, read from the reporting schema (the read-only login can render it too)."""
+"""What the session report shows, read from the reporting schema alone (the read-only login can render it too)."""
 from __future__ import annotations
+
+from apexflow.query.base import rows
 
 NEUTRALISED = {"Safety Car": "SC", "Virtual Safety Car": "VSC", "Red Flag": "Red"}
 
 
 def _rows(cur, sql: str, *args) -> list[dict]:
     cur.execute(sql, args)
-    names = [d.name for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return rows(cur)
 
 
 def session(cur, session_id: str) -> dict | None:
@@ -16,8 +17,9 @@ def session(cur, session_id: str) -> dict | None:
 
 
 def laps(cur, session_id: str) -> list[dict]:
-    return _rows(cur, 'SELECT "Driver", "Lap", "Lap Time (s)", "Stint", "Compound", "Position", "Pit In Lap", '
-                      '"Pit Out Lap", "Safety Car", "Virtual Safety Car", "Red Flag" FROM reporting.fact_laps '
+    return _rows(cur, 'SELECT "Driver", "Lap", "Lap Start", "Lap Time (s)", "Stint", "Compound", "Position", '
+                      '"Gap To Leader (s)", "Pit In Lap", "Pit Out Lap", "Safety Car", "Virtual Safety Car", '
+                      '"Red Flag", "Deleted", "Clean Lap" FROM reporting.fact_laps '
                       'WHERE "Session Key" = %s ORDER BY "Driver", "Lap"', session_id)
 
 
@@ -44,10 +46,12 @@ def track_lap(cur, session_id: str) -> list[dict]:
 
 
 def detections(cur, session_id: str) -> list[dict]:
-    """Every detection, with where the car was when it started (when the session has position data)."""
+    """Every detection with its evidence, where the car was when it started (when the session has position data)
+    and, for a critical one, the insight that explains it."""
     return _rows(cur, """
-        SELECT d."Detection", d."Kind", d."Driver", d."Severity", d."Score", d."Lap", d."Start Time",
-               d."Duration (s)", d."Channel", e."Description", p.x, p.y
+        SELECT d."Detection Key", d."Detection", d."Kind", d."Driver", d."Severity", d."Score", d."Lap",
+               d."Start Time", d."Duration (s)", d."Channel", d."Evidence", e."Description", p.x, p.y,
+               i."Summary" AS "Insight"
         FROM reporting.fact_detections d
         LEFT JOIN reporting.fact_race_events e ON e."Event Key" = d."Detection Key"
         LEFT JOIN (  -- one join over the session's samples (hashed by driver), not a scan per detection
@@ -56,6 +60,10 @@ def detections(cur, session_id: str) -> list[dict]:
               ON t."Session Key" = d."Session Key" AND t."Driver" = d."Driver"
              AND t."Time" BETWEEN d."Start Time" AND d."Start Time" + interval '5 seconds'
             WHERE d."Session Key" = %s ORDER BY d."Detection Key", t."Time") p ON p."Detection Key" = d."Detection Key"
+        LEFT JOIN LATERAL (  -- the newest explanation of this detection
+            SELECT i."Summary" FROM reporting.fact_insights i
+            WHERE i."Session Key" = d."Session Key" AND i."Detection Key" = d."Detection Key"
+            ORDER BY i."Written At" DESC LIMIT 1) i ON d."Severity" = 'critical'
         WHERE d."Session Key" = %s ORDER BY d."Start Time", d."Driver" NULLS FIRST""", session_id, session_id)
 
 
@@ -67,8 +75,8 @@ def neutralisations(cur, session_id: str) -> list[dict]:
 
 
 def insights(cur, session_id: str) -> list[dict]:
-    """The session summary first, then the drivers', then the explanations of critical detections."""
+    """The session summary first, then the drivers' (the explanations of critical detections come with them)."""
     return _rows(cur, 'SELECT "Driver", "Scope", "Summary", "Provider", "Model", "Written At", "Check" '
-                      'FROM reporting.fact_insights WHERE "Session Key" = %s '
-                      """ORDER BY array_position(ARRAY['Session', 'Driver', 'Detection'], "Scope"), "Driver", """
+                      """FROM reporting.fact_insights WHERE "Session Key" = %s AND "Scope" IN ('Session', 'Driver') """
+                      """ORDER BY array_position(ARRAY['Session', 'Driver'], "Scope"), "Driver", """
                       '"Insight Key"', session_id)
