@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 
-from apexflow_aws import workflow
 from apexflow_aws.config import client
 
 
@@ -38,6 +37,8 @@ def start_insights(session_id: str, run_id: str, key: str = "") -> dict:
     """Start the insights workflow (every driver, the configured provider) for one ingestion run of a session,
     through the starter every caller uses (``apexflow_aws.workflow``); the same (session, run, key) is one
     execution, so a repeated request returns the execution it started. A new ``key`` runs the workflow again."""
+    from apexflow_aws import workflow  # its read side (and numpy) only for this route
+
     machine = os.environ.get("INSIGHTS_STATE_MACHINE_ARN")
     if not machine:
         raise Unavailable("the insights workflow is not available here: INSIGHTS_STATE_MACHINE_ARN is not set")

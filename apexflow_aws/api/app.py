@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from apexflow.query.base import QueryError
 from apexflow_aws import invoke
 from apexflow_aws.api import IAM_PREFIX, findings, sessions, telemetry, timing
-from apexflow_aws.api.common import PROBLEM, COMPARABLE, Problem, problem
+from apexflow_aws.api.common import COMPARABLE, PROBLEM, Problem, problem
 from apexflow_aws.raw_store import RawDataMissing
 
 TITLE, VERSION = "ApexFlow API", "1.0.0"
@@ -118,17 +118,22 @@ def known_parameters(app: Resolver, next_middleware):
         text = unquote_plus(part)
         match = _NAME.match(text)
         name, op = (match.group(1), match.group(2)) if match else (text.split("=", 1)[0], "=")
-        if op in ("=", "") and name in declared + comparable or op not in ("=", "") and name in comparable:
-            continue
-        if op not in ("=", "") and name in declared:
-            raise QueryError(name, f"{name!r} cannot be compared here; comparable fields: "
+        if op in ("=", ""):
+            if name in declared + comparable:
+                continue
+            close = difflib.get_close_matches(name, declared + comparable, n=1)
+            raise QueryError(name, f"unknown parameter {name!r}{_mean(close)}; {route.method} {route.openapi_path} "
+                                   f"takes: {', '.join(declared) or 'no parameters'}"
+                                   + (f"; comparisons on: {', '.join(comparable)}" if comparable else ""))
+        if name not in comparable:
+            close = difflib.get_close_matches(name, comparable, n=1)
+            raise QueryError(name, f"{name!r} cannot be compared here{_mean(close)}; comparable fields: "
                                    f"{', '.join(comparable) or 'none'}")
-        close = difflib.get_close_matches(name, declared + comparable, n=1)
-        takes = ", ".join(declared) or "no parameters"
-        raise QueryError(name, f"unknown parameter {name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; "
-                               f"{route.method} {route.openapi_path} takes: {takes}"
-                               + (f"; comparisons on: {', '.join(comparable)}" if comparable else ""))
     return next_middleware(app)
+
+
+def _mean(close: list[str]) -> str:
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 app.use([known_parameters])

@@ -57,8 +57,8 @@ def listed(pattern: str, description: str) -> Query:
 
 Drivers = Annotated[str, listed(ID_PATTERN, "2 to 5 drivers, the first the reference: VER,HAM")]
 Channels = Annotated[str | None, listed(NAME_PATTERN, "comma-separated channels, e.g. Speed,Throttle")]
-_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 409: "Conflict", 415: "Unsupported media type",
-           422: "Invalid parameter", 500: "Internal error", 503: "Unavailable"}
+_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+           415: "Unsupported media type", 422: "Invalid parameter", 500: "Internal error", 503: "Unavailable"}
 
 
 def problem(status: int, detail: str, parameter: str | None = None, errors: list[dict] | None = None) -> Response:

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from apexflow.query import sessions
 from apexflow.query.base import QueryError
 from apexflow_aws import invoke
-from apexflow_aws.api.common import (PAGE, PRINTABLE, Cursor, Format, Limit, SessionId, Text, comparable, listing, problem,
-                                     reading, responses)
+from apexflow_aws.api.common import (PAGE, PRINTABLE, Cursor, Format, Limit, SessionId, Text, comparable, listing,
+                                     problem, reading, responses)
 
 router = Router()
 

@@ -3,9 +3,10 @@
 Each request becomes a genuine HTTP API payload 2.0 event (the ``$default`` route) for the same handler that
 runs in Lambda; its answer becomes the HTTP response. Requests are answered side by side by a bounded pool of
 daemon worker threads (each with its own database connection, as warm Lambda containers have); a connection
-that sends nothing for ``READ_TIMEOUT_S`` is closed (answered 408 in the middle of a body), so a stalled client holds one worker for
-that long and no one else. What API Gateway would refuse before the function (a bad ``Content-Length``, a body
-over its 10 MB payload limit, a chunked body) is refused here, as problem+json like every other error.
+that sends nothing for ``READ_TIMEOUT_S`` is closed (answered 408 in the middle of a body), so a stalled
+client holds one worker for that long and no one else. What API Gateway would refuse before the function
+(a bad ``Content-Length``, a body over its 10 MB payload limit) and a chunked body are refused here, as
+problem+json like every other error.
 """
 from __future__ import annotations
 
@@ -104,15 +105,17 @@ def _handler_class(handler: Callable[[dict, object], dict], read_timeout: float)
             if int(text) > MAX_BODY:
                 self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, explain=f"a body is at most {MAX_BODY} bytes")
                 return None
+            body = bytearray()
             try:
-                body = self.rfile.read(int(text))
+                while len(body) < int(text) and (chunk := self.rfile.read1(int(text) - len(body))):
+                    body += chunk
             except TimeoutError:
-                body = b""
+                pass
             if len(body) < int(text):
                 self.send_error(HTTPStatus.REQUEST_TIMEOUT,
                                 explain=f"the body ended after {len(body)} of its {text} bytes")
                 return None
-            return body
+            return bytes(body)
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """Errors found before the function runs (a malformed request line or header, a bad body length), as
