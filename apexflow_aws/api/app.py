@@ -9,9 +9,11 @@ GET without the body.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 import threading
+import warnings
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
@@ -103,7 +105,21 @@ app = Resolver(
     serializer=lambda body: json.dumps(body, separators=(",", ":"), default=str))
 for module in (sessions, timing, findings, telemetry):
     app.include_router(module.router)
-app.enable_swagger(path="/docs", title=TITLE, version=VERSION)
+
+
+@app.get("/docs", include_in_schema=False)
+def swagger_page():
+    """Powertools' Swagger page, set up by the first request for it: its OpenAPI models stay out of the cold
+    start of every other route."""
+    return _swagger().func()
+
+
+@functools.cache
+def _swagger():
+    with warnings.catch_warnings():  # registered after ours on purpose: reached only through it
+        warnings.filterwarnings("ignore", "A route like this was already registered")
+        app.enable_swagger(path="/docs", title=TITLE, version=VERSION)
+    return next(r for r in app.routes() if r.path == "/docs" and r.func is not swagger_page)
 
 
 def known_parameters(app: Resolver, next_middleware):
