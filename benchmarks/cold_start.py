@@ -1,6 +1,6 @@
 """Cold starts: every function's handler file imported by a fresh interpreter, then its first event served.
 
-    .venv/bin/python -m benchmarks.cold_start [--runs 5] [--write]
+    .venv/bin/python -m benchmarks.cold_start [--runs 5] [--only api,analyze] [--write]
 
 Two measurements per function, each the median of ``--runs`` fresh interpreters (Python's own start is not
 counted, as Lambda's runtime start is not the function's):
@@ -100,19 +100,19 @@ def kinesis_event(data: bytes, seq: int) -> dict:
     return event([record], "shardId-000000000000", "arn:aws:kinesis:us-east-1:123456789012:stream/cold", "us-east-1")
 
 
-def measure(runs: int) -> dict[str, dict]:
+def measure(runs: int, only: list[str]) -> dict[str, dict]:
     from apexflow_aws.local.http_api import api_event
     from apexflow_aws.local.stack import _LOCAL_ENV, BUCKET, STREAM
     from benchmarks.analyze_batches import scratch_database
 
-    results: dict[str, dict] = {name: {"import": [], "event": []} for name in FILES}
+    results: dict[str, dict] = {name: {"import": [], "event": []} for name in only}
     with scratch_database() as dsn:
         session_id, records = prepare(dsn)
         env = {**os.environ, **_LOCAL_ENV, "DATABASE_URL": dsn, "RAW_BUCKET": BUCKET, "STREAM_NAME": STREAM}
         env.pop("INSIGHTS_STATE_MACHINE_ARN", None)
         env.pop("OPENAI_SECRET_ARN", None)
         for i in range(runs):
-            for name in FILES:
+            for name in only:
                 results[name]["import"].append(child(name, env)["import"])
             events = {
                 "analyze": (kinesis_event(records[i * 7 % len(records)], i), '"batchItemFailures": []', False),
@@ -122,6 +122,8 @@ def measure(runs: int) -> dict[str, dict]:
                 "ingest": ({"source": "synthetic", "seed": 100 + i, "laps": 1, "cars": 2}, "run_id", True),
             }
             for name, (event, check, moto) in events.items():
+                if name not in only:
+                    continue
                 results[name]["event"].append(child(name, env, event, check, moto)["event"])
     return results
 
@@ -146,11 +148,16 @@ def render(results: dict[str, dict], runs: int, command: str, load: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", default=",".join(FILES), help=f"comma-separated functions (of {', '.join(FILES)})")
     ap.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
+    only = [name for name in args.only.split(",") if name]
+    if not only or set(only) - set(FILES):
+        ap.error(f"--only takes some of {', '.join(FILES)}")
     load = busy()
-    results = measure(args.runs)
-    command = f".venv/bin/python -m benchmarks.cold_start --runs {args.runs}{' --write' if args.write else ''}"
+    results = measure(args.runs, only)
+    command = (f".venv/bin/python -m benchmarks.cold_start --runs {args.runs}"
+               f"{'' if set(only) == set(FILES) else ' --only ' + ','.join(only)}{' --write' if args.write else ''}")
     report(render(results, args.runs, command, load), args.write)
     return 0
 

@@ -70,12 +70,13 @@ def problem(status: int, detail: str, parameter: str | None = None, errors: list
 
 def responses(model: type[BaseModel] | None, *errors: int, csv: bool = False, status: int = 200,
               description: str = "OK") -> dict:
-    """The OpenAPI responses of a route: its model (and CSV), then problem documents for ``errors`` and 422."""
+    """The OpenAPI responses of a route: its model (and CSV), then problem documents for ``errors``, 400 (a query
+    parameter it does not take), 422 and 500."""
     content = {"application/json": {"model": model}} if model else {"text/html": {"schema": {"type": "string"}}}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
     out = {status: {"description": description, "content": content}}
-    for code in sorted({422, 500, *errors}):
+    for code in sorted({400, 422, 500, *errors}):
         out[code] = {"description": _TITLES[code], "content": {PROBLEM: {"model": Problem}}}
     return out
 
