@@ -187,7 +187,6 @@ def _post(base, data: bytes, kind: str):
 
 
 def test_a_stalled_client_holds_up_no_one_and_requests_side_by_side_each_get_their_own_answer(server):
-    _, dsn = server
     httpd = make_server(load("api").handler, port=0, workers=4, read_timeout=3)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_port}"

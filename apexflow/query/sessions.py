@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from apexflow.query.base import NotFound, Select, page_model, rows
+from apexflow.query.base import NotFound, Select, page_model
 from apexflow.storage.migrate import available
 
 COMPARABLE = ("year",)
