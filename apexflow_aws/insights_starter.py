@@ -23,13 +23,19 @@ def execution_name(session_id: str, tag: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"{session_id[:79 - len(tag)]}-{tag}")
 
 
+def request(session_id: str, provider: str | None = None, drivers: list[str] | None = None) -> dict:
+    """The state machine's input (``functions/insights/state_machine.asl.json``): one session, a provider (None:
+    the configured one) and drivers (none: every driver)."""
+    return {"request": {"session_id": session_id, "provider": provider, "drivers": drivers or []}}
+
+
 def start_execution(sfn, state_machine_arn: str, session_id: str, tag: str, provider: str | None = None,
                     drivers: list[str] | None = None) -> str:
-    """Start the workflow for a session; an execution of the same name already started is no error."""
-    request = {"session_id": session_id, "provider": provider, "drivers": drivers or []}
+    """Start the workflow for a session (the automatic run, the API's and the command line's); an execution of the
+    same name already started is no error."""
     try:
         return sfn.start_execution(stateMachineArn=state_machine_arn, name=execution_name(session_id, tag),
-                                   input=json.dumps({"request": request}))["executionArn"]
+                                   input=json.dumps(request(session_id, provider, drivers)))["executionArn"]
     except sfn.exceptions.ExecutionAlreadyExists:
         return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{execution_name(session_id, tag)}"
 

@@ -2,7 +2,7 @@
 
 In AWS: Lambda's Invoke API on ``INGEST_FUNCTION_NAME`` and Step Functions on ``INSIGHTS_STATE_MACHINE_ARN``,
 both set by CDK. Local mode, which Lambda does not ship, hands this module its own runner of the ingest handler
-(``use_ingest_runner``) instead of being imported here.
+(``use_ingest_runner``) instead of being imported here; the insights workflow is the local stack's (moto) state machine.
 """
 from __future__ import annotations
 
@@ -44,20 +44,17 @@ def ingest(payload: dict, wait: bool) -> dict | None:
     return json.loads(response["Payload"].read()) if wait else None
 
 
-def start_insights(session_id: str, run_id: str, entities: list[str], key: str = "") -> dict:
-    """Start the insights workflow for one run of a session; the same (session, run, key) is one execution,
-    so a repeated request returns the execution it started. A new ``key`` runs the workflow again."""
+def start_insights(session_id: str, run_id: str, key: str = "") -> dict:
+    """Start the insights workflow (every driver, the configured provider) for one ingestion run of a session,
+    through the starter every caller uses (``apexflow_aws.insights_starter``); the same (session, run, key) is one
+    execution, so a repeated request returns the execution it started. A new ``key`` runs the workflow again."""
+    from apexflow_aws import insights_starter  # its read side (and numpy) only for this route
+
     machine = settings().insights_state_machine_arn
     if not machine:
-        raise Unavailable("the insights workflow is not available here: INSIGHTS_STATE_MACHINE_ARN is not set "
-                          "(local mode has no Step Functions stand-in yet)")
+        raise Unavailable("the insights workflow is not available here: INSIGHTS_STATE_MACHINE_ARN is not set")
     sfn = client("stepfunctions")
     digest = hashlib.sha256("\0".join((session_id, run_id, key)).encode()).hexdigest()[:16]
-    name = f"{session_id[:60]}-{digest}"
-    try:
-        arn = sfn.start_execution(stateMachineArn=machine, name=name,
-                                  input=json.dumps({"session_id": session_id, "entities": entities}))["executionArn"]
-    except sfn.exceptions.ExecutionAlreadyExists:
-        arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+    arn = insights_starter.start_execution(sfn, machine, session_id, f"api-{digest}")
     execution = sfn.describe_execution(executionArn=arn)
     return {"execution_arn": arn, "status": execution["status"], "started_at": execution["startDate"]}

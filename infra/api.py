@@ -92,10 +92,11 @@ class Api(Construct):
                 "Users", self.user_pool, user_pool_clients=[self.user_pool_client]))
         self.http_api.add_routes(path=f"{IAM_PREFIX}/{{proxy+}}", methods=[apigw.HttpMethod.ANY],
                                  integration=lambda_integration, authorizer=authorizers.HttpIamAuthorizer())
-        health = self.http_api.add_routes(path="/health", methods=[apigw.HttpMethod.GET],
+        health = self.http_api.add_routes(path="/health", methods=[apigw.HttpMethod.GET, apigw.HttpMethod.HEAD],
                                           integration=lambda_integration, authorizer=apigw.HttpNoneAuthorizer())
-        acknowledge(health[0], "APIG4", "The health check answers load balancers and uptime probes without "
-                    "credentials; it reveals only whether the database is reachable.")
+        for route in health:  # HEAD answers as GET without the body (apexflow_aws/api/app.py)
+            acknowledge(route, "APIG4", "The health check answers load balancers and uptime probes without "
+                        "credentials; it reveals only whether the database is reachable.")
         self.stage = apigw.HttpStage(
             self, "Stage", http_api=self.http_api, stage_name="$default", auto_deploy=True,
             throttle=apigw.ThrottleSettings(rate_limit=settings.api_rate_limit,

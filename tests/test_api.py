@@ -158,6 +158,17 @@ def test_telemetry_is_the_raw_chunks_thinned_to_the_budget(api):
     ("GET", f"{S}/telemetry?driver=VER&lap=1&t_from=3", 400, "lap", "not both"),
     ("GET", f"{S}/compare?drivers=VER,VER", 400, "drivers", "2 to 5 different drivers"),
     ("POST", "/sessions", 422, "event", "Field required"),
+    ("GET", f"{S}/laps?drivr=VER", 400, "drivr", ("unknown parameter 'drivr' (did you mean 'driver'?); GET "
+                                                  "/sessions/{session_id}/laps takes: driver, lap_from")),
+    ("GET", f"{S}/laps?driver=VER&lap_tme<90", 400, "lap_tme", ("'lap_tme' cannot be compared here (did you mean "
+                                                              "'lap_time'?); comparable fields: lap_number")),
+    ("GET", f"{S}/drivers?limit>3", 400, "limit", "'limit' cannot be compared here; comparable fields: none"),
+    ("GET", f"/iam{S}/results?points=25&position_x=1", 400, "position_x", "comparisons on: position, grid_position"),
+    ("GET", "/health?verbose", 400, "verbose", "GET /health takes: no parameters"),
+    ("GET", f"{S}/telemetry?driver=VER&t_from=NaN", 422, "t_from", "Input should be a finite number"),
+    ("GET", f"{S}/detections?t_to=inf", 422, "t_to", "Input should be a finite number"),
+    ("DELETE", "/sessions", 405, None, "DELETE is not allowed on /sessions; it takes GET, HEAD, POST"),
+    ("PATCH", f"{S}/insights", 405, None, "it takes GET, HEAD, POST"),
 ])
 def test_errors_are_problems_naming_the_parameter(api, method, target, status, parameter, says):
     got, kind, body = api(method, target, {"year": 2025} if target == "/sessions" else None)
@@ -165,6 +176,36 @@ def test_errors_are_problems_naming_the_parameter(api, method, target, status, p
     problem = Problem.model_validate(body)
     assert problem.status == status and says in problem.detail
     assert [e.parameter for e in problem.errors][:1] == ([parameter] if parameter else [])
+
+
+def test_filters_the_route_takes_still_pass_the_check_for_unknown_parameters(api):
+    assert get(api, f"{S}/laps?driver=VER&lap_number=2&lap_time>1&format=json&limit=5")["laps"][0]["lap_number"] == 2
+    assert get(api, "/docs?format=json")["openapi"]  # Powertools' own page takes its own parameters
+
+
+def _raw_call(method, target, headers=(), body=b""):
+    return load("api").handler(api_event(method, target, list(headers), body), LambdaContext("apexflow-api-local"))
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/xml", "application/x-www-form-urlencoded",
+                                  "multipart/form-data; boundary=x"])
+def test_a_body_that_is_not_json_is_415_naming_what_the_route_takes(api, kind):
+    response = _raw_call("POST", "/sessions", [("Content-Type", kind)], b"year=2025&event=Miami&session=S")
+    problem = Problem.model_validate_json(response["body"])
+    assert (response["statusCode"], response["headers"]["Content-Type"]) == (415, "application/problem+json")
+    assert response["headers"]["Accept-Post"] == "application/json"
+    media = kind.split(";")[0]
+    assert problem.detail == f"POST /sessions takes a JSON body (Content-Type: application/json), not {media}"
+    loose = _raw_call("POST", "/sessions", [("Content-Type", "Application/JSON; charset=UTF-8")], b'{"year": 2025}')
+    assert loose["statusCode"] == 422 and "event: Field required" in loose["body"]  # media types ignore case
+
+
+def test_head_is_get_without_the_body_and_a_method_no_route_takes_is_405_with_allow(api):
+    head, got = _raw_call("HEAD", f"{S}/laps?driver=VER"), _raw_call("GET", f"{S}/laps?driver=VER")
+    assert (head["statusCode"], head["headers"], head["body"]) == (200, got["headers"], "") and got["body"]
+    assert _raw_call("HEAD", "/nowhere")["statusCode"] == 404
+    refused = _raw_call("PUT", "/health")
+    assert (refused["statusCode"], refused["headers"]["Allow"]) == (405, "GET, HEAD")
 
 
 def test_services_reach_the_same_routes_under_the_iam_prefix(api):

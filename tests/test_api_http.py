@@ -1,13 +1,16 @@
-"""The API over HTTP, as ``apexflow serve`` runs it: the same answers, a schemathesis run, injection attempts."""
+"""The API over HTTP, as ``apexflow serve`` runs it: the same answers, a schemathesis run, injection attempts,
+requests side by side, the insights route running the deployed state machine."""
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -24,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from apexflow.query import insight_runs
 from apexflow.storage.db import connect
-from apexflow_aws.config import client
-from apexflow_local import demo
+from apexflow_local import demo, step_functions
 from apexflow_local.esm import LambdaContext
 from apexflow_local.handlers import load
 from apexflow_local.http_api import api_event, make_server
@@ -44,18 +47,14 @@ INJECTIONS = ["' OR '1'='1", "VER' OR 1=1 --", "x'; DROP TABLE sessions; --", "1
 
 @pytest.fixture(scope="module")
 def server(module_dsn, tmp_path_factory):
-    """``apexflow serve``'s server on a free port, over a 3-lap race, with a (moto) insights state machine;
-    FastF1 offline on the frozen responses (or none), so asking for a session never goes out."""
+    """``apexflow serve``'s server on a free port, over a 3-lap race, with the insights state machine the local
+    stack deploys (the file CDK deploys, on moto); FastF1 offline on the frozen responses (or none), so asking
+    for a session never goes out."""
     frozen = SHARED_CACHE if SHARED_CACHE.is_dir() else tmp_path_factory.mktemp("no-responses")
     with pytest.MonkeyPatch.context() as patch, local_stack(dsn=module_dsn) as dsn:
         patch.setenv("FASTF1_HTTP_CACHE", str(frozen))
         patch.setenv("FASTF1_CACHE", str(tmp_path_factory.mktemp("fastf1")))
         demo.trip(3, 3, dsn)
-        role = "arn:aws:iam::123456789012:role/sfn"
-        machine = client("stepfunctions").create_state_machine(
-            name="insights", roleArn=role, definition=json.dumps({"StartAt": "A", "States": {"A": {
-                "Type": "Pass", "End": True}}}))["stateMachineArn"]
-        patch.setenv("INSIGHTS_STATE_MACHINE_ARN", machine)
         httpd = make_server(load("api").handler, port=0)
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()
@@ -82,6 +81,7 @@ def fetch(base, target, method="GET", body=None, headers=None):
     f"{S}/stints?compound=HARD", f"{S}/pit_stops", f"{S}/track_status", f"{S}/race_control", f"{S}/results",
     f"{S}/detections?score%3E0.5", f"{S}/insights", f"{S}/drivers/VER/insight", f"{S}/compare?drivers=VER,HAM",
     f"{S}/telemetry?driver=VER&lap=2&points=20", f"{S}/laps?format=csv", f"{S}/nope", "/sessions?limit=0",
+    f"{S}/laps?drivr=VER", f"{S}/telemetry?driver=VER&t_from=NaN",
 ])
 def test_over_http_the_answers_are_the_handlers(server, target):
     base, _ = server
@@ -113,15 +113,113 @@ def test_report_page_is_the_cli_report_gzip_compressed_for_clients_that_accept_i
     assert (status, kind) == (404, "application/problem+json") and "GET /sessions lists" in json.loads(body)["detail"]
 
 
-def test_insights_workflow_starts_once_per_request(server):
-    base, _ = server
+def _stored(dsn, run_id: str) -> list[dict]:
+    conn = connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            return insight_runs.run_insights(cur, run_id)
+    finally:
+        conn.close()
+
+
+def test_insights_route_runs_the_deployed_state_machine_once_per_request_and_stores_insights(server):
+    base, dsn = server
     first = fetch(base, f"{S}/insights", "POST")
     again = fetch(base, f"{S}/insights", "POST")
+    assert first[0] == again[0] == 202
+    assert json.loads(first[2])["execution_arn"] == json.loads(again[2])["execution_arn"]
+    done = step_functions.wait(json.loads(first[2])["execution_arn"])
+    assert done["status"] == "SUCCEEDED", done["events"][-1]
+    stored = _stored(dsn, done["output"]["run_id"])
+    scopes = [i["scope"] for i in stored]
+    assert scopes.count("session") == 1 and scopes.count("driver") == 20 and len(stored) == done["output"]["insights"]
+    assert {(i["status"], i["note"]) for i in stored} == {("ok", "")}
+    status, _, body = fetch(base, f"{S}/insights?limit=1000")
+    assert status == 200 and {i["content"] for i in json.loads(body)["insights"]} == {i["content"] for i in stored}
     other = fetch(base, f"{S}/insights", "POST", headers={"Idempotency-Key": "rerun-1"})
-    assert first[0] == again[0] == other[0] == 202
-    arns = [json.loads(r[2])["execution_arn"] for r in (first, again, other)]
-    assert arns[0] == arns[1] != arns[2]
+    assert other[0] == 202 and json.loads(other[2])["execution_arn"] != json.loads(first[2])["execution_arn"]
+    rerun = step_functions.wait(json.loads(other[2])["execution_arn"])
+    assert rerun["status"] == "SUCCEEDED" and len(_stored(dsn, rerun["output"]["run_id"])) == len(stored)
+    assert _stored(dsn, done["output"]["run_id"]) == []  # the new run replaced the first one's insights
     assert fetch(base, "/sessions/none/insights", "POST")[0] == 404
+
+
+def _raw(base: str, data: bytes) -> bytes:
+    """What the server answers to ``data`` sent as is on one connection."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_head_answers_as_get_without_a_body_and_other_methods_are_405_problems(server):
+    base, _ = server
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/health", method="HEAD"), timeout=30) as r:
+        assert (r.status, r.headers["Content-Type"], r.read()) == (200, "application/json", b"")
+    for method, target, allow in [("DELETE", "/sessions", "GET, HEAD, POST"), ("TRACE", "/health", "GET, HEAD"),
+                                  ("BREW", f"{S}/laps", "GET, HEAD"), ("PUT", f"/iam{S}/insights", "GET, HEAD, POST")]:
+        try:
+            urllib.request.urlopen(urllib.request.Request(base + target, method=method), timeout=30)
+            raise AssertionError(f"{method} {target} was answered 2xx")
+        except urllib.error.HTTPError as e:
+            assert (e.code, e.headers["Content-Type"], e.headers["Allow"]) == (405, "application/problem+json", allow)
+            assert f"{method} is not allowed" in json.loads(e.read())["detail"]
+
+
+def test_a_body_that_is_not_json_or_not_whole_is_a_4xx_problem(server):
+    base, _ = server
+    for kind, data in [("text/plain", b"2025 Miami Sprint"), ("application/xml", b"<session year='2025'/>"),
+                       ("application/x-www-form-urlencoded", b"year=2025&event=Miami&session=S")]:
+        status, got, body = _post(base, data, kind)
+        assert (status, got) == (415, "application/problem+json") and kind in json.loads(body)["detail"]
+    answer = _raw(base, b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n{}")
+    assert answer.startswith(b"HTTP/1.0 400 ") and b"application/problem+json" in answer and b"'ten'" in answer
+    answer = _raw(base, b"POST /sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 411 ") and b"Content-Length" in answer
+
+
+def _post(base, data: bytes, kind: str):
+    request = urllib.request.Request(f"{base}/sessions", method="POST", data=data, headers={"Content-Type": kind})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, r.headers["Content-Type"], r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers["Content-Type"], e.read().decode()
+
+
+def test_a_stalled_client_holds_up_no_one_and_requests_side_by_side_each_get_their_own_answer(server):
+    httpd = make_server(load("api").handler, port=0, workers=4, read_timeout=3)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_port}"
+    try:
+        with socket.create_connection(("127.0.0.1", httpd.server_port), timeout=60) as stalled:
+            stalled.sendall(b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: 100\r\n\r\n{\"year\": 20")
+            status, _, body = fetch(base, "/health")
+            assert status == 200 and json.loads(body)["status"] == "ok"
+            stalled.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                stalled.recv(1)  # /health was answered while the half-sent request was still open
+            stalled.setblocking(True)
+            answer = b""
+            while chunk := stalled.recv(65536):  # then the stalled request times out, answered as such
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.0 408 ") and b"after 11 of its 100 bytes" in answer
+        drivers = ["VER", "HAM", "LEC", "NOR", "PIA"]
+        targets = [f"{S}/laps?driver={drivers[i % 5]}" if i % 3 else "/health" for i in range(300)]
+        with ThreadPoolExecutor(30) as pool:
+            answers = list(pool.map(lambda t: (t, fetch(base, t)), targets))
+        for target, (status, kind, body) in answers:
+            assert status == 200, (target, body)
+            if "driver=" in target:
+                laps = json.loads(body)["laps"]
+                assert len(laps) == 3 and {lap["driver"] for lap in laps} == {target.rsplit("=", 1)[1]}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def _counts(dsn) -> dict:

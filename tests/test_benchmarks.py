@@ -18,9 +18,10 @@ def test_analyze_batches_stores_every_sample_once_and_times_both_deliveries(pg_s
 
 def test_api_latency_benchmark_times_every_route_over_http(pg_server, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", pg_server)
-    assert api_latency.main(["--laps", "2", "--requests", "3"]) == 0  # raises if a route does not answer 200
-    report = capsys.readouterr().out
+    assert api_latency.main(["--laps", "2", "--requests", "3", "--burst", "60", "--threads", "12"]) == 0  # raises if
+    report = capsys.readouterr().out  # a route does not answer 200, alone or side by side
     assert all(f"| `GET {route.format(s='/sessions/{id}', lap=2)}` |" in report for route in api_latency.ROUTES)
+    assert "Side by side: 60 requests (`/health` and the lists in turn) from 12 threads" in report
 
 
 def test_samples_write_copies_every_sample_and_times_encoding_and_copy(pg_server, monkeypatch, capsys):

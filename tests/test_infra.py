@@ -348,7 +348,7 @@ def test_http_api_needs_a_jwt_or_iam_except_for_health_and_is_throttled_and_logg
     routes = {r["Properties"]["RouteKey"]: r["Properties"]
               for r in resources(synthed, "AWS::ApiGatewayV2::Route").values()}
     assert {key: route["AuthorizationType"] for key, route in routes.items()} == {
-        "$default": "JWT", "ANY /iam/{proxy+}": "AWS_IAM", "GET /health": "NONE"}
+        "$default": "JWT", "ANY /iam/{proxy+}": "AWS_IAM", "GET /health": "NONE", "HEAD /health": "NONE"}
     pool = logical_id(synthed, "AWS::Cognito::UserPool", "ApiUsers")
     client = logical_id(synthed, "AWS::Cognito::UserPoolClient", "ApiUsersApps")
     (authorizer,) = resources(synthed, "AWS::ApiGatewayV2::Authorizer").values()

@@ -93,6 +93,31 @@ def test_every_driver_the_session_and_each_critical_detection_stored_and_alerted
     assert len(stored(dsn, second["output"]["run_id"])) == len(insights) and stored(dsn, summary["run_id"]) == []
 
 
+def test_the_api_route_starts_the_deployed_machine_with_the_workflow_starters_input_and_insights_are_stored(
+        machine, dsn):
+    from apexflow_aws.insights_starter import request
+    from apexflow_local.esm import LambdaContext
+    from apexflow_local.handlers import load
+    from apexflow_local.http_api import api_event
+
+    arn, _ = machine
+    session_id = register_race(dsn, extra_detections=[CONTACT])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INSIGHTS_STATE_MACHINE_ARN", arn)  # the synthesized template's machine, not the local one
+        answer = load("api").handler(api_event("POST", f"/sessions/{session_id}/insights"), LambdaContext("api"))
+    assert answer["statusCode"] == 202, answer["body"]
+    execution = json.loads(answer["body"])["execution_arn"]
+    assert execution.startswith(arn.replace(":stateMachine:", ":execution:"))
+    done = step_functions.wait(execution)
+    assert done["status"] == "SUCCEEDED", done["events"][-1]
+    sent = client("stepfunctions").describe_execution(executionArn=execution)["input"]
+    assert json.loads(sent) == request(session_id)  # what the workflow module's starter sends, all drivers
+    insights = stored(dsn, done["output"]["run_id"])
+    assert [i["scope"] for i in insights].count("driver") == 20 and len(insights) == done["output"]["insights"]
+    assert {(i["status"], i["provider"]) for i in insights} == {("ok", "offline")}
+    assert CONTACT["detection_id"] in {i["detection_id"] for i in insights if i["scope"] == "detection"}
+
+
 @pytest.mark.parametrize("machine", ["openai"], indirect=True)
 def test_openai_summaries_through_the_workflow_and_a_task_failing_every_retry_ends_in_a_fallback(
         machine, dsn, fake_openai, caplog):

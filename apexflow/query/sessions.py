@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from apexflow.errors import NotFound
-from apexflow.query.base import Select, page_model, rows
+from apexflow.query.base import Select, page_model
 from apexflow.query.detections import stored
 from apexflow.storage.migrate import available
 
@@ -125,11 +125,6 @@ def driver(cur, session_id: str, driver_id: str) -> dict:
         raise NotFound("driver", f"no driver {driver_id!r} in session {session_id!r}; "
                                  f"its drivers: {cur.fetchone()[0] or 'none'}")
     return found[0]
-
-
-def entity_ids(cur, session_id: str) -> list[str]:
-    cur.execute("SELECT entity_id FROM entities WHERE session_id = %s ORDER BY entity_id", (session_id,))
-    return [r["entity_id"] for r in rows(cur)]
 
 
 def overview(cur, session_id: str) -> dict:

@@ -6,13 +6,16 @@ store, which the caller reads (``Plan.keys``) and hands back decoded to ``sample
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel
 
 from apexflow.chunk import Chunk, chunk_key
 from apexflow.errors import NotFound, QueryError
 from apexflow.query.sessions import driver as require_driver
+
+if TYPE_CHECKING:
+    from apexflow.chunk import Chunk
 
 DEFAULT_POINTS, MAX_POINTS = 1000, 10_000
 MAX_CHUNKS = 1200  # about 3 h of one car at 10 s a chunk: a race with its red flags
@@ -46,6 +49,7 @@ class Plan:
 def plan(cur, session_id: str, driver: str, *, lap: int | None = None, t_from: float | None = None,
          t_to: float | None = None, channels: list[str] | None = None) -> Plan:
     """What to read for one driver's lap (or time window) and channels; errors name the parameter at fault."""
+
     require_driver(cur, session_id, driver)
     if lap is not None:
         if t_from is not None or t_to is not None:
@@ -85,6 +89,8 @@ def _lap_window(cur, session_id: str, driver: str, lap: int) -> tuple[float, flo
 
 def samples(plan: Plan, chunks: list[Chunk], points: int = DEFAULT_POINTS) -> dict:
     """The window's samples of the plan's channels, thinned to ``points`` evenly spaced ones (first and last kept)."""
+    import numpy as np
+
     chunks = sorted(chunks, key=lambda c: c.seq)
     names = [c["name"] for c in plan.channels]
     t = np.concatenate([c.t for c in chunks]) if chunks else np.empty(0)

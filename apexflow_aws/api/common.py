@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, FiniteFloat
 
 from apexflow.contract import ID_PATTERN, NAME_PATTERN
 from apexflow.query.base import DEFAULT_PAGE, MAX_PAGE, Select
@@ -17,6 +17,7 @@ from apexflow_aws.config import connection
 
 STATEMENT_TIMEOUT_MS = 5000
 PROBLEM = "application/problem+json"
+COMPARABLE = "x-comparable"  # the OpenAPI extension listing a route's comparable fields
 
 
 class ParameterError(BaseModel):
@@ -42,7 +43,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"rows per page (at 
 Cursor = Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")]
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv: this page's rows as CSV")]
 Lap = Annotated[int | None, Query(ge=0, le=1000)]
-Seconds = Annotated[float | None, Query(ge=-1e7, le=1e7, description="session time, seconds")]
+Seconds = Annotated[FiniteFloat | None, Query(ge=-1e7, le=1e7, description="session time, seconds")]
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL refuses NUL in text)
 Text = Annotated[str | None, Query(min_length=1, max_length=100, pattern=PRINTABLE)]
 PAGE = DEFAULT_PAGE
@@ -56,8 +57,8 @@ def listed(pattern: str, description: str) -> Query:
 
 Drivers = Annotated[str, listed(ID_PATTERN, "2 to 5 drivers, the first the reference: VER,HAM")]
 Channels = Annotated[str | None, listed(NAME_PATTERN, "comma-separated channels, e.g. Speed,Throttle")]
-_TITLES = {400: "Bad request", 404: "Not found", 409: "Conflict", 422: "Invalid parameter", 500: "Internal error",
-           503: "Unavailable"}
+_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+           415: "Unsupported media type", 422: "Invalid parameter", 500: "Internal error", 503: "Unavailable"}
 
 
 def problem(status: int, detail: str, parameter: str | None = None, errors: list[dict] | None = None) -> Response:
@@ -69,12 +70,13 @@ def problem(status: int, detail: str, parameter: str | None = None, errors: list
 
 def responses(model: type[BaseModel] | None, *errors: int, csv: bool = False, status: int = 200,
               description: str = "OK") -> dict:
-    """The OpenAPI responses of a route: its model (and CSV), then problem documents for ``errors`` and 422."""
+    """The OpenAPI responses of a route: its model (and CSV), then problem documents for ``errors``, 400 (a query
+    parameter it does not take), 422 and 500."""
     content = {"application/json": {"model": model}} if model else {"text/html": {"schema": {"type": "string"}}}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
     out = {status: {"description": description, "content": content}}
-    for code in sorted({422, 500, *errors}):
+    for code in sorted({400, 422, 500, *errors}):
         out[code] = {"description": _TITLES[code], "content": {PROBLEM: {"model": Problem}}}
     return out
 
@@ -109,7 +111,9 @@ def session_page(model: type[BaseModel], key: str, session_id: str, select: Sele
     return listing(model(**{key: found, "next_cursor": after}), key, fmt)
 
 
-def comparable(fields: tuple[str, ...]) -> str:
-    """A route's description of its comparison filters."""
-    return (f"Comparison filters (OpenF1 style: `name<=x`, `name>=x`, `name<x`, `name>x`, `name=x`, "
-            f"combined with `&`) on: {', '.join(fields)}.")
+def comparable(fields: tuple[str, ...], more: str = "") -> dict:
+    """A route's comparison filters: its description and the ``x-comparable`` extension naming the fields (which
+    the check for unknown parameters reads)."""
+    return {"description": f"Comparison filters (OpenF1 style: `name<=x`, `name>=x`, `name<x`, `name>x`, `name=x`, "
+                           f"combined with `&`) on: {', '.join(fields)}.{more}",
+            "openapi_extensions": {COMPARABLE: list(fields)}}

@@ -43,7 +43,7 @@ class Started(BaseModel):
 
 
 @router.get("/sessions/<session_id>/detections", summary="Detections, in time order",
-            description=comparable(detections.FIELDS) + " `t_from`/`t_to` keep detections overlapping that window.",
+            **comparable(detections.FIELDS, " `t_from`/`t_to` keep detections overlapping that window."),
             responses=responses(detections.DetectionsPage, 400, 404, csv=True))
 def get_detections(session_id: SessionId, kind: Text = None, severity: Severity | None = None, driver: Driver = None,
                    lap_from: Lap = None, lap_to: Lap = None, t_from: Seconds = None, t_to: Seconds = None,
@@ -80,6 +80,5 @@ def post_insights(session_id: SessionId,
                   ) -> Response[Started]:
     with reading() as cur:
         found = sessions.session(cur, session_id)
-        entities = sessions.entity_ids(cur, session_id)
-    started = invoke.start_insights(session_id, found["run_id"], entities, idempotency_key)
+    started = invoke.start_insights(session_id, found["run_id"], idempotency_key)
     return Response(202, "application/json", Started(session_id=session_id, **started))

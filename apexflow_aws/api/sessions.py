@@ -20,6 +20,7 @@ from apexflow_aws.api.common import (
     Limit,
     SessionId,
     Text,
+    comparable,
     listing,
     problem,
     reading,
@@ -61,7 +62,7 @@ def health():
 
 
 @router.get("/sessions", summary="Sessions, newest first", responses=responses(sessions.SessionsPage, 400, csv=True),
-            description="Comparison filters (OpenF1 style) on: year, e.g. `year>=2024`.")
+            **comparable(sessions.COMPARABLE, " E.g. `year>=2024`."))
 def list_sessions(year: Annotated[int | None, Query(ge=1950, le=2100)] = None, event: Text = None,
                   session_name: Text = None, source: Text = None, limit: Limit = PAGE, cursor: Cursor = None,
                   format: Format = "json"):
@@ -104,7 +105,7 @@ def get_drivers(session_id: SessionId, limit: Limit = PAGE, cursor: Cursor = Non
 @router.post("/sessions", summary="Ingest an F1 session", status_code=202,
              description="Answers at once with the session's id; the ingestion runs asynchronously. Asking again "
                          "for a registered session starts nothing.",
-             responses=responses(Accepted, 400, 503, status=202, description="Accepted"))
+             responses=responses(Accepted, 400, 415, 503, status=202, description="Accepted"))
 def post_session(request: IngestRequest) -> Response[Accepted]:
     found = invoke.ingest({"action": "resolve", "source": "fastf1", **request.model_dump()}, wait=True)
     if "error" in found:

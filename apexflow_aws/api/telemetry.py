@@ -6,7 +6,6 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apexflow.chunk import decode
 from apexflow.query import telemetry
 from apexflow.settings import settings
 from apexflow_aws.api.common import Channels, Format, Lap, OneDriver, Seconds, SessionId, listing, reading, responses
@@ -24,6 +23,8 @@ Points = Annotated[int, Query(ge=2, le=telemetry.MAX_POINTS, description="at mos
 def get_telemetry(session_id: SessionId, driver: OneDriver,
                   lap: Lap = None, t_from: Seconds = None, t_to: Seconds = None, channels: Channels = None,
                   points: Points = telemetry.DEFAULT_POINTS, format: Format = "json"):
+    from apexflow.chunk import decode  # numpy only for this route: the API's cold start does without it
+
     with reading() as cur:
         plan = telemetry.plan(cur, session_id, driver, lap=lap, t_from=t_from, t_to=t_to,
                               channels=channels.split(",") if channels else None)

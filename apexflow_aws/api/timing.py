@@ -33,7 +33,7 @@ def _raw() -> str:
     return router.current_event.raw_query_string
 
 
-@router.get("/sessions/<session_id>/laps", summary="Laps", description=comparable(laps.LAP_FIELDS),
+@router.get("/sessions/<session_id>/laps", summary="Laps", **comparable(laps.LAP_FIELDS),
             responses=responses(laps.LapsPage, 400, 404, csv=True))
 def get_laps(session_id: SessionId, driver: Driver = None, lap_from: Lap = None, lap_to: Lap = None,
              compound: Text = None, stint: Stint = None, green: bool = False, limit: Limit = PAGE,
@@ -43,7 +43,7 @@ def get_laps(session_id: SessionId, driver: Driver = None, lap_from: Lap = None,
     return session_page(laps.LapsPage, "laps", session_id, select, limit, cursor, format)
 
 
-@router.get("/sessions/<session_id>/stints", summary="Stints", description=comparable(laps.STINT_FIELDS),
+@router.get("/sessions/<session_id>/stints", summary="Stints", **comparable(laps.STINT_FIELDS),
             responses=responses(laps.StintsPage, 400, 404, csv=True))
 def get_stints(session_id: SessionId, driver: Driver = None, compound: Text = None, limit: Limit = PAGE,
                cursor: Cursor = None, format: Format = "json"):
@@ -51,7 +51,7 @@ def get_stints(session_id: SessionId, driver: Driver = None, compound: Text = No
     return session_page(laps.StintsPage, "stints", session_id, select, limit, cursor, format)
 
 
-@router.get("/sessions/<session_id>/pit_stops", summary="Pit stops", description=comparable(laps.PIT_FIELDS),
+@router.get("/sessions/<session_id>/pit_stops", summary="Pit stops", **comparable(laps.PIT_FIELDS),
             responses=responses(laps.PitStopsPage, 400, 404, csv=True))
 def get_pit_stops(session_id: SessionId, driver: Driver = None, limit: Limit = PAGE, cursor: Cursor = None,
                   format: Format = "json"):
@@ -60,7 +60,7 @@ def get_pit_stops(session_id: SessionId, driver: Driver = None, limit: Limit = P
 
 
 @router.get("/sessions/<session_id>/track_status", summary="Track status changes (FastF1 codes)",
-            description=comparable(timing.TRACK_FIELDS),
+            **comparable(timing.TRACK_FIELDS),
             responses=responses(timing.TrackStatusPage, 400, 404, csv=True))
 def get_track_status(session_id: SessionId, status: Annotated[str | None, Query(pattern=r"^[0-9]{1,2}$")] = None,
                      limit: Limit = PAGE, cursor: Cursor = None, format: Format = "json"):
@@ -69,7 +69,7 @@ def get_track_status(session_id: SessionId, status: Annotated[str | None, Query(
 
 
 @router.get("/sessions/<session_id>/race_control", summary="Race-control messages",
-            description=comparable(timing.RACE_CONTROL_FIELDS),
+            **comparable(timing.RACE_CONTROL_FIELDS),
             responses=responses(timing.RaceControlPage, 400, 404, csv=True))
 def get_race_control(session_id: SessionId, category: Text = None, flag: Text = None, limit: Limit = PAGE,
                      cursor: Cursor = None, format: Format = "json"):
@@ -77,7 +77,7 @@ def get_race_control(session_id: SessionId, category: Text = None, flag: Text = 
     return session_page(timing.RaceControlPage, "race_control", session_id, select, limit, cursor, format)
 
 
-@router.get("/sessions/<session_id>/results", summary="Results", description=comparable(timing.RESULT_FIELDS),
+@router.get("/sessions/<session_id>/results", summary="Results", **comparable(timing.RESULT_FIELDS),
             responses=responses(timing.ResultsPage, 400, 404, csv=True))
 def get_results(session_id: SessionId, limit: Limit = PAGE, cursor: Cursor = None, format: Format = "json"):
     select = timing.results(session_id, raw_query=_raw())
