@@ -14,8 +14,8 @@ import pytest
 from apexflow.errors import SessionNotFound
 from apexflow.insights import tasks
 from apexflow.insights.offline import OfflineProvider
+from apexflow.pipeline.ingest import register
 from apexflow.query import report as q
-from apexflow.errors import SessionNotFound
 from apexflow.report import figures, render
 from apexflow.report.bundle import BASIC
 from apexflow.storage.db import transaction
