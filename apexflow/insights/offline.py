@@ -5,6 +5,7 @@ race story, and every number it writes is taken from the facts (the grounding ch
 """
 from __future__ import annotations
 
+from apexflow.insights import story
 from apexflow.insights.provider import Reply
 from apexflow.insights.schema import DetectionExplanation, DriverInsight, SessionInsight
 
@@ -37,61 +38,50 @@ def _time(seconds) -> str:
 
 
 def _session(facts: dict) -> SessionInsight:
-    s, story = facts["session"], facts["story"]
-    name = " ".join(str(x) for x in (s.get("year"), s.get("event"), s.get("session")) if x)
-    if story["podium"]:
-        first = story["podium"][0]
-        headline = f"{name}: {first['driver']} wins" + (f" from P{first['grid']}." if first["grid"] else ".")
-    else:
-        headline = f"{name} ({s['source']}): {s['drivers']} drivers, {s['laps']} laps."
-    lines = _story_lines(story, facts["neutralisations"])
+    """The headline, then the story in the order it happened (``story.tell``: each sentence with its claims), the
+    incidents, what the source lacked and the detections; strategy; cars at risk (only while the session runs)."""
+    lines = [s["text"] for s in story.tell(facts)]
+    lines += _incident_lines(facts.get("story") or {})
     if facts["missing"]:
         lines.append("Not available: " + ", ".join(facts["missing"]) + ".")
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(facts["detections_by_kind"].items()))
     lines.append(f"Detections: {kinds or 'none'}.")
     strat = facts["strategy"]
     strategy = [f"{w['driver']} stint {w['stint']} on {w['compound']}: {w['deg_s_per_lap']} s/lap, cliff at lap "
-                f"{w['cliff_lap']}, " + (f"pitted on lap {w['pitted_lap']}." if w["pitted_lap"] else "ran to the flag.")
+                f"{w['cliff_lap']}, " + (f"pitted on lap {w['pitted_lap']}." if w["pitted_lap"] else
+                                         "still on that set at the end.")
                 for w in strat["pit_windows"]]
     strategy += [f"{u['kind'].capitalize()}: {u['by']} ahead of {u['on']} (stops on laps {u['pitted_lap']} and "
                  f"{u['other_pitted_lap']}, {u['gap_before_s']} s apart before)." for u in strat["undercuts"]]
+    strategy += [f"{d['compound']}: median wear {d['median_s_per_lap']} s/lap over {d['stints']} stints"
+                 + "".join(f"; {p['drivers'][0]} {p['deg_s_per_lap'][0]} against {p['drivers'][1]} "
+                           f"{p['deg_s_per_lap'][1]} s/lap" for p in d["team_mates"]) + "."
+                 for d in strat.get("degradation", [])]
     risk = [f"{r['driver']}: " + ", ".join(_flag(f) for f in r["flags"]) + "." for r in strat["at_risk"]]
-    return SessionInsight(headline=headline, race_story=lines, strategy=strategy, cars_at_risk=risk)
+    return SessionInsight(headline=story.headline(facts)["text"], race_story=lines, strategy=strategy,
+                          cars_at_risk=risk)
 
 
-def _story_lines(story: dict, neutral: list[dict]) -> list[str]:
+def _incident_lines(st: dict) -> list[str]:
     lines = []
-    if story["podium"]:
-        first, *rest = story["podium"]
-        lines.append(f"Winner: {first['driver']}" + (f" from P{first['grid']}" if first["grid"] else "")
-                     + (", ahead of " + " and ".join(r["driver"] for r in rest) if rest else "") + ".")
-    if neutral:
-        lines.append("Neutralised: " + ", ".join(
-            f"{n['kind'].replace('_', ' ')} laps {n['from_lap']}-{n['to_lap']}"
-            + (f" ({n['seconds']} s)" if n["seconds"] is not None else "") for n in neutral) + ".")
-    if story["retirements"] or story["did_not_start"]:
-        out = [f"{r['driver']} (lap {r['lap']}" + (f", {r['cause']}" if r["cause"] else "") + ")"
-               for r in story["retirements"]]
-        out += [f"{r['driver']} (did not start, {r['status']})" for r in story["did_not_start"]]
-        lines.append("Retirements: " + ", ".join(out) + ".")
-    incidents = [("first-lap contact " if c["first_lap"] else "contact ") + "-".join(c["cars"]) + f" (lap {c['lap']})"
-                 for c in story["contacts"]]
+    incidents = [("first-lap contact " if c["first_lap"] else "contact ") + "-".join(c["drivers"])
+                 + f" (lap {c['lap']})" for c in st.get("contacts", [])]
     incidents += [f"sudden damage {d['driver']} (lap {d['lap']}, {d['seconds_lost']} s lost, then {d['then']})"
-                  for d in story["damage"]]
-    incidents += [f"{d['kind'].replace('_', ' ')} {d['driver']} (lap {d['lap']})" for d in story["car_trouble"]]
+                  for d in st.get("damage", [])]
+    incidents += [f"{d['kind'].replace('_', ' ')} {d['driver']} (lap {d['lap']})" for d in st.get("car_trouble", [])]
     if incidents:
         lines.append("Incidents: " + "; ".join(incidents) + ".")
-    if story["pitted_under_neutralisation"]:
-        lines.append("Pitted under a safety car or VSC: " + ", ".join(story["pitted_under_neutralisation"]) + ".")
-    for f in story["fastest_lap"]:
-        lines.append(f"Fastest lap: {f['driver']}, lap {f['lap']}, {_time(f['lap_time_s'])}.")
+    if st.get("pitted_under_neutralisation"):
+        lines.append("Pitted under a safety car or VSC: " + ", ".join(st["pitted_under_neutralisation"]) + ".")
     return lines
 
 
 def _driver(facts: dict) -> DriverInsight:
     d = facts["driver"]
     head = f"{d['driver']} ({d['team'] or 'no team'})"
-    if d["retired_lap"] is not None:
+    if d.get("did_not_start"):
+        headline = f"{head}: did not start" + (f" ({d['status']})." if d["status"] else ".")
+    elif d["retired_lap"] is not None:
         headline = f"{head}: retired on lap {d['retired_lap']}" + (f" ({d['status']})." if d["status"] else ".")
     elif d["position"]:
         headline = f"{head}: P{d['position']}" + (f" from P{d['grid']}" if d["grid"] else "") + "."
