@@ -137,8 +137,10 @@ def _neutralisation(d: dict, leader: list[dict], kind: str, first_start, rc: dic
         item["cause"] = {"drivers": c["drivers"], "lap": c["lap"], "what": c["what"], "where": c["where"],
                          "reason": c.get("reason"), "source": "race_control"}
     elif lost:
-        cars = sorted({x["entity_id"] for x in lost})
-        item["cause"] = {"drivers": cars, "lap": lost[0]["lap"], "what": lost[0]["kind"], "where": None,
+        what = next(k for k in ("contact", "retirement", "sudden_damage") if any(x["kind"] == k for x in lost))
+        first = [x for x in lost if x["kind"] == what]
+        cars = sorted({c for x in first for c in x["evidence"].get("cars") or [x["entity_id"]]})
+        item["cause"] = {"drivers": cars, "lap": first[0]["lap"], "what": what, "where": None,
                          "reason": None, "source": "timing"}
     else:
         item["cause"] = None
