@@ -69,8 +69,8 @@ def test_session_summary_leads_with_the_race_story():
         "The safety car came out on lap 9 (after contact between ALO and LAW); racing resumed on lap 16.",
         "ALO retired on lap 13.",
         "NOR won by 1.100 s from PIA and HAM. Fastest lap: NOR, lap 12, 1:36.500.",
-        "Incidents: contact ALO-LAW (lap 13); sudden damage SAI (lap 12, 9.1 s lost, then pit_stop); "
-        "power loss HAM (lap 9)."]
+        ("Incidents: contact ALO-LAW (lap 13); sudden damage SAI (lap 12, 9.1 s lost, then pit_stop); "
+        "power loss HAM (lap 9).")]
     assert lines[7] == "Pitted under a safety car or VSC: NOR."
     assert text.index("won") < text.index("Strategy:")
     assert "Cars at risk:" not in text  # the session is over

@@ -47,17 +47,17 @@ def _session(facts: dict) -> SessionInsight:
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(facts["detections_by_kind"].items()))
     lines.append(f"Detections: {kinds or 'none'}.")
     strat = facts["strategy"]
-    strategy = [f"{w['driver']} stint {w['stint']} on {w['compound']}: {w['deg_s_per_lap']} s/lap, cliff at lap "
+    strategy = [f"{story.who(w['driver'])} stint {w['stint']} on {w['compound']}: {w['deg_s_per_lap']} s/lap, cliff at lap "
                 f"{w['cliff_lap']}, " + (f"pitted on lap {w['pitted_lap']}." if w["pitted_lap"] else
                                          "still on that set at the end.")
                 for w in strat["pit_windows"]]
-    strategy += [f"{u['kind'].capitalize()}: {u['by']} ahead of {u['on']} (stops on laps {u['pitted_lap']} and "
+    strategy += [f"{u['kind'].capitalize()}: {story.who(u['by'])} ahead of {story.who(u['on'])} (stops on laps {u['pitted_lap']} and "
                  f"{u['other_pitted_lap']}, {u['gap_before_s']} s apart before)." for u in strat["undercuts"]]
     strategy += [f"{d['compound']}: median wear {d['median_s_per_lap']} s/lap over {d['stints']} stints"
-                 + "".join(f"; {p['drivers'][0]} {p['deg_s_per_lap'][0]} against {p['drivers'][1]} "
+                 + "".join(f"; {story.who(p['drivers'][0])} {p['deg_s_per_lap'][0]} against {story.who(p['drivers'][1])} "
                            f"{p['deg_s_per_lap'][1]} s/lap" for p in d["team_mates"]) + "."
                  for d in strat.get("degradation", [])]
-    risk = [f"{r['driver']}: " + ", ".join(_flag(f) for f in r["flags"]) + "." for r in strat["at_risk"]]
+    risk = [f"{story.who(r['driver'])}: " + ", ".join(_flag(f) for f in r["flags"]) + "." for r in strat["at_risk"]]
     return SessionInsight(headline=story.headline(facts)["text"], race_story=lines, strategy=strategy,
                           cars_at_risk=risk)
 
@@ -78,7 +78,7 @@ def _incident_lines(st: dict) -> list[str]:
 
 def _driver(facts: dict) -> DriverInsight:
     d = facts["driver"]
-    head = f"{d['driver']} ({d['team'] or 'no team'})"
+    head = f"{story.who(d['driver'])} ({d['team'] or 'no team'})"
     if d.get("did_not_start"):
         headline = f"{head}: did not start" + (f" ({d['status']})." if d["status"] else ".")
     elif d["retired_lap"] is not None:

@@ -6,6 +6,8 @@ Inputs are the laps rows of ``query.insight_runs.insight_inputs`` grouped by car
 """
 from __future__ import annotations
 
+import itertools
+
 NEUTRAL_STATUS = set("4567")   # safety car, red flag, VSC deployed, VSC ending
 MISTAKE_S = 5.0                # a leader losing this much on one lap, and two places, without a stop or damage
 
@@ -157,7 +159,7 @@ def crossover(by_car: dict) -> dict | None:
     wet = {"INTERMEDIATE", "WET"}
     switches = []
     for car, laps in by_car.items():
-        for a, b in zip(laps, laps[1:]):
+        for a, b in itertools.pairwise(laps):
             if a["compound"] in wet and b["compound"] and b["compound"] not in wet:
                 switches.append((b["lap_number"], car, b["compound"]))
                 break

@@ -6,6 +6,7 @@ long-run pace per compound. Items are dicts with ``kind``, ``driver``, ``lap`` a
 """
 from __future__ import annotations
 
+import math
 import re
 import statistics
 
@@ -119,11 +120,11 @@ def _best(values: list) -> float | None:
 
 
 def _num(v) -> float | None:
-    return round(float(v), 3) if isinstance(v, (int, float)) and v == v else None
+    return round(float(v), 3) if isinstance(v, (int, float)) and not math.isnan(v) else None
 
 
 def _int(v) -> int | None:
-    return int(v) if isinstance(v, (int, float)) and v == v else None
+    return int(v) if isinstance(v, (int, float)) and not math.isnan(v) else None
 
 
 def _round(v):

@@ -214,7 +214,7 @@ def _did_not_start(rows: list[dict]) -> dict:
     parts = []
     for r in rows:
         i = r.get("incident")
-        parts.append(r["driver"] + (f" (an incident before the start" + (f", {i['reason'].lower()})" if i.get("reason")
+        parts.append(r["driver"] + (" (an incident before the start" + (f", {i['reason'].lower()})" if i.get("reason")
                                                                         else ")") if i else ""))
     return sentence("Did not start: " + ", ".join(parts) + ".",
                     *(claim(r["driver"], "did_not_start", f"story.did_not_start[{k}]") for k, r in enumerate(rows)))
