@@ -254,14 +254,16 @@ def _stint_text(stints: list[dict]) -> str:
 
 def _windows(driver: dict, last_lap: int) -> list[dict]:
     """Pit windows from each stint's degradation trend: where the trend reaches the cliff (within the session),
-    against when the car came in (``pitted_lap``; None when the stint ran to the flag)."""
+    against when the car came in (``pitted_lap``; None when the stint ran to the flag, or to the car's retirement:
+    ``retired_lap``)."""
     out = []
     stints = driver["stints"]
     for k, s in enumerate(stints):
         if s.get("cliff_lap") is not None and s["cliff_lap"] <= last_lap:
             pitted = s["to_lap"] if k + 1 < len(stints) else None
             out.append({"driver": driver["driver"], "stint": s["stint"], "compound": s["compound"],
-                        "deg_s_per_lap": s["deg_s_per_lap"], "cliff_lap": s["cliff_lap"], "pitted_lap": pitted})
+                        "deg_s_per_lap": s["deg_s_per_lap"], "cliff_lap": s["cliff_lap"], "pitted_lap": pitted,
+                        "retired_lap": driver["retired_lap"] if pitted is None else None})
     return out
 
 

@@ -49,7 +49,8 @@ def _session(facts: dict) -> SessionInsight:
     strat = facts["strategy"]
     strategy = [f"{story.who(w['driver'])} stint {w['stint']} on {w['compound']}: {w['deg_s_per_lap']} s/lap, cliff at lap "
                 f"{w['cliff_lap']}, " + (f"pitted on lap {w['pitted_lap']}." if w["pitted_lap"] else
-                                         "still on that set at the end.")
+                                         f"on that set until retiring on lap {w['retired_lap']}."
+                                         if w.get("retired_lap") else "still on that set at the end.")
                 for w in strat["pit_windows"]]
     strategy += [f"{u['kind'].capitalize()}: {story.who(u['by'])} ahead of {story.who(u['on'])} (stops on laps {u['pitted_lap']} and "
                  f"{u['other_pitted_lap']}, {u['gap_before_s']} s apart before)." for u in strat["undercuts"]]
