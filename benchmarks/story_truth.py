@@ -75,7 +75,7 @@ def stated(item: tuple, lines: list[str]) -> bool:
         return any(all(w in line for w in words) and (pattern is None or re.search(pattern, line)) for line in lines)
 
     if kind == "winner":
-        return any_line(rest[0], pattern=rf"{rest[0]} (wins|won)")
+        return any_line(rest[0], pattern=rf"{rest[0]} (wins|won)|Winner: {rest[0]}\b")
     if kind == "lead":
         code, lap = rest
         return any_line(code, "lead", pattern=rf"lap {lap}\b|at the start") or any_line(

@@ -68,11 +68,11 @@ def test_session_summary_leads_with_the_race_story():
         "Did not start: LEC.",
         "The safety car came out on lap 9 (after contact between ALO and LAW); racing resumed on lap 16.",
         "ALO retired on lap 13.",
-        "NOR won by 1.100 s from PIA and HAM. Fastest lap: NOR, lap 12, 1:36.500.",
+        "Winner: NOR by 1.100 s from PIA and HAM. Fastest lap: NOR, lap 12, 1:36.500.",
         ("Incidents: contact ALO-LAW (lap 13); sudden damage SAI (lap 12, 9.1 s lost, then pit_stop); "
         "power loss HAM (lap 9).")]
     assert lines[7] == "Pitted under a safety car or VSC: NOR."
-    assert text.index("won") < text.index("Strategy:")
+    assert text.index("Winner: NOR") < text.index("Strategy:")
     assert "Cars at risk:" not in text  # the session is over
     assert "  HAM stint 1 on MEDIUM: 0.21 s/lap, cliff at lap 11, still on that set at the end." in lines
 
@@ -184,7 +184,7 @@ def test_real_sprint_facts_tell_its_story_grounded(shared_cache, tmp_path, dsn):
         "TSU retired on lap 2 (collision damage).",
         "The safety car came out on lap 3; racing resumed on lap 6.",
         "PER passed LEC for the lead on lap 8.",
-        "PER won by 4.463 s from LEC and VER. Fastest lap: PER, lap 11, 1:43.616.",
+        "Winner: PER by 4.463 s from LEC and VER. Fastest lap: PER, lap 11, 1:43.616.",
         "Incidents: sudden damage TSU (lap 1, 22.124 s lost, then pit_stop)."]
     assert "tyre_degradation (critical" not in text  # nothing critical about tyres at the flag
     assert "  HAM stint 1 on MEDIUM: 0.137 s/lap, cliff at lap 17, still on that set at the end." in text

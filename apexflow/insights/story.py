@@ -223,7 +223,8 @@ def _did_not_start(rows: list[dict]) -> dict:
 def _finish(st: dict) -> dict:
     f, podium = st["finish"], st["podium"]
     rest = [p["driver"] for p in podium[1:]]
-    text = f"{f['winner']} won" + (f" by {f['gap_s']:.3f} s" if f["gap_s"] is not None and f["gap_s"] >= 0 else "")
+    text = f"Winner: {f['winner']}" + (f" by {f['gap_s']:.3f} s" if f["gap_s"] is not None and f["gap_s"] >= 0
+                                         else "")
     text += (" from " + " and ".join(rest) if rest else "") + "."
     claims = [claim(f["winner"], "winner", "story.finish", f["lap"], f["gap_s"], "s")]
     claims += [claim(d, "podium", f"story.podium[{k + 1}]", value=k + 2, unit="position") for k, d in enumerate(rest)]
