@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks          (or: make bench)
 """
 from benchmarks import (analyze_batches, api_latency, capacity, cold_start, detection_quality, detection_throughput,
-                        e2e, ingest_throughput, insight_tokens, live_lag, load, novelty_throughput, samples_write, skab)
+                        e2e, ingest_throughput, insight_tokens, live_lag, load, novelty_throughput, samples_write, skab,
+                        story_items)
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_throughput.main(["--write"]),
@@ -14,6 +15,7 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: novelty_throughput.main(["--write"]),
             lambda: api_latency.main(["--write"]),
             lambda: insight_tokens.main(["--write"]),
+            lambda: story_items.main(["--write"]),
             lambda: load.main(["--write"]),
             lambda: load.main(["--scaling", "1,2,4", "--sessions", "4", "--laps", "8", "--write"]),
             lambda: live_lag.main([]),

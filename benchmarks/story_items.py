@@ -67,7 +67,8 @@ def main(argv=None) -> int:
              f"- machine: {machine()}; provider: offline (templates over the facts)",
              ("- items from FastF1's own data (`benchmarks/story_truth.py`): winner, leader changes, retirements and "
              "non-starters, penalties, red flags / SC / VSC and their causes, pole and eliminations, fastest in "
-             "practice"), "",
+             "practice"),
+             "- the templates were developed on these sessions: races never seen are the real test", "",
              "| session | items stated / total | not stated | summary sentences | claims |", "|---|---|---|---|---|"]
     for (year, event, session), r in rows:
         lines.append(f"| {year} {event} {session} | {r['stated']} / {r['items']} | "

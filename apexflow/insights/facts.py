@@ -79,6 +79,10 @@ def build(inputs: dict) -> dict:
         "critical_not_explained": max(0, len(critical) - MAX_EXPLAINED),
         "gaps": phases.gaps(by_car) if kind == "race" else {},
     }
+    for key in ("retirements", "did_not_start"):  # what race control said of a car that stopped or never started
+        for r in out["story"].get(key, []):
+            if r["driver"] in drivers and r.get("incident"):
+                drivers[r["driver"]]["incident"] = r["incident"]
     if kind == "qualifying":
         out["qualifying"] = sessions.qualifying(ident.get("session") or "", inputs["results"], by_car,
                                                 rc["deleted_laps"])
@@ -124,8 +128,7 @@ def _neutralisation(d: dict, leader: list[dict], kind: str, first_start, rc: dic
         item["from_lap"], item["to_lap"] = _lap_at(leader, t0), _lap_at(leader, t1)
         item["before_start"] = item["from_lap"] is None
         last = max((lap["lap_number"] for lap in leader), default=None)
-        item["finished_under"] = item["to_lap"] is not None and item["to_lap"] == last and t1 >= (
-            phases.lap_end(leader[-1]) or t1) - 1.0
+        item["finished_under"] = item["to_lap"] is not None and item["to_lap"] == last  # in on the final lap
         item["restart_lap"] = None if item["to_lap"] is None or item["finished_under"] else item["to_lap"] + 1
     elif first_start is not None:
         item["minute"] = max(0, round((t0 - first_start) / 60))

@@ -80,10 +80,15 @@ def _incident_lines(st: dict) -> list[str]:
 def _driver(facts: dict) -> DriverInsight:
     d = facts["driver"]
     head = f"{story.who(d['driver'])} ({d['team'] or 'no team'})"
+    said = d.get("incident")
+    after = (f" after an incident involving {' and '.join(said['drivers'])}"
+             + (f" at {said['where'].lower()}" if said.get("where") else "")
+             + (f" ({said['reason'].lower()})" if said.get("reason") else "")) if said else ""
     if d.get("did_not_start"):
-        headline = f"{head}: did not start" + (f" ({d['status']})." if d["status"] else ".")
+        headline = f"{head}: did not start{after}" + (f" ({d['status']})." if d["status"] and not said else ".")
     elif d["retired_lap"] is not None:
-        headline = f"{head}: retired on lap {d['retired_lap']}" + (f" ({d['status']})." if d["status"] else ".")
+        headline = f"{head}: retired on lap {d['retired_lap']}{after}" + (
+            f" ({d['status']})." if d["status"] and not said else ".")
     elif d["position"]:
         headline = f"{head}: P{d['position']}" + (f" from P{d['grid']}" if d["grid"] else "") + "."
     else:

@@ -122,7 +122,7 @@ def classification(by_car: dict, results: dict) -> list[dict]:
 def cheap_stops(by_car: dict, periods: list[dict]) -> list[dict]:
     """Stops a safety car or VSC made cheap: in the pit lane when it was deployed, or made while it ran; with
     the car's place before the stop and once it had rejoined, and the cars that had stopped under green in the
-    five laps before and ran within three places of it (who it stayed out longer than)."""
+    five laps before, running next to it (who it stayed out longer than)."""
     stops = []
     for car, laps in by_car.items():
         for lap in laps:
@@ -145,7 +145,7 @@ def cheap_stops(by_car: dict, periods: list[dict]) -> list[dict]:
             rivals = sorted({c for c, lp, _ in stops if c != car and n - 5 <= lp["lap_number"] < n
                              and not any(q["t"][0] <= lp["pit_in_time"] <= q["t"][1] for q in periods)
                              and before and (r := _position(by_car[c], lp["lap_number"] - 1))
-                             and abs(r - before) <= 3})
+                             and abs(r - before) <= 1})
             out.append({"kind": "cheap_stop", "driver": car, "lap": n, "under": p["kind"],
                         "deployed_in_pit_lane": in_lane, "position_before": before, "position_after": after,
                         "stayed_out_longer_than": rivals})

@@ -10,7 +10,8 @@ out by how much; practice tells the timesheet and the long runs. Drivers are alw
 from __future__ import annotations
 
 NAMES = {"safety_car": "safety car", "virtual_safety_car": "virtual safety car", "red_flag": "red flag"}
-MAX_CHEAP_STOP_PLACE = 10   # stops a SC/VSC made cheap are told for cars running this high or higher
+MAX_CHEAP_STOP_PLACE = 5    # stops a SC/VSC made cheap are told for cars running this high or higher ...
+MAX_CHEAP_STOPS = 3         # ... that kept or gained places, at most this many (the rest: "pitted under")
 
 
 def who(driver: str) -> str:
@@ -70,9 +71,11 @@ def _race(facts: dict) -> list[dict]:
     for k, n in enumerate(facts["neutralisations"]):
         if not n.get("before_start"):
             timeline.append((n["from_lap"] or 0, 1, _neutralisation(n, k)))
-    for k, s in enumerate(st.get("cheap_stops", [])):
-        if s["position_before"] and s["position_before"] <= MAX_CHEAP_STOP_PLACE and s["stayed_out_longer_than"]:
-            timeline.append((s["lap"], 3, _cheap_stop(s, k)))
+    decisive = [(k, s) for k, s in enumerate(st.get("cheap_stops", [])) if s["stayed_out_longer_than"]
+                and s["position_before"] and s["position_before"] <= MAX_CHEAP_STOP_PLACE
+                and s["position_after"] and s["position_after"] <= s["position_before"]]
+    for k, s in decisive[:MAX_CHEAP_STOPS]:
+        timeline.append((s["lap"], 3, _cheap_stop(s, k)))
     if st.get("crossover"):
         timeline.append((st["crossover"]["lap"], 3, _crossover(st["crossover"])))
     for k, p in enumerate(rc.get("penalties", [])):
