@@ -101,7 +101,8 @@ def test_at_risk_is_about_the_current_stint_only():
 def test_driver_summary_has_pace_stints_stops_and_flags():
     text = write("driver", for_scope(build(RACE), "driver", "NOR"))
     assert text.splitlines()[0] == "NOR (T): P1 from P3."
-    assert "- Pit stops: lap 14 (21.3 s in the pit lane) under the safety car." in text
+    # the synthetic laps never change stint: a stop that changed no tyres (a drive-through), made from the lead
+    assert "- Pit stops: lap 14 (21.3 s in the pit lane) from the lead (no tyres changed) under the safety car." in text
     assert "- Positions: 2 gained from the grid, 0 overtakes on track." in text
 
 

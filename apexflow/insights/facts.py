@@ -79,6 +79,11 @@ def build(inputs: dict) -> dict:
         "critical_not_explained": max(0, len(critical) - MAX_EXPLAINED),
         "gaps": phases.gaps(by_car) if kind == "race" else {},
     }
+    for car, rows in out["gaps"].items():  # the gaps each stop was made with (at the end of the lap before)
+        at = {g["lap"]: g for g in rows}
+        for stop in drivers.get(car, {}).get("pit_stops", []):
+            before = at.get((stop["lap"] or 0) - 1) or {}
+            stop["gap_to_leader_s"], stop["interval_s"] = before.get("gap_s"), before.get("interval_s")
     for key in ("retirements", "did_not_start"):  # what race control said of a car that stopped or never started
         for r in out["story"].get(key, []):
             if r["driver"] in drivers and r.get("incident"):

@@ -106,6 +106,13 @@ def _driver(facts: dict) -> DriverInsight:
     if d["pit_stops"]:
         points.append("Pit stops: " + ", ".join(
             f"lap {p['lap']}" + (f" ({p['pit_lane_s']} s in the pit lane)" if p["pit_lane_s"] is not None else "")
+            + (" from the lead" if p.get("position_before") == 1 else
+               f" from P{p['position_before']}, {p['gap_to_leader_s']:.3f} s behind the leader"
+               if p.get("position_before") and p.get("gap_to_leader_s") is not None else "")
+            + (f", {p['compound_in']} {p['tyre_age_in']} laps old for {'new' if p['new_set'] else 'used'} "
+               f"{p['compound_out']}" if p.get("compound_out") and p.get("tyre_age_in") is not None
+               and p.get("new_set") is not None else "")
+            + (" (no tyres changed)" if p.get("tyres_changed") is False and p.get("compound_in") else "")
             + (f" under the {p['under'].replace('_', ' ')}" if p["under"] else "") for p in d["pit_stops"]) + ".")
     if d["positions_gained"]:
         points.append(f"Positions: {abs(d['positions_gained'])} " + ("gained" if d["positions_gained"] > 0 else "lost")
