@@ -146,6 +146,9 @@ def test_the_summary_states_nothing_the_data_contradicts(key, shared_cache, tmp_
         for code, lap in re.findall(r"(\w{3}) (?:took|inherited) the lead(?: from \w{3})? on lap (\d+)", text):
             assert (code, int(lap)) in leaders
         assert "ran to the flag" not in text
+        for code, place in re.findall(r"(\w{3}), on pole, finished P(\d+)", text):  # the pole-sitter's fall
+            row = res[res["Abbreviation"] == code].iloc[0]
+            assert row["GridPosition"] == 1 and row["Position"] == int(place)
         for code in retired:  # a car that retired did not keep its tyres "to the end"
             assert not re.search(rf"^\s*{code} stint .*still on that set at the end", text, re.MULTILINE)
     assert "None" not in text and not re.search(r"Fastest lap: \d", text)

@@ -177,7 +177,7 @@ def test_real_sprint_facts_tell_its_story_grounded(shared_cache, tmp_path, dsn):
         with conn.cursor() as cur:
             facts = build(insight_runs.insight_inputs(cur, source.session().session_id))
     text = write("session", for_scope(facts, "session"))
-    assert text.splitlines()[:9] == [
+    assert text.splitlines()[:10] == [
         "2023 Azerbaijan Grand Prix Sprint: PER wins from P2.",
         "Start: from the pit lane: OCO. LEC led lap 1 from pole.",
         "Did not start: SAR.",
@@ -186,6 +186,7 @@ def test_real_sprint_facts_tell_its_story_grounded(shared_cache, tmp_path, dsn):
         "The safety car came out on lap 3; racing resumed on lap 6.",
         "PER passed LEC for the lead on lap 8.",
         "Winner: PER by 4.463 s from LEC and VER. Fastest lap: PER, lap 11, 1:43.616.",
+        "LEC, on pole, finished P2.",
         "Incidents: sudden damage TSU (lap 1, 22.124 s lost, then pit_stop)."]
     assert "tyre_degradation (critical" not in text  # nothing critical about tyres at the flag
     assert "  HAM stint 1 on MEDIUM: 0.137 s/lap, cliff at lap 17, still on that set at the end." in text
