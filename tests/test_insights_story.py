@@ -83,6 +83,12 @@ def test_lead_changes_say_how_each_happened():
     results["CCC"]["position"], results["BBB"]["position"] = 1, 3  # the road leader penalised after the flag
     last = phases.lead_changes(by_car, results, [], {"penalties": [{"driver": "BBB"}]})[-1]
     assert (last["driver"], last["from_driver"], last["how"]) == ("CCC", "BBB", "penalty")
+    behind = {c: [{**lap, "track_status": "4" if lap["lap_number"] < 3 else "1"} for lap in laps]
+              for c, laps in by_car.items()}
+    assert phases.start(behind, results, {})["lap"] == 3  # started behind the safety car: racing from lap 3
+    late = {c: [{**lap, "track_status": "124" if lap["lap_number"] == 1 else "1"} for lap in laps]
+            for c, laps in by_car.items()}
+    assert phases.start(late, results, {})["lap"] == 1  # a safety car for an incident on lap 1: the start was lap 1
     gaps = phases.gaps(by_car)
     assert gaps["CCC"][0] == {"lap": 1, "gap_s": 2.0, "interval_s": 1.0}
 

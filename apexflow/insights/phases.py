@@ -29,15 +29,17 @@ def leaders(by_car: dict[str, list[dict]]) -> dict[int, str]:
 
 
 def start(by_car: dict, results: dict, rc: dict) -> dict | None:
-    """The first racing lap: lap 1 unless the race started behind the safety car (then the first lap after it),
-    with the pole-sitter and the leader at the end of that lap."""
+    """The first racing lap: lap 1 unless the race started behind the safety car (then the first lap not begun
+    behind it), with the pole-sitter and the leader at the end of that lap."""
     lead = leaders(by_car)
     if not lead:
         return None
     pole = next((r["driver"] for r in results.values() if r["grid"] == 1), None)
     first = min(lead)
     laps = {lap["lap_number"]: lap for lap in by_car[lead[first]]}
-    racing = next((n for n in sorted(laps) if not set(laps[n]["track_status"] or "1") & {"4", "5"}), first)
+    # behind the safety car from the lap's beginning (a lap's statuses are in the order they were shown); an incident
+    # later in lap 1 does not move the start
+    racing = next((n for n in sorted(laps) if not (laps[n]["track_status"] or "1").startswith(("4", "5"))), first)
     how = [s["what"] for s in rc.get("start", []) if s["kind"] == "start_procedure"]
     return {"kind": "start", "lap": racing, "behind_safety_car": racing > first, "pole": pole,
             "leader": lead.get(racing, lead[first]), "procedure": how,
