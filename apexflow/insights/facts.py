@@ -39,7 +39,7 @@ def build(inputs: dict) -> dict:
     messages = _session_times(inputs.get("race_control") or [], inputs.get("track_status") or [])
     finished = (inputs["source"] in AFTER_THE_FACT or progress.get("expected_chunks") is not None
                 or any(r["classified"] for r in results.values())
-                or any("CHEQUERED" in str(m.get("Flag") or m.get("Message") or "").upper() for m in messages))
+                or any("CHEQUERED" in f"{m.get('Flag') or ''} {m.get('Message') or ''}".upper() for m in messages))
     rc = race_control.parse(messages, inputs["results"], finished)
     leader = _leader(by_car, results)
     first_start = min((lap["lap_start"] for lap in laps if lap["lap_start"] is not None), default=None)
