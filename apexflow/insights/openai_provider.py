@@ -11,13 +11,8 @@ import pydantic
 
 from apexflow.insights.pricing import DEFAULT_MODEL
 from apexflow.insights.prompt import MAX_OUTPUT_TOKENS, messages
-from apexflow.insights.provider import (
-    ProviderRejected,
-    ProviderThrottled,
-    ProviderTimeout,
-    ProviderUnavailable,
-    Reply,
-)
+from apexflow.insights.provider import (Reply, ProviderRejected, ProviderThrottled, ProviderTimeout,
+                                        ProviderUnavailable)
 from apexflow.insights.schema import SCHEMAS
 
 

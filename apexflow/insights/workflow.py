@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from typing import Callable
 
 from apexflow.insights import writer
 from apexflow.insights.facts import build, for_scope, subjects
