@@ -18,6 +18,7 @@ from benchmarks import (
     report_page,
     samples_write,
     skab,
+    story_items,
 )
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
@@ -29,6 +30,7 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: novelty_throughput.main(["--write"]),
             lambda: api_latency.main(["--write"]),
             lambda: insight_tokens.main(["--write"]),
+            lambda: story_items.main(["--write"]),
             lambda: load.main(["--write"]),
             lambda: load.main(["--scaling", "1,2,4", "--sessions", "4", "--laps", "8", "--write"]),
             lambda: live_lag.main([]),

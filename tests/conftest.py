@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_CACHE = ROOT.parent / "shared" / "data" / "fastf1-http-cache"
+SHARED_CACHE = Path(os.environ.get("APEXFLOW_SHARED_DATA") or ROOT.parent / "shared" / "data") / "fastf1-http-cache"
 _counter = itertools.count()
 
 

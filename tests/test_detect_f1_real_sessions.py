@@ -35,8 +35,8 @@ PINNED = {
     (2023, "Azerbaijan", "S"): ({"did_not_start/warning": 1, "fastest_lap/info": 1, "lap_time_outlier/warning": 2,
                                  "overtake/info": 10, "personal_best/info": 17, "pit_stop/info": 5,
                                  "position_change/info": 12, "retirement/critical": 1, "safety_car/warning": 1,
-                                 "sudden_damage/critical": 1, "tyre_degradation/critical": 2,
-                                 "tyre_degradation/info": 15, "tyre_degradation/warning": 1,
+                                 "sudden_damage/critical": 1,  # LEC's and VER's wear at the flag: no alert
+                                 "tyre_degradation/info": 15, "tyre_degradation/warning": 3,
                                  "virtual_safety_car/warning": 1, "yellow_flag/info": 5}, "ddc5f006d9e460a2"),
     (2023, "Azerbaijan", "SS"): ({"fastest_lap/info": 1, "personal_best/info": 19, "pit_stop/info": 41,
                                   "red_flag/critical": 1, "yellow_flag/info": 8}, "a8262911ace5ea80"),

@@ -63,29 +63,46 @@ def test_session_summary_leads_with_the_race_story():
     text = write("session", for_scope(build(RACE), "session"))
     lines = text.splitlines()
     assert lines[0] == "2025 Test Grand Prix Race: NOR wins from P3."
-    assert lines[1] == "Winner: NOR from P3, ahead of PIA and HAM."
-    assert lines[2] == "Neutralised: safety car laps 9-15 (580.4 s)."
-    assert lines[3] == "Retirements: ALO (lap 13), LEC (did not start, Retired)."
-    assert lines[4] == ("Incidents: contact ALO-LAW (lap 13); sudden damage SAI (lap 12, 9.1 s lost, then pit_stop); "
-                        "power loss HAM (lap 9).")
-    assert lines[5] == "Pitted under a safety car or VSC: NOR."
-    assert lines[6] == "Fastest lap: NOR, lap 12, 1:36.500."
-    assert text.index("Winner") < text.index("Strategy:") < text.index("Cars at risk:")
-    assert "  HAM stint 1 on MEDIUM: 0.21 s/lap, cliff at lap 11, ran to the flag." in lines
+    assert lines[1:7] == [
+        "NOR led lap 1.",
+        "Did not start: LEC.",
+        "The safety car came out on lap 9 (after contact between ALO and LAW); racing resumed on lap 16.",
+        "ALO retired on lap 13.",
+        "Winner: NOR by 1.100 s from PIA and HAM. Fastest lap: NOR, lap 12, 1:36.500.",
+        ("Incidents: contact ALO-LAW (lap 13); sudden damage SAI (lap 12, 9.1 s lost, then pit_stop); "
+        "power loss HAM (lap 9).")]
+    assert lines[7] == "Pitted under a safety car or VSC: NOR."
+    assert text.index("Winner: NOR") < text.index("Strategy:")
+    assert "Cars at risk:" not in text  # the session is over
+    assert "  HAM stint 1 on MEDIUM: 0.21 s/lap, cliff at lap 11, still on that set at the end." in lines
 
 
 def test_routine_wear_is_never_at_risk_and_critical_detections_are_the_explained_ones():
-    facts = build(RACE)
+    facts = build({**RACE, "source": "f1live"})  # a live feed still running: nothing says the session is over
+    assert facts["session"]["running"]
     assert [(r["driver"], [f["kind"] for f in r["flags"]]) for r in facts["strategy"]["at_risk"]] == [
         ("HAM", ["tyre_degradation", "power_loss"]), ("LAW", ["contact"]), ("SAI", ["sudden_damage"])]
     assert {d["kind"] for d in facts["critical"]} == {"tyre_degradation", "retirement", "contact", "sudden_damage",
                                                       "power_loss"}
+    over = build({**RACE, "source": "f1live", "race_control": [{"Message": "CHEQUERED FLAG", "Flag": "CHEQUERED",
+                                                               "Time": 9000.0}]})
+    assert over["strategy"]["at_risk"] == [] and not over["session"]["running"]  # nobody is at risk after the flag
+
+
+def test_at_risk_is_about_the_current_stint_only():
+    laps = [lap("HAM", n, 3, stint=1 if n < 10 else 2) for n in range(1, 15)]
+    wear = det("tyre_degradation", "HAM", "warning", 8, t=10.0, stint=1, slope_s_per_lap=0.2)
+    live = {**inputs([wear], laps=laps), "source": "f1live"}
+    assert build(live)["strategy"]["at_risk"] == []  # that set came off on lap 10
+    later = det("tyre_degradation", "HAM", "warning", 13, t=20.0, stint=2, slope_s_per_lap=0.2)
+    assert [r["driver"] for r in build({**live, "detections": [wear, later]})["strategy"]["at_risk"]] == ["HAM"]
 
 
 def test_driver_summary_has_pace_stints_stops_and_flags():
     text = write("driver", for_scope(build(RACE), "driver", "NOR"))
     assert text.splitlines()[0] == "NOR (T): P1 from P3."
-    assert "- Pit stops: lap 14 (21.3 s in the pit lane) under the safety car." in text
+    # the synthetic laps never change stint: a stop that changed no tyres (a drive-through), made from the lead
+    assert "- Pit stops: lap 14 (21.3 s in the pit lane) from the lead (no tyres changed) under the safety car." in text
     assert "- Positions: 2 gained from the grid, 0 overtakes on track." in text
 
 
@@ -165,11 +182,18 @@ def test_real_sprint_facts_tell_its_story_grounded(shared_cache, tmp_path, dsn):
         with conn.cursor() as cur:
             facts = build(insight_runs.insight_inputs(cur, source.session().session_id))
     text = write("session", for_scope(facts, "session"))
-    assert text.splitlines()[:2] == ["2023 Azerbaijan Grand Prix Sprint: PER wins from P2.",
-                                     "Winner: PER from P2, ahead of LEC and VER."]
-    assert text.splitlines()[2:4] == [
-        "Neutralised: virtual safety car laps 2-3 (192.872 s), safety car laps 3-5 (337.637 s).",
-        "Retirements: TSU (lap 2, Collision damage), SAR (did not start, Accident)."]
-    assert "  HAM stint 1 on MEDIUM: 0.137 s/lap, cliff at lap 17, ran to the flag." in text
+    assert text.splitlines()[:10] == [
+        "2023 Azerbaijan Grand Prix Sprint: PER wins from P2.",
+        "Start: from the pit lane: OCO. LEC led lap 1 from pole.",
+        "Did not start: SAR.",
+        "The virtual safety car came out on lap 2 (after TSU lost time with damage); racing resumed on lap 4.",
+        "TSU retired on lap 2 (collision damage).",
+        "The safety car came out on lap 3; racing resumed on lap 6.",
+        "PER passed LEC for the lead on lap 8.",
+        "Winner: PER by 4.463 s from LEC and VER. Fastest lap: PER, lap 11, 1:43.616.",
+        "LEC, on pole, finished P2.",
+        "Incidents: sudden damage TSU (lap 1, 22.124 s lost, then pit_stop)."]
+    assert "tyre_degradation (critical" not in text  # nothing critical about tyres at the flag
+    assert "  HAM stint 1 on MEDIUM: 0.137 s/lap, cliff at lap 17, still on that set at the end." in text
     for scope, key in every_prompt(facts):
         assert grounded(scope, for_scope(facts, scope, key)) == [], (scope, key)

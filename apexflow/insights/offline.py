@@ -1,10 +1,11 @@
 """The offline provider: the same records from the same facts, by a fixed template (no network, no cost).
 
 It is the default where no OpenAI key is configured and the fallback when OpenAI fails; it tells the same
-race story, and every statement carries the claims it rests on (the grounding check holds for it).
+race story (``story.tell``), and every statement carries the claims it rests on (the grounding check holds for it).
 """
 from __future__ import annotations
 
+from apexflow.insights import story
 from apexflow.insights.grounding import unit_of
 from apexflow.insights.provider import Reply
 from apexflow.insights.schema import DetectionExplanation, DriverInsight, SessionInsight, Statement, say
@@ -24,7 +25,7 @@ GENERIC_CHECKS = ["the channels and laps named in the evidence", "race control m
 
 
 class OfflineProvider:
-    name, model = "offline", "template-v3"
+    name, model = "offline", "template-v4"
 
     def write(self, scope: str, facts: dict, feedback: str | None = None) -> Reply:
         return Reply({"session": _session, "driver": _driver, "detection": _detection}[scope](facts))
@@ -37,20 +38,15 @@ def _time(seconds) -> str:
     return f"{int(m)}:{s:06.3f}"
 
 
+def _said(sentence: dict) -> Statement:
+    return say(sentence["text"], *sentence["claims"])
+
+
 def _session(facts: dict) -> SessionInsight:
-    s, story = facts["session"], facts["story"]
-    name = " ".join(str(x) for x in (s.get("year"), s.get("event"), s.get("session")) if x)
-    about = _about(s)
-    if story["podium"]:
-        first = story["podium"][0]
-        won = {"subject": first["driver"], "kind": "winner", "fact": "story.podium[0]"}
-        headline = say(f"{name}: {first['driver']} wins" + (f" from P{first['grid']}." if first["grid"] else "."),
-                       *about, won, *_grid(won, first))
-    else:
-        headline = say(f"{name} ({s['source']}): {s['drivers']} drivers, {s['laps']} laps.", *about,
-                       {"kind": "session", "value": s["drivers"], "fact": "session"},
-                       {"kind": "session", "value": s["laps"], "unit": "laps", "fact": "session"})
-    lines = _story_lines(story, facts["neutralisations"])
+    """The headline, then the story in the order it happened (``story.tell``: each sentence with its claims), the
+    incidents, what the source lacked and the detections; strategy; cars at risk (only while the session runs)."""
+    lines = [_said(s) for s in story.tell(facts)]
+    lines += _incident_lines(facts.get("story") or {})
     if facts["missing"]:
         lines.append(say("Not available: " + ", ".join(facts["missing"]) + "."))
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(facts["detections_by_kind"].items()))
@@ -61,86 +57,60 @@ def _session(facts: dict) -> SessionInsight:
     strategy = []
     for i, w in enumerate(strat["pit_windows"]):
         at = {"subject": w["driver"], "kind": "pit_window", "fact": f"strategy.pit_windows[{i}]"}
+        end = (f"pitted on lap {w['pitted_lap']}." if w["pitted_lap"] else
+               f"on that set until retiring on lap {w['retired_lap']}." if w.get("retired_lap") else
+               "still on that set at the end.")
+        ends = [{**at, "lap": w[k]} for k in ("pitted_lap", "retired_lap") if w.get(k)][:1]
         strategy.append(say(
-            f"{w['driver']} stint {w['stint']} on {w['compound']}: {w['deg_s_per_lap']} s/lap, cliff at lap "
-            f"{w['cliff_lap']}, " + (f"pitted on lap {w['pitted_lap']}." if w["pitted_lap"] else "ran to the flag."),
+            f"{story.who(w['driver'])} stint {w['stint']} on {w['compound']}: {w['deg_s_per_lap']} s/lap, cliff at "
+            f"lap {w['cliff_lap']}, " + end,
             {**at, "value": w["stint"]}, {**at, "value": w["deg_s_per_lap"], "unit": "s/lap"},
-            {**at, "lap": w["cliff_lap"]}, *([{**at, "lap": w["pitted_lap"]}] if w["pitted_lap"] else [])))
+            {**at, "lap": w["cliff_lap"]}, *ends))
     for i, u in enumerate(strat["undercuts"]):
         at = {"subject": u["by"], "kind": u["kind"], "fact": f"strategy.undercuts[{i}]"}
-        strategy.append(say(f"{u['kind'].capitalize()}: {u['by']} ahead of {u['on']} (stops on laps {u['pitted_lap']}"
-                            f" and {u['other_pitted_lap']}, {u['gap_before_s']} s apart before).",
+        strategy.append(say(f"{u['kind'].capitalize()}: {story.who(u['by'])} ahead of {story.who(u['on'])} (stops on "
+                            f"laps {u['pitted_lap']} and {u['other_pitted_lap']}, {u['gap_before_s']} s apart before).",
                             {**at, "lap": u["pitted_lap"]}, {**at, "lap": u["other_pitted_lap"]},
                             {**at, "value": u["gap_before_s"], "unit": "s"}))
-    risk = [say(f"{r['driver']}: " + ", ".join(_flag(f) for f in r["flags"]) + ".",
+    for i, d in enumerate(strat.get("degradation", [])):
+        at = {"kind": "degradation", "fact": f"strategy.degradation[{i}]"}
+        mates = [{**at, "subject": p["drivers"][j], "value": p["deg_s_per_lap"][j], "unit": "s/lap"}
+                 for p in d["team_mates"] for j in (0, 1)]
+        strategy.append(say(
+            f"{d['compound']}: median wear {d['median_s_per_lap']} s/lap over {d['stints']} stints"
+            + "".join(f"; {story.who(p['drivers'][0])} {p['deg_s_per_lap'][0]} against {story.who(p['drivers'][1])} "
+                      f"{p['deg_s_per_lap'][1]} s/lap" for p in d["team_mates"]) + ".",
+            {**at, "value": d["median_s_per_lap"], "unit": "s/lap"}, {**at, "value": d["stints"]}, *mates))
+    risk = [say(f"{story.who(r['driver'])}: " + ", ".join(_flag(f) for f in r["flags"]) + ".",
                 {"subject": r["driver"], "kind": "at_risk", "fact": f"strategy.at_risk[{i}]"},
                 *_flag_claims(r["driver"], f"strategy.at_risk[{i}].flags", r["flags"]))
             for i, r in enumerate(strat["at_risk"])]
-    return SessionInsight(headline=headline, race_story=lines, strategy=strategy, cars_at_risk=risk)
+    return SessionInsight(headline=_said(story.headline(facts)), race_story=lines, strategy=strategy,
+                          cars_at_risk=risk)
 
 
-def _about(session: dict) -> list[dict]:
-    """Claims for the session's name: its year, and an event or session name with a number in it (``Practice 2``)."""
-    out = [{"kind": "session", "value": session["year"], "fact": "session"}] if session.get("year") else []
-    out += [{"kind": "session", "value": session[k], "fact": "session"} for k in ("event", "session")
-            if any(ch.isdigit() for ch in str(session.get(k) or ""))]
-    return out
-
-
-def _grid(claim: dict, row: dict) -> list[dict]:
-    return [{**claim, "value": row["grid"], "unit": "position"}] if row.get("grid") else []
-
-
-def _story_lines(story: dict, neutral: list[dict]) -> list[Statement]:
+def _incident_lines(st: dict) -> list[Statement]:
     lines = []
-    if story["podium"]:
-        first, *rest = story["podium"]
-        won = {"subject": first["driver"], "kind": "winner", "fact": "story.podium[0]"}
-        lines.append(say(f"Winner: {first['driver']}" + (f" from P{first['grid']}" if first["grid"] else "")
-                         + (", ahead of " + " and ".join(r["driver"] for r in rest) if rest else "") + ".",
-                         won, *_grid(won, first),
-                         *({"subject": r["driver"], "kind": "podium", "fact": f"story.podium[{i}]"}
-                           for i, r in enumerate(rest, 1))))
-    if neutral:
-        claims = []
-        for i, n in enumerate(neutral):
-            at = {"kind": n["kind"], "fact": f"neutralisations[{i}]"}
-            claims += [{**at, "lap": lap} for lap in (n["from_lap"], n["to_lap"]) if lap is not None]
-            claims += [{**at, "value": n["seconds"], "unit": "s"}] if n["seconds"] is not None else [at]
-        lines.append(say("Neutralised: " + ", ".join(
-            f"{n['kind'].replace('_', ' ')} laps {n['from_lap']}-{n['to_lap']}"
-            + (f" ({n['seconds']} s)" if n["seconds"] is not None else "") for n in neutral) + ".", *claims))
-    if story["retirements"] or story["did_not_start"]:
-        out = [f"{r['driver']} (lap {r['lap']}" + (f", {r['cause']}" if r["cause"] else "") + ")"
-               for r in story["retirements"]]
-        out += [f"{r['driver']} (did not start, {r['status']})" for r in story["did_not_start"]]
-        lines.append(say("Retirements: " + ", ".join(out) + ".",
-                         *({"subject": r["driver"], "kind": "retirement", "lap": r["lap"],
-                            "fact": f"story.retirements[{i}]"} for i, r in enumerate(story["retirements"])),
-                         *({"subject": r["driver"], "kind": "did_not_start", "fact": f"story.did_not_start[{i}]"}
-                           for i, r in enumerate(story["did_not_start"]))))
-    incidents = [("first-lap contact " if c["first_lap"] else "contact ") + "-".join(c["cars"]) + f" (lap {c['lap']})"
-                 for c in story["contacts"]]
+    contacts, damage, trouble = st.get("contacts", []), st.get("damage", []), st.get("car_trouble", [])
+    incidents = [("first-lap contact " if c["first_lap"] else "contact ") + "-".join(c["drivers"])
+                 + f" (lap {c['lap']})" for c in contacts]
     incidents += [f"sudden damage {d['driver']} (lap {d['lap']}, {d['seconds_lost']} s lost, then {d['then']})"
-                  for d in story["damage"]]
-    incidents += [f"{d['kind'].replace('_', ' ')} {d['driver']} (lap {d['lap']})" for d in story["car_trouble"]]
+                  for d in damage]
+    incidents += [f"{d['kind'].replace('_', ' ')} {d['driver']} (lap {d['lap']})" for d in trouble]
     if incidents:
         lines.append(say("Incidents: " + "; ".join(incidents) + ".",
-                         *({"subject": c["cars"][0], "kind": "contact", "lap": c["lap"], "fact": f"story.contacts[{i}]"}
-                           for i, c in enumerate(story["contacts"])),
+                         *({"subject": c["drivers"][0], "kind": "contact", "lap": c["lap"],
+                            "fact": f"story.contacts[{i}]"} for i, c in enumerate(contacts)),
                          *({"subject": d["driver"], "kind": "sudden_damage", "lap": d["lap"],
                             "value": d["seconds_lost"], "unit": "s", "fact": f"story.damage[{i}]"}
-                           for i, d in enumerate(story["damage"])),
+                           for i, d in enumerate(damage)),
                          *({"subject": d["driver"], "kind": d["kind"], "lap": d["lap"],
-                            "fact": f"story.car_trouble[{i}]"} for i, d in enumerate(story["car_trouble"]))))
-    if story["pitted_under_neutralisation"]:
-        lines.append(say("Pitted under a safety car or VSC: " + ", ".join(story["pitted_under_neutralisation"]) + ".",
+                            "fact": f"story.car_trouble[{i}]"} for i, d in enumerate(trouble))))
+    pitted = st.get("pitted_under_neutralisation") or []
+    if pitted:
+        lines.append(say("Pitted under a safety car or VSC: " + ", ".join(pitted) + ".",
                          *({"subject": c, "kind": "pit_stop", "fact": f"story.pitted_under_neutralisation[{i}]"}
-                           for i, c in enumerate(story["pitted_under_neutralisation"]))))
-    for i, f in enumerate(story["fastest_lap"]):
-        lines.append(say(f"Fastest lap: {f['driver']}, lap {f['lap']}, {_time(f['lap_time_s'])}.",
-                         {"subject": f["driver"], "kind": "fastest_lap", "lap": f["lap"], "value": f["lap_time_s"],
-                          "unit": "s", "fact": f"story.fastest_lap[{i}]"}))
+                           for i, c in enumerate(pitted))))
     return lines
 
 
@@ -148,15 +118,22 @@ def _driver(facts: dict) -> DriverInsight:
     d = facts["driver"]
     code = d["driver"]
     me = {"subject": code, "kind": "driver", "fact": "driver"}
-    head = f"{code} ({d['team'] or 'no team'})"
+    head = f"{story.who(code)} ({d['team'] or 'no team'})"
     team = [{**me, "value": d["team"]}] if d["team"] else []
-    if d["retired_lap"] is not None:
-        headline = say(f"{head}: retired on lap {d['retired_lap']}" + (f" ({d['status']})." if d["status"] else "."),
+    said = d.get("incident")
+    after = (f" after an incident involving {' and '.join(said['drivers'])}"
+             + (f" at {said['where'].lower()}" if said.get("where") else "")
+             + (f" ({said['reason'].lower()})" if said.get("reason") else "")) if said else ""
+    status = f" ({d['status']})." if d["status"] and not said else "."
+    if d.get("did_not_start"):
+        headline = say(f"{head}: did not start{after}" + status, *team, {**me, "kind": "did_not_start"})
+    elif d["retired_lap"] is not None:
+        headline = say(f"{head}: retired on lap {d['retired_lap']}{after}" + status,
                        *team, {**me, "kind": "retirement", "lap": d["retired_lap"]})
     elif d["position"]:
         headline = say(f"{head}: P{d['position']}" + (f" from P{d['grid']}" if d["grid"] else "") + ".", *team,
                        {**me, "kind": "result", "value": d["position"], "unit": "position"},
-                       *_grid({**me, "kind": "result"}, d))
+                       *([{**me, "kind": "result", "value": d["grid"], "unit": "position"}] if d["grid"] else []))
     else:
         headline = say(f"{head}: {d['laps']} laps.", *team, {**me, "value": d["laps"], "unit": "laps"})
     points = []
@@ -180,12 +157,8 @@ def _driver(facts: dict) -> DriverInsight:
             + (f" ({s['deg_s_per_lap']} s/lap)" if s.get("deg_s_per_lap") is not None else "")
             for s in d["stints"]) + ".", *claims))
     if d["pit_stops"]:
-        points.append(say("Pit stops: " + ", ".join(
-            f"lap {p['lap']}" + (f" ({p['pit_lane_s']} s in the pit lane)" if p["pit_lane_s"] is not None else "")
-            + (f" under the {p['under'].replace('_', ' ')}" if p["under"] else "") for p in d["pit_stops"]) + ".",
-            *({"subject": code, "kind": "pit_stop", "lap": p["lap"], "value": p["pit_lane_s"],
-               "unit": "s" if p["pit_lane_s"] is not None else None, "fact": f"driver.pit_stops[{i}]"}
-              for i, p in enumerate(d["pit_stops"]))))
+        points.append(say("Pit stops: " + ", ".join(_stop(p) for p in d["pit_stops"]) + ".",
+                          *(c for i, p in enumerate(d["pit_stops"]) for c in _stop_claims(code, i, p))))
     if d["positions_gained"]:
         points.append(say(f"Positions: {abs(d['positions_gained'])} "
                           + ("gained" if d["positions_gained"] > 0 else "lost")
@@ -195,6 +168,33 @@ def _driver(facts: dict) -> DriverInsight:
     points.append(say("Flags: " + ("; ".join(_flag(f) for f in d["flags"]) or "none") + ".",
                       *_flag_claims(code, "driver.flags", d["flags"])))
     return DriverInsight(headline=headline, points=points)
+
+
+def _stop(p: dict) -> str:
+    return (f"lap {p['lap']}" + (f" ({p['pit_lane_s']} s in the pit lane)" if p["pit_lane_s"] is not None else "")
+            + (" from the lead" if p.get("position_before") == 1 else
+               f" from P{p['position_before']}, {p['gap_to_leader_s']:.3f} s behind the leader"
+               if p.get("position_before") and p.get("gap_to_leader_s") is not None else "")
+            + (f", {p['compound_in']} {p['tyre_age_in']} laps old for {'new' if p['new_set'] else 'used'} "
+               f"{p['compound_out']}" if _tyres_told(p) else "")
+            + (" (no tyres changed)" if p.get("tyres_changed") is False and p.get("compound_in") else "")
+            + (f" under the {p['under'].replace('_', ' ')}" if p["under"] else ""))
+
+
+def _tyres_told(p: dict) -> bool:
+    return bool(p.get("compound_out")) and p.get("tyre_age_in") is not None and p.get("new_set") is not None
+
+
+def _stop_claims(code: str, i: int, p: dict) -> list[dict]:
+    at = {"subject": code, "kind": "pit_stop", "lap": p["lap"], "fact": f"driver.pit_stops[{i}]"}
+    out = [{**at, "value": p["pit_lane_s"], "unit": "s"} if p["pit_lane_s"] is not None else at]
+    if p.get("position_before") and (p["position_before"] == 1 or p.get("gap_to_leader_s") is not None):
+        out.append({**at, "value": p["position_before"], "unit": "position"})
+        if p["position_before"] != 1:
+            out.append({**at, "value": p["gap_to_leader_s"], "unit": "s"})
+    if _tyres_told(p):
+        out.append({**at, "value": p["tyre_age_in"], "unit": "laps"})
+    return out
 
 
 def _flag(f: dict) -> str:
@@ -207,7 +207,7 @@ def _flag_claims(code: str, path: str, flags: list[dict]) -> list[dict]:
 
 def _detection(facts: dict) -> DetectionExplanation:
     d = facts["detection"]
-    who = d["driver"] or "the session"
+    who = story.who(d["driver"]) if d["driver"] else "the session"
     at = {"subject": d["driver"] or None, "kind": d["kind"], "fact": "detection"}
     what = say(f"{d['kind'].replace('_', ' ').capitalize()} ({d['severity']}) for {who}" + (
         f" on lap {d['lap']}." if d["lap"] is not None else "."), {**at, "lap": d["lap"]})

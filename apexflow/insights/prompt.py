@@ -28,10 +28,16 @@ RULES = (
     "checked against its fact; a claim no fact holds rejects the answer."
 )
 TASKS = {
-    "session": "Summarise the session. race_story first, in order: who won and how (grid to finish), safety cars "
-               "and VSCs with their laps, retirements, incidents, the decisive pit stops, the fastest lap. Then "
-               "strategy: pit windows from each stint's degradation (cliff_lap against pitted_lap), undercuts and "
-               "overcuts. Then cars_at_risk from their flags.",
+    "session": "Summarise the session as its kind (session.kind) is told. A race or sprint: headline who won; "
+               "race_story 5-10 sentences in race order: the start (story.start), each lead change and how it "
+               "happened (story.lead_changes), each safety car, VSC and red flag with its cause and restart "
+               "(neutralisations), stops that kept or won places (story.cheap_stops, story.crossover), penalties "
+               "(race_control.penalties), retirements and non-starters with their incident, the finish "
+               "(story.finish). Qualifying: pole, who was out in each part and by how much, deleted laps, who "
+               "improved on the final run (qualifying). Practice: the timesheet and long runs (practice). Never "
+               "write that anyone won qualifying or practice. Then strategy: pit windows from each stint's "
+               "degradation (cliff_lap against pitted_lap), undercuts and overcuts. Then cars_at_risk from "
+               "strategy.at_risk only (empty once the session is over).",
     "driver": "Summarise this driver's session: result, pace (median green lap, best lap, gap to the field), "
               "stints with compounds and degradation, pit stops, positions gained or lost, flags.",
     "detection": "Explain this critical detection to the race engineer: what happened, the evidence behind it, "

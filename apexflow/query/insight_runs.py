@@ -9,7 +9,8 @@ INSIGHT_COLUMNS = ("insight_id, session_id, scope, entity_id, detection_id, run_
 
 
 def insight_inputs(cur, session_id: str) -> dict | None:
-    """Everything the insight facts are built from: the session, its cars, laps, results and detections."""
+    """Everything the insight facts are built from: the session, its cars, laps (with each lap's end and whether its
+    tyres were new), results, race-control messages, track status and detections."""
     cur.execute("SELECT session_id, source, profile, start_time, identity, meta, channels FROM sessions "
                 "WHERE session_id = %s",
                 (session_id,))
@@ -19,12 +20,18 @@ def insight_inputs(cur, session_id: str) -> dict | None:
     cur.execute("SELECT entity_id, name, team FROM entities WHERE session_id = %s ORDER BY entity_id", (session_id,))
     entities = _rows(cur)
     cur.execute("SELECT entity_id, lap_number, lap_start, lap_time, stint, compound, tyre_life, pit_in_time, "
-                "pit_out_time, track_status, position, deleted FROM laps WHERE session_id = %s "
+                "pit_out_time, track_status, position, deleted, (data->>'Time')::float AS lap_end, "
+                "(data->>'FreshTyre')::boolean AS fresh_tyre, data->>'DeletedReason' AS deleted_reason "
+                "FROM laps WHERE session_id = %s "
                 "ORDER BY entity_id, lap_number", (session_id,))
     laps = _rows(cur)
-    cur.execute("SELECT rows FROM session_facts WHERE session_id = %s AND kind = 'results'", (session_id,))
-    results = cur.fetchone()
-    return {**rows[0], "entities": entities, "laps": laps, "results": results[0] if results else [],
+    cur.execute("SELECT kind, rows FROM session_facts WHERE session_id = %s "
+                "AND kind IN ('results', 'race_control_messages')", (session_id,))
+    given = dict(cur.fetchall())
+    cur.execute("SELECT t, status, message FROM track_status WHERE session_id = %s ORDER BY t", (session_id,))
+    track = _rows(cur)
+    return {**rows[0], "entities": entities, "laps": laps, "results": given.get("results", []),
+            "race_control": given.get("race_control_messages", []), "track_status": track,
             "detections": stored(cur, session_id), "progress": analysis_progress(cur, session_id)}
 
 

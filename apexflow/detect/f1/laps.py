@@ -14,6 +14,8 @@ on the synthetic race, and need no car telemetry. The laps are parsed and flagge
 """
 from __future__ import annotations
 
+import re
+
 from apexflow.contract import SessionFacts
 from apexflow.detect.base import Detection
 from apexflow.detect.f1.lap_table import LapTable
@@ -26,6 +28,14 @@ from apexflow.detect.f1.track_status import track_status_events
 from apexflow.detect.f1.tyres import tyre_degradation
 
 RACE_SESSIONS = frozenset({"Race", "Sprint"})
+_CLASSIFIED = re.compile(r"^(Finished|Lapped|\+\d+ Laps?)$", re.IGNORECASE)
+
+
+def finished(facts: SessionFacts) -> bool:
+    """The session has taken the chequered flag: race control showed it, or the results classify a finisher."""
+    return (any(str(m.get("Flag") or "").upper() == "CHEQUERED" or "CHEQUERED FLAG" in str(m.get("Message") or "")
+                for m in facts.race_control_messages)
+            or any(_CLASSIFIED.match(str(r.get("Status") or "")) for r in facts.results))
 
 
 def detect_facts(session_id: str, facts: SessionFacts, session_name: str | None = None) -> list[Detection]:
@@ -35,7 +45,7 @@ def detect_facts(session_id: str, facts: SessionFacts, session_name: str | None 
     table = LapTable.of(facts.laps, facts.track_status, race)
     return (track_status_events(session_id, facts.track_status, table.end)
             + lap_time_outliers(session_id, table)
-            + tyre_degradation(session_id, table)
+            + tyre_degradation(session_id, table, finished(facts))
             + (slow_punctures(session_id, table) if race else [])
             + pit_stops(session_id, table)
             + fastest_laps(session_id, table)

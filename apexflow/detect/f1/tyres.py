@@ -4,7 +4,9 @@ the tyres fell off it.
 Severity says what to look at: wear along a steady trend is expected (``info``), heavy wear that has
 crossed ``CLIFF_DELTA_S`` or will within ``SOON_LAPS`` is a ``warning``, and only a stint whose last
 ``FALL_LAPS`` clean laps all fell ``FALL_S`` or more off the trend of its earlier laps (the tyres
-"went off") is ``critical``.
+"went off") is ``critical``. Critical means someone must look now: once the session has taken the chequered flag,
+a stint that ran to the flag is at most a ``warning`` (a driver easing off to the line, or wear nobody can act on
+any more, never alerts).
 """
 from __future__ import annotations
 
@@ -25,10 +27,11 @@ FALL_LAPS = 3           # the stint's last clean laps ...
 FALL_S = 0.7            # ... each this much over the trend of the laps before: the tyres went off
 
 
-def tyre_degradation(session_id: str, table: LapTable) -> list[Detection]:
+def tyre_degradation(session_id: str, table: LapTable, finished: bool = False) -> list[Detection]:
     """Per stint with ``MIN_STINT_LAPS`` clean laps: the pace trend per lap of tyre life, fuel
     corrected in races, and the tyre life at which the trend crosses ``CLIFF_DELTA_S`` over
-    the stint's starting pace (already crossed, or forecast beyond the stint's last lap)."""
+    the stint's starting pace (already crossed, or forecast beyond the stint's last lap).
+    ``finished``: the session has taken the flag (its drivers' last stints are over)."""
     out = []
     fuel = FUEL_S_PER_LAP if table.race else 0.0
     for driver, laps in table.by_driver.items():
@@ -58,6 +61,9 @@ def tyre_degradation(session_id: str, table: LapTable) -> list[Detection]:
             else:
                 score = min(0.45, max(0.0, 0.45 * slope / HEAVY_S_PER_LAP))
             first, final = slaps[0], slaps[-1]
+            at_flag = finished and final is laps[-1]
+            if at_flag:
+                score = min(score, 0.6)
             out.append(Detection(
                 session_id, driver, "tyre_degradation", severity(score), score, first.start, final.end,
                 "tyre_degradation", VERSION, channel="LapTime", lap=final.lap_number,
@@ -66,7 +72,7 @@ def tyre_degradation(session_id: str, table: LapTable) -> list[Detection]:
                           "start_pace": round(float(start_pace), 3), "cliff_delta_s": CLIFF_DELTA_S,
                           "cliff_tyre_life": None if cliff is None else round(float(cliff), 1),
                           "laps_to_cliff": laps_to_cliff, "crossed": bool(cliff is not None and cliff <= last),
-                          "fall_off_s": None if fall is None else round(fall, 3),
+                          "fall_off_s": None if fall is None else round(fall, 3), "at_flag": at_flag,
                           "x": "TyreLife" if x is life else "lap_in_stint"}))
     return out
 
