@@ -38,7 +38,7 @@ def measure(conn, key, cache_dir) -> dict:
         facts = build(insight_runs.insight_inputs(cur, src.session().session_id))
     body = OfflineProvider().write("session", for_scope(facts, "session")).body
     items = truth(src.load())
-    told = [i for i in items if stated(i, [body.headline, *body.race_story])]
+    told = [i for i in items if stated(i, [str(s) for s in (body.headline, *body.race_story)])]
     sentences = tell(facts)
     return {"items": len(items), "stated": len(told), "missing": [i for i in items if i not in told],
             "sentences": len(sentences), "claims": sum(len(s["claims"]) for s in sentences)}

@@ -122,7 +122,7 @@ def ids(keys):
 @pytest.mark.parametrize("key", SESSIONS, ids=ids(SESSIONS))
 def test_the_summary_states_every_story_item_of_the_session(key, shared_cache, tmp_path_factory, pg_server):
     ff1, _facts, _sentences, body = story_of(key, shared_cache, tmp_path_factory, pg_server)
-    lines = [body.headline, *body.race_story]
+    lines = [str(s) for s in (body.headline, *body.race_story)]
     items = truth(ff1)
     assert items
     missing = [item for item in items if not stated(item, lines)]
@@ -133,7 +133,7 @@ def test_the_summary_states_every_story_item_of_the_session(key, shared_cache, t
 def test_the_summary_states_nothing_the_data_contradicts(key, shared_cache, tmp_path_factory, pg_server):
     ff1, facts, sentences, body = story_of(key, shared_cache, tmp_path_factory, pg_server)
     res = ff1.results
-    text = "\n".join([body.headline, *body.race_story, *body.strategy])
+    text = "\n".join(str(s) for s in (body.headline, *body.race_story, *body.strategy))
     codes = {r["Abbreviation"] or r["DriverNumber"] for _, r in res.iterrows()}  # no codes at all: car numbers
     if not any(res["Abbreviation"]):
         assert re.search(r"\bcar \d+ (fastest|topped)", text) and not re.search(r"(^|: )\d+ (fastest|topped)\b", text)
