@@ -36,6 +36,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from apexflow.detect.generic import likelihood
 from apexflow.detect.generic._stream import r
 
 NAME, VERSION = "novelty", "1"
@@ -64,7 +65,7 @@ STATE_WARMUP = 512            # ... once the stream has this many rows
 FAMILIAR = 2                  # memory blocks at or beyond a level on each side that make it a known one
 STATE_CAP = 0.75              # a persistent state is a warning, never more
 CYCLES, CYCLE_BITS, CYCLE_TOL = 32, 32.0, 0.1  # cycle lengths: memory, bits per doubling, tolerance
-MERGE = 8                     # events closer than this many rows are one event
+MERGE = 8                     # hot rows closer than this are one run (habituation)
 HABIT = 32                    # novelty fades after this many rows of it (state tells whether it lasts)
 
 # contexts: the previous value's fine level and its move over one row; its level and the level k rows before
@@ -531,7 +532,8 @@ def _init(st: dict, x: np.ndarray) -> None:
               jm_part=np.empty((len(JUMPS) * rows, 0)), jm_mem=np.empty((2 * len(JUMPS) * rows, 0)),
               rng_part=np.empty((rows, 0)), rng_mem=np.empty((2 * rows, 0)), tail=np.empty((rows, 0)),
               run=[0, 0], cyc_side=[0] * rows, cyc_last=[math.nan] * rows, cyc_hist=[[] for _ in range(rows)],
-              open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
+              open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None,
+              lik=likelihood.init())
 
 
 def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
@@ -546,21 +548,27 @@ def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
     surprise = np.clip(s / S_FULL, 0.0, 1.0)
     surprise = np.where(_run_position(st, surprise >= 0.5) >= HABIT, np.minimum(surprise, 0.45), surprise)
     state = level.max(axis=0)
-    driver = np.where(surprise >= state, np.argmax(excess, axis=0), np.argmax(level, axis=0))
-    return {"score": np.maximum(surprise, state), "surprise": surprise, "state": state, "driver": driver}
+    excursion = novel.any(axis=0)
+    zrow = np.where(excursion, np.where(novel, z, 0.0).max(axis=0), z.max(axis=0))
+    score, state_score = likelihood.calibrate(st["lik"], surprise, zrow, excursion, n0)
+    driver = np.where(state_score >= score, np.argmax(level, axis=0), np.argmax(excess, axis=0))
+    return {"score": score, "raw": np.maximum(surprise, state), "surprise": surprise, "state": state,
+            "driver": driver}
 
 
 def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: dict | None = None,
             want_scores: bool = False):
     """``x``: channels x rows (float64, finite), ``t``: seconds. Returns ``(events, scores)``; ``scores``
-    (if asked) holds per row ``score``, ``surprise``, ``state`` and ``driver`` (a channel index)."""
+    (if asked) holds per row ``score`` (calibrated), ``alarm`` (1 where an anomaly is raised), ``raw``
+    (the core's score before calibration), ``surprise``, ``state`` and ``driver`` (a channel index)."""
     rows, n = x.shape
     if state.get("names") != list(names):
         state.clear()
         state.update(names=list(names), n=0, warm_t=np.empty(0), warm_x=np.empty((rows, 0)))
     thaw(state)
     n0 = state["n"]
-    out = {"score": np.zeros(n), "surprise": np.zeros(n), "state": np.zeros(n), "driver": np.zeros(n, dtype=np.int64)}
+    out = {"score": np.zeros(n), "alarm": np.zeros(n, dtype=np.int8), "raw": np.zeros(n), "surprise": np.zeros(n),
+           "state": np.zeros(n), "driver": np.zeros(n, dtype=np.int64)}
     start = 0
     if "table" not in state:
         start = min(n, WARMUP - state["warm_x"].shape[1])
@@ -574,34 +582,35 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
     events: list[dict] = []
     if start < n:
         res = _core(state, t[start:], x[:, start:], n0 + start)
-        for key in out:
+        for key in res:
             out[key][start:] = res[key]
-        _events(state, t[start:], res, names, aux and {k: v[start:] for k, v in aux.items()}, events)
+        out["alarm"][start:] = _events(state, t[start:], res, names, aux and {k: v[start:] for k, v in aux.items()},
+                                       events, n0 + start)
     state["n"] = n0 + n
     return events, (out if want_scores else None)
 
 
-def _events(st, t, res, names, aux, events) -> None:
-    """Runs of rows scoring 0.5 or more, merged across gaps of up to ``MERGE`` rows; reported when
-    they open and again when they close."""
+def _events(st, t, res, names, aux, events, n0) -> np.ndarray:
+    """Anomalies (``likelihood``'s alarm rules) from the rows scoring 0.5 or more: reported when raised
+    and again when they end; returns the alarm of each row (1 where one is raised)."""
+    alarm = np.zeros(len(t), dtype=np.int8)
     ev = st["event"]
     hot = np.flatnonzero(res["score"] >= 0.5)
-    n = len(t)
+    hot = hot[hot + n0 >= likelihood.PROBATION]
     if len(hot):
-        lead = (ev["quiet"] + hot[0] + 1) if ev is not None else MERGE + 1
-        gaps = np.diff(hot, prepend=hot[0] - lead)
-        group = np.cumsum(gaps > MERGE + 1) - (1 if ev is not None and lead <= MERGE + 1 else 0)
-        for g in np.unique(group).tolist():
-            rows_g = hot[group == g]
-            if g >= 0 or ev is None:
+        first = np.flatnonzero(np.diff(hot, prepend=-(10 ** 12)) > likelihood.QUIET)
+        for i0, i1 in zip(first.tolist(), np.r_[first[1:], len(hot)].tolist()):
+            rows_g, a = hot[i0:i1], int(hot[i0])
+            if ev is None or (a + n0 - ev["last"] > likelihood.QUIET and a + n0 - ev["at"] >= likelihood.HOLD):
                 if ev is not None:
                     events.append(_report(ev))
-                i = int(rows_g[0])
-                ev = {"t0": float(t[i]), "t1": float(t[i]), "peak": 0.0, "rows": 0, "surprise": 0.0, "state": 0.0,
-                      "channel": names[int(res["driver"][i])], "drivers": {},
-                      **({k: float(v[i]) for k, v in aux.items()} if aux else {})}
-                events.append(_report({**ev, "peak": float(res["score"][i]), "rows": 1,
-                                        "surprise": float(res["surprise"][i]), "state": float(res["state"][i])}))
+                alarm[a] = 1
+                ev = {"at": a + n0, "last": a + n0, "t0": float(t[a]), "t1": float(t[a]), "peak": 0.0, "rows": 0,
+                      "surprise": 0.0, "state": 0.0, "channel": names[int(res["driver"][a])], "drivers": {},
+                      **({k: float(v[a]) for k, v in aux.items()} if aux else {})}
+                events.append(_report({**ev, "peak": float(res["score"][a]), "rows": 1,
+                                       "surprise": float(res["surprise"][a]), "state": float(res["state"][a])}))
+            ev["last"] = int(rows_g[-1]) + n0
             ev["t1"] = float(t[rows_g[-1]])
             ev["rows"] += len(rows_g)
             ev["peak"] = max(ev["peak"], float(res["score"][rows_g].max()))
@@ -609,13 +618,12 @@ def _events(st, t, res, names, aux, events) -> None:
             ev["state"] = max(ev["state"], float(res["state"][rows_g].max()))
             for d, cnt in zip(*np.unique(res["driver"][rows_g], return_counts=True)):
                 ev["drivers"][names[int(d)]] = ev["drivers"].get(names[int(d)], 0) + int(cnt)
-        ev["quiet"] = n - 1 - int(hot[-1])
-    elif ev is not None:
-        ev["quiet"] += n
-    if ev is not None and ev["quiet"] > MERGE:
+    end = n0 + len(t) - 1
+    if ev is not None and end - ev["last"] >= likelihood.QUIET and end - ev["at"] >= likelihood.HOLD:
         events.append(_report(ev))
         ev = None
     st["event"] = ev
+    return alarm
 
 
 def _report(ev: dict) -> dict:

@@ -1,0 +1,167 @@
+"""Anomaly likelihood and alarms: raw surprise calibrated on the series' own history, and events.
+
+The novelty core says how surprising a row is *in general* (``surprise``: ``12 a`` bits, base 10,
+``a`` in [0, 1]) and how far a persistent excursion lies from the usual level (``z``); this module
+says how unlikely that is *for this series*, as Numenta's HTM anomaly likelihood does: against the
+distribution the same quantities had over a long history of the series (``HISTORY`` blocks of
+``BLOCK`` rows before the row's block, rows of a held excursion left out). Three views, the
+largest counts:
+
+- **sustained**: the mean of the last ``SHORT`` raw surprises against the mean and spread of that
+  moving mean over the history (a normal tail; the spread floored at ``SIG_MIN``; both shrunk
+  towards a quiet prior while the history is short) -- HTM's likelihood;
+- **moment**: one row's raw surprise ``s`` against how often rows of this series reached each level
+  ``u`` of ``LEVELS`` before: ``p = rate(u) * 10**-(s - u)``, the largest over the levels below ``s``
+  (each rate shrunk towards ``10**-u``, what a perfectly calibrated raw score would give). A bursty or
+  noisy series whose raw surprise often reaches 6 gets little from a 7;
+- **state**: an excursion's ``z`` (the largest over the channels, the peak since it opened) against
+  the series' typical ``z`` outside excursions (its mean, at least ``Z_TYPICAL_MIN``): twice the
+  typical is a one-in-``10**5`` moment (a normal tail of ``Z_SCALE * z / typical``).
+
+``score = -log10(p) / S_FULL`` clipped to [0, 1]: 0.5 is a one-in-``10**5`` moment for this
+series, as with NAB's HTM detector. Sums are integers on quantised inputs, per absolute row and
+block, so any split of the stream gives the same scores, bit for bit.
+
+**Alarms** (``Alarms``): an anomaly is raised on the first row scoring 0.5 or more once the
+probation (the first ``PROBATION`` rows) is over; it stays raised (alarm 0) while rows keep scoring
+0.5 or more with fewer than ``QUIET`` rows between them, and at least ``HOLD`` rows from where it
+was raised (the hold-off); only then can a new one be raised.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+QUANT = 4096                  # the raw surprise in integer steps of 1/4096
+SHORT = 8                     # rows of the short-window mean (sustained surprise)
+BLOCK = 32                    # the history is summed per block of this many rows ...
+HISTORY = 256                 # ... over this many blocks (8,192 rows) before the row's block
+PRIOR_ROWS = 512              # weight, in rows, of the quiet prior while the history is short
+TAIL_PRIOR = 2                # weight, in rows, of a calibrated tail's slope in each level's fitted slope
+LEVELS = tuple(range(2, 13))  # raw-surprise levels (bits, base 10) whose rates are learnt
+Z_BITS = 5.0 / 4.26          # an excursion's z in bits (base 10): a normal tail's at z = 4.26 (10**-5), linear beyond
+S_FULL = 10.0                 # -log10 p that scores 1.0 (0.5: one in 10**5)
+RAW_FULL = 12.0               # the raw surprise's scale: a = s / 12
+WARMUP = 256                  # rows whose raw surprise is 0 (the core's warm-up): not learnt
+PROBATION = 384               # rows during which no alarm is raised
+QUIET = 32                    # rows under 0.5 that end an anomaly ...
+HOLD = 100                    # ... no sooner than this many rows after it was raised
+
+_NSTAT = 1 + 2 * len(LEVELS)  # per block: rows learnt, then the rows whose surprise and whose moving mean reached each
+#                               level
+
+
+def init() -> dict:
+    return {"tail": [0] * (SHORT - 1), "part": [0] * _NSTAT, "mem": [], "open": None, "past": []}
+
+
+def log10_q(z: np.ndarray) -> np.ndarray:
+    """``-log10`` of the normal upper tail at ``z`` (taken as 0 below 0; Borjesson-Sundberg, within 0.3 %)."""
+    z = np.maximum(z, 0.0)
+    ln_q = -0.5 * z * z - np.log(0.339 * z + 0.661 * np.sqrt(z * z + 5.51)) - 0.5 * math.log(2 * math.pi)
+    return np.maximum(-ln_q / math.log(10.0), math.log10(2.0))
+
+
+def _history(st: dict, per_row: np.ndarray, n0: int) -> np.ndarray:
+    """Sums of ``per_row`` (stats x rows, integers) over each row's history: the ``HISTORY`` complete
+    blocks before its own; carries the partial block and the memory of blocks."""
+    n = per_row.shape[1]
+    local = np.arange(n0, n0 + n) // BLOCK - n0 // BLOCK   # 0: the carried partial block
+    nblk = int(local[-1]) + 1
+    sums = np.empty((_NSTAT, nblk), dtype=np.int64)
+    for k in range(_NSTAT):  # integers below 2**53: exact in any order
+        sums[k] = np.rint(np.bincount(local, weights=per_row[k], minlength=nblk)).astype(np.int64)
+    sums[:, 0] += np.asarray(st["part"], dtype=np.int64)
+    mem = (np.asarray(st["mem"], dtype=np.int64).reshape(-1, _NSTAT).T if st["mem"]
+           else np.zeros((_NSTAT, 0), dtype=np.int64))
+    allb = np.concatenate([mem, sums], axis=1)
+    cs = np.concatenate([np.zeros((_NSTAT, 1), dtype=np.int64), np.cumsum(allb, axis=1)], axis=1)
+    j = local + mem.shape[1]
+    done = (n0 + n) % BLOCK == 0
+    st["mem"] = (allb if done else allb[:, :-1])[:, -HISTORY:].T.tolist()
+    st["part"] = [0] * _NSTAT if done else allb[:, -1].tolist()
+    return cs[:, j] - cs[:, np.maximum(j - HISTORY, 0)]
+
+
+def _excursions(st: dict, b: np.ndarray, rows: np.ndarray, n0: int) -> np.ndarray:
+    """``-log10 p`` of each row of an excursion (a run of positive ``b``, bits) from its running peak
+    ``v`` and the peaks ``q`` of the excursions that ended in the ``HISTORY * BLOCK`` rows before it
+    began: ``p = rate(>= v)``, or ``rate(>= q) * 10**-(v - q)`` from a smaller one, the largest (rates
+    per row of history, shrunk towards ``10**-q``); 0 outside excursions. Carries the open run and the
+    past runs' ends and peaks."""
+    out = np.zeros(len(b))
+    pos = b > 0
+    past = [p for p in st["past"] if p[0] >= n0 - HISTORY * BLOCK]
+    if pos.any():
+        d = np.diff(pos.astype(np.int8), prepend=0, append=0)
+        for a, e in zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()):
+            seg = b[a:e].copy()
+            if a == 0 and st["open"] is not None:
+                seg[0] = max(seg[0], st["open"][0])
+                seen = st["open"][1]
+            else:
+                seen = sorted(p[1] for p in past if p[0] >= n0 + a - HISTORY * BLOCK)
+            v = np.minimum(np.maximum.accumulate(seg), 300.0)
+            w = rows[a:e] + PRIOR_ROWS
+            ge = len(seen) - np.searchsorted(seen, v)            # past peaks at or above v
+            bits = np.minimum(v, -np.log10((ge + PRIOR_ROWS * 10.0 ** -v) / w))
+            for i, q in enumerate(seen):
+                rate = (len(seen) - i + PRIOR_ROWS * 10.0 ** -q) / w
+                bits = np.where(v >= q, np.minimum(bits, -np.log10(rate) + (v - q)), bits)
+            out[a:e] = bits
+            st["open"] = [float(v[-1]), seen]
+            if e < len(b):  # ended: remembered
+                past.append([n0 + e, float(v[-1])])
+                st["open"] = None
+    elif st["open"] is not None and len(b):
+        past.append([n0, st["open"][0]])
+        st["open"] = None
+    st["past"] = past
+    return out
+
+
+def _tail(s: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``-log10 p`` of surprises ``s`` (bits) given how many of ``rows`` earlier rows reached each level
+    (``counts``: levels x rows): from each level ``u <= s``, ``p = rate(u) * exp(-(s - u) / beta(u))``
+    with ``beta(u)`` the mean excess over ``u`` of the rows that reached it (an exponential tail fitted
+    to the series' own surprises, shrunk towards a calibrated score's ``1 / ln 10``); the largest."""
+    out = s.copy()                                   # level 0: the raw surprise taken at its word
+    w = rows + PRIOR_ROWS
+    above = np.zeros_like(counts[0], dtype=np.float64)
+    for i in range(len(LEVELS) - 1, -1, -1):         # from the top level down: the excess above each
+        u, c = LEVELS[i], counts[i]
+        beta = (above + 0.5 * c + TAIL_PRIOR / math.log(10.0)) / (c + TAIL_PRIOR)
+        rate = (c + PRIOR_ROWS * 10.0 ** -u) / w
+        out = np.where(s >= u, np.minimum(out, -np.log10(rate) + (s - u) / (beta * math.log(10.0))), out)
+        above = above + c
+    return out
+
+
+def calibrate(st: dict, a: np.ndarray, z: np.ndarray, excursion: np.ndarray, n0: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of absolute rows ``n0..`` (``-log10 p / S_FULL`` in [0, 1]) and those of their state
+    part alone, from the raw surprise ``a`` (in [0, 1]), the largest ``z`` over the channels and
+    whether the row is in an excursion (``z`` then being the excursion's)."""
+    n = len(a)
+    ai = np.rint(np.clip(a, 0.0, 1.0) * QUANT).astype(np.int64)
+    full = np.concatenate([np.asarray(st["tail"], dtype=np.int64), ai])
+    c = np.concatenate([[0], np.cumsum(full)])
+    m = c[SHORT:] - c[:-SHORT]                       # sum of the last SHORT raw surprises, per row
+    st["tail"] = full[len(full) - (SHORT - 1):].tolist()
+    learn = np.arange(n0, n0 + n) >= WARMUP
+    s_row = ai * (RAW_FULL / QUANT)
+    s_mean = m * (RAW_FULL / (QUANT * SHORT))
+    nl = len(LEVELS)
+    per_row = np.empty((_NSTAT, n), dtype=np.int64)
+    per_row[0] = learn
+    for i, u in enumerate(LEVELS):
+        per_row[1 + i] = (s_row >= u) & learn
+        per_row[1 + nl + i] = (s_mean >= u) & learn
+    h = _history(st, per_row, n0)
+    moment = _tail(s_row, h[1:1 + nl], h[0])
+    sustained = _tail(s_mean, h[1 + nl:], h[0])
+    state = _excursions(st, np.where(excursion, Z_BITS * z, 0.0), h[0], n0)
+    on = np.arange(n0, n0 + n) >= WARMUP
+    score = np.clip(np.maximum(np.maximum(sustained, moment), state) / S_FULL, 0.0, 1.0) * on
+    return score, np.clip(state / S_FULL, 0.0, 1.0) * on
