@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-QUANT = 4096                  # the raw surprise in integer steps of 1/4096
+QUANT, BITS_MAX = 256, 1000.0  # the raw surprise in integer steps of 1/256 bit, at most 1,000 bits
 SHORT = 8                     # rows of the short-window mean (sustained surprise)
 BLOCK = 32                    # the history is summed per block of this many rows ...
 HISTORY = 256                 # ... over this many blocks (8,192 rows) before the row's block
@@ -42,7 +42,6 @@ TAIL_PRIOR = 2                # weight, in rows, of a calibrated tail's slope in
 LEVELS = tuple(range(2, 13))  # raw-surprise levels (bits, base 10) whose rates are learnt
 Z_BITS = 5.0 / 4.26          # an excursion's z in bits (base 10): a normal tail's at z = 4.26 (10**-5), linear beyond
 S_FULL = 10.0                 # -log10 p that scores 1.0 (0.5: one in 10**5)
-RAW_FULL = 12.0               # the raw surprise's scale: a = s / 12
 WARMUP = 256                  # rows whose raw surprise is 0 (the core's warm-up): not learnt
 PROBATION = 384               # rows during which no alarm is raised
 QUIET = 32                    # rows under 0.5 that end an anomaly ...
@@ -138,20 +137,20 @@ def _tail(s: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def calibrate(st: dict, a: np.ndarray, z: np.ndarray, excursion: np.ndarray, n0: int
+def calibrate(st: dict, bits: np.ndarray, z: np.ndarray, excursion: np.ndarray, n0: int
               ) -> tuple[np.ndarray, np.ndarray]:
     """Scores of absolute rows ``n0..`` (``-log10 p / S_FULL`` in [0, 1]) and those of their state
-    part alone, from the raw surprise ``a`` (in [0, 1]), the largest ``z`` over the channels and
+    part alone, from the raw surprise (``bits``, base 10), the largest ``z`` over the channels and
     whether the row is in an excursion (``z`` then being the excursion's)."""
-    n = len(a)
-    ai = np.rint(np.clip(a, 0.0, 1.0) * QUANT).astype(np.int64)
+    n = len(bits)
+    ai = np.rint(np.clip(bits, 0.0, BITS_MAX) * QUANT).astype(np.int64)
     full = np.concatenate([np.asarray(st["tail"], dtype=np.int64), ai])
     c = np.concatenate([[0], np.cumsum(full)])
     m = c[SHORT:] - c[:-SHORT]                       # sum of the last SHORT raw surprises, per row
     st["tail"] = full[len(full) - (SHORT - 1):].tolist()
     learn = np.arange(n0, n0 + n) >= WARMUP
-    s_row = ai * (RAW_FULL / QUANT)
-    s_mean = m * (RAW_FULL / (QUANT * SHORT))
+    s_row = ai / QUANT
+    s_mean = m / (QUANT * SHORT)
     nl = len(LEVELS)
     per_row = np.empty((_NSTAT, n), dtype=np.int64)
     per_row[0] = learn
@@ -165,3 +164,35 @@ def calibrate(st: dict, a: np.ndarray, z: np.ndarray, excursion: np.ndarray, n0:
     on = np.arange(n0, n0 + n) >= WARMUP
     score = np.clip(np.maximum(np.maximum(sustained, moment), state) / S_FULL, 0.0, 1.0) * on
     return score, np.clip(state / S_FULL, 0.0, 1.0) * on
+
+
+def anomalies(st: dict, hot: np.ndarray, n0: int, n: int) -> tuple[list[tuple[np.ndarray, bool]], bool]:
+    """The alarm rules over the ``n`` rows from ``n0`` on, ``hot`` (indices in the chunk) those scoring
+    0.5 or more: ``(runs, ended)``, each run of hot rows with whether it raises a new anomaly (else it
+    extends the open one), and whether the last one has ended by the chunk's end. ``st["at"]`` and
+    ``st["last"]`` (absolute rows where the open anomaly was raised and last hot) carry it across chunks."""
+    hot = hot[hot + n0 >= PROBATION]
+    out = []
+    if len(hot):
+        first = np.flatnonzero(np.diff(hot, prepend=-(10 ** 12)) > QUIET)
+        for i0, i1 in zip(first.tolist(), np.r_[first[1:], len(hot)].tolist()):
+            a = int(hot[i0]) + n0
+            new = st.get("at") is None or (a - st["last"] > QUIET and a - st["at"] >= HOLD)
+            if new:
+                st["at"] = a
+            st["last"] = int(hot[i1 - 1]) + n0
+            out.append((hot[i0:i1], new))
+    end = n0 + n - 1
+    ended = st.get("at") is not None and end - st["last"] >= QUIET and end - st["at"] >= HOLD
+    if ended:
+        st["at"] = st["last"] = None
+    return out, ended
+
+
+def alarms(st: dict, score: np.ndarray, n0: int) -> np.ndarray:
+    """The alarm (1 where an anomaly is raised, else 0) of each of the rows from ``n0`` on."""
+    out = np.zeros(len(score), dtype=np.int8)
+    runs, _ = anomalies(st, np.flatnonzero(score >= 0.5), n0, len(score))
+    for rows, new in runs:
+        out[rows[0]] = new
+    return out

@@ -545,12 +545,12 @@ def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
     s, excess = _calibrate(st, np.stack([bits.sum(axis=0), tod_bits.sum(axis=0)]), bits, n0)
     level = np.where(novel, np.minimum(STATE_CAP, 0.5 + 0.25 * (z - Z_OFF) / Z_ON),
                      np.minimum(0.45, 0.5 * z / Z_ON))
+    s = np.where(_run_position(st, s >= 0.5 * S_FULL) >= HABIT, np.minimum(s, 0.45 * S_FULL), s)
     surprise = np.clip(s / S_FULL, 0.0, 1.0)
-    surprise = np.where(_run_position(st, surprise >= 0.5) >= HABIT, np.minimum(surprise, 0.45), surprise)
     state = level.max(axis=0)
     excursion = novel.any(axis=0)
     zrow = np.where(excursion, np.where(novel, z, 0.0).max(axis=0), z.max(axis=0))
-    score, state_score = likelihood.calibrate(st["lik"], surprise, zrow, excursion, n0)
+    score, state_score = likelihood.calibrate(st["lik"], s, zrow, excursion, n0)
     driver = np.where(state_score >= score, np.argmax(level, axis=0), np.argmax(excess, axis=0))
     return {"score": score, "raw": np.maximum(surprise, state), "surprise": surprise, "state": state,
             "driver": driver}
@@ -591,35 +591,30 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
 
 
 def _events(st, t, res, names, aux, events, n0) -> np.ndarray:
-    """Anomalies (``likelihood``'s alarm rules) from the rows scoring 0.5 or more: reported when raised
-    and again when they end; returns the alarm of each row (1 where one is raised)."""
+    """Anomalies (``likelihood.anomalies``' rules) from the rows scoring 0.5 or more: reported when
+    raised and again when they end; returns the alarm of each row (1 where one is raised)."""
     alarm = np.zeros(len(t), dtype=np.int8)
     ev = st["event"]
-    hot = np.flatnonzero(res["score"] >= 0.5)
-    hot = hot[hot + n0 >= likelihood.PROBATION]
-    if len(hot):
-        first = np.flatnonzero(np.diff(hot, prepend=-(10 ** 12)) > likelihood.QUIET)
-        for i0, i1 in zip(first.tolist(), np.r_[first[1:], len(hot)].tolist()):
-            rows_g, a = hot[i0:i1], int(hot[i0])
-            if ev is None or (a + n0 - ev["last"] > likelihood.QUIET and a + n0 - ev["at"] >= likelihood.HOLD):
-                if ev is not None:
-                    events.append(_report(ev))
-                alarm[a] = 1
-                ev = {"at": a + n0, "last": a + n0, "t0": float(t[a]), "t1": float(t[a]), "peak": 0.0, "rows": 0,
-                      "surprise": 0.0, "state": 0.0, "channel": names[int(res["driver"][a])], "drivers": {},
-                      **({k: float(v[a]) for k, v in aux.items()} if aux else {})}
-                events.append(_report({**ev, "peak": float(res["score"][a]), "rows": 1,
-                                       "surprise": float(res["surprise"][a]), "state": float(res["state"][a])}))
-            ev["last"] = int(rows_g[-1]) + n0
-            ev["t1"] = float(t[rows_g[-1]])
-            ev["rows"] += len(rows_g)
-            ev["peak"] = max(ev["peak"], float(res["score"][rows_g].max()))
-            ev["surprise"] = max(ev["surprise"], float(res["surprise"][rows_g].max()))
-            ev["state"] = max(ev["state"], float(res["state"][rows_g].max()))
-            for d, cnt in zip(*np.unique(res["driver"][rows_g], return_counts=True)):
-                ev["drivers"][names[int(d)]] = ev["drivers"].get(names[int(d)], 0) + int(cnt)
-    end = n0 + len(t) - 1
-    if ev is not None and end - ev["last"] >= likelihood.QUIET and end - ev["at"] >= likelihood.HOLD:
+    runs, ended = likelihood.anomalies(st["lik"], np.flatnonzero(res["score"] >= 0.5), n0, len(t))
+    for rows_g, new in runs:
+        a = int(rows_g[0])
+        if new:
+            if ev is not None:
+                events.append(_report(ev))
+            alarm[a] = 1
+            ev = {"t0": float(t[a]), "t1": float(t[a]), "peak": 0.0, "rows": 0, "surprise": 0.0, "state": 0.0,
+                  "channel": names[int(res["driver"][a])], "drivers": {},
+                  **({k: float(v[a]) for k, v in aux.items()} if aux else {})}
+            events.append(_report({**ev, "peak": float(res["score"][a]), "rows": 1,
+                                   "surprise": float(res["surprise"][a]), "state": float(res["state"][a])}))
+        ev["t1"] = float(t[rows_g[-1]])
+        ev["rows"] += len(rows_g)
+        ev["peak"] = max(ev["peak"], float(res["score"][rows_g].max()))
+        ev["surprise"] = max(ev["surprise"], float(res["surprise"][rows_g].max()))
+        ev["state"] = max(ev["state"], float(res["state"][rows_g].max()))
+        for d, cnt in zip(*np.unique(res["driver"][rows_g], return_counts=True)):
+            ev["drivers"][names[int(d)]] = ev["drivers"].get(names[int(d)], 0) + int(cnt)
+    if ended and ev is not None:
         events.append(_report(ev))
         ev = None
     st["event"] = ev
