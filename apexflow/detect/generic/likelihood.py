@@ -40,12 +40,12 @@ HISTORY = 256                 # ... over this many blocks (8,192 rows) before th
 PRIOR_ROWS = 512              # weight, in rows, of the quiet prior while the history is short
 TAIL_PRIOR = 2                # weight, in rows, of a calibrated tail's slope in each level's fitted slope
 LEVELS = tuple(range(2, 13))  # raw-surprise levels (bits, base 10) whose rates are learnt
-Z_BITS = 6.0 / 4.26          # an excursion's z in bits (base 10): 4.26 (a normal tail's 10**-5) scores 0.5
+Z_BITS = 6.0 / 5.0           # an excursion's z in bits (base 10): z = 5 scores 0.5
 S_FULL = 12.0                 # -log10 p that scores 1.0 (0.5: one in a million)
 WARMUP = 256                  # rows whose raw surprise is 0 (the core's warm-up): not learnt
 PROBATION = 384               # rows during which no alarm is raised
-QUIET = 32                    # rows under 0.5 that end an anomaly ...
-HOLD = 100                    # ... no sooner than this many rows after it was raised
+QUIET = 64                    # rows under 0.5 that end an anomaly ...
+HOLD = 300                    # ... no sooner than this many rows after it was raised
 
 _NSTAT = 1 + 2 * len(LEVELS)  # per block: rows learnt, then the rows whose surprise and whose moving mean reached each
 #                               level
