@@ -447,6 +447,7 @@ def _cycles(st: dict, t: np.ndarray, x: np.ndarray, mid: np.ndarray) -> np.ndarr
     for c in np.flatnonzero(cross.any(axis=1)).tolist():
         at_c = np.flatnonzero(cross[c])
         lengths = np.diff(np.concatenate([[st["cyc_last"][c]], t[at_c]]))
+        lengths[lengths <= 0] = np.nan  # rows out of time order: no cycle length
         past = np.asarray(st["cyc_hist"][c], dtype=np.float64)
         allv = np.concatenate([np.full(CYCLES, np.nan), past, lengths])
         win = sliding_window_view(allv, CYCLES)[len(past):len(past) + len(lengths)]
