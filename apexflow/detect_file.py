@@ -37,7 +37,7 @@ import numpy as np
 from apexflow.contract import ContractError
 from apexflow.detect.generic import gaps, likelihood, novelty, out_of_range, stuck
 
-DATA_QUALITY_CAP = 0.6  # a gap or a stuck value scores as a weak anomaly (its window says what it is)
+DATA_QUALITY_CAP = 0.45  # a gap or a stuck value is a warning below the alarm line (its window says what it is)
 
 
 def parse_time(text: str) -> float:

@@ -40,7 +40,7 @@ HISTORY = 256                 # ... over this many blocks (8,192 rows) before th
 PRIOR_ROWS = 512              # weight, in rows, of the quiet prior while the history is short
 TAIL_PRIOR = 2                # weight, in rows, of a calibrated tail's slope in each level's fitted slope
 LEVELS = tuple(range(2, 13))  # raw-surprise levels (bits, base 10) whose rates are learnt
-Z_BITS = 6.0 / 5.0           # an excursion's z in bits (base 10): z = 5 scores 0.5
+Z_BITS = 6.0 / 4.6           # an excursion's z in bits (base 10): z = 4.6 scores 0.5
 S_FULL = 12.0                 # -log10 p that scores 1.0 (0.5: one in a million)
 WARMUP = 256                  # rows whose raw surprise is 0 (the core's warm-up): not learnt
 PROBATION = 384               # rows during which no alarm is raised
@@ -62,25 +62,28 @@ def log10_q(z: np.ndarray) -> np.ndarray:
     return np.maximum(-ln_q / math.log(10.0), math.log10(2.0))
 
 
-def _history(st: dict, per_row: np.ndarray, n0: int) -> np.ndarray:
-    """Sums of ``per_row`` (stats x rows, integers) over each row's history: the ``HISTORY`` complete
-    blocks before its own; carries the partial block and the memory of blocks."""
-    n = per_row.shape[1]
+def _history(st: dict, learn: np.ndarray, buckets: list[np.ndarray], n0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per block of the chunk, sums over its history (the ``HISTORY`` complete blocks before it): rows
+    learnt and, per ``buckets`` array (per row: how many ``LEVELS`` it reached), the learnt rows that
+    reached each level (blocks x (1 + len(buckets) * len(LEVELS)); integers, so exact in any order);
+    and each row's block. Carries the partial block and the memory of blocks."""
+    n, nl = len(learn), len(LEVELS)
     local = np.arange(n0, n0 + n) // BLOCK - n0 // BLOCK   # 0: the carried partial block
     nblk = int(local[-1]) + 1
-    sums = np.empty((_NSTAT, nblk), dtype=np.int64)
-    for k in range(_NSTAT):  # integers below 2**53: exact in any order
-        sums[k] = np.rint(np.bincount(local, weights=per_row[k], minlength=nblk)).astype(np.int64)
-    sums[:, 0] += np.asarray(st["part"], dtype=np.int64)
-    mem = (np.asarray(st["mem"], dtype=np.int64).reshape(-1, _NSTAT).T if st["mem"]
-           else np.zeros((_NSTAT, 0), dtype=np.int64))
-    allb = np.concatenate([mem, sums], axis=1)
-    cs = np.concatenate([np.zeros((_NSTAT, 1), dtype=np.int64), np.cumsum(allb, axis=1)], axis=1)
-    j = local + mem.shape[1]
+    sums = np.empty((nblk, _NSTAT), dtype=np.int64)
+    sums[:, 0] = np.bincount(local, weights=learn, minlength=nblk)
+    for i, k in enumerate(buckets):
+        hist = np.bincount(local * (nl + 1) + k, weights=learn, minlength=nblk * (nl + 1)).reshape(nblk, nl + 1)
+        sums[:, 1 + i * nl:1 + (i + 1) * nl] = np.cumsum(hist[:, :0:-1], axis=1)[:, ::-1]  # reached level i
+    sums[0] += np.asarray(st["part"], dtype=np.int64)
+    mem = np.asarray(st["mem"], dtype=np.int64).reshape(-1, _NSTAT)
+    allb = np.concatenate([mem, sums])
+    cs = np.concatenate([np.zeros((1, _NSTAT), dtype=np.int64), np.cumsum(allb, axis=0)])
+    j = np.arange(nblk) + len(mem)
     done = (n0 + n) % BLOCK == 0
-    st["mem"] = (allb if done else allb[:, :-1])[:, -HISTORY:].T.tolist()
-    st["part"] = [0] * _NSTAT if done else allb[:, -1].tolist()
-    return cs[:, j] - cs[:, np.maximum(j - HISTORY, 0)]
+    st["mem"] = (allb if done else allb[:-1])[-HISTORY:].tolist()
+    st["part"] = [0] * _NSTAT if done else allb[-1].tolist()
+    return cs[j] - cs[np.maximum(j - HISTORY, 0)], local
 
 
 def _excursions(st: dict, b: np.ndarray, rows: np.ndarray, n0: int) -> np.ndarray:
@@ -122,14 +125,14 @@ def _excursions(st: dict, b: np.ndarray, rows: np.ndarray, n0: int) -> np.ndarra
 
 def _tail(s: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``-log10 p`` of surprises ``s`` (bits) given how many of ``rows`` earlier rows reached each level
-    (``counts``: levels x rows): from each level ``u <= s``, ``p = rate(u) * exp(-(s - u) / beta(u))``
+    (``counts``: rows x levels): from each level ``u <= s``, ``p = rate(u) * exp(-(s - u) / beta(u))``
     with ``beta(u)`` the mean excess over ``u`` of the rows that reached it (an exponential tail fitted
     to the series' own surprises, shrunk towards a calibrated score's ``1 / ln 10``); the largest."""
     out = s.copy()                                   # level 0: the raw surprise taken at its word
     w = rows + PRIOR_ROWS
-    above = np.zeros_like(counts[0], dtype=np.float64)
+    above = np.zeros(len(s))
     for i in range(len(LEVELS) - 1, -1, -1):         # from the top level down: the excess above each
-        u, c = LEVELS[i], counts[i]
+        u, c = LEVELS[i], counts[:, i]
         beta = (above + 0.5 * c + TAIL_PRIOR / math.log(10.0)) / (c + TAIL_PRIOR)
         rate = (c + PRIOR_ROWS * 10.0 ** -u) / w
         out = np.where(s >= u, np.minimum(out, -np.log10(rate) + (s - u) / (beta * math.log(10.0))), out)
@@ -142,7 +145,7 @@ def calibrate(st: dict, bits: np.ndarray, z: np.ndarray, excursion: np.ndarray, 
     """Scores of absolute rows ``n0..`` (``-log10 p / S_FULL`` in [0, 1]) and those of their state
     part alone, from the raw surprise (``bits``, base 10), the largest ``z`` over the channels and
     whether the row is in an excursion (``z`` then being the excursion's)."""
-    n = len(bits)
+    n, nl = len(bits), len(LEVELS)
     ai = np.rint(np.clip(bits, 0.0, BITS_MAX) * QUANT).astype(np.int64)
     full = np.concatenate([np.asarray(st["tail"], dtype=np.int64), ai])
     c = np.concatenate([[0], np.cumsum(full)])
@@ -151,19 +154,24 @@ def calibrate(st: dict, bits: np.ndarray, z: np.ndarray, excursion: np.ndarray, 
     learn = np.arange(n0, n0 + n) >= WARMUP
     s_row = ai / QUANT
     s_mean = m / (QUANT * SHORT)
-    nl = len(LEVELS)
-    per_row = np.empty((_NSTAT, n), dtype=np.int64)
-    per_row[0] = learn
-    for i, u in enumerate(LEVELS):
-        per_row[1 + i] = (s_row >= u) & learn
-        per_row[1 + nl + i] = (s_mean >= u) & learn
-    h = _history(st, per_row, n0)
-    moment = _tail(s_row, h[1:1 + nl], h[0])
-    sustained = _tail(s_mean, h[1 + nl:], h[0])
-    state = _excursions(st, np.where(excursion, Z_BITS * z, 0.0), h[0], n0)
-    on = np.arange(n0, n0 + n) >= WARMUP
-    score = np.clip(np.maximum(np.maximum(sustained, moment), state) / S_FULL, 0.0, 1.0) * on
-    return score, np.clip(state / S_FULL, 0.0, 1.0) * on
+    edges = np.asarray(LEVELS, dtype=np.float64)
+    h, local = _history(st, learn, [np.searchsorted(edges, s_row, side="right"),
+                                    np.searchsorted(edges, s_mean, side="right")], n0)
+    sig = np.zeros(n)
+    at = np.flatnonzero((s_row >= LEVELS[0]) | (s_mean >= LEVELS[0]))  # below the first level: as it is
+    if len(at):
+        hb = h[local[at]]
+        sig[at] = np.maximum(_tail(s_row[at], hb[:, 1:1 + nl], hb[:, 0]), _tail(s_mean[at], hb[:, 1 + nl:], hb[:, 0]))
+    low = np.ones(n, dtype=bool)
+    low[at] = False
+    sig[low] = np.maximum(s_row[low], s_mean[low])
+    state = (_excursions(st, np.where(excursion, Z_BITS * z, 0.0), h[local, 0], n0)
+             if excursion.any() or st["open"] is not None else None)
+    if state is not None:
+        sig = np.maximum(sig, state)
+        state = np.clip(state / S_FULL, 0.0, 1.0) * learn
+    score = np.clip(sig / S_FULL, 0.0, 1.0) * learn
+    return score, (np.zeros(n) if state is None else state)
 
 
 def anomalies(st: dict, hot: np.ndarray, n0: int, n: int) -> tuple[list[tuple[np.ndarray, bool]], bool]:
