@@ -25,8 +25,12 @@ Every quantity is computed per absolute row or block of the stream (sums in a fi
 split of the stream gives bit-identical scores. The first ``WARMUP`` rows fix each channel's
 quantisation and train the memories; they score 0.
 
-``process`` returns the events (runs of rows scoring 0.5 or more, kind ``anomaly``, with the
-channels that drove them) and, if asked, the scores and the driving channel of each row.
+That is the core's raw score (``raw``). The row's ``score`` is its calibration on the series' own
+history, an anomaly likelihood (``likelihood``: 0.5 is a one-in-a-million moment for this series),
+and the alarms follow ``likelihood.anomalies``' rules (probation, end after quiet rows, hold-off).
+``process`` returns the events (one ``anomaly`` per raised anomaly, reported when raised and when it
+ends, with the channels that drove it) and, if asked, per row the score, the alarm, the raw score and
+its parts and the driving channel.
 """
 from __future__ import annotations
 
