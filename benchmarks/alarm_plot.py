@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "scores.csv"
         result = detect_file(str(src), "datetime", CHANNELS, out=str(out), delimiter=";")
-        got = list(csv.DictReader(open(out, newline="")))
-    rows = list(csv.DictReader(open(src, newline=""), delimiter=";"))
+        with open(out, newline="") as fh:
+            got = list(csv.DictReader(fh))
+    with open(src, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
     t = np.array([parse_time(r["datetime"]) for r in rows])
     t = (t - t[0]) / 60.0
     score = np.array([float(r["score"]) for r in got])

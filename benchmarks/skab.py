@@ -169,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "- targets: outlier F1 >= 0.80 with a false-alarm rate <= 10 %; change-point NAB standard >= 70 "
               "(a detector flagging exactly the labelled rows scores 73.5 on this protocol)",
               f"- alarms (the `alarm` column): {r['alarms']} onsets over the {len(files)} files; NAB's scorer "
-              f"(`benchmarks/nab.py`) on them, each fault's first row its anomaly point: standard {an['standard']:.1f}, "
-              f"low FP {an['low FP']:.1f}, low FN {an['low FN']:.1f}",
+              f"(`benchmarks/nab.py`) on them, each fault's first row its anomaly point: "
+              f"standard {an['standard']:.1f}, low FP {an['low FP']:.1f}, low FN {an['low FN']:.1f}",
               f"- anomaly-free run ({r['free'][0]:,} rows, not in SKAB's protocol): {r['free'][1] * 100:.2f} % of rows "
               f"flagged after the first {LEARN} (target <= 0.5 %); {r['free'][2]} alarm onsets "
               f"({r['free'][2] / r['free'][0] * 2000:.2f} per 2,000 rows; target <= 1)"]
