@@ -245,3 +245,32 @@ def test_no_alarm_during_the_probation():
     t = np.arange(2000) * 1.0
     assert scores(t, x)[300] >= 0.5
     assert list(alarms(t, x)) == [1500]
+
+
+def test_the_ingest_path_stores_one_detection_per_anomaly():
+    """Through the pipeline's chunk detector, chunk by chunk with the state packed between them: a level
+    shift, its return 1,000 rows later and a spike after it are three `anomaly` detections (each reported
+    when raised and again, same id, when it ends), starting at the rows the alarms name: one anomaly does
+    not teach the series to ignore the next."""
+    from apexflow.chunk import Chunk
+    from apexflow.detect.base import Context
+    from apexflow.detect.generic import run_novelty
+
+    rng = np.random.default_rng(13)
+    n = 6000
+    t = np.arange(n) * 10.0
+    x = 20.0 + np.sin(np.arange(n) / 30.0) + rng.normal(0.0, 0.2, n)
+    x[2500:3500] += 6.0
+    x[5000] += 8.0
+    ctx = Context("s", "pump", {})
+    state: dict = {}
+    found = {}
+    for seq, a in enumerate(range(0, n, 700)):
+        chunk = Chunk("s", "pump", seq, t[a:a + 700], {"flow": x[a:a + 700].astype(np.float32)}, {"flow": "l/min"})
+        for d in run_novelty(chunk, state, ctx):
+            found[d.detection_id] = d  # upserted by id, as the database does
+        state = json.loads(json.dumps(state))
+    raised = alarms(t, x.astype(np.float32).astype(np.float64)[None])
+    assert sorted(d.t_start for d in found.values()) == list(t[raised])
+    assert {d.kind for d in found.values()} == {"anomaly"} and len(raised) == 3
+    assert 2500 <= raised[0] <= 2505 and 3500 <= raised[1] <= 3510 and raised[2] == 5000

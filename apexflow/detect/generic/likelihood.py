@@ -52,7 +52,7 @@ _NSTAT = 1 + 2 * len(LEVELS)  # per block: rows learnt, then the rows whose surp
 
 
 def init() -> dict:
-    return {"tail": [0] * (SHORT - 1), "part": [0] * _NSTAT, "mem": [], "open": None, "past": []}
+    return {"tail": [0] * (SHORT - 1), "part": [0] * _NSTAT, "mem": [], "prev": [0, 0], "open": None, "past": []}
 
 
 def log10_q(z: np.ndarray) -> np.ndarray:
@@ -64,17 +64,26 @@ def log10_q(z: np.ndarray) -> np.ndarray:
 
 def _history(st: dict, learn: np.ndarray, buckets: list[np.ndarray], n0: int) -> tuple[np.ndarray, np.ndarray]:
     """Per block of the chunk, sums over its history (the ``HISTORY`` complete blocks before it): rows
-    learnt and, per ``buckets`` array (per row: how many ``LEVELS`` it reached), the learnt rows that
-    reached each level (blocks x (1 + len(buckets) * len(LEVELS)); integers, so exact in any order);
-    and each row's block. Carries the partial block and the memory of blocks."""
+    learnt and, per ``buckets`` array (per row: how many ``LEVELS`` it reached), the episodes that
+    reached each level (a row counts at the levels the row before had not reached: a surprise lasting
+    50 rows is one episode, not 50); blocks x (1 + len(buckets) * len(LEVELS)), integers, so exact in
+    any order; and each row's block. Carries the partial block, the memory of blocks and the last row's
+    buckets."""
     n, nl = len(learn), len(LEVELS)
     local = np.arange(n0, n0 + n) // BLOCK - n0 // BLOCK   # 0: the carried partial block
     nblk = int(local[-1]) + 1
     sums = np.empty((nblk, _NSTAT), dtype=np.int64)
     sums[:, 0] = np.bincount(local, weights=learn, minlength=nblk)
+    last = []
     for i, k in enumerate(buckets):
-        hist = np.bincount(local * (nl + 1) + k, weights=learn, minlength=nblk * (nl + 1)).reshape(nblk, nl + 1)
-        sums[:, 1 + i * nl:1 + (i + 1) * nl] = np.cumsum(hist[:, :0:-1], axis=1)[:, ::-1]  # reached level i
+        prev = np.concatenate([[st["prev"][i]], k[:-1]])
+        up = learn & (k > prev)
+        key = local * (nl + 1)
+        hist = (np.bincount(key + k, weights=up, minlength=nblk * (nl + 1))
+                - np.bincount(key + prev, weights=up, minlength=nblk * (nl + 1))).reshape(nblk, nl + 1)
+        sums[:, 1 + i * nl:1 + (i + 1) * nl] = np.cumsum(hist[:, :0:-1], axis=1)[:, ::-1]  # crossed level i
+        last.append(int(k[-1]))
+    st["prev"] = last
     sums[0] += np.asarray(st["part"], dtype=np.int64)
     mem = np.asarray(st["mem"], dtype=np.int64).reshape(-1, _NSTAT)
     allb = np.concatenate([mem, sums])
