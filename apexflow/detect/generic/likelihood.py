@@ -1,31 +1,34 @@
-"""Anomaly likelihood and alarms: raw surprise calibrated on the series' own history, and events.
+"""Anomaly likelihood and alarms: the novelty core's raw surprise calibrated on the series' own history.
 
-The novelty core says how surprising a row is *in general* (``surprise``: ``12 a`` bits, base 10,
-``a`` in [0, 1]) and how far a persistent excursion lies from the usual level (``z``); this module
-says how unlikely that is *for this series*, as Numenta's HTM anomaly likelihood does: against the
-distribution the same quantities had over a long history of the series (``HISTORY`` blocks of
-``BLOCK`` rows before the row's block, rows of a held excursion left out). Three views, the
-largest counts:
+The novelty core says how surprising a row is *in general* (its raw surprise, bits base 10) and how
+far a persistent excursion lies from the usual level (``z``); this module says how unlikely that is
+*for this series*, as Numenta's HTM anomaly likelihood does: against what the same quantities did over
+a long history of the series (the ``HISTORY`` blocks of ``BLOCK`` rows before the row's block). Three
+views, the least likely counts:
 
-- **sustained**: the mean of the last ``SHORT`` raw surprises against the mean and spread of that
-  moving mean over the history (a normal tail; the spread floored at ``SIG_MIN``; both shrunk
-  towards a quiet prior while the history is short) -- HTM's likelihood;
-- **moment**: one row's raw surprise ``s`` against how often rows of this series reached each level
-  ``u`` of ``LEVELS`` before: ``p = rate(u) * 10**-(s - u)``, the largest over the levels below ``s``
-  (each rate shrunk towards ``10**-u``, what a perfectly calibrated raw score would give). A bursty or
-  noisy series whose raw surprise often reaches 6 gets little from a 7;
-- **state**: an excursion's ``z`` (the largest over the channels, the peak since it opened) against
-  the series' typical ``z`` outside excursions (its mean, at least ``Z_TYPICAL_MIN``): twice the
-  typical is a one-in-``10**5`` moment (a normal tail of ``Z_SCALE * z / typical``).
+- **sustained**: the mean raw surprise of the last ``SHORT`` rows against how often that moving mean
+  reached each level of ``LEVELS`` before (HTM's likelihood: the recent short-window mean against the
+  distribution over the history);
+- **moment**: the row's raw surprise against how often rows reached each level before;
+- **state**: an excursion's ``z`` (the largest over the channels, the peak since it opened; ``Z_BITS``
+  per unit) against the peaks of the excursions of the history; rows of an excursion do not count as
+  history.
 
-``score = -log10(p) / S_FULL`` clipped to [0, 1]: 0.5 is a one-in-``10**5`` moment for this
-series, as with NAB's HTM detector. Sums are integers on quantised inputs, per absolute row and
-block, so any split of the stream gives the same scores, bit for bit.
+From a level ``u`` below the surprise ``s``: ``p = rate(u) * exp(-(s - u) / beta(u))``, ``beta(u)`` the
+mean excess of the series' own surprises over ``u`` (an exponential tail fitted to its history), rates
+and slopes shrunk towards those of a perfectly calibrated score (``10**-u``, ``1 / ln 10``) while the
+history is short (``PRIOR_ROWS``, ``TAIL_PRIOR``); the largest ``p`` over the levels. "How often"
+counts episodes: a row counts at the levels the row before had not reached, so a surprise lasting 50
+rows is one, and one long anomaly does not teach the series to ignore the next.
 
-**Alarms** (``Alarms``): an anomaly is raised on the first row scoring 0.5 or more once the
-probation (the first ``PROBATION`` rows) is over; it stays raised (alarm 0) while rows keep scoring
-0.5 or more with fewer than ``QUIET`` rows between them, and at least ``HOLD`` rows from where it
-was raised (the hold-off); only then can a new one be raised.
+``score = -log10(p) / S_FULL`` clipped to [0, 1]: 0.5 is a one-in-a-million moment for this series.
+Sums are integers per absolute row and block, so any split of the stream gives the same scores, bit
+for bit.
+
+**Alarms** (``anomalies``, ``alarms``): an anomaly is raised on the first row scoring 0.5 or more once
+the probation (the first ``PROBATION`` rows) is over; it stays raised (alarm 0) while rows keep scoring
+0.5 or more with fewer than ``QUIET`` rows between them, and at least ``HOLD`` rows from where it was
+raised (the hold-off); only then can a new one be raised.
 """
 from __future__ import annotations
 
