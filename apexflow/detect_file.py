@@ -6,7 +6,7 @@ columns jointly, a stuck value and out-of-range values per column, and gaps in t
 column. Every row's score depends only on that row and the rows before it, and the
 detectors give identical results for any split of the stream (``--block 1`` is row by
 row), so the output is what an online system would have said at that moment: per row the
-score in [0, 1] (an anomaly likelihood: 0.5 is a one-in-100,000 moment for this series; 0
+score in [0, 1] (an anomaly likelihood: 0.5 is a one-in-a-million moment for this series; 0
 while the detectors warm up), the alarm (1 on the row where an anomaly is raised, 0 while it
 stays raised: the novelty score's alarm rules, ``apexflow.detect.generic.likelihood``, over the
 row score), the channels that drove it when it is 0.5 or more, and the flagged windows.
