@@ -2,8 +2,9 @@
 
     .venv/bin/python -m benchmarks          (or: make bench)
 """
-from benchmarks import (analyze_batches, api_latency, capacity, cold_start, detection_quality, detection_throughput,
-                        e2e, ingest_throughput, insight_tokens, live_lag, load, novelty_throughput, samples_write, skab)
+from benchmarks import (alarms, analyze_batches, api_latency, capacity, cold_start, detection_quality,
+                        detection_throughput, e2e, ingest_throughput, insight_tokens, live_lag, load, novelty_throughput,
+                        samples_write, skab)
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_throughput.main(["--write"]),
@@ -11,6 +12,7 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: samples_write.main(["--write"]),
             lambda: detection_quality.main(["--seeds", "1", "2", "3", "4", "5", "--laps", "57", "--write"]),
             lambda: skab.main(["--write"]),
+            lambda: alarms.main(["--write"]),
             lambda: novelty_throughput.main(["--write"]),
             lambda: api_latency.main(["--write"]),
             lambda: insight_tokens.main(["--write"]),
