@@ -224,13 +224,15 @@ def parser() -> argparse.ArgumentParser:
     det.add_argument("--time-col", required=True, help="timestamp column (ISO-8601, 'YYYY-MM-DD HH:MM:SS' or seconds)")
     det.add_argument("--value-col", required=True,
                      help="numeric value column, several as a,b,c (scored jointly), or 'all' (every other column)")
-    det.add_argument("--out", help="write one anomaly score in [0, 1] per row (and the channels behind it) to this CSV")
+    det.add_argument("--out", help="write per row the anomaly score in [0, 1], the alarm (1 where an anomaly is "
+                                        "raised) and the channels behind it to this CSV")
     det.add_argument("--windows", help="write the flagged windows to this JSON file")
     det.add_argument("--min", type=float, default=float("-inf"), help="physical minimum of the value (optional)")
     det.add_argument("--max", type=float, default=float("inf"), help="physical maximum of the value (optional)")
     det.add_argument("--block", type=int, default=4096, help="rows per detector call (any value gives the same result)")
     det.add_argument("--delimiter", default=",", help="field delimiter (default ','; '\\t' or 'tab' for tabs)")
-    det.add_argument("--sort", action="store_true", help="sort the rows by time first (in memory)")
+    det.add_argument("--sort", action="store_true", help="sort the rows by time first (in memory), for shuffled "
+                     "files; otherwise rows out of order are scored as they come and reported")
     det.set_defaults(func=_detect)
     report = sub.add_parser("report", help="write a session's report: one self-contained HTML page")
     report.add_argument("session", help="session id, e.g. sim-s7-l6 or f1-2025-miami-grand-prix-s")

@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks          (or: make bench)
 """
 from benchmarks import (
+    alarms,
     analyze_batches,
     api_latency,
     capacity,
@@ -27,6 +28,7 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: samples_write.main(["--write"]),
             lambda: detection_quality.main(["--seeds", "1", "2", "3", "4", "5", "--laps", "57", "--write"]),
             lambda: skab.main(["--write"]),
+            lambda: alarms.main(["--write"]),
             lambda: novelty_throughput.main(["--write"]),
             lambda: api_latency.main(["--write"]),
             lambda: insight_tokens.main(["--write"]),

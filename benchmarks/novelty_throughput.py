@@ -18,7 +18,7 @@ import numpy as np
 
 from apexflow.detect.generic import novelty
 from apexflow.pipeline.detect_file import SeriesDetector
-from benchmarks import machine, report
+from benchmarks import busy, machine, report
 
 TARGETS = {1: 1_000_000, 8: 500_000}
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## Generic novelty score throughput (one core) — {now}", "",
              f"- command: `python -m benchmarks.novelty_throughput --rows {args.rows} --block {args.block} "
-             f"--repeat {args.repeat} --write`", f"- machine: {machine()}",
+             f"--repeat {args.repeat} --write`", f"- machine: {machine()}; {busy()}",
              f"- input: a noisy periodic series of {args.rows:,} rows (8 channels: {args.rows // 4:,} rows) with 20 "
              f"spikes, in blocks of {args.block:,} rows, state kept in memory; best of {args.repeat} after a warm-up",
              "", "| channels | novelty score alone (rows/s) | generic set of `apexflow detect` (rows/s) | target |",

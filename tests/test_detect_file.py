@@ -1,4 +1,5 @@
-"""``apexflow detect FILE.csv``: time series in, one score per row (and the channels behind it) and windows out."""
+"""``apexflow detect FILE.csv``: time series in, one score and alarm per row (and the channels behind it) and
+windows out."""
 from __future__ import annotations
 
 import csv
@@ -39,6 +40,10 @@ def scores_of(path):
     return np.array([float(r["score"]) for r in csv.DictReader(open(path))])
 
 
+def alarms_of(path):
+    return np.flatnonzero([r["alarm"] == "1" for r in csv.DictReader(open(path))])
+
+
 def test_parse_time_formats():
     assert parse_time("12.5") == 12.5
     assert parse_time("1970-01-01 00:01:00") == 60.0
@@ -58,11 +63,14 @@ def test_scores_every_row_and_flags_the_windows(tmp_path):
     assert ((scores >= 0) & (scores <= 1)).all()
     assert (scores[:novelty.WARMUP] == 0).all()  # warming up
     found = {(w["kind"], w["start"]) for w in result["windows"]}
-    assert ("anomaly", stamps[800]) in found and ("anomaly", stamps[1500]) in found
+    anomalies = [stamps.index(w["start"]) for w in result["windows"] if w["kind"] == "anomaly"]
+    assert anomalies[0] == 800 and 1500 <= anomalies[1] <= 1505 and len(anomalies) == 2  # one window each
     assert ("frozen_sensor", stamps[1900]) in found and ("dropout", stamps[2199]) in found
-    assert scores[800] >= 0.9 and scores[1500:1510].max() >= 0.9 and scores[2200] >= 0.5
+    assert scores[800] >= 0.5 and scores[1500:1510].max() >= 0.5 and 0.4 <= scores[2200] < 0.5  # a dropout: a warning
+    raised = alarms_of(out)
+    assert list(raised[:2]) == anomalies and result["alarms"] == len(raised)  # the alarm column: the same events
     quiet = np.r_[300:790, 830:1480]
-    assert (scores[quiet] < 0.5).mean() > 0.99  # clean stretches stay quiet
+    assert (scores[quiet] < 0.5).all() and not np.isin(raised, quiet).any()  # clean stretches stay quiet
 
 
 @pytest.mark.slow
@@ -80,10 +88,10 @@ def test_row_by_row_equals_blocks(tmp_path):
 def test_no_look_ahead():
     """A row's score does not change when later rows are appended."""
     _, x, secs = machine_series(n=1000, seed=4)
-    full, _, _ = SeriesDetector().update(secs, x)
+    full, _, _, alarm = SeriesDetector().update(secs, x)
     for cut in (150, 400, 801):
-        part, _, _ = SeriesDetector().update(secs[:cut], x[:cut])
-        assert np.array_equal(part, full[:cut])
+        part, _, _, part_alarm = SeriesDetector().update(secs[:cut], x[:cut])
+        assert np.array_equal(part, full[:cut]) and np.array_equal(part_alarm, alarm[:cut])
 
 
 def test_many_columns_scored_jointly_with_the_channel_behind_each_flag(tmp_path, capsys):
@@ -97,8 +105,9 @@ def test_many_columns_scored_jointly_with_the_channel_behind_each_flag(tmp_path,
     for spec in ("temp,vibration,current", "all"):
         assert main(["detect", str(src), "--time-col", "t", "--value-col", spec, "--out", str(out)]) == 0
         rows = list(csv.DictReader(open(out)))
-        assert list(rows[0]) == ["t", "temp", "vibration", "current", "score", "channels"]
-        assert float(rows[1500]["score"]) >= 0.9 and rows[1500]["channels"] == "vibration"
+        assert list(rows[0]) == ["t", "temp", "vibration", "current", "score", "alarm", "channels"]
+        assert float(rows[1500]["score"]) >= 0.5 and rows[1500]["channels"] == "vibration"
+        assert rows[1500]["alarm"] == "1"
         assert all(r["channels"] == "" for r in rows if float(r["score"]) < 0.5)
     assert "channels 3" in capsys.readouterr().out
 
@@ -165,19 +174,35 @@ def test_tabs_and_a_byte_order_mark(tmp_path):
         delimiter_of(";;")
 
 
-def test_rows_out_of_order_are_refused_or_sorted_and_repeats_reported(tmp_path, capsys):
+def test_rows_out_of_order_are_scored_in_file_order_and_reported(tmp_path, capsys):
+    """A repeated hour (clocks going back) is neither refused nor reordered: scored as it comes, counted."""
+    stamps, x, _ = machine_series(n=1500, seed=5)
+    stamps = stamps[:600] + stamps[588:600] + stamps[600:]  # the last 12 rows repeated, as a clock turned back
+    x = np.r_[x[:600], x[588:600], x[600:]]
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, stamps, x)
+    args = ["detect", str(src), "--time-col", "timestamp", "--value-col", "value", "--out", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "1 rows earlier than the row before them (first: line 602)" in text and "--sort" in text
+    rows = list(csv.DictReader(open(out)))
+    assert [r["timestamp"] for r in rows] == stamps  # the file's order, every row scored
+    assert (scores_of(out)[500:740] < 0.5).all()  # a stretch seen again, an hour back: no alarm
+    assert alarms_of(out)[0] == 400  # the spike before it
+
+
+def test_a_shuffled_file_is_sorted_on_request_and_repeats_reported(tmp_path, capsys):
     rng = np.random.default_rng(2)
     t = rng.permutation(1000).astype(float)
     t[5] = t[4]  # a repeat, once sorted
     src = tmp_path / "s.csv"
     write_series(src, [f"{v:.0f}" for v in t], rng.normal(0, 1, 1000))
     args = ["detect", str(src), "--time-col", "timestamp", "--value-col", "value"]
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert "is before the previous row's" in err and "--sort" in err
+    assert main(args) == 0
+    assert "rows earlier than the row before them" in capsys.readouterr().out
     assert main([*args, "--sort"]) == 0
     text = capsys.readouterr().out
-    assert "rows 1000" in text and "repeats the previous timestamp" in text
+    assert "rows 1000" in text and "repeats the previous timestamp" in text and "earlier than" not in text
 
 
 def _series(tmp_path, n=400, name="s.csv"):

@@ -5,16 +5,19 @@ detectors the pipeline runs (``apexflow.detect.generic``): the novelty score ove
 columns jointly, a stuck value and out-of-range values per column, and gaps in the time
 column. Every row's score depends only on that row and the rows before it, and the
 detectors give identical results for any split of the stream (``--block 1`` is row by
-row), so the output is what an online system would have said at that moment: one score in
-[0, 1] per row (0 while the detectors warm up), the channels that drove it when it is 0.5
-or more, and the flagged windows.
+row), so the output is what an online system would have said at that moment: per row the
+score in [0, 1] (an anomaly likelihood: 0.5 is a one-in-a-million moment for this series; 0
+while the detectors warm up), the alarm (1 on the row where an anomaly is raised, 0 while it
+stays raised: the novelty score's alarm rules, ``apexflow.detect.generic.likelihood``, over the
+row score), the channels that drove it when it is 0.5 or more, and the flagged windows.
 
 Timestamps may be ISO-8601 (``2024-05-01T12:00:00Z``, offsets allowed), ``YYYY-MM-DD
-HH:MM:SS`` (taken as UTC) or numeric seconds; sampling may be irregular, but rows must come
-in time order (``sort=True`` sorts them first, in memory). A row with an empty or
-non-numeric value, or repeating the previous row's timestamp, is passed through with score
-0 and not fed to the detectors; the result counts every such row by reason, with the first
-lines. A bad timestamp is an error naming its line.
+HH:MM:SS`` (taken as UTC) or numeric seconds; sampling may be irregular. A row earlier than
+the row before it (a repeated hour, a late sample) is scored where it stands and counted, with
+the first line, in ``out_of_order``; ``sort=True`` sorts a shuffled file first, in memory. A
+row with an empty or non-numeric value, or repeating the previous row's timestamp, is passed
+through with score 0 and not fed to the detectors; the result counts every such row by reason,
+with the first lines. A bad timestamp is an error naming its line.
 
 Input is a file (gzip read transparently, whatever its name) or ``-`` for standard input.
 Outputs (``out``, ``windows``) onto a regular file or a new path are written to a temporary
@@ -45,10 +48,10 @@ from typing import IO, cast
 
 import numpy as np
 
-from apexflow.detect.generic import gaps, novelty, out_of_range, stuck
+from apexflow.detect.generic import gaps, likelihood, novelty, out_of_range, stuck
 from apexflow.errors import ContractError
 
-DATA_QUALITY_CAP = 0.6  # a gap or a stuck value is a warning in the row score (its window says what it is)
+DATA_QUALITY_CAP = 0.45  # a gap or a stuck value is a warning below the alarm line (its window says what it is)
 
 
 def parse_time(text: str) -> float:
@@ -89,9 +92,10 @@ class SeriesDetector:
     vmax: float = math.inf
     state: dict = field(default_factory=dict)
 
-    def update(self, t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    def update(self, t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray]:
         """``x``: channels x rows. Scores (one per row, in [0, 1]), the driving channel of each row
-        (an index into ``channels``) and the events reported by this block."""
+        (an index into ``channels``), the events reported by this block, and the alarms (1 on the row
+        where an anomaly of any detector is raised: the novelty score's alarm rules over the row score)."""
         t = np.asarray(t, dtype=np.float64)
         x = np.asarray(x, dtype=np.float64).reshape(len(self.channels), len(t))
         names, st = self.channels, self.state
@@ -111,7 +115,10 @@ class SeriesDetector:
             events += ev
             driver = np.where(s_range.max(axis=0) > scores, np.argmax(s_range, axis=0), driver)
             scores = np.maximum(scores, s_range.max(axis=0))
-        return np.clip(scores, 0.0, 1.0), driver, events
+        scores = np.clip(scores, 0.0, 1.0)
+        n0 = st.get("rows", 0)
+        st["rows"] = n0 + len(t)
+        return scores, driver, events, likelihood.alarms(st.setdefault("alarm", {}), scores, n0)
 
 
 def fold(events: list[dict]) -> list[dict]:
@@ -350,38 +357,40 @@ def detect_file(path: str, time_col: str, value_col: str | list[str], out: str |
 
 def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer) -> dict:
     if writer:
-        writer.writerow([rows.time_col, *rows.value_cols, "score", "channels"])
+        writer.writerow([rows.time_col, *rows.value_cols, "score", "alarm", "channels"])
     events: list[dict] = []
     stamps: dict[float, str] = {}
-    n_rows = n_flagged = 0
-    last_t, last_line = -math.inf, 0
+    n_rows = n_flagged = n_alarms = 0
+    last_t = -math.inf
+    out_of_order = {"rows": 0, "first_line": None}
     pending: list[tuple] = []
     names = rows.value_cols
 
     def flush():
-        nonlocal n_flagged
+        nonlocal n_flagged, n_alarms
         good = [(p[3], p[4]) for p in pending if p[4] is not None]
-        scores = drivers = iter(())
+        scores = drivers = alarms = iter(())
         if good:
-            sc, drv, ev = det.update(np.array([g[0] for g in good]), np.array([g[1] for g in good]).T)
+            sc, drv, ev, al = det.update(np.array([g[0] for g in good]), np.array([g[1] for g in good]).T)
             events.extend(ev)
-            scores, drivers = iter(sc.tolist()), iter(drv.tolist())
+            scores, drivers, alarms = iter(sc.tolist()), iter(drv.tolist()), iter(al.tolist())
         for _, ts, texts, _, vals in pending:
-            s, d = (next(scores), next(drivers)) if vals is not None else (0.0, None)
+            s, d, a = (next(scores), next(drivers), next(alarms)) if vals is not None else (0.0, None, 0)
             n_flagged += s >= 0.5
+            n_alarms += a
             if writer:
-                writer.writerow([ts, *texts, f"{s:.4f}", names[d] if s >= 0.5 and d is not None else ""])
+                writer.writerow([ts, *texts, f"{s:.4f}", a, names[d] if s >= 0.5 and d is not None else ""])
         pending.clear()
 
     for line, ts, texts, t, vals in stream:
         n_rows += 1
-        if t < last_t:
-            raise ContractError(f"{rows.path}, line {line}: timestamp {ts!r} is before the previous row's "
-                                f"(line {last_line}); sort the file by time, or pass --sort")
-        if vals is not None and t == last_t:
+        if vals is not None and t < last_t:  # scored where it stands, and reported
+            out_of_order["rows"] += 1
+            out_of_order["first_line"] = out_of_order["first_line"] or line
+        elif vals is not None and t == last_t:
             vals = rows.skip("repeats the previous timestamp", line)
         if vals is not None:
-            last_t, last_line = t, line
+            last_t = t
             stamps[t] = ts
         pending.append((line, ts, texts, t, vals))
         if len(pending) >= block:
@@ -390,13 +399,19 @@ def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer) -> dict:
     windows = [{"kind": e["kind"], "start": stamps.get(e["t_start"], e["t_start"]),
                 "end": stamps.get(e["t_end"], e["t_end"]), "score": round(float(e["score"]), 3),
                 "channel": e.get("channel"), "evidence": e.get("evidence", {})} for e in fold(events)]
-    return {"rows": n_rows, "rows_scored_over_0_5": int(n_flagged), "windows": windows}
+    return {"rows": n_rows, "rows_scored_over_0_5": int(n_flagged), "alarms": int(n_alarms),
+            "out_of_order": out_of_order, "windows": windows}
 
 
 def report(result: dict, out: str | None) -> str:
     skipped = sum(v["rows"] for v in result["skipped"].values())
     lines = [f"rows {result['rows']}   channels {len(result['channels'])}   skipped {skipped}   "
-             f"rows with score >= 0.5 {result['rows_scored_over_0_5']}   flagged windows {len(result['windows'])}"]
+             f"rows with score >= 0.5 {result['rows_scored_over_0_5']}   alarms {result['alarms']}   "
+             f"flagged windows {len(result['windows'])}"]
+    late = result["out_of_order"]
+    if late["rows"]:
+        lines.append(f"  {late['rows']} rows earlier than the row before them (first: line {late['first_line']}): "
+                     "scored in file order; pass --sort if the file is shuffled")
     for reason, v in result["skipped"].items():
         lines.append(f"  skipped {v['rows']} rows: {reason} (lines {', '.join(map(str, v['first_lines']))}"
                      f"{', ...' if v['rows'] > len(v['first_lines']) else ''})")

@@ -25,8 +25,12 @@ Every quantity is computed per absolute row or block of the stream (sums in a fi
 split of the stream gives bit-identical scores. The first ``WARMUP`` rows fix each channel's
 quantisation and train the memories; they score 0.
 
-``process`` returns the events (runs of rows scoring 0.5 or more, kind ``anomaly``, with the
-channels that drove them) and, if asked, the scores and the driving channel of each row.
+That is the core's raw score (``raw``). The row's ``score`` is its calibration on the series' own
+history, an anomaly likelihood (``likelihood``: 0.5 is a one-in-a-million moment for this series),
+and the alarms follow ``likelihood.anomalies``' rules (probation, end after quiet rows, hold-off).
+``process`` returns the events (one ``anomaly`` per raised anomaly, reported when raised and when it
+ends, with the channels that drove it) and, if asked, per row the score, the alarm, the raw score and
+its parts and the driving channel.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from apexflow.detect.generic import likelihood
 from apexflow.detect.generic._stream import r
 
 NAME, VERSION = "novelty", "1"
@@ -64,7 +69,7 @@ STATE_WARMUP = 512            # ... once the stream has this many rows
 FAMILIAR = 2                  # memory blocks at or beyond a level on each side that make it a known one
 STATE_CAP = 0.75              # a persistent state is a warning, never more
 CYCLES, CYCLE_BITS, CYCLE_TOL = 32, 32.0, 0.1  # cycle lengths: memory, bits per doubling, tolerance
-MERGE = 8                     # events closer than this many rows are one event
+MERGE = 8                     # hot rows closer than this are one run (habituation)
 HABIT = 32                    # novelty fades after this many rows of it (state tells whether it lasts)
 
 # contexts: the previous value's fine level and its move over one row; its level and the level k rows before
@@ -446,6 +451,7 @@ def _cycles(st: dict, t: np.ndarray, x: np.ndarray, mid: np.ndarray) -> np.ndarr
     for c in np.flatnonzero(cross.any(axis=1)).tolist():
         at_c = np.flatnonzero(cross[c])
         lengths = np.diff(np.concatenate([[st["cyc_last"][c]], t[at_c]]))
+        lengths[lengths <= 0] = np.nan  # rows out of time order: no cycle length
         past = np.asarray(st["cyc_hist"][c], dtype=np.float64)
         allv = np.concatenate([np.full(CYCLES, np.nan), past, lengths])
         win = sliding_window_view(allv, CYCLES)[len(past):len(past) + len(lengths)]
@@ -531,7 +537,8 @@ def _init(st: dict, x: np.ndarray) -> None:
               jm_part=np.empty((len(JUMPS) * rows, 0)), jm_mem=np.empty((2 * len(JUMPS) * rows, 0)),
               rng_part=np.empty((rows, 0)), rng_mem=np.empty((2 * rows, 0)), tail=np.empty((rows, 0)),
               run=[0, 0], cyc_side=[0] * rows, cyc_last=[math.nan] * rows, cyc_hist=[[] for _ in range(rows)],
-              open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None)
+              open=[False] * rows, snap=np.full((rows, MEM), np.inf), tol=[0.0] * rows, event=None,
+              lik=likelihood.init())
 
 
 def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
@@ -543,24 +550,30 @@ def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
     s, excess = _calibrate(st, np.stack([bits.sum(axis=0), tod_bits.sum(axis=0)]), bits, n0)
     level = np.where(novel, np.minimum(STATE_CAP, 0.5 + 0.25 * (z - Z_OFF) / Z_ON),
                      np.minimum(0.45, 0.5 * z / Z_ON))
+    s = np.where(_run_position(st, s >= 0.5 * S_FULL) >= HABIT, np.minimum(s, 0.45 * S_FULL), s)
     surprise = np.clip(s / S_FULL, 0.0, 1.0)
-    surprise = np.where(_run_position(st, surprise >= 0.5) >= HABIT, np.minimum(surprise, 0.45), surprise)
     state = level.max(axis=0)
-    driver = np.where(surprise >= state, np.argmax(excess, axis=0), np.argmax(level, axis=0))
-    return {"score": np.maximum(surprise, state), "surprise": surprise, "state": state, "driver": driver}
+    excursion = novel.any(axis=0)
+    zrow = np.where(excursion, np.where(novel, z, 0.0).max(axis=0), z.max(axis=0))
+    score, state_score = likelihood.calibrate(st["lik"], s, zrow, excursion, n0)
+    driver = np.where(state_score >= score, np.argmax(level, axis=0), np.argmax(excess, axis=0))
+    return {"score": score, "raw": np.maximum(surprise, state), "surprise": surprise, "state": state,
+            "driver": driver}
 
 
 def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: dict | None = None,
             want_scores: bool = False):
     """``x``: channels x rows (float64, finite), ``t``: seconds. Returns ``(events, scores)``; ``scores``
-    (if asked) holds per row ``score``, ``surprise``, ``state`` and ``driver`` (a channel index)."""
+    (if asked) holds per row ``score`` (calibrated), ``alarm`` (1 where an anomaly is raised), ``raw``
+    (the core's score before calibration), ``surprise``, ``state`` and ``driver`` (a channel index)."""
     rows, n = x.shape
     if state.get("names") != list(names):
         state.clear()
         state.update(names=list(names), n=0, warm_t=np.empty(0), warm_x=np.empty((rows, 0)))
     thaw(state)
     n0 = state["n"]
-    out = {"score": np.zeros(n), "surprise": np.zeros(n), "state": np.zeros(n), "driver": np.zeros(n, dtype=np.int64)}
+    out = {"score": np.zeros(n), "alarm": np.zeros(n, dtype=np.int8), "raw": np.zeros(n), "surprise": np.zeros(n),
+           "state": np.zeros(n), "driver": np.zeros(n, dtype=np.int64)}
     start = 0
     if "table" not in state:
         start = min(n, WARMUP - state["warm_x"].shape[1])
@@ -574,48 +587,43 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
     events: list[dict] = []
     if start < n:
         res = _core(state, t[start:], x[:, start:], n0 + start)
-        for key in out:
+        for key in res:
             out[key][start:] = res[key]
-        _events(state, t[start:], res, names, aux and {k: v[start:] for k, v in aux.items()}, events)
+        out["alarm"][start:] = _events(state, t[start:], res, names, aux and {k: v[start:] for k, v in aux.items()},
+                                       events, n0 + start)
     state["n"] = n0 + n
     return events, (out if want_scores else None)
 
 
-def _events(st, t, res, names, aux, events) -> None:
-    """Runs of rows scoring 0.5 or more, merged across gaps of up to ``MERGE`` rows; reported when
-    they open and again when they close."""
+def _events(st, t, res, names, aux, events, n0) -> np.ndarray:
+    """Anomalies (``likelihood.anomalies``' rules) from the rows scoring 0.5 or more: reported when
+    raised and again when they end; returns the alarm of each row (1 where one is raised)."""
+    alarm = np.zeros(len(t), dtype=np.int8)
     ev = st["event"]
-    hot = np.flatnonzero(res["score"] >= 0.5)
-    n = len(t)
-    if len(hot):
-        lead = (ev["quiet"] + hot[0] + 1) if ev is not None else MERGE + 1
-        gaps = np.diff(hot, prepend=hot[0] - lead)
-        group = np.cumsum(gaps > MERGE + 1) - (1 if ev is not None and lead <= MERGE + 1 else 0)
-        for g in np.unique(group).tolist():
-            rows_g = hot[group == g]
-            if g >= 0 or ev is None:
-                if ev is not None:
-                    events.append(_report(ev))
-                i = int(rows_g[0])
-                ev = {"t0": float(t[i]), "t1": float(t[i]), "peak": 0.0, "rows": 0, "surprise": 0.0, "state": 0.0,
-                      "channel": names[int(res["driver"][i])], "drivers": {},
-                      **({k: float(v[i]) for k, v in aux.items()} if aux else {})}
-                events.append(_report({**ev, "peak": float(res["score"][i]), "rows": 1,
-                                        "surprise": float(res["surprise"][i]), "state": float(res["state"][i])}))
-            ev["t1"] = float(t[rows_g[-1]])
-            ev["rows"] += len(rows_g)
-            ev["peak"] = max(ev["peak"], float(res["score"][rows_g].max()))
-            ev["surprise"] = max(ev["surprise"], float(res["surprise"][rows_g].max()))
-            ev["state"] = max(ev["state"], float(res["state"][rows_g].max()))
-            for d, cnt in zip(*np.unique(res["driver"][rows_g], return_counts=True)):
-                ev["drivers"][names[int(d)]] = ev["drivers"].get(names[int(d)], 0) + int(cnt)
-        ev["quiet"] = n - 1 - int(hot[-1])
-    elif ev is not None:
-        ev["quiet"] += n
-    if ev is not None and ev["quiet"] > MERGE:
+    runs, ended = likelihood.anomalies(st["lik"], np.flatnonzero(res["score"] >= 0.5), n0, len(t))
+    for rows_g, new in runs:
+        a = int(rows_g[0])
+        if new:
+            if ev is not None:
+                events.append(_report(ev))
+            alarm[a] = 1
+            ev = {"t0": float(t[a]), "t1": float(t[a]), "peak": 0.0, "rows": 0, "surprise": 0.0, "state": 0.0,
+                  "channel": names[int(res["driver"][a])], "drivers": {},
+                  **({k: float(v[a]) for k, v in aux.items()} if aux else {})}
+            events.append(_report({**ev, "peak": float(res["score"][a]), "rows": 1,
+                                   "surprise": float(res["surprise"][a]), "state": float(res["state"][a])}))
+        ev["t1"] = float(t[rows_g[-1]])
+        ev["rows"] += len(rows_g)
+        ev["peak"] = max(ev["peak"], float(res["score"][rows_g].max()))
+        ev["surprise"] = max(ev["surprise"], float(res["surprise"][rows_g].max()))
+        ev["state"] = max(ev["state"], float(res["state"][rows_g].max()))
+        for d, cnt in zip(*np.unique(res["driver"][rows_g], return_counts=True)):
+            ev["drivers"][names[int(d)]] = ev["drivers"].get(names[int(d)], 0) + int(cnt)
+    if ended and ev is not None:
         events.append(_report(ev))
         ev = None
     st["event"] = ev
+    return alarm
 
 
 def _report(ev: dict) -> dict:
