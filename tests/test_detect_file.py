@@ -235,7 +235,7 @@ def test_a_fifo_or_a_character_device_is_written_in_place_never_replaced(tmp_pat
     reader.start()
     assert main(["detect", str(src), *DETECT, "--out", str(fifo)]) == 0
     reader.join(10)
-    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got[0].startswith("timestamp,value,score,channels\n")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got[0].startswith("timestamp,value,score,alarm,channels\n")
     assert got[0].count("\n") == 401
     if os.geteuid() != 0:
         pytest.skip("making a character device of one's own needs root")
