@@ -1,0 +1,58 @@
+"""Pit loss: what a stop costs against staying out, per track regime (green, VSC, safety car).
+
+One stop's loss = in-lap + out-lap - twice the car's racing pace on those laps (from the lap-time model). The
+estimate per regime is the mean of the session's own stops shrunk toward a prior worth ``prior_weight`` stops: a
+prior from earlier sessions at the same track when given, else a generic F1 figure; VSC and safety-car priors
+follow the green one (the field runs slower, so the stop costs less). A
+loss outside a quarter to three times the green prior (a repair, a penalty, a stop on a neutralised lap) is left out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from apexflow.strategy.laps import GREEN, SC, VSC
+
+GREEN_PRIOR = 22.0  # s: a typical F1 pit loss under green
+REGIME_SHARE = {GREEN: 1.0, VSC: 0.6, SC: 0.45}
+PRIOR_SD = 3.0  # s: spread of one stop's loss around the session's mean
+
+
+@dataclass
+class PitLoss:
+    mean: float
+    sd: float  # spread of one stop around the mean (s)
+    stops: int  # the session's own stops behind it
+
+
+@dataclass
+class PitLossModel:
+    prior_green: float = GREEN_PRIOR
+    prior_weight: float = 1.0
+    losses: dict[str, list[float]] = field(default_factory=lambda: {GREEN: [], VSC: [], SC: []})
+
+    def observe(self, regime: str, in_lap: float, out_lap: float, pace_in: float, pace_out: float) -> float:
+        """One completed stop; returns its loss."""
+        loss = in_lap + out_lap - pace_in - pace_out
+        if math.isfinite(loss) and 0.25 * self.prior_green <= loss <= 3 * self.prior_green:
+            self.losses[regime].append(loss)
+        return loss
+
+    def estimate(self, regime: str = GREEN) -> PitLoss:
+        green = self._shrunk(GREEN, self.prior_green)
+        own = self.losses[regime]
+        if regime == GREEN:
+            mean = green
+        else:
+            mean = self._shrunk(regime, green * REGIME_SHARE[regime])
+        if len(own) >= 2:
+            m = sum(own) / len(own)
+            var = sum((x - m) ** 2 for x in own) / (len(own) - 1)
+            sd = math.sqrt((PRIOR_SD ** 2 * self.prior_weight + var * (len(own) - 1)) / (self.prior_weight + len(own) - 1))
+        else:
+            sd = PRIOR_SD
+        return PitLoss(mean, sd, len(own))
+
+    def _shrunk(self, regime: str, prior: float) -> float:
+        own = self.losses[regime]
+        return (prior * self.prior_weight + sum(own)) / (self.prior_weight + len(own))
