@@ -13,7 +13,8 @@ the timing later shows:
   against the car's last lap and its stint median, and how often the 80 % interval held it;
 - undercut: for each attempt (the car behind within 3 s stopped first, the one ahead stopped within 3 laps), the
   sign of the predicted gain against the real change of the gap from before the first stop to after the second;
-- stop: predicted three laps before each green-flag stop, the most likely stop lap within +-2 of the real one;
+- stop: predicted three laps before each green-flag stop, the most likely stop lap within +-2 of the real one
+  (and, stricter, with the model giving a stop more chance than no stop at all);
 - cliff: the real cliff of each stint (``cliff.cliff_lap`` on its laps) against the first forecast made before it,
   and any forecast on a stint that stayed flat;
 - speed: one lap's update of every model plus the predictions for every car, per lap (one core).
@@ -76,10 +77,10 @@ def backtest(rows, *, mandatory_stop: bool = False) -> dict:
             ra, rb = engine.history[a][-1], engine.history[b][-1]
             undercuts.append((engine.undercut_gain(ra, rb, response=k, fresh_attacker=fa, fresh_defender=fb),
                               _real_gain(car, a, b, n, k)))
-        started = time.perf_counter()
+        started = time.process_time()
         engine.update(lap_rows)
         predictions = engine.predictions()
-        timings.append((time.perf_counter() - started, len(predictions)))
+        timings.append((time.process_time() - started, len(predictions)))
         said[n] = {p.driver: p for p in predictions}
         quickest_of = {r.driver: quickest for r in lap_rows} if quickest else {}
         for r in lap_rows:
@@ -161,6 +162,8 @@ def summary(scores: dict) -> dict:
     out["stop calls"] = len(st)
     if st:
         out["stop within 2 laps"] = sum(p is not None and abs(p - real) <= 2 for p, real, _ in st) / len(st)
+        out["... and a stop more likely than none"] = sum(
+            p is not None and abs(p - real) <= 2 and none < 0.5 for p, real, none in st) / len(st)
     real = [c for c in cl if c[2] is not None]
     out["stints"], out["stints with a cliff"] = len(cl), len(real)
     errors = [abs(first - c[2]) for c in real if (first := c[3]) is not None]
