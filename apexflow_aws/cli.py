@@ -192,6 +192,32 @@ def _show(args) -> int:
     return 0
 
 
+def _strategy(args) -> int:
+    """``apexflow strategy SESSION``: the pit wall's table after a lap (default: the last), read-only."""
+    import json
+
+    from apexflow.query import strategy
+    from apexflow.query.formats import to_csv, to_table
+    from apexflow.storage.db import connect, read_only
+
+    conn = connect()
+    try:
+        with read_only(conn) as cur:
+            last = strategy.last_lap(cur, args.session)
+            lap = args.lap if args.lap is not None else last
+            found = strategy.predictions(cur, args.session, lap=lap, driver=args.driver and args.driver.upper())
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(json.dumps(found, indent=1, default=str))
+    elif args.format == "csv":
+        print(to_csv(found), end="")
+    else:
+        print(f"{args.session} after lap {lap} of {last}: pit loss {found[0]['pit_loss']:.1f} s" if found else "")
+        print(to_table(found, strategy.TABLE, width=90) if found else "no car running after that lap")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexflow", description="Telemetry in, detections and insight out.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -287,6 +313,12 @@ def parser() -> argparse.ArgumentParser:
             show.add_argument("--compound", help="e.g. SOFT")
         show.add_argument("--format", choices=["table", "csv", "json"], default="table")
         show.set_defaults(func=_show)
+    strat = sub.add_parser("strategy", help="the pit wall's table: rejoin, undercut, cliff, stop prediction, advice")
+    strat.add_argument("session", help="session id (apexflow sessions lists them)")
+    strat.add_argument("--lap", type=int, help="predictions after this lap (default: the session's last)")
+    strat.add_argument("--driver", help="one driver, e.g. VER")
+    strat.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    strat.set_defaults(func=_strategy)
     live = sub.add_parser("live", help="follow a running session, printing detections as they happen")
     live.add_argument("--source", choices=["f1", "openf1"], required=True,
                       help="f1: F1 live timing (car data needs an F1 TV token); openf1: OpenF1's MQTT (paid account)")

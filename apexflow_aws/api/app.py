@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from apexflow.query.base import QueryError
 from apexflow_aws import invoke
-from apexflow_aws.api import IAM_PREFIX, findings, sessions, telemetry, timing
+from apexflow_aws.api import IAM_PREFIX, findings, sessions, strategy, telemetry, timing
 from apexflow_aws.api.common import problem
 from apexflow_aws.raw_store import RawDataMissing
 
@@ -25,7 +25,7 @@ logger = Logger()
 app = APIGatewayHttpResolver(
     enable_validation=True, strip_prefixes=[IAM_PREFIX],
     serializer=lambda body: json.dumps(body, separators=(",", ":"), default=str))
-for module in (sessions, timing, findings, telemetry):
+for module in (sessions, timing, findings, telemetry, strategy):
     app.include_router(module.router)
 app.enable_swagger(path="/docs", title=TITLE, version=VERSION)
 
