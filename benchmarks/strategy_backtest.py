@@ -10,7 +10,8 @@ the timing later shows:
   against how often it came true;
 - lap time: on green racing laps after a green racing lap (not lap 1, no pit in/out, each within 107 % of its
   lap's quickest; a lap behind a neutralisation says nothing of the next lap's pace), next-lap MAE
-  against the car's last lap and its stint median, and how often the 80 % interval held it;
+  against the car's last lap and its stint median (over the same laps, without the laps the whole field ran >10 %
+  slow: the model's own rule for a neutralisation), and how often the 80 % interval held it;
 - undercut: for each attempt (the car behind within 3 s stopped first, the one ahead stopped within 3 laps), the
   sign of the predicted gain against the real change of the gap from before the first stop to after the second;
 - stop: predicted three laps before each green-flag stop, the most likely stop lap within +-2 of the real one
@@ -30,6 +31,7 @@ from pathlib import Path
 from apexflow.strategy import StrategyEngine, by_lap, from_fastf1
 from apexflow.strategy.cliff import cliff_lap
 from apexflow.strategy.laps import GREEN
+from apexflow.strategy.pace import NEUTRAL
 from benchmarks import machine, report
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fastf1-http-cache"
@@ -57,7 +59,8 @@ def backtest(rows, *, mandatory_stop: bool = False) -> dict:
     green_stops = [r for r in stops if r.regime == GREEN and car[(r.driver, r.lap_number + 1)].regime == GREEN]
     attempts = _attempts(stops, car)
     quickest_of: dict[str, float] = {}
-    quick_laps: dict[tuple, list[float]] = {}  # the stint's racing laps so far, for its median
+    quick_laps: dict[tuple, list[tuple[int, float]]] = {}  # the stint's racing laps so far, for its median
+    medians: dict[int, float] = {0: float("inf")}  # the field's median racing lap, by lap
     for n, lap_rows in laps.items():
         # lap-time forecasts for lap n, from the models after lap n-1
         quickest = min((r.lap_time for r in lap_rows if r.racing), default=None)
@@ -68,7 +71,8 @@ def backtest(rows, *, mandatory_stop: bool = False) -> dict:
                     and prev_quickest.get(prev.driver) and prev.lap_time <= QUICK * prev_quickest[prev.driver]
                     and r.stint in engine.pace.car_stint.get(r.driver, (None,))[:1]):
                 continue
-            stint_laps = quick_laps.get((r.driver, r.stint), [])
+            best = min(medians.values())
+            stint_laps = [t for k, t in quick_laps.get((r.driver, r.stint), []) if medians[k] <= NEUTRAL * best]
             f = engine.pace.predict(r.driver, n, compound=r.compound or "", age=r.tyre_life or 1,
                                     traffic=engine.traffic(r.driver, n), stint=r.stint)
             if stint_laps and f.mean == f.mean:
@@ -85,7 +89,10 @@ def backtest(rows, *, mandatory_stop: bool = False) -> dict:
         quickest_of = {r.driver: quickest for r in lap_rows} if quickest else {}
         for r in lap_rows:
             if r.racing and quickest and r.lap_time <= QUICK * quickest:
-                quick_laps.setdefault((r.driver, r.stint), []).append(r.lap_time)
+                quick_laps.setdefault((r.driver, r.stint), []).append((n, r.lap_time))
+        timed = sorted(r.lap_time for r in lap_rows if r.racing)
+        if timed:
+            medians[n] = timed[len(timed) // 2]
         for p in predictions:
             if p.cliff_in_laps is not None:
                 cliff_said.setdefault((p.driver, car[(p.driver, p.lap)].stint), []).append(

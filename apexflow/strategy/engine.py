@@ -12,6 +12,7 @@ from apexflow.strategy.plans import LIFE, Tyre, advise, plans, stop_odds
 from apexflow.strategy.rejoin import Arrival, rejoin
 
 DRY = ("SOFT", "MEDIUM", "HARD")
+WET = ("INTERMEDIATE", "WET")
 QUICK = 1.07  # a lap this much slower than the lap's quickest says nothing of pace (FastF1's quick laps)
 REACH = 3.0  # s: a car this close ahead is in undercut range
 _SEVERITY = {GREEN: 0, VSC: 1, SC: 2}
@@ -179,6 +180,15 @@ class StrategyEngine:
         options = self.fresh_compounds(row) or [row.compound or ""]
         return min(options, key=lambda c: self.pace.level(row.driver, (row.stint or 1) + 1, c) or math.inf)
 
+    def switched(self, car: LapRow, cars: list[LapRow]) -> float:
+        """Share of the other running cars now on the other kind of tyre (wet / dry) than ``car``, having run
+        ``car``'s kind earlier: a crossover under way."""
+        wet = car.compound in WET
+        others = [o for o in cars if o.driver != car.driver]
+        moved = [o for o in others if (o.compound in WET) != wet
+                 and any((r.compound in WET) == wet for r in self.history[o.driver] if r.compound)]
+        return len(moved) / len(others) if others else 0.0
+
     # -- the pit wall
     def predictions(self) -> list[CarPrediction]:
         cars = self.running()
@@ -194,7 +204,8 @@ class StrategyEngine:
             recent = {d for k, d in self.stops if k >= self.lap - 1 and d != c.driver}
             near = [o.driver for o in cars if o.driver != c.driver and abs((o.position or 99) - (c.position or 99)) <= 3]
             cover = sum(d in recent for d in near) / len(near) if near else 0.0
-            made[c.driver] = (p, forecast, stop_odds(p, cover) if p else None, advise(p) if p else None)
+            made[c.driver] = (p, forecast, stop_odds(p, cover, self.switched(c, cars)) if p else None,
+                              advise(p) if p else None)
         arrivals = {}
         for c in cars:
             k = horizon - c.lap_number

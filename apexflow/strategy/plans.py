@@ -6,7 +6,8 @@ forecast) a further ``WEAR`` s per lap squared: running a tyre far past its life
 
 - The *recommendation* is the cheapest plan; its window the stop laps within ``WINDOW`` s of it.
 - The *stop prediction* (what the team will do) weighs every plan by ``exp(-extra time / TEMPER)``: teams stop near
-  the best lap but not exactly on it; a rival near it that has just stopped makes a stop now likelier (the cover).
+  the best lap but not exactly on it; a rival near it that has just stopped makes a stop now likelier (the cover);
+  once part of the field has changed between wet and dry tyres, the rest follow within two laps in that share.
 """
 from __future__ import annotations
 
@@ -115,14 +116,19 @@ class StopOdds:
     no_stop: float
 
 
-def stop_odds(p: Plans, cover: float = 0.0) -> StopOdds:
-    """What the team will most likely do. ``cover``: share of the cars around that stopped in the last two laps."""
+def stop_odds(p: Plans, cover: float = 0.0, follow: float = 0.0) -> StopOdds:
+    """What the team will most likely do. ``cover``: share of the cars around that stopped in the last two laps;
+    ``follow``: share of the field that has already changed to the other kind of tyre (wet <-> dry), which a team
+    still out follows within two laps with that probability (the crossover: it has seen the others' pace)."""
     costs = np.append(p.one, p.none)
     if not len(costs) or not np.isfinite(costs).any():
         return StopOdds(None, {}, 1.0)
     w = np.exp(-(costs - costs[np.isfinite(costs)].min()) / TEMPER)
     w[:2] *= 1.0 + COVER * cover if len(w) > 2 else 1.0
     w /= w.sum()
+    if follow > 0 and len(w) > 2:
+        w *= 1 - follow
+        w[:2] += follow / 2
     probs = {p.first_lap + i: float(x) for i, x in enumerate(w[:-1]) if x >= 1e-3}
     lap = max(probs, key=probs.get) if probs else None
     return StopOdds(lap, probs, float(w[-1]))
