@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks          (or: make bench)
 """
 from benchmarks import (analyze_batches, api_latency, capacity, cold_start, detection_quality, detection_throughput,
-                        e2e, ingest_throughput, insight_tokens, live_lag, load, novelty_throughput, samples_write, skab)
+                        e2e, ingest_throughput, insight_tokens, live_lag, load, novelty_throughput, samples_write, skab,
+                        strategy_backtest, strategy_speed)
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_throughput.main(["--write"]),
@@ -20,6 +21,8 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: live_lag.main(["--replay", "--laps", "57", "--cars", "20", "--speed", "10", "--write"]),
             lambda: e2e.main(["--laps", "57", "--write"]),
             lambda: cold_start.main(["--runs", "5", "--write"]),
+            lambda: strategy_backtest.main(["--write"]),
+            lambda: strategy_speed.main(["--write"]),
             lambda: capacity.main(["--write"])):  # last: from the figures just measured
     if run():
         raise SystemExit(1)

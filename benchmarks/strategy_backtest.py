@@ -204,6 +204,38 @@ def calibration(rejoins) -> list[tuple[str, int, float, float]]:
     return bins
 
 
+def _verdict(ok: bool | None, text: str) -> str:
+    return "no case" if ok is None else f"{'met' if ok else '**missed**'} ({text})"
+
+
+def _rate(key: str, floor: float):
+    return lambda v: _verdict(None if key not in v else v[key] >= floor, f"{v[key]:.0%}" if key in v else "")
+
+
+def _laps(v: dict) -> str:
+    if "next-lap MAE" not in v:
+        return "no case"
+    mae, best = v["next-lap MAE"], min(v["last-lap MAE"], v["stint-median MAE"])
+    return _verdict(mae <= 0.35 and mae <= 0.75 * best, f"{mae:.3f} s, {1 - mae / best:+.0%} against the better naive")
+
+
+TARGETS = [
+    ("rejoin exact >= 70 %", _rate("rejoin exact", 0.70)),
+    ("rejoin within one >= 90 %", _rate("rejoin within one", 0.90)),
+    ("next-lap MAE <= 0.35 s and >= 25 % below both naive", _laps),
+    ("80 % interval covers 75-85 %", lambda v: _verdict(
+        None if "80% interval coverage" not in v else 0.75 <= v["80% interval coverage"] <= 0.85,
+        f"{v.get('80% interval coverage', 0):.0%}")),
+    ("undercut sign >= 80 %", _rate("undercut sign right", 0.80)),
+    ("stop within 2 laps >= 60 % (3 laps before)", _rate("stop within 2 laps", 0.60)),
+    ("cliff median error <= 3 laps", lambda v: _verdict(
+        None if "cliff median error (laps)" not in v else v["cliff median error (laps)"] <= 3,
+        str(v.get("cliff median error (laps)", "")))),
+    ("no cliff forecast on a flat stint", lambda v: _verdict(v["cliff forecasts on flat stints"] == 0,
+                                                             f"{v['cliff forecasts on flat stints']} forecasts")),
+]
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
@@ -231,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
              "| figure | " + " | ".join(per) + " |", "|---|" + "---|" * len(per)]
     for k in keys:
         lines.append(f"| {k} | " + " | ".join(_fmt(v.get(k, "–")) for v in per.values()) + " |")
+    lines += ["", "Against the targets (per session, then overall):", "", "| target | " + " | ".join(per) + " |",
+              "|---|" + "---|" * len(per)]
+    for name, check in TARGETS:
+        lines.append(f"| {name} | " + " | ".join(check(v) for v in per.values()) + " |")
     lines += ["", "Rejoin calibration (all sessions): stated chance of the predicted position against the share right",
               "", "| stated | stops | mean stated | right |", "|---|---|---|---|"]
     lines += [f"| {b} | {n} | {m:.2f} | {r:.2f} |" for b, n, m, r in calibration(merged["rejoins"])]
