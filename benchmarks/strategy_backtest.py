@@ -216,7 +216,8 @@ def _laps(v: dict) -> str:
     if "next-lap MAE" not in v:
         return "no case"
     mae, best = v["next-lap MAE"], min(v["last-lap MAE"], v["stint-median MAE"])
-    return _verdict(mae <= 0.35 and mae <= 0.75 * best, f"{mae:.3f} s, {1 - mae / best:+.0%} against the better naive")
+    return _verdict(mae <= 0.35 and mae <= 0.75 * best, f"{mae:.3f} s; the better naive {best:.3f} s: "
+                    f"{abs(1 - mae / best):.0%} {'below' if mae < best else 'above'} it")
 
 
 TARGETS = [
