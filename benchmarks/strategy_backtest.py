@@ -9,7 +9,8 @@ the timing later shows:
   against the car's position at the end of its out-lap; calibration: the stated chance of the predicted position
   against how often it came true;
 - lap time: on green racing laps after a green racing lap (not lap 1, no pit in/out, each within 107 % of its
-  lap's quickest; a lap behind a neutralisation says nothing of the next lap's pace), next-lap MAE
+  lap's quickest; not after a lap the whole field ran > 10 % slower than its quickest so far, i.e. neutralised),
+  next-lap MAE
   against the car's last lap and its stint median (over the same laps, without the laps the whole field ran >10 %
   slow: the model's own rule for a neutralisation), and how often the 80 % interval held it;
 - undercut: for each attempt (the car behind within 3 s stopped first, the one ahead stopped within 3 laps), the
@@ -65,17 +66,19 @@ def backtest(rows, *, mandatory_stop: bool = False) -> dict:
         # lap-time forecasts for lap n, from the models after lap n-1
         quickest = min((r.lap_time for r in lap_rows if r.racing), default=None)
         prev_quickest = {d: q for d, q in quickest_of.items()}
+        timed = sorted(r.lap_time for r in lap_rows if r.racing)
+        best = min([*medians.values(), timed[len(timed) // 2] if timed else float("inf")])
+        after_neutral = medians.get(n - 1, float("inf")) > NEUTRAL * best
         for r in lap_rows:
             prev = car.get((r.driver, n - 1))
-            if not (r.racing and quickest and r.lap_time <= QUICK * quickest and prev and prev.racing
-                    and prev_quickest.get(prev.driver) and prev.lap_time <= QUICK * prev_quickest[prev.driver]
-                    and r.stint in engine.pace.car_stint.get(r.driver, (None,))[:1]):
+            if after_neutral or not (r.racing and quickest and r.lap_time <= QUICK * quickest and prev and prev.racing
+                                     and prev_quickest.get(prev.driver)
+                                     and prev.lap_time <= QUICK * prev_quickest[prev.driver]):
                 continue
-            best = min(medians.values())
             stint_laps = [t for k, t in quick_laps.get((r.driver, r.stint), []) if medians[k] <= NEUTRAL * best]
             f = engine.pace.predict(r.driver, n, compound=r.compound or "", age=r.tyre_life or 1,
                                     traffic=engine.traffic(r.driver, n), stint=r.stint)
-            if stint_laps and f.mean == f.mean:
+            if stint_laps and f.mean == f.mean:  # the same laps for the model and both baselines
                 lap_scores.append((r.lap_time, f.mean, f.low, f.high, prev.lap_time, statistics.median(stint_laps)))
         for a, b, k, fa, fb in attempts.get(n, []):
             ra, rb = engine.history[a][-1], engine.history[b][-1]
@@ -90,7 +93,6 @@ def backtest(rows, *, mandatory_stop: bool = False) -> dict:
         for r in lap_rows:
             if r.racing and quickest and r.lap_time <= QUICK * quickest:
                 quick_laps.setdefault((r.driver, r.stint), []).append((n, r.lap_time))
-        timed = sorted(r.lap_time for r in lap_rows if r.racing)
         if timed:
             medians[n] = timed[len(timed) // 2]
         for p in predictions:

@@ -124,12 +124,13 @@ def test_limit_forecaster_learns_the_range_then_forecasts():
 
 
 def test_cliff_found_and_forecast_on_a_stint_that_falls_off():
-    # on its line (0.05 s per lap of age) for five laps, then 0.3 s more each lap: above 1.0 s from lap 9
-    laps = [(n, float(n), 100.0 + 0.05 * n + (0.3 * (n - 5) if n > 5 else 0.0)) for n in range(1, 14)]
-    assert cliff_lap(laps) == 9
-    assert StintPace(laps[:7]).forecast() is None  # two laps off the line are not enough to say
-    f = StintPace(laps[:8]).forecast()  # excess 0.3, 0.6, 0.9: the line reaches 1.0 a third of a lap later
-    assert f.eta == pytest.approx(1 / 3, abs=1e-6) and f.warning
+    # on its line (0.05 s per lap of age) for five laps, then 0.11 s more each lap: above 1.0 s from lap 15
+    laps = [(n, float(n), 100.0 + 0.05 * n + (0.11 * (n - 5) if n > 5 else 0.0)) for n in range(1, 20)]
+    assert cliff_lap(laps) == 15
+    assert StintPace(laps[:9]).forecast() is None  # four laps off the line are too few to say
+    f = StintPace(laps[:10]).forecast()  # excess 0.11 .. 0.55 over five laps: 1.0 is 0.45 / 0.11 laps away
+    assert f.eta == pytest.approx(0.45 / 0.11, abs=1e-6) and f.warning
+    assert f.low < f.eta < f.high  # the slope's smallest credible error keeps an interval open
     flat = [(n, float(n), 100.0 + 0.05 * n + (0.1 if n % 2 else -0.1)) for n in range(1, 20)]
     assert cliff_lap(flat) is None
     assert all(StintPace(flat[:k]).forecast() is None for k in range(3, 20))

@@ -39,7 +39,7 @@ class StintPace:
     def forecast(self) -> LimitForecast | None:
         """Laps until the cliff (``eta``, in laps from the latest one) with its 80 % interval, or None."""
         ex = self.excess()[-WINDOW:]
-        if len(ex) < 3 or ex[-1][1] < CLIFF / 2:  # not yet visibly off its line: no call
+        if len(ex) < WINDOW or ex[-1][1] < CLIFF / 2:  # too few laps, or not yet visibly off its line: no call
             return None
         return time_to_limit([float(x) for x, _ in ex], [e for _, e in ex], upper=CLIFF, horizon=HORIZON,
                              floor=0.02)

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from apexflow.strategy.cliff import StintPace
 from apexflow.strategy.laps import GREEN, SC, VSC, LapRow
-from apexflow.strategy.pace import TRAFFIC_GAP, PaceModel
+from apexflow.strategy.pace import NEUTRAL, TRAFFIC_GAP, PaceModel
 from apexflow.strategy.pit_loss import PitLossModel
 from apexflow.strategy.plans import LIFE, Tyre, advise, plans, stop_odds
 from apexflow.strategy.rejoin import Arrival, rejoin
@@ -89,6 +89,16 @@ class StrategyEngine:
         ahead = [t for d, t in at_line.items() if d != driver and t < mine]
         return bool(ahead) and mine - max(ahead) < TRAFFIC_GAP
 
+    def restart(self, prev: LapRow | None, median: float | None) -> bool:
+        """The lap after a neutralised one (safety car, VSC, or a lap the whole field ran > 10 % slower than its
+        quickest so far, this one's ``median`` included) is a restart: tyres and brakes still cold, no measure of
+        racing pace."""
+        if prev is None or prev.regime != GREEN:
+            return True
+        before = self.pace.lap_medians.get(prev.lap_number)
+        best = min([*self.pace.lap_medians.values(), median or float("inf")])
+        return before is not None and before > NEUTRAL * best
+
     def update(self, rows: list[LapRow]) -> None:
         """Take one completed lap of every car (any order); refreshes every model."""
         for row in rows:
@@ -97,6 +107,8 @@ class StrategyEngine:
         trend, traffic_cost = self.pace.coefficient("trend"), self.pace.coefficient("traffic")
         timed = sorted(r.lap_time for r in rows if r.racing)
         median = timed[len(timed) // 2] if timed else None
+        restarts = {r.driver: self.restart(self.history[r.driver][-1] if self.history.get(r.driver) else None,
+                                           median) for r in rows}
         for row in rows:
             hist = self.history.setdefault(row.driver, [])
             prev = hist[-1] if hist else None
@@ -110,7 +122,8 @@ class StrategyEngine:
                                              age=row.tyre_life or 1, stint=row.stint).mean
                 regime = max(prev.regime, row.regime, key=_SEVERITY.get)
                 self.pit.observe(regime, prev.lap_time, row.lap_time, pace_in, pace_out)
-            if row.racing and row.stint is not None and row.compound and row.lap_time <= QUICK * timed[0]:
+            if (row.racing and row.stint is not None and row.compound and row.lap_time <= QUICK * timed[0]
+                    and not restarts[row.driver]):
                 busy = self.traffic(row.driver, row.lap_number)
                 self.pace.observe(row.driver, row.stint, row.compound, row.lap_number, row.tyre_life or 1, busy,
                                   row.lap_time, median)

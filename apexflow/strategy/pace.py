@@ -7,8 +7,10 @@ lap_time = stint level (car, stint) + trend * lap_number + deg[compound] * tyre_
   rubbering-in track is followed;
 - tyre degradation per compound is identified across cars whose tyres differ in age on the same lap;
 - the trend and the degradations start from priors (a weak ridge) so the first laps predict sensibly;
-- what the car did on its latest laps beyond the fit (a local form: traffic, a tyre coming in, fuel saving) carries
-  into the next lap as the exponentially weighted mean of its recent residuals in the stint (weight ``carry``);
+- what the fit missed on the latest lap splits in two: the field's median residual (wind, a drying line, the fuel
+  and track trend bending) carries whole into the next lap; what the car did beyond the field (a train, a tyre
+  coming in, fuel saving) carries as the exponentially weighted mean of its recent residuals in the stint (weight
+  ``carry``);
 - the prediction interval is empirical: the quantile of the field's recent one-lap-ahead errors, so it is
   calibrated by what the model really missed, not by what it assumes.
 """
@@ -45,16 +47,18 @@ class Forecast:
 class PaceModel:
     """Fit by ``observe`` (racing laps) then ``refresh`` once per completed lap; ask ``predict``."""
 
-    def __init__(self, *, forget: float = 0.9, noise: float = 0.5, carry: float = 0.5, errors_kept: int = 300):
+    def __init__(self, *, forget: float = 0.9, noise: float = 0.5, carry: float = 0.5, errors_kept: int = 100):
         self.forget, self.noise, self.carry = forget, noise, carry
         self.form: dict[tuple[str, int], float] = {}
         self._half = 1.0
+        self.common = 0.0
         self._index: dict[tuple, int] = {}
         self._rows: list[tuple[list[int], np.ndarray, float, int]] = []
-        self._medians: dict[int, float] = {}
+        self.lap_medians: dict[int, float] = {}
         self.coef = np.zeros(0)
         self._errors: deque[float] = deque(maxlen=errors_kept)
-        self.car_stint: dict[str, tuple[int, str]] = {}
+        self.car_stint: dict[str, tuple[int, str]] = {}  # each car's latest stint with timed laps
+        self.timed: set[tuple[str, int]] = set()  # (car, stint) with racing laps in the fit
         self.stint_compound: dict[tuple[str, int], str] = {}
         self._offsets: dict[str, float] = {}
 
@@ -90,17 +94,16 @@ class PaceModel:
         """Add one racing lap (``lap_median``: the field's median racing lap that lap); returns the one-lap-ahead
         error it had (None when its stint was new or the lap was neutralised)."""
         lap_median = lap_median or lap_time
-        self._medians[lap] = lap_median
-        if lap_median > NEUTRAL * min(self._medians.values()):
+        self.lap_medians[lap] = lap_median
+        if lap_median > NEUTRAL * min(self.lap_medians.values()):
             return None  # a lap the whole field ran slowly (a neutralisation the track status missed)
         error = None
-        if ("level", driver, stint) in self._index:
+        if (driver, stint) in self.timed:
             error = lap_time - self.predict(driver, lap, compound=compound, age=age, traffic=traffic,
                                             stint=stint).mean
             self._errors.append(error)
         idx, x = self._features(driver, stint, compound, lap, age, traffic)
         self._rows.append((idx, x, lap_time, lap))
-        self.car_stint[driver] = (stint, compound)
         self.stint_compound[(driver, stint)] = compound
         return error
 
@@ -111,11 +114,17 @@ class PaceModel:
             return
         if len(self._errors) >= 20:
             self._half = float(np.quantile(np.abs(np.asarray(self._errors)), 0.8))
-        best = min(self._medians.values())
-        self._rows = [r for r in self._rows if self._medians[r[3]] <= NEUTRAL * best]
+        best = min(self.lap_medians.values())
+        self._rows = [r for r in self._rows if self.lap_medians[r[3]] <= NEUTRAL * best]
+        level_of = {i: key[1:] for key, i in self._index.items() if key[0] == "level"}
+        self.timed = {level_of[r[0][0]] for r in self._rows}
+        self.car_stint = {}
+        for r in self._rows:  # in lap order: each car's latest timed stint
+            driver, stint = level_of[r[0][0]]
+            self.car_stint[driver] = (stint, self.stint_compound[(driver, stint)])
         if not self._rows:
             return
-        last = max(self._medians)
+        last = max(self.lap_medians)
         idx = np.array([r[0] for r in self._rows])
         x = np.array([r[1] for r in self._rows])
         y = np.array([r[2] for r in self._rows])
@@ -129,13 +138,16 @@ class PaceModel:
             self.coef = self._solve(n, idx, x, y, w * np.where(far, 3 * scale / np.maximum(np.abs(res), 1e-9), 1.0))
         res = y - (self.coef[idx] * x).sum(axis=1)
         level_of = {i: key for key, i in self._index.items() if key[0] == "level"}
+        laps = np.array([r[3] for r in self._rows])
+        common = {k: float(np.median(res[laps == k])) for k in np.unique(laps)}
+        self.common = common[last] if last in common else 0.0
         self.form = {}
-        for (i, *_), r in zip(idx, res):  # rows are in lap order
+        for (i, *_), r, k in zip(idx, res, laps):  # rows are in lap order
             key = level_of[i][1:]
-            self.form[key] = self.form.get(key, 0.0) * (1 - self.carry) + self.carry * float(r)
+            self.form[key] = self.form.get(key, 0.0) * (1 - self.carry) + self.carry * float(r - common[k])
         seen: dict[str, list[float]] = {}
         for key, i in self._index.items():
-            if key[0] == "level" and key[1:] in self.stint_compound:
+            if key[0] == "level" and key[1:] in self.timed:
                 seen.setdefault(self.stint_compound[key[1:]], []).append(self.coef[i])
         field = np.mean([v for vs in seen.values() for v in vs]) if seen else 0.0
         self._offsets = {c: float(np.mean(v) - field) for c, v in seen.items()} if len(seen) > 1 else {}
@@ -168,11 +180,11 @@ class PaceModel:
 
     def level(self, driver: str, stint: int | None, compound: str) -> float | None:
         """The stint's level; a stint not yet timed takes the car's last level moved by the compound's offset."""
-        if ("level", driver, stint) in self._index:
+        if (driver, stint) in self.timed:
             return self.coefficient("level", driver, stint)
         last = self.car_stint.get(driver)
         if last is None:
-            levels = [self.coef[i] for k, i in self._index.items() if k[0] == "level"]
+            levels = [self.coefficient("level", *k) for k in self.timed]
             return float(np.median(levels)) if levels else None
         return self.coefficient("level", driver, last[0]) + self.compound_offset(compound) - \
             self.compound_offset(last[1])
@@ -189,6 +201,6 @@ class PaceModel:
         if level is None:
             return Forecast(float("nan"), float("nan"), float("nan"))
         mean = (level + self.coefficient("trend") * lap + self.coefficient("deg", compound) * age
-                + self.coefficient("traffic") * traffic + self.form.get((driver, stint), 0.0))
+                + self.coefficient("traffic") * traffic + self.common + self.form.get((driver, stint), 0.0))
         h = self.half_width()
         return Forecast(mean, mean - h, mean + h)
