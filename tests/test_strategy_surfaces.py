@@ -135,3 +135,33 @@ def test_api_predictions_are_in_the_openapi_document(api):
     route = doc["paths"]["/sessions/{session_id}/predictions"]["get"]
     assert {p["name"] for p in route["parameters"]} >= {"driver", "lap", "lap_from", "lap_to", "format"}
     assert "text/csv" in route["responses"]["200"]["content"]
+
+
+def test_pit_loss_prior_comes_from_an_earlier_race_at_the_same_track(baku, tmp_path):
+    """A later sprint at Baku (the same laps, registered again a year on) starts from Baku's learnt pit loss."""
+    from dataclasses import replace
+
+    from apexflow.ingest import register
+    from apexflow.sources.fastf1 import FastF1Source
+    from apexflow.storage.db import transaction
+    from apexflow.strategy import StrategyEngine, by_lap, from_fastf1
+
+    conn, laps = baku
+    engine = StrategyEngine(17)
+    for rows in by_lap(from_fastf1(laps)).values():
+        engine.update(rows)
+    learnt = engine.pit.losses["green"]
+    assert len(learnt) == 2  # NOR and OCO stopped under green
+    src = FastF1Source(2023, "Azerbaijan", "S", http_cache=SHARED_CACHE, telemetry=False, cache_dir=tmp_path)
+    later = replace(src.session(), session_id=SID + "-later",
+                    start_time=src.session().start_time.replace(year=2024))
+    with transaction(conn) as cur:
+        register(cur, later, src.facts(), "strategy-test-later")
+    with conn.cursor() as cur:
+        assert strategy.track_pit_loss(cur, later.session_id) == pytest.approx(sum(learnt) / 2)
+        assert strategy.track_pit_loss(cur, SID) is None  # nothing earlier at Baku
+        first = strategy.predictions(cur, later.session_id, lap=8)
+    # a green lap before any green stop of its own (NOR stopped on lap 10): the green loss is the prior itself
+    assert first and all(p["pit_loss"] == pytest.approx(sum(learnt) / 2, abs=1e-3) for p in first)
+    with transaction(conn) as cur:
+        cur.execute("DELETE FROM sessions WHERE session_id = %s", (later.session_id,))

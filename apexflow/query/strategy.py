@@ -7,6 +7,7 @@ from apexflow.query.base import NotFound, QueryError, page_model
 from apexflow.query.laps import lap_range
 from apexflow.query.sessions import require
 from apexflow.strategy import LapRow, StrategyEngine, by_lap
+from apexflow.strategy.laps import GREEN
 
 _LAPS = (
     "SELECT entity_id AS driver, lap_number, coalesce((data->>'Time')::double precision, lap_start + lap_time) "
@@ -70,6 +71,25 @@ def session_laps(cur, session_id: str) -> list[LapRow]:
     return [LapRow(**dict(zip(names, r))) for r in cur.fetchall()]
 
 
+def track_pit_loss(cur, session_id: str, sessions: int = 3) -> float | None:
+    """The green pit loss of up to ``sessions`` earlier races and sprints at the same event (track), learnt from
+    their own stops as the engine learns them; None when none is stored."""
+    cur.execute(
+        "SELECT e.session_id FROM sessions s JOIN sessions e ON e.event = s.event AND e.start_time < s.start_time "
+        "AND e.session_id <> s.session_id AND e.session_name IN ('Race', 'Sprint') WHERE s.session_id = %s "
+        "ORDER BY e.start_time DESC LIMIT %s", (session_id, sessions))
+    losses = []
+    for (earlier,) in cur.fetchall():
+        laps = session_laps(cur, earlier)
+        if not any(r.pit_in for r in laps):
+            continue
+        engine = StrategyEngine(max(r.lap_number for r in laps))
+        for rows in by_lap(laps).values():
+            engine.update(rows)
+        losses += engine.pit.losses[GREEN]
+    return sum(losses) / len(losses) if losses else None
+
+
 def last_lap(cur, session_id: str) -> int:
     """The session's last lap (``NotFound`` for an unknown session; 0 without laps)."""
     require(cur, session_id)
@@ -93,7 +113,8 @@ def predictions(cur, session_id: str, *, driver: str | None = None, lap: int | N
     if driver is not None and driver not in drivers:
         raise NotFound("driver", f"driver {driver!r} is not in session {session_id!r}; it has {', '.join(drivers)}")
     cur.execute("SELECT session_name FROM sessions WHERE session_id = %s", (session_id,))
-    engine = StrategyEngine(last, mandatory_stop=(cur.fetchone()[0] or "") == "Race")
+    engine = StrategyEngine(last, mandatory_stop=(cur.fetchone()[0] or "") == "Race",
+                            pit_prior=track_pit_loss(cur, session_id))
     first, stop = (lap, lap) if lap is not None else (lap_from or 1, lap_to or last)
     out = []
     for n, rows in by_lap(laps).items():

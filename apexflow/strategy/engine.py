@@ -239,7 +239,8 @@ class StrategyEngine:
             mine = (c.time + self.lap_mean(c, 1) + loss.mean
                     + sum(self.lap_mean(c, 1 + j, compound=fresh, age=j, new_stint=True) for j in range(1, k)))
             rj = rejoin((mine, math.hypot(sigma * math.sqrt(k), loss.sd)),
-                        [a for d, a in arrivals.items() if d != c.driver]) if math.isfinite(mine) else None
+                        [a for d, a in arrivals.items() if d != c.driver]) if math.isfinite(mine) and not c.pit_in \
+                else None
             ahead = cars[i - 1] if i > 0 and cars[i - 1].lap_number == c.lap_number else None
             behind = cars[i + 1] if i + 1 < len(cars) and cars[i + 1].lap_number == c.lap_number else None
             on = ahead if ahead and c.time - ahead.time <= REACH else None
@@ -267,6 +268,8 @@ class StrategyEngine:
 
     def reason(self, c: LapRow, advice, rj, on: LapRow | None, gain: float | None, loss: float) -> str:
         left = self.total_laps - c.lap_number
+        if c.pit_in:
+            return f"stopping: in the pit lane after lap {c.lap_number}"
         if advice is None:
             return "no racing laps yet to judge the pace"
         if advice.stops == 0:
