@@ -173,10 +173,13 @@ class _Rows:
 
 
 def detect_file(path: str, time_col: str, value_col: str | list[str], out: str | None = None, block: int = 4096,
-                vmin: float = -math.inf, vmax: float = math.inf, delimiter: str = ",", sort: bool = False) -> dict:
+                vmin: float = -math.inf, vmax: float = math.inf, delimiter: str = ",", sort: bool = False,
+                forecast: bool = False) -> dict:
     """Run the generic detectors over a CSV file; write per-row scores to ``out``; return counts and windows.
 
-    ``value_col``: one column, a comma-separated list, a list, or ``"all"`` (every column but the time)."""
+    ``value_col``: one column, a comma-separated list, a list, or ``"all"`` (every column but the time).
+    ``forecast``: also the time left before each channel crosses its limit (``vmin``/``vmax``, else its learnt
+    range), per row (``time_to_limit``) and as ``approaching_limit`` windows (``apexflow.strategy.limit``)."""
     if block < 1:
         raise ContractError(f"--block must be at least 1, got {block}")
     src = Path(path)
@@ -191,17 +194,18 @@ def detect_file(path: str, time_col: str, value_col: str | list[str], out: str |
         with open(src, newline="", encoding="utf-8-sig") as fh:
             reader = rows.header(fh)
             det = SeriesDetector(rows.value_cols, vmin, vmax)
+            limits = LimitWatch(rows.value_cols, vmin, vmax) if forecast else None
             stream = rows.read(reader)
             if sort:
                 stream = iter(sorted(stream, key=lambda r: r[3]))
             if out:
                 fd, tmp = tempfile.mkstemp(prefix=".apexflow-", suffix=".csv", dir=Path(out).resolve().parent)
                 with os.fdopen(fd, "w", newline="") as fh_out:
-                    result = _run(det, rows, stream, block, csv.writer(fh_out))
+                    result = _run(det, rows, stream, block, csv.writer(fh_out), limits)
                 os.replace(tmp, out)
                 tmp = None
             else:
-                result = _run(det, rows, stream, block, None)
+                result = _run(det, rows, stream, block, None, limits)
     except UnicodeDecodeError as e:
         raise ContractError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     finally:
@@ -212,9 +216,38 @@ def detect_file(path: str, time_col: str, value_col: str | list[str], out: str |
     return result
 
 
-def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer) -> dict:
+class LimitWatch:
+    """Time to a limit for every channel, row by row: the earliest crossing ahead, and a warning window when a
+    channel's crossing comes nearer than the span of the trend it is extrapolated from."""
+
+    def __init__(self, channels: list[str], vmin: float, vmax: float, window: int = 20):
+        from apexflow.strategy.limit import LimitForecaster
+
+        given = math.isfinite(vmin) or math.isfinite(vmax)
+        self.channels, self.warned = channels, set()
+        self.watch = [LimitForecaster(upper=vmax if math.isfinite(vmax) else None,
+                                      lower=vmin if math.isfinite(vmin) else None, window=window) if given
+                      else LimitForecaster(window=window) for _ in channels]
+
+    def update(self, t: float, values) -> tuple[float | None, list[dict]]:
+        soonest, events = None, []
+        for name, watch, v in zip(self.channels, self.watch, values):
+            f = watch.update(t, float(v))
+            if f is None or f.eta > watch.span:
+                self.warned.discard(name)
+                continue
+            soonest = f.eta if soonest is None else min(soonest, f.eta)
+            if name not in self.warned:
+                self.warned.add(name)
+                events.append({"kind": "approaching_limit", "t_start": t, "t_end": t + f.eta, "channel": name,
+                               "score": 0.5, "evidence": {"limit": f.limit, "seconds_left": round(f.eta, 3),
+                                                          "low": round(f.low, 3), "high": round(f.high, 3)}})
+        return soonest, events
+
+
+def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer, limits: LimitWatch | None = None) -> dict:
     if writer:
-        writer.writerow([rows.time_col, *rows.value_cols, "score", "channels"])
+        writer.writerow([rows.time_col, *rows.value_cols, "score", "channels"] + (["time_to_limit"] if limits else []))
     events: list[dict] = []
     stamps: dict[float, str] = {}
     n_rows = n_flagged = 0
@@ -230,11 +263,16 @@ def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer) -> dict:
             sc, drv, ev = det.update(np.array([g[0] for g in good]), np.array([g[1] for g in good]).T)
             events.extend(ev)
             scores, drivers = iter(sc.tolist()), iter(drv.tolist())
-        for _, ts, texts, _, vals in pending:
+        for _, ts, texts, t, vals in pending:
             s, d = (next(scores), next(drivers)) if vals is not None else (0.0, None)
             n_flagged += s >= 0.5
+            left = None
+            if limits is not None and vals is not None:
+                left, ev = limits.update(t, vals)
+                events.extend(ev)
             if writer:
-                writer.writerow([ts, *texts, f"{s:.4f}", names[d] if s >= 0.5 and d is not None else ""])
+                writer.writerow([ts, *texts, f"{s:.4f}", names[d] if s >= 0.5 and d is not None else ""]
+                                + ([f"{left:.3f}" if left is not None else ""] if limits else []))
         pending.clear()
 
     for line, ts, texts, t, vals in stream:

@@ -141,7 +141,8 @@ def _detect(args) -> int:
     from apexflow.detect_file import detect_file, report
 
     result = detect_file(args.file, args.time_col, args.value_col, out=args.out, block=args.block,
-                         vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort)
+                         vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort,
+                         forecast=args.forecast)
     print(report(result, args.out))
     if args.windows:
         with open(args.windows, "w") as fh:
@@ -237,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     det.add_argument("--block", type=int, default=4096, help="rows per detector call (any value gives the same result)")
     det.add_argument("--delimiter", default=",", help="field delimiter (default ','; '\\t' or 'tab' for tabs)")
     det.add_argument("--sort", action="store_true", help="sort the rows by time first (in memory)")
+    det.add_argument("--forecast", action="store_true",
+                     help="also forecast the time left before each channel crosses --min/--max (else its learnt range)")
     det.set_defaults(func=_detect)
     report = sub.add_parser("report", help="write a session's report: one self-contained HTML page")
     report.add_argument("session", help="session id, e.g. sim-s7-l6 or f1-2025-miami-grand-prix-s")

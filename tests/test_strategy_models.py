@@ -183,3 +183,25 @@ def test_engine_rejoin_and_undercut_on_an_exact_race():
     defender = lap_time(100, 21, 21) + lap_time(100, 22, 22) + lap_time(100, 23, 1)
     assert gain == pytest.approx(defender - attacker, abs=1e-3)
     assert out["BBB"].undercut_on is None  # 35 s back: out of reach
+
+
+def test_detect_file_forecasts_the_time_left_before_a_limit(tmp_path):
+    """``apexflow detect --forecast``: a temperature rising 1.25 a second from 50 at t = 60 s toward --max 100 (a
+    crossing at t = 100 s) is warned of before it crosses, with the time left; a flat channel never is."""
+    from apexflow.detect_file import detect_file
+
+    src = tmp_path / "rig.csv"
+    rows = ["t,temp,flow"] + [f"{t},{50 + (1.25 * (t - 60) if t > 60 else 0) + (0.05 if t % 2 else -0.05)},"
+                              f"{10 + (0.05 if t % 2 else -0.05)}" for t in range(0, 100)]
+    src.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "scores.csv"
+    result = detect_file(str(src), "t", "temp,flow", out=str(out), vmax=100.0, forecast=True)
+    warned = [w for w in result["windows"] if w["kind"] == "approaching_limit"]
+    assert [w["channel"] for w in warned] == ["temp"]
+    first = warned[0]
+    assert 60 < float(first["start"]) < 100  # warned before the crossing
+    assert float(first["start"]) + first["evidence"]["seconds_left"] == pytest.approx(100.0, abs=2.0)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "t,temp,flow,score,channels,time_to_limit"
+    last = lines[-1].split(",")  # t = 99: at 98.75, 1 s left at 1.25 a second
+    assert float(last[-1]) == pytest.approx(1.0, abs=0.1)

@@ -79,6 +79,11 @@ class LimitForecaster:
         self._vs: deque[float] = deque(maxlen=window)
         self._first: list[float] = []
 
+    @property
+    def span(self) -> float:
+        """Time covered by the points the trend is fitted on."""
+        return self._ts[-1] - self._ts[0] if len(self._ts) > 1 else 0.0
+
     def update(self, t: float, value: float) -> LimitForecast | None:
         if not math.isfinite(value):
             return None
