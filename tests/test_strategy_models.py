@@ -205,3 +205,33 @@ def test_detect_file_forecasts_the_time_left_before_a_limit(tmp_path):
     assert lines[0] == "t,temp,flow,score,channels,time_to_limit"
     last = lines[-1].split(",")  # t = 99: at 98.75, 1 s left at 1.25 a second
     assert float(last[-1]) == pytest.approx(1.0, abs=0.1)
+
+
+def test_live_strategy_gives_what_the_lap_by_lap_replay_gives_whatever_the_arrival_order():
+    """Laps arriving car by car in time order (a lapped car's lap n after the leader's n + 1) complete each lap
+    once; the predictions equal those of the replay by lap number."""
+    from apexflow.strategy import by_lap
+    from apexflow.strategy.live import LiveStrategy
+
+    laps = race({"AAA": (100.0, 0, 0.0), "BBB": (100.0, 4, 30.86), "CCC": (110.0, 0, 50.0)}, 12)
+    rows = sorted((r for lap in laps for r in lap), key=lambda r: r.time)
+    assert any(a.lap_number > b.lap_number for a, b in zip(rows, rows[1:]))  # CCC is lapped: arrivals interleave
+    fastf1 = [{"Driver": r.driver, "LapNumber": r.lap_number, "Time": r.time, "LapTime": r.lap_time,
+               "Stint": r.stint, "Compound": r.compound, "TyreLife": r.tyre_life, "TrackStatus": "1",
+               "Position": r.position} for r in rows]
+    live, seen = LiveStrategy(20), []
+    for i in range(len(fastf1)):
+        seen += live.feed(fastf1[: i + 1])  # the whole session so far, as a live stage holds it
+    engine = StrategyEngine(20)
+    replay = []
+    for n, lap_rows in by_lap([r for lap in laps for r in lap]).items():
+        engine.update(lap_rows)
+        replay.append((n, engine.predictions()))
+    assert [n for n, _ in seen] == list(range(1, 13))
+    assert [(n, [p.record() for p in ps]) for n, ps in seen] == [(n, [p.record() for p in ps]) for n, ps in replay]
+    # CCC stops after lap 4: lap 5 is complete only once a car has done lap 7
+    partial, kept = LiveStrategy(20), [r for r in fastf1 if r["Driver"] != "CCC" or r["LapNumber"] < 5]
+    for i in range(len(kept)):
+        if any(n == 5 for n, _ in partial.feed(kept[: i + 1])):
+            break
+    assert kept[i]["LapNumber"] == 7 and all(r["LapNumber"] < 7 for r in kept[:i])
