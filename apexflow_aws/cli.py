@@ -128,7 +128,8 @@ def _live(args) -> int:
     check_speed(args.speed)
     spec = {"source": args.source, "session": args.session, "replay": args.replay, "speed": args.speed,
             "mqtt": args.mqtt, "latency": args.latency, "idle": args.idle}
-    result = live_cli.run({k: v for k, v in spec.items() if v is not None}, aws=args.aws)
+    result = live_cli.run({k: v for k, v in spec.items() if v is not None}, aws=args.aws,
+                          strategy_laps=args.strategy)
     print(f"closed {result['session_id']} ({result['reason']}): {len(result.get('entities', []))} entities, "
           f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples"
           + (f" to {result['location']}" if result.get("location") else ""))
@@ -332,6 +333,8 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--mqtt", metavar="HOST:PORT", help="openf1: a broker of your own (no TLS, no login)")
     live.add_argument("--latency", type=float, help="seconds a sample may wait for its chunk (default 1)")
     live.add_argument("--idle", type=float, help="stop after this many seconds without a message")
+    live.add_argument("--strategy", type=int, metavar="LAPS",
+                      help="also print the strategy table as each lap completes (LAPS: the race distance)")
     live.add_argument("--aws", action="store_true",
                       help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL")
     live.set_defaults(func=_live)
