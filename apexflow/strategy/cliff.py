@@ -9,6 +9,7 @@ so a flat stint never gets one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from apexflow.strategy.limit import LimitForecast, time_to_limit, trend
 
@@ -48,7 +49,7 @@ class StintPace:
 def cliff_lap(laps: list[tuple[int, float, float]]) -> int | None:
     """The lap a completed stint fell off its early line (two racing laps in a row above ``CLIFF``), if it did."""
     ex = StintPace(list(laps)).excess()
-    for (lap, e), (_, e2) in zip(ex, ex[1:]):
+    for (lap, e), (_, e2) in pairwise(ex):
         if e > CLIFF and e2 > CLIFF:
             return lap
     return None

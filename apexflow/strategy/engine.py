@@ -59,6 +59,11 @@ class CarPrediction:
         return asdict(self)
 
 
+def _shown(probabilities: dict[int, float]) -> dict[int, float]:
+    """Probabilities of half a percent or more, to three decimals."""
+    return {k: round(v, 3) for k, v in probabilities.items() if v >= 0.005}
+
+
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 3)
 
@@ -215,7 +220,8 @@ class StrategyEngine:
         for c in cars:
             p, forecast = self.car_plans(c, loss.mean)
             recent = {d for k, d in self.stops if k >= self.lap - 1 and d != c.driver}
-            near = [o.driver for o in cars if o.driver != c.driver and abs((o.position or 99) - (c.position or 99)) <= 3]
+            near = [o.driver for o in cars
+                    if o.driver != c.driver and abs((o.position or 99) - (c.position or 99)) <= 3]
             cover = sum(d in recent for d in near) / len(near) if near else 0.0
             made[c.driver] = (p, forecast, stop_odds(p, cover, self.switched(c, cars)) if p else None,
                               advise(p) if p else None)
@@ -257,13 +263,14 @@ class StrategyEngine:
                 threat_from=threat and threat.driver, threat_gain=_num(tgain),
                 cliff_in_laps=forecast and _num(forecast.eta), cliff_low=forecast and _num(forecast.low),
                 cliff_high=forecast and _num(forecast.high),
-                stop_lap=odds and odds.lap, stop_probability=odds and odds.lap and round(odds.probabilities[odds.lap], 3),
+                stop_lap=odds and odds.lap,
+                stop_probability=odds and odds.lap and round(odds.probabilities[odds.lap], 3),
                 no_stop_probability=round(odds.no_stop, 3) if odds else 1.0,
                 stops=advice.stops if advice else 0, window_from=advice and advice.window and advice.window[0],
                 window_to=advice and advice.window and advice.window[1],
                 next_compound=advice and advice.compound, reason=self.reason(c, advice, rj, on, gain, loss.mean),
-                rejoin_probabilities={k: round(v, 3) for k, v in (rj.probabilities.items() if rj else ()) if v >= 0.005},
-                stop_probabilities={k: round(v, 3) for k, v in (odds.probabilities.items() if odds else ()) if v >= 0.005}))
+                rejoin_probabilities=_shown(rj.probabilities if rj else {}),
+                stop_probabilities=_shown(odds.probabilities if odds else {})))
         return out
 
     def reason(self, c: LapRow, advice, rj, on: LapRow | None, gain: float | None, loss: float) -> str:

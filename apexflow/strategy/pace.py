@@ -140,7 +140,7 @@ class PaceModel:
         level_of = {i: key for key, i in self._index.items() if key[0] == "level"}
         laps = np.array([r[3] for r in self._rows])
         common = {k: float(np.median(res[laps == k])) for k in np.unique(laps)}
-        self.common = common[last] if last in common else 0.0
+        self.common = common.get(last, 0.0)
         self.form = {}
         for (i, *_), r, k in zip(idx, res, laps):  # rows are in lap order
             key = level_of[i][1:]

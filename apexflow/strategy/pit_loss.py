@@ -48,7 +48,8 @@ class PitLossModel:
         if len(own) >= 2:
             m = sum(own) / len(own)
             var = sum((x - m) ** 2 for x in own) / (len(own) - 1)
-            sd = math.sqrt((PRIOR_SD ** 2 * self.prior_weight + var * (len(own) - 1)) / (self.prior_weight + len(own) - 1))
+            dof = len(own) - 1
+            sd = math.sqrt((PRIOR_SD ** 2 * self.prior_weight + var * dof) / (self.prior_weight + dof))
         else:
             sd = PRIOR_SD
         return PitLoss(mean, sd, len(own))

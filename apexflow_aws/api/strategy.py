@@ -1,4 +1,4 @@
-"""Route: a session's strategy predictions (rejoin, undercut, cliff, stop prediction, recommendation) per car and lap."""
+"""Route: a session's strategy predictions (rejoin, undercut, cliff, stop, recommendation) per car and lap."""
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
