@@ -35,4 +35,4 @@ def test_backtest_of_the_2023_baku_sprint_is_pinned(baku):
     assert s["last-lap MAE"] == pytest.approx(0.527, abs=1e-3)
     assert s["stint-median MAE"] == pytest.approx(0.804, abs=1e-3)
     assert s["80% interval coverage"] == pytest.approx(145 / 174, abs=1e-9)
-    assert (s["stints"], s["stints with a cliff"], s["cliff forecasts on flat stints"]) == (20, 0, 0)
+    assert (s["stints"], s["stints with a cliff"], s["flat stints with a cliff forecast"]) == (20, 0, 0)

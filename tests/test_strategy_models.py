@@ -128,8 +128,9 @@ def test_cliff_found_and_forecast_on_a_stint_that_falls_off():
     laps = [(n, float(n), 100.0 + 0.05 * n + (0.11 * (n - 5) if n > 5 else 0.0)) for n in range(1, 20)]
     assert cliff_lap(laps) == 15
     assert StintPace(laps[:9]).forecast() is None  # four laps off the line are too few to say
-    f = StintPace(laps[:10]).forecast()  # excess 0.11 .. 0.55 over five laps: 1.0 is 0.45 / 0.11 laps away
-    assert f.eta == pytest.approx(0.45 / 0.11, abs=1e-6) and f.warning
+    assert StintPace(laps[:10]).forecast() is None  # one lap half a second off its line is not yet a fall-off
+    f = StintPace(laps[:11]).forecast()  # excess 0.22 .. 0.66 over the last five laps: 1.0 is 0.34 / 0.11 away
+    assert f.eta == pytest.approx(0.34 / 0.11, abs=1e-6) and f.warning
     assert f.low < f.eta < f.high  # the slope's smallest credible error keeps an interval open
     flat = [(n, float(n), 100.0 + 0.05 * n + (0.1 if n % 2 else -0.1)) for n in range(1, 20)]
     assert cliff_lap(flat) is None

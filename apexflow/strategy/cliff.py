@@ -3,8 +3,8 @@
 A stint's lap times, cleaned of what every car shares (the fuel and track trend, traffic), follow a line in tyre
 age while the tyre is healthy; the line is fitted on the stint's first racing laps. The cliff is where the laps
 leave that line by more than ``CLIFF`` seconds. Its forecast is ``limit.time_to_limit`` on the excess over the
-line: made only once the stint is visibly off its line (half the cliff) and the excess is growing significantly,
-so a flat stint never gets one.
+line: made only once the stint has been visibly off its line (half the cliff) two laps running and the excess over
+its last five laps is growing significantly, so a flat stint never gets one.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class StintPace:
     def forecast(self) -> LimitForecast | None:
         """Laps until the cliff (``eta``, in laps from the latest one) with its 80 % interval, or None."""
         ex = self.excess()[-WINDOW:]
-        if len(ex) < WINDOW or ex[-1][1] < CLIFF / 2:  # too few laps, or not yet visibly off its line: no call
+        if len(ex) < WINDOW or min(ex[-1][1], ex[-2][1]) < CLIFF / 2:  # too few laps, or not off its line two laps
             return None
         return time_to_limit([float(x) for x, _ in ex], [e for _, e in ex], upper=CLIFF, horizon=HORIZON,
                              floor=0.02)
