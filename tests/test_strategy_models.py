@@ -6,7 +6,7 @@ import pytest
 from apexflow.strategy import LapRow, LimitForecaster, StrategyEngine, regime, time_to_limit
 from apexflow.strategy.cliff import CLIFF, StintPace, cliff_lap
 from apexflow.strategy.pace import DEG_PRIOR, TREND_PRIOR, PaceModel
-from apexflow.strategy.pit_loss import PitLossModel
+from apexflow.strategy.pit_loss import STOP_SD, TRACK_SD, PitLossModel
 from apexflow.strategy.plans import TEMPER, Tyre, advise, plans, stop_odds
 from apexflow.strategy.rejoin import Arrival, positions, rejoin
 
@@ -74,7 +74,11 @@ def test_pit_loss_learnt_from_stops_and_shrunk_to_the_prior():
     assert model.observe("green", 110.0, 112.0, 95.0, 107.0) == pytest.approx(20.0)
     model.observe("green", 111.0, 111.0, 95.0, 103.0)  # 24 s
     est = model.estimate("green")
-    assert est.mean == pytest.approx((22.0 + 20.0 + 24.0) / 3) and est.stops == 2
+    w = (STOP_SD / TRACK_SD) ** 2  # a generic prior is worth this much of one stop
+    assert est.mean == pytest.approx((22.0 * w + 20.0 + 24.0) / (w + 2)) and est.stops == 2
+    track = PitLossModel(prior_green=30.0, prior_weight=1.0)  # a prior from the same track: as good as a stop
+    track.observe("green", 110.0, 112.0, 95.0, 107.0)
+    assert track.estimate("green").mean == pytest.approx(25.0)
     assert model.estimate("vsc").mean == pytest.approx(est.mean * 0.6)  # no VSC stop yet: follows green
     model.observe("green", 180.0, 200.0, 95.0, 95.0)  # a 190 s repair is no pit loss
     assert model.estimate("green").stops == 2

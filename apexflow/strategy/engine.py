@@ -77,7 +77,7 @@ class StrategyEngine:
     def __init__(self, total_laps: int, *, mandatory_stop: bool = False, pit_prior: float | None = None):
         self.total_laps, self.mandatory = total_laps, mandatory_stop
         self.pace = PaceModel()
-        self.pit = PitLossModel(**({"prior_green": pit_prior} if pit_prior else {}))
+        self.pit = PitLossModel(**({"prior_green": pit_prior, "prior_weight": 1.0} if pit_prior else {}))
         self.history: dict[str, list[LapRow]] = {}
         self.times: dict[int, dict[str, float]] = {}  # lap -> driver -> time at the line
         self.stints: dict[tuple[str, int], StintPace] = {}

@@ -1,9 +1,11 @@
 """Pit loss: what a stop costs against staying out, per track regime (green, VSC, safety car).
 
 One stop's loss = in-lap + out-lap - twice the car's racing pace on those laps (from the lap-time model). The
-estimate per regime is the mean of the session's own stops shrunk toward a prior worth ``prior_weight`` stops: a
-prior from earlier sessions at the same track when given, else a generic F1 figure; VSC and safety-car priors
-follow the green one (the field runs slower, so the stop costs less). A
+estimate per regime is the normal posterior mean of the session's own stops and a prior: stops scatter by
+``STOP_SD`` around the session's loss; a generic F1 figure is uncertain by ``TRACK_SD`` (pit lanes differ from
+track to track), so it weighs as (STOP_SD / TRACK_SD)^2 of a stop and the session's first stop mostly replaces it;
+a prior from earlier sessions at the same track is as good as one stop (``prior_weight=1``). VSC and safety-car
+priors follow the green one (the field runs slower, so the stop costs less). A
 loss outside a quarter to three times the green prior (a repair, a penalty, a stop on a neutralised lap) is left out.
 """
 from __future__ import annotations
@@ -15,7 +17,10 @@ from apexflow.strategy.laps import GREEN, SC, VSC
 
 GREEN_PRIOR = 22.0  # s: a typical F1 pit loss under green
 REGIME_SHARE = {GREEN: 1.0, VSC: 0.6, SC: 0.45}
-PRIOR_SD = 3.0  # s: spread of one stop's loss around the session's mean
+PRIOR_SD = 3.0  # s: spread of one stop's loss around the session's mean before the session shows its own
+STOP_SD = 1.5  # s: how one session's stops scatter around their mean
+TRACK_SD = 4.0  # s: how pit losses differ between tracks (about 17-30 s)
+GENERIC_WEIGHT = (STOP_SD / TRACK_SD) ** 2
 
 
 @dataclass
@@ -28,7 +33,7 @@ class PitLoss:
 @dataclass
 class PitLossModel:
     prior_green: float = GREEN_PRIOR
-    prior_weight: float = 1.0
+    prior_weight: float = GENERIC_WEIGHT
     losses: dict[str, list[float]] = field(default_factory=lambda: {GREEN: [], VSC: [], SC: []})
 
     def observe(self, regime: str, in_lap: float, out_lap: float, pace_in: float, pace_out: float) -> float:
