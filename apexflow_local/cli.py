@@ -147,7 +147,8 @@ def _live(args) -> int:
     check_speed(args.speed)
     spec = {"source": args.source, "session": args.session, "replay": args.replay, "speed": args.speed,
             "mqtt": args.mqtt, "latency": args.latency, "idle": args.idle}
-    result = live_cli.run({k: v for k, v in spec.items() if v is not None}, aws=args.aws)
+    result = live_cli.run({k: v for k, v in spec.items() if v is not None}, aws=args.aws,
+                          strategy_laps=args.strategy)
     print(f"closed {result['session_id']} ({result['reason']}): {len(result.get('entities', []))} entities, "
           f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples"
           + (f" to {result['location']}" if result.get("location") else ""))
@@ -159,7 +160,7 @@ def _detect(args) -> int:
 
     result = detect_file(args.file, args.time_col, args.value_col, out=args.out, block=args.block,
                          vmin=args.min, vmax=args.max, delimiter=args.delimiter, sort=args.sort,
-                         windows=args.windows)
+                         windows=args.windows, forecast=args.forecast)
     print(report(result, args.out))
     return 0
 
@@ -209,6 +210,32 @@ def _show(args) -> int:
     return 0
 
 
+def _strategy(args) -> int:
+    """``apexflow strategy SESSION``: the pit wall's table after a lap (default: the last), read-only."""
+    import json
+
+    from apexflow.query import strategy
+    from apexflow.query.formats import to_csv, to_table
+    from apexflow.storage.db import connect, read_only
+
+    conn = connect()
+    try:
+        with read_only(conn) as cur:
+            last = strategy.last_lap(cur, args.session)
+            lap = args.lap if args.lap is not None else last
+            found = strategy.predictions(cur, args.session, lap=lap, driver=args.driver and args.driver.upper())
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(json.dumps(found, indent=1, default=str))
+    elif args.format == "csv":
+        print(to_csv(found), end="")
+    else:
+        print(f"{args.session} after lap {lap} of {last}: pit loss {found[0]['pit_loss']:.1f} s" if found else "")
+        print(to_table(found, strategy.TABLE, width=90) if found else "no car running after that lap")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexflow", description="Telemetry in, detections and insight out.")
     p.add_argument("--home", metavar="DIR",
@@ -233,6 +260,8 @@ def parser() -> argparse.ArgumentParser:
     det.add_argument("--delimiter", default=",", help="field delimiter (default ','; '\\t' or 'tab' for tabs)")
     det.add_argument("--sort", action="store_true", help="sort the rows by time first (in memory), for shuffled "
                      "files; otherwise rows out of order are scored as they come and reported")
+    det.add_argument("--forecast", action="store_true",
+                     help="also forecast the time left before each channel crosses --min/--max (else its learnt range)")
     det.set_defaults(func=_detect)
     report = sub.add_parser("report", help="write a session's report: one self-contained HTML page")
     report.add_argument("session", help="session id, e.g. sim-s7-l6 or f1-2025-miami-grand-prix-s")
@@ -309,6 +338,12 @@ def parser() -> argparse.ArgumentParser:
             show.add_argument("--compound", help="e.g. SOFT")
         show.add_argument("--format", choices=["table", "csv", "json"], default="table")
         show.set_defaults(func=_show)
+    strat = sub.add_parser("strategy", help="the pit wall's table: rejoin, undercut, cliff, stop prediction, advice")
+    strat.add_argument("session", help="session id (apexflow sessions lists them)")
+    strat.add_argument("--lap", type=int, help="predictions after this lap (default: the session's last)")
+    strat.add_argument("--driver", help="one driver, e.g. VER")
+    strat.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    strat.set_defaults(func=_strategy)
     live = sub.add_parser("live", help="follow a running session, printing detections as they happen")
     live.add_argument("--source", choices=["f1", "openf1"], required=True,
                       help="f1: F1 live timing (car data needs an F1 TV token); openf1: OpenF1's MQTT (paid account)")
@@ -319,6 +354,8 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--mqtt", metavar="HOST:PORT", help="openf1: a broker of your own (no TLS, no login)")
     live.add_argument("--latency", type=float, help="seconds a sample may wait for its chunk (default 1)")
     live.add_argument("--idle", type=float, help="stop after this many seconds without a message")
+    live.add_argument("--strategy", type=int, metavar="LAPS",
+                      help="also print the strategy table as each lap completes (LAPS: the race distance)")
     live.add_argument("--aws", action="store_true",
                       help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL")
     live.set_defaults(func=_live)

@@ -11,14 +11,25 @@ from apexflow_aws.stream import KinesisStream
 
 
 class Printer:
-    """Prints each detection of the followed session once, as it appears in the database."""
+    """Prints each detection of the followed session once, as it appears in the database; with ``strategy_laps``
+    (the race distance) also the strategy table as each lap completes."""
 
-    def __init__(self, dsn: str, out=print):
+    def __init__(self, dsn: str, out=print, strategy_laps: int | None = None):
+        from apexflow.strategy.live import LiveStrategy
+
         self.conn, self.out, self.seen = connect(dsn), out, set()
+        self.strategy = LiveStrategy(strategy_laps) if strategy_laps else None
 
     def __call__(self, stage) -> None:
         if stage.session is None:
             return
+        if self.strategy is not None and getattr(stage, "laps", None):
+            from apexflow.query.formats import to_table
+            from apexflow.query.strategy import TABLE
+
+            for lap, table in self.strategy.feed(list(stage.laps.values())):
+                self.out(f"strategy after lap {lap}:")
+                self.out(to_table([p.record() for p in table], TABLE, width=90))
         with self.conn.cursor() as cur:
             found = query_detections.stored(cur, stage.session.session_id)
         self.conn.rollback()
@@ -31,7 +42,7 @@ class Printer:
                          f"{d['severity']:<9}{lap}")
 
 
-def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None) -> dict:
+def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None, strategy_laps: int | None = None) -> dict:
     """Follow the session; the live stage's closing summary (locally on ``dsn``, default the usual database)."""
     from apexflow_aws import live_runner
 
@@ -39,7 +50,7 @@ def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None) -> dic
         for name in ("RAW_BUCKET", "STREAM_NAME", "DATABASE_URL"):
             if not os.environ.get(name):
                 raise SystemExit(f"apexflow: error: --aws needs {name} in the environment")
-        printer = Printer(os.environ["DATABASE_URL"], out)
+        printer = Printer(os.environ["DATABASE_URL"], out, strategy_laps)
         return live_runner.run(spec, KinesisStream(client("kinesis"), os.environ["STREAM_NAME"]), on_pump=printer)
     from apexflow_aws.dead_letter import S3DeadLetters
     from apexflow_local.esm import EventSourceMapping
@@ -56,7 +67,7 @@ def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None) -> dic
                 analyze.metrics.clear_metrics()
 
         esm = EventSourceMapping(client("kinesis"), STREAM, handler, on_failure=S3DeadLetters(client("s3"), BUCKET))
-        printer = Printer(dsn, out)
+        printer = Printer(dsn, out, strategy_laps)
 
         def analyze_then_print(stage):
             esm.drain()

@@ -20,6 +20,8 @@ from benchmarks import (
     samples_write,
     skab,
     story_items,
+    strategy_backtest,
+    strategy_speed,
 )
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
@@ -40,6 +42,8 @@ for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: e2e.main(["--laps", "57", "--write"]),
             lambda: report_page.main(["--laps", "57", "--runs", "5", "--write"]),
             lambda: cold_start.main(["--runs", "5", "--write"]),
+            lambda: strategy_backtest.main(["--write"]),
+            lambda: strategy_speed.main(["--write"]),
             lambda: capacity.main(["--write"])):  # last: from the figures just measured
     if run():
         raise SystemExit(1)

@@ -311,11 +311,13 @@ def check_range(vmin: float, vmax: float) -> None:
 
 def detect_file(path: str, time_col: str, value_col: str | list[str], out: str | None = None, block: int = 4096,
                 vmin: float = -math.inf, vmax: float = math.inf, delimiter: str = ",", sort: bool = False,
-                windows: str | None = None) -> dict:
+                windows: str | None = None, forecast: bool = False) -> dict:
     """Run the generic detectors over a CSV file (``-``: standard input; gzip read as is); write per-row scores
     to ``out`` and the flagged windows as JSON to ``windows``; return counts and windows.
 
-    ``value_col``: one column, a comma-separated list, a list, or ``"all"`` (every column but the time)."""
+    ``value_col``: one column, a comma-separated list, a list, or ``"all"`` (every column but the time).
+    ``forecast``: also the time left before each channel crosses its limit (``vmin``/``vmax``, else its learnt
+    range), per row (``time_to_limit``) and as ``approaching_limit`` windows (``apexflow.strategy.limit``)."""
     if block < 1:
         raise ContractError(f"--block must be at least 1, got {block}")
     check_range(vmin, vmax)
@@ -327,12 +329,13 @@ def detect_file(path: str, time_col: str, value_col: str | list[str], out: str |
         with _open_input(path) as fh:
             reader = rows.header(fh)
             det = SeriesDetector(rows.value_cols, vmin, vmax)
+            limits = LimitWatch(rows.value_cols, vmin, vmax) if forecast else None
             stream = rows.read(reader)
             if sort:
                 stream = iter(sorted(stream, key=lambda r: r[3]))
             scores = _Output(targets["--out"], "--out") if out else None
             outputs += [scores] if scores else []
-            result = _run(det, rows, stream, block, csv.writer(scores.fh) if scores else None)
+            result = _run(det, rows, stream, block, csv.writer(scores.fh) if scores else None, limits)
         if windows:
             outputs.append(_Output(targets["--windows"], "--windows"))
             json.dump(result["windows"], outputs[-1].fh, indent=1, default=str)
@@ -355,9 +358,39 @@ def detect_file(path: str, time_col: str, value_col: str | list[str], out: str |
     return result
 
 
-def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer) -> dict:
+class LimitWatch:
+    """Time to a limit for every channel, row by row: the earliest crossing ahead, and a warning window when a
+    channel's crossing comes nearer than the span of the trend it is extrapolated from."""
+
+    def __init__(self, channels: list[str], vmin: float, vmax: float, window: int = 20):
+        from apexflow.strategy.limit import LimitForecaster
+
+        given = math.isfinite(vmin) or math.isfinite(vmax)
+        self.channels, self.warned = channels, set()
+        self.watch = [LimitForecaster(upper=vmax if math.isfinite(vmax) else None,
+                                      lower=vmin if math.isfinite(vmin) else None, window=window) if given
+                      else LimitForecaster(window=window) for _ in channels]
+
+    def update(self, t: float, values) -> tuple[float | None, list[dict]]:
+        soonest, events = None, []
+        for name, watch, v in zip(self.channels, self.watch, values):
+            f = watch.update(t, float(v))
+            if f is None or f.eta > watch.span:
+                self.warned.discard(name)
+                continue
+            soonest = f.eta if soonest is None else min(soonest, f.eta)
+            if name not in self.warned:
+                self.warned.add(name)
+                events.append({"kind": "approaching_limit", "t_start": t, "t_end": t + f.eta, "channel": name,
+                               "score": 0.5, "evidence": {"limit": f.limit, "seconds_left": round(f.eta, 3),
+                                                          "low": round(f.low, 3), "high": round(f.high, 3)}})
+        return soonest, events
+
+
+def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer, limits: LimitWatch | None = None) -> dict:
     if writer:
-        writer.writerow([rows.time_col, *rows.value_cols, "score", "alarm", "channels"])
+        writer.writerow([rows.time_col, *rows.value_cols, "score", "alarm", "channels"]
+                        + (["time_to_limit"] if limits else []))
     events: list[dict] = []
     stamps: dict[float, str] = {}
     n_rows = n_flagged = n_alarms = 0
@@ -374,12 +407,17 @@ def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer) -> dict:
             sc, drv, ev, al = det.update(np.array([g[0] for g in good]), np.array([g[1] for g in good]).T)
             events.extend(ev)
             scores, drivers, alarms = iter(sc.tolist()), iter(drv.tolist()), iter(al.tolist())
-        for _, ts, texts, _, vals in pending:
+        for _, ts, texts, t, vals in pending:
             s, d, a = (next(scores), next(drivers), next(alarms)) if vals is not None else (0.0, None, 0)
             n_flagged += s >= 0.5
             n_alarms += a
+            left = None
+            if limits is not None and vals is not None:
+                left, ev = limits.update(t, vals)
+                events.extend(ev)
             if writer:
-                writer.writerow([ts, *texts, f"{s:.4f}", a, names[d] if s >= 0.5 and d is not None else ""])
+                writer.writerow([ts, *texts, f"{s:.4f}", a, names[d] if s >= 0.5 and d is not None else ""]
+                                + ([f"{left:.3f}" if left is not None else ""] if limits else []))
         pending.clear()
 
     for line, ts, texts, t, vals in stream:

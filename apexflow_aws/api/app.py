@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from apexflow.errors import QueryError, RawDataMissing
 from apexflow_aws import invoke
-from apexflow_aws.api import IAM_PREFIX, findings, sessions, telemetry, timing
+from apexflow_aws.api import IAM_PREFIX, findings, sessions, strategy, telemetry, timing
 from apexflow_aws.api.common import COMPARABLE, PROBLEM, Problem, problem
 
 TITLE, VERSION = "ApexFlow API", "1.0.0"
@@ -102,7 +102,7 @@ logger = Logger()
 app = Resolver(
     enable_validation=True, strip_prefixes=[IAM_PREFIX],
     serializer=lambda body: json.dumps(body, separators=(",", ":"), default=str))
-for module in (sessions, timing, findings, telemetry):
+for module in (sessions, timing, findings, telemetry, strategy):
     app.include_router(module.router)
 
 
