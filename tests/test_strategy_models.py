@@ -207,7 +207,7 @@ def test_detect_file_forecasts_the_time_left_before_a_limit(tmp_path):
     assert 60 < float(first["start"]) < 100  # warned before the crossing
     assert float(first["start"]) + first["evidence"]["seconds_left"] == pytest.approx(100.0, abs=2.0)
     lines = out.read_text().splitlines()
-    assert lines[0] == "t,temp,flow,score,channels,time_to_limit"
+    assert lines[0] == "t,temp,flow,score,alarm,channels,time_to_limit"
     last = lines[-1].split(",")  # t = 99: at 98.75, 1 s left at 1.25 a second
     assert float(last[-1]) == pytest.approx(1.0, abs=0.1)
 
