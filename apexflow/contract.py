@@ -57,7 +57,7 @@ class Channel:
             )
 
     def to_dict(self) -> dict:
-        d = {"name": self.name, "unit": self.unit}
+        d: dict[str, str | float] = {"name": self.name, "unit": self.unit}
         if math.isfinite(self.min):
             d["min"] = self.min
         if math.isfinite(self.max):

@@ -41,7 +41,8 @@ class Profile:
 
     def rows(self) -> list[tuple[int, float, float, float]]:
         """(bin, samples, braking, speed_cs) of every bin passed, in bin order."""
-        return [(int(b), *map(float, self.sums[:, b])) for b in np.flatnonzero(self.sums[0])]
+        s = self.sums
+        return [(int(b), float(s[0, b]), float(s[1, b]), float(s[2, b])) for b in np.flatnonzero(s[0])]
 
     @classmethod
     def from_state(cls, state: dict) -> "Profile":

@@ -92,7 +92,7 @@ class SyntheticRace:
             allowed[self.plan.sc[0] : self.plan.sc[1] + 2] = False
         cross = np.array([d.lap_start[2 : laps + 1] for d in drives]).ravel()
         order = np.argsort(cross, kind="stable")
-        gap = np.full(len(cross), np.inf)
+        gap: np.ndarray = np.full(len(cross), np.inf)
         gap[order[1:]] = np.diff(cross[order])
         gap = gap.reshape(len(drives), laps - 1) if laps > 1 else gap.reshape(len(drives), 0)
         out = []

@@ -59,6 +59,13 @@ class Lap:
                    bool(row.get("FastF1Generated") or False))
 
     @property
+    def timed(self) -> float:
+        """The lap time of a timed lap (every clean lap is one); ValueError on an untimed lap."""
+        if self.lap_time is None:
+            raise ValueError(f"lap {self.lap_number} of {self.driver} has no lap time")
+        return self.lap_time
+
+    @property
     def pitted_in(self) -> bool:
         return self.pit_in_time is not None
 

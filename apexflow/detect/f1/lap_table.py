@@ -83,5 +83,5 @@ class LapTable:
         """Outside races, only push laps (within ``PUSH_FACTOR`` of the fastest of ``clean``); in races, all."""
         if self.race or not clean:
             return clean
-        best = min(lap.lap_time for lap in clean)
-        return [lap for lap in clean if lap.lap_time <= PUSH_FACTOR * best]
+        best = min(lap.timed for lap in clean)
+        return [lap for lap in clean if lap.timed <= PUSH_FACTOR * best]
