@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast bench synth deploy clean
+.PHONY: demo lint test test-fast bench synth deploy clean
 
 $(BIN)/apexflow: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(BIN)/apexflow: pyproject.toml
 demo: $(BIN)/apexflow
 	$(BIN)/apexflow demo
 
-test: $(BIN)/apexflow
+# Static checks: ruff (style, bugbear, complexity ceiling) and mypy (types); `make test` runs them first.
+lint: $(BIN)/apexflow
+	$(BIN)/ruff check apexflow apexflow_aws apexflow_local functions infra layers benchmarks tests
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(BIN)/apexflow

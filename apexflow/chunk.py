@@ -76,7 +76,7 @@ class Chunk:
         """Unique, sortable name of this chunk within its session."""
         return chunk_key(self.entity_id, self.seq)
 
-    def validate(self, channels: dict[str, Channel] | None = None) -> "Chunk":
+    def validate(self, channels: dict[str, Channel] | None = None) -> Chunk:
         """Check the chunk against the contract (and the session's channels, if given).
 
         One vectorised pass over the samples decides; only a chunk that fails it is walked again to say

@@ -67,7 +67,7 @@ class Channel:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Channel":
+    def from_dict(cls, d: dict) -> Channel:
         return cls(d["name"], d["unit"], d.get("min", -math.inf), d.get("max", math.inf), d.get("description", ""))
 
 

@@ -2,8 +2,22 @@
 
     .venv/bin/python -m benchmarks          (or: make bench)
 """
-from benchmarks import (analyze_batches, api_latency, capacity, cold_start, detection_quality, detection_throughput,
-                        e2e, ingest_throughput, insight_tokens, live_lag, load, novelty_throughput, samples_write, skab)
+from benchmarks import (
+    analyze_batches,
+    api_latency,
+    capacity,
+    cold_start,
+    detection_quality,
+    detection_throughput,
+    e2e,
+    ingest_throughput,
+    insight_tokens,
+    live_lag,
+    load,
+    novelty_throughput,
+    samples_write,
+    skab,
+)
 
 for run in (lambda: ingest_throughput.main(["--laps", "57", "--repeat", "3"]),
             lambda: detection_throughput.main(["--write"]),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
@@ -33,14 +33,13 @@ ORDER = ("generate", "chunk+encode", "S3", "register", "Kinesis put", "Kinesis g
 
 
 def targets() -> dict[str, list[tuple[object, str]]]:
-    from apexflow.pipeline import ingest
-    from apexflow.pipeline import analyze
+    from apexflow.pipeline import analyze, ingest
     from apexflow.simulator.race import SyntheticRace
     from apexflow_aws import insights_starter
-    from apexflow_local import demo, esm, insights_cli
-    from apexflow_local import step_functions as local_workflow
     from apexflow_aws.raw_store import S3RawStore
     from apexflow_aws.stream import KinesisStream
+    from apexflow_local import demo, esm, insights_cli
+    from apexflow_local import step_functions as local_workflow
 
     return {
         "generate": [(SyntheticRace, n) for n in ("__init__", "samples", "facts", "ground_truth")],
@@ -51,7 +50,8 @@ def targets() -> dict[str, list[tuple[object, str]]]:
         "Kinesis get": [(esm.EventSourceMapping, "poll")],
         "detect": [(analyze, "detect")],
         "write": [(analyze.Batch, "commit")],
-        "insights": [(insights_starter, "start_when_complete"), (local_workflow, "automatic"), (insights_cli, "collect")],
+        "insights": [(insights_starter, "start_when_complete"), (local_workflow, "automatic"),
+                     (insights_cli, "collect")],
         REPORT_PAGE: [(demo, "render")],
     }
 
@@ -113,7 +113,7 @@ def render(r: dict, command: str) -> str:
     base = r["naive"]
     lines = [
         f"## End to end: {r['laps']}-lap race, source to detections and insights (moto, embedded PostgreSQL) — "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
         f"- command: `{command}`",
         f"- machine: {machine()}; moto S3, Kinesis and Step Functions, embedded PostgreSQL, all on it; {r['busy']}",
         f"- race: synthetic, seed {r['seed']}, {r['laps']} laps, 20 cars: {r['samples']:,} samples in "

@@ -28,7 +28,7 @@ import argparse
 import statistics
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from benchmarks import busy, machine, report
 
@@ -56,9 +56,9 @@ def ingest_session(seed: int, laps: int, speed: float, dsn: str, kinesis, result
     from apexflow.simulator import SyntheticRace
     from apexflow.storage.db import connect, transaction
     from apexflow_aws.config import client
-    from apexflow_local.stack import BUCKET, STREAM
     from apexflow_aws.raw_store import S3RawStore
     from apexflow_aws.stream import KinesisStream
+    from apexflow_local.stack import BUCKET, STREAM
 
     conn = connect(dsn)
 
@@ -74,10 +74,10 @@ def ingest_session(seed: int, laps: int, speed: float, dsn: str, kinesis, result
 
 def consume(producers: list[threading.Thread], kinesis, lags: list[float]):
     """The analyze handler on the stream until the producers are done and the stream is drained."""
+    from apexflow_aws.mapping import ANALYZE
     from apexflow_local.esm import EventSourceMapping
     from apexflow_local.handlers import load
     from apexflow_local.stack import STREAM
-    from apexflow_aws.mapping import ANALYZE
 
     analyze = load("analyze").handler
 
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     chunks, samples = sum(c for c, _ in source.values()), sum(s for _, s in source.values())
     lines = [
         f"## Load: {args.sessions} sessions at {args.speed:g}x live pace — "
-        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
         f"- command: `python -m benchmarks.load --sessions {args.sessions} --speed {args.speed:g} --laps {args.laps} "
         f"--shards {args.shards}{' --write' if args.write else ''}`",
         f"- machine: {machine()}; moto S3 and Kinesis ({args.shards} shards), embedded PostgreSQL, all on it",
@@ -220,7 +220,7 @@ def scaling_main(args) -> int:
     rows = [scale_once(int(n), args.sessions, args.laps) for n in args.scaling.split(",")]
     base = rows[0]["rate"]
     lines = [f"## Load: throughput against shards, a consumer per shard — "
-             f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"- command: `python -m benchmarks.load --scaling {args.scaling} --sessions {args.sessions} "
              f"--laps {args.laps}{' --write' if args.write else ''}`",
              f"- machine: {machine()}; moto Kinesis, embedded PostgreSQL, all on it; {load}",

@@ -20,10 +20,9 @@ from benchmarks.analyze_batches import heading, race_arguments, scratch_database
 def main(argv=None) -> int:
     args = race_arguments(__doc__, argv)
 
-    from apexflow.storage import samples
     from apexflow.pipeline.ingest import encode_session, register
-    from apexflow.storage import repository
     from apexflow.simulator import SyntheticRace
+    from apexflow.storage import repository, samples
     from apexflow.storage.db import transaction
 
     session, facts, run_id, encoded = encode_session(SyntheticRace(seed=args.seed, laps=args.laps))

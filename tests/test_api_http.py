@@ -12,15 +12,19 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
+from conftest import SHARED_CACHE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from apexflow.storage.db import connect
-from conftest import SHARED_CACHE
 from apexflow_aws.config import client
 from apexflow_local import demo
 from apexflow_local.esm import LambdaContext
@@ -205,8 +209,8 @@ def test_cli_prints_what_the_routes_answer(server):
     csv = _cli("detections", "sim-s3-l3", "--kind", "dropout", "--format", "csv", dsn=dsn).splitlines()
     api = json.loads(fetch(base, f"{S}/detections?kind=dropout")[2])["detections"]
     assert len(csv) == len(api) + 1 and all(",dropout," in line for line in csv[1:])
-    missing = subprocess.run([sys.executable, "-m", "apexflow_local.cli", "laps", "nope"], capture_output=True, text=True,
-                             env={**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": ROOT}, cwd=ROOT, timeout=120)
+    missing = subprocess.run([sys.executable, "-m", "apexflow_local.cli", "laps", "nope"], capture_output=True,
+                             text=True, env={**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": ROOT}, cwd=ROOT, timeout=120)
     assert missing.returncode == 2 and "session 'nope' not found" in missing.stderr
 
 

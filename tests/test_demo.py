@@ -1,8 +1,8 @@
 """The main job: `apexflow demo` end to end, its detections against the injected ground truth."""
 import pytest
 
-from apexflow_local.cli import main
 from apexflow_local import demo
+from apexflow_local.cli import main
 
 
 @pytest.fixture(scope="module")

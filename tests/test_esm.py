@@ -12,8 +12,8 @@ import boto3
 import pytest
 
 from apexflow_aws.dead_letter import S3DeadLetters
-from apexflow_local.esm import EventSourceMapping
 from apexflow_aws.mapping import ANALYZE
+from apexflow_local.esm import EventSourceMapping
 
 pytestmark = pytest.mark.integration
 

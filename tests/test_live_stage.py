@@ -15,12 +15,12 @@ from apexflow.sources.live.feeds import Replay
 from apexflow.sources.live.openf1 import OpenF1, utc_seconds
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
-from apexflow_local.esm import EventSourceMapping
-from apexflow_local.handlers import load
 from apexflow_aws.mapping import ANALYZE
-from apexflow_local.stack import BUCKET, STREAM
 from apexflow_aws.raw_store import LiveRawStore
 from apexflow_aws.stream import KinesisStream
+from apexflow_local.esm import EventSourceMapping
+from apexflow_local.handlers import load
+from apexflow_local.stack import BUCKET, STREAM
 
 MESSAGES = read(Path(__file__).parent / "data" / "live" / "openf1.jsonl.gz")
 SAMPLES = {}

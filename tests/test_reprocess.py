@@ -9,8 +9,8 @@ import pytest
 
 from apexflow.storage import repository
 from apexflow.storage.db import transaction
-from apexflow_local.cli import main
 from apexflow_aws.config import client
+from apexflow_local.cli import main
 from apexflow_local.esm import EventSourceMapping, LambdaContext
 from apexflow_local.handlers import load
 from apexflow_local.stack import STREAM

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.parameters import base
 
 from apexflow_aws import config
 from apexflow_aws.config import client
+from apexflow_local import step_functions
 from apexflow_local.esm import EventSourceMapping, LambdaContext
 from apexflow_local.handlers import load
-from apexflow_local import step_functions
 from apexflow_local.stack import STREAM, local_stack
 
 PASSWORD, OPENAI_KEY = "pw-Zq8!x/7%r", "sk-test-Hk3vQ9"

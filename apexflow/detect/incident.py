@@ -122,7 +122,7 @@ class _Stream:
                 for k in range(self.last - 1, self.n)]
 
 
-def _open(s: _Stream, k: int, use: "_Usual") -> dict:
+def _open(s: _Stream, k: int, use: _Usual) -> dict:
     own_at, field_at = use.own_at(k), use.field_at(k)
     own = own_at[1] if own_at else None  # mean speeds there, where known
     field = field_at[1] if field_at else None
@@ -135,7 +135,7 @@ def _open(s: _Stream, k: int, use: "_Usual") -> dict:
             "reference": min(before, own or np.inf, field or np.inf)}
 
 
-def _walk(s: _Stream, i: int, last: int, event: dict, state: dict, use: "_Usual", ctx: Context,
+def _walk(s: _Stream, i: int, last: int, event: dict, state: dict, use: _Usual, ctx: Context,
           out: list) -> int:
     """Follow an open event from sample ``i``; returns the next sample to judge."""
     t, v = s.t, s.speed

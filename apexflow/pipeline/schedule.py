@@ -10,7 +10,7 @@ is published after the session) and at most ``hours`` ago, and its session id is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 DURATIONS = {  # nominal session lengths, generous for delays
     "Practice 1": timedelta(minutes=60), "Practice 2": timedelta(minutes=60),
@@ -43,7 +43,7 @@ def _utc(value) -> datetime | None:
         value = value.to_pydatetime()
     if not isinstance(value, datetime) or value != value:  # NaT compares unequal to itself
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def due_sessions(events, now: datetime, hours: float, ingested: set[str], settle: timedelta = SETTLE,

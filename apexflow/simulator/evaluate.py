@@ -18,7 +18,8 @@ def matches(truth: dict, det: dict) -> bool:
 
 def score(truth: list[dict], detections: list[dict]) -> dict[str, dict]:
     """``{kind: {"injected", "found", "missed", "false_alarms", "delays"}}`` over the kinds of either side."""
-    out: defaultdict[str, dict[str, Any]] = defaultdict(lambda: {"injected": 0, "found": 0, "missed": 0, "false_alarms": 0, "delays": []})
+    out: defaultdict[str, dict[str, Any]] = defaultdict(
+        lambda: {"injected": 0, "found": 0, "missed": 0, "false_alarms": 0, "delays": []})
     used: set[int] = set()
     for t in truth:
         row = out[t["kind"]]

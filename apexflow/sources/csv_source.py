@@ -32,9 +32,9 @@ import csv
 import json
 import math
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -47,7 +47,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 _UNIT_HEADER = re.compile(r"^\s*(.+?)\s*[\[(]\s*(.+?)\s*[\])]\s*$")
 _DURATION = re.compile(r"^(?:(-?\d+) days? )?(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 _BOOL = {"true": 1.0, "false": 0.0}
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _slug(text: str) -> str:
@@ -73,7 +73,7 @@ def _parse_time(value) -> float | datetime:
         days, hours, minutes, seconds = (float(x or 0) for x in duration.groups())
         return days * 86400 + hours * 3600 + minutes * 60 + seconds
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _number(value, empty_ok: bool) -> float:
@@ -106,7 +106,7 @@ def _parse_start(value) -> datetime:
             stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             raise ContractError(f"start time {value!r} is not an ISO-8601 timestamp") from None
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class FileSource:
@@ -277,7 +277,7 @@ class FileSource:
         iso = kinds == {datetime}
         if iso:
             start = self.start_time or min(t for rows in per_entity.values() for t, _, _ in rows)
-            start = start.astimezone(timezone.utc)
+            start = start.astimezone(UTC)
         else:
             start = self.start_time or EPOCH
         series = {}
@@ -331,7 +331,7 @@ class FileSource:
         return tuple(c for c in motorsport.CHANNELS.values() if c.name in names)
 
     def _summary(self, errors: list[str]) -> str:
-        more = " (stopped after the first %d)" % MAX_ERRORS if len(errors) >= MAX_ERRORS else ""
+        more = f" (stopped after the first {MAX_ERRORS})" if len(errors) >= MAX_ERRORS else ""
         return f"{self.path}: {len(errors)} malformed row(s){more}; nothing was ingested:\n  " + "\n  ".join(errors)
 
     # -- the Source protocol

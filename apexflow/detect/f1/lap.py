@@ -44,7 +44,7 @@ class Lap:
     clean: bool = False
 
     @classmethod
-    def of(cls, row: dict) -> "Lap | None":
+    def of(cls, row: dict) -> Lap | None:
         """The lap of a FastF1 lap row; None without a driver or a lap number."""
         n = num(row.get("LapNumber"))
         if row.get("Driver") is None or n is None:
@@ -64,6 +64,13 @@ class Lap:
         if self.lap_time is None:
             raise ValueError(f"lap {self.lap_number} of {self.driver} has no lap time")
         return self.lap_time
+
+    @property
+    def ended(self) -> float:
+        """FastF1's ``Time`` of a lap that has one; ValueError on a lap without."""
+        if self.time is None:
+            raise ValueError(f"lap {self.lap_number} of {self.driver} has no completion time")
+        return self.time
 
     @property
     def pitted_in(self) -> bool:

@@ -54,7 +54,7 @@ class LapTable:
     race: bool = True
 
     @classmethod
-    def of(cls, rows: list[dict], track_status: list[dict] | None = None, race: bool = True) -> "LapTable":
+    def of(cls, rows: list[dict], track_status: list[dict] | None = None, race: bool = True) -> LapTable:
         periods = neutralised(track_status or [])
         neutral = [(a, b) for a, b, _ in periods]
         by_driver: dict[str, list[Lap]] = defaultdict(list)

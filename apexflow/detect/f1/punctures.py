@@ -166,7 +166,7 @@ def field_punctures(session_id: str, table: LapTable) -> list[Detection]:
     for driver, laps in table.by_driver.items():
         by_lap = {lap.lap_number: lap for lap in laps}
 
-        def step(n: int) -> float | None:  # the gap's change from lap n - 1 to clean lap n
+        def step(n: int, by_lap: dict[int, Lap] = by_lap) -> float | None:  # gap change, lap n - 1 to clean lap n
             lap, prev = by_lap.get(n), by_lap.get(n - 1)
             if (lap is None or prev is None or n not in med or abs(med[n]) > FIELD_STEADY_S or not lap.clean
                     or not prev.clean or lap.stint != prev.stint):

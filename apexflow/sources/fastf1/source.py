@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class FastF1Source:
                  cache_dir: str | os.PathLike | None = None, http_cache: str | os.PathLike | None = None,
                  telemetry: bool = True):
         self.year, self.event_query, self.session_query = int(year), event, session
-        last = datetime.now(timezone.utc).year + 1
+        last = datetime.now(UTC).year + 1
         if not FIRST_SEASON <= self.year <= last:  # refused before FastF1 asks the network about it
             raise ContractError(f"year {self.year} has no F1 season: give a year from {FIRST_SEASON} to {last}")
         self.cache_dir, self.http_cache, self.telemetry = cache_dir, http_cache, telemetry
