@@ -171,7 +171,8 @@ def main(argv=None) -> int:
         "one chunk per call": lambda: run_batches(({(c.session_id, c.entity_id): [c]} for c in decoded), contracts,
                                                   DETECTORS),
         "generic": lambda: run_batches(batches, contracts, GENERIC),
-        **{name: (lambda run=run, name=name: run_batches(batches, contracts, {name: run})) for name, run in DETECTORS.items()},
+        **{name: (lambda run=run, name=name: run_batches(batches, contracts, {name: run}))
+           for name, run in DETECTORS.items()},
     }
     times, results = best_of_rounds(stages, args.repeat)
     t_dec, t_det, t_one, t_gen = (times[k] for k in ("decode", "detectors", "one chunk per call", "generic"))

@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from contextlib import AbstractContextManager
 from typing import Protocol
 
 import numpy as np
@@ -139,8 +139,8 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
                         sum(len(d) for d in objects.values()), location, registered)
 
 
-def reprocess(raw: RawStore, stream: Stream, db: Callable[[], AbstractContextManager], session_id: str, batch: int = 500,
-              progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
+def reprocess(raw: RawStore, stream: Stream, db: Callable[[], AbstractContextManager], session_id: str,
+              batch: int = 500, progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
     """Rebuild a session's database state from its current raw run: every chunk read and checked first (a
     missing or damaged one stops here, nothing changed), then in one transaction (``db()`` yields its cursor)
     the session deleted and registered again, then the chunks streamed as ingest streamed them."""
