@@ -158,6 +158,16 @@ TRACK_STATUS = {
 }
 
 
+@dataclass(frozen=True)
+class SessionContract:
+    """What analyze checks a registered session's chunks against."""
+
+    profile: str
+    channels: dict[str, Channel]  # by name
+    run: str  # the current ingestion run: chunks of any other are stale
+    entities: set[str]
+
+
 @dataclass
 class SessionFacts:
     """Session-level facts a source may have, as rows keyed by FastF1's column names.
