@@ -13,6 +13,7 @@ detector states, the field's new sums, and the race events of the reporting sche
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 
@@ -57,7 +58,7 @@ def batch_fields(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str,
 
 
 def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[str, str], dict],
-           contracts: dict[str, tuple[str, dict[str, Channel]]], fields: dict[str, Timeline | Profile],
+           contracts: dict[str, tuple[str, dict[str, Channel]]], fields: Mapping[str, Timeline | Profile],
            detectors: dict | None = None) -> tuple[dict[str, dict], dict[str, Minutes]]:
     """Each entity's new chunks, joined into as few calls as possible (``chunk.join``), through its
     session's detectors (``detectors`` overrides them), against the field stored before (``fields``: a
@@ -103,7 +104,7 @@ class Batch:
         self.conn, self.detectors = conn, detectors
         self.sessions: dict[str, SessionContract | None] = {}  # None: not registered
         self.pending: dict[tuple[str, str], list] = {}  # entity -> its good chunks, in stream order
-        self.arrived: dict[tuple[str, str, int], datetime] = {}  # chunk -> when it reached the stream
+        self.arrived: dict[tuple[str, str, int], datetime | None] = {}  # chunk -> when it reached the stream
         self.rejected: list[tuple] = []
         self.stale = 0
 

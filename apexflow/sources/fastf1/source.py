@@ -5,6 +5,7 @@ import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class FastF1Source:
         if not FIRST_SEASON <= self.year <= last:  # refused before FastF1 asks the network about it
             raise ContractError(f"year {self.year} has no F1 season: give a year from {FIRST_SEASON} to {last}")
         self.cache_dir, self.http_cache, self.telemetry = cache_dir, http_cache, telemetry
-        self._ff1 = None
+        self._ff1: Any = None  # the loaded FastF1 session (untyped)
         self._session: Session | None = None
         self._facts: SessionFacts | None = None
         self._entity_of: dict[str, str] = {}
@@ -224,16 +225,18 @@ class FastF1Source:
 
     # -- the Source protocol
     def session(self) -> Session:
-        self.load()
-        return self._session
+        return self._built()[0]
 
     def facts(self) -> SessionFacts:
+        return self._built()[1]
+
+    def _built(self) -> tuple[Session, SessionFacts]:
         self.load()
-        return self._facts
+        assert self._session is not None and self._facts is not None  # load() builds both or raises
+        return self._session, self._facts
 
     def samples(self) -> Iterator[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
-        self.load()
-        declared = {c.name for c in self._session.channels}
+        declared = {c.name for c in self.session().channels}
         for num, eid in self._entity_of.items():
             car = self._car.get(num)
             if car is None or not len(car):
