@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import cast
 
 from apexflow.settings import settings
 from apexflow_aws.config import client
@@ -33,7 +34,7 @@ def ingest(payload: dict, wait: bool) -> dict | None:
     """Run the ingest function on ``payload``: its answer when ``wait``, else queued (an asynchronous invoke)."""
     if _ingest_runner is not None:
         result = _ingest_runner(payload, wait)
-        return result if wait else None
+        return cast("dict | None", result) if wait else None  # a run waited for answers with its result
     name = settings().ingest_function_name
     if not name:
         raise Unavailable("ingestion is not available: INGEST_FUNCTION_NAME is not set")

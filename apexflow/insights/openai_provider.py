@@ -21,7 +21,7 @@ from apexflow.insights.schema import SCHEMAS
 class OpenAIProvider:
     name = "openai"
 
-    def __init__(self, api_key: str, model: str = DEFAULT_MODEL, base_url: str | None = None,
+    def __init__(self, api_key: str | None, model: str = DEFAULT_MODEL, base_url: str | None = None,
                  timeout_s: float = 30.0, max_retries: int = 2):
         self.model, self._secret = model, api_key
         self.client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries,

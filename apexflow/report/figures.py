@@ -66,11 +66,14 @@ def lap_times(laps: list[dict], order: list[str]) -> go.Figure:
             by_driver[lap["Driver"]].append(lap)
     for driver in order:
         rows = by_driver.get(driver, [])
-        xs, ys = [], []
+        xs: list[float | None] = []
+        ys: list[float | None] = []
         for i, lap in enumerate(rows):
             if i and lap["Stint"] != rows[i - 1]["Stint"]:
-                xs.append(None), ys.append(None)  # a new stint: the line breaks
-            xs.append(lap["Lap"]), ys.append(lap["Lap Time (s)"])
+                xs.append(None)  # a new stint: the line breaks
+                ys.append(None)
+            xs.append(lap["Lap"])
+            ys.append(lap["Lap Time (s)"])
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines+markers", name=driver, legendgroup=driver,
             line=dict(color=colour[driver], width=1.5),
