@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import cast
+from typing import Literal, cast, overload
 
 from apexflow.settings import settings
 from apexflow_aws.config import client
@@ -30,6 +30,10 @@ class Unavailable(RuntimeError):
     """The function or workflow asked for is not reachable from here; the message says why."""
 
 
+@overload
+def ingest(payload: dict, wait: Literal[True]) -> dict: ...
+@overload
+def ingest(payload: dict, wait: bool) -> dict | None: ...
 def ingest(payload: dict, wait: bool) -> dict | None:
     """Run the ingest function on ``payload``: its answer when ``wait``, else queued (an asynchronous invoke)."""
     if _ingest_runner is not None:

@@ -38,6 +38,7 @@ import stat
 import sys
 import tempfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,7 +133,7 @@ class _Rows:
     delimiter: str
     skipped: dict = field(default_factory=dict)
 
-    def header(self, fh) -> csv.reader:
+    def header(self, fh) -> Iterator[list[str]]:
         reader = csv.reader(fh, delimiter=self.delimiter)
         names = next(reader, None)
         if names is None:
@@ -172,9 +173,11 @@ class _Rows:
             try:
                 v = float(text)
             except ValueError:
-                return self.skip("empty value" if not text.strip() else "not a number", line)
+                self.skip("empty value" if not text.strip() else "not a number", line)
+                return None
             if not math.isfinite(v):
-                return self.skip("not a finite number", line)
+                self.skip("not a finite number", line)
+                return None
             values.append(v)
         return values
 
@@ -183,7 +186,6 @@ class _Rows:
         entry["rows"] += 1
         if len(entry["first_lines"]) < 5:
             entry["first_lines"].append(line)
-        return None
 
 
 def _target(path: str, flag: str) -> tuple[Path, os.stat_result | None]:
@@ -379,7 +381,8 @@ def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer) -> dict:
             raise ContractError(f"{rows.path}, line {line}: timestamp {ts!r} is before the previous row's "
                                 f"(line {last_line}); sort the file by time, or pass --sort")
         if vals is not None and t == last_t:
-            vals = rows.skip("repeats the previous timestamp", line)
+            rows.skip("repeats the previous timestamp", line)
+            vals = None
         if vals is not None:
             last_t, last_line = t, line
             stamps[t] = ts
