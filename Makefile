@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast bench synth deploy clean report-js
+.PHONY: demo lint test test-fast bench synth deploy clean report-js
 REPORT_JS := apexflow/report/plotly-basic.min.js
 
 $(BIN)/apexflow: pyproject.toml
@@ -15,7 +15,12 @@ $(BIN)/apexflow: pyproject.toml
 demo: $(BIN)/apexflow $(REPORT_JS)
 	$(BIN)/apexflow demo
 
-test: $(BIN)/apexflow $(REPORT_JS)
+# Static checks: ruff (style, bugbear, complexity ceiling) and mypy (types); `make test` runs them first.
+lint: $(BIN)/apexflow
+	$(BIN)/ruff check apexflow apexflow_aws apexflow_local functions infra layers benchmarks tests
+	$(BIN)/mypy
+
+test: lint $(REPORT_JS)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(BIN)/apexflow

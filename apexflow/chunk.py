@@ -76,7 +76,7 @@ class Chunk:
         """Unique, sortable name of this chunk within its session."""
         return chunk_key(self.entity_id, self.seq)
 
-    def validate(self, channels: dict[str, Channel] | None = None) -> "Chunk":
+    def validate(self, channels: dict[str, Channel] | None = None) -> Chunk:
         """Check the chunk against the contract (and the session's channels, if given).
 
         One vectorised pass over the samples decides; only a chunk that fails it is walked again to say
@@ -101,11 +101,12 @@ class Chunk:
         if not (math.isfinite(t[0]) and math.isfinite(t[-1]) and (t[1:] > t[:-1]).all()
                 and np.isfinite(self.matrix()).all()):
             self._explain_samples()
-        for name in self.values if channels is not None else ():
-            ch = channels.get(name)
+        declared = {} if channels is None else channels
+        for name in () if channels is None else self.values:
+            ch = declared.get(name)
             if ch is None:
                 raise ContractError(
-                    f"{self._where()}: unknown channel {name!r}; the session declares {sorted(channels)}"
+                    f"{self._where()}: unknown channel {name!r}; the session declares {sorted(declared)}"
                 )
             if self.units.get(name) != ch.unit:
                 raise ContractError(

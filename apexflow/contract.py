@@ -57,7 +57,7 @@ class Channel:
             )
 
     def to_dict(self) -> dict:
-        d = {"name": self.name, "unit": self.unit}
+        d: dict[str, str | float] = {"name": self.name, "unit": self.unit}
         if math.isfinite(self.min):
             d["min"] = self.min
         if math.isfinite(self.max):
@@ -67,7 +67,7 @@ class Channel:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Channel":
+    def from_dict(cls, d: dict) -> Channel:
         return cls(d["name"], d["unit"], d.get("min", -math.inf), d.get("max", math.inf), d.get("description", ""))
 
 
@@ -156,6 +156,16 @@ TRACK_STATUS = {
     "6": "VSCDeployed",
     "7": "VSCEnding",
 }
+
+
+@dataclass(frozen=True)
+class SessionContract:
+    """What analyze checks a registered session's chunks against."""
+
+    profile: str
+    channels: dict[str, Channel]  # by name
+    run: str  # the current ingestion run: chunks of any other are stale
+    entities: set[str]
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import lru_cache
+from functools import cache
 from urllib.parse import quote
 
 from apexflow.settings import settings
@@ -16,7 +16,7 @@ for _name in ("botocore", "boto3", "urllib3"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str):
     """One boto3 client per service and container; ``AWS_ENDPOINT_URL`` redirects all (local mode)."""
     import boto3  # here, not at the top: the analyze function reaches the database without it

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Literal, cast, overload
 
 from apexflow.settings import settings
 from apexflow_aws.config import client
@@ -29,11 +30,15 @@ class Unavailable(RuntimeError):
     """The function or workflow asked for is not reachable from here; the message says why."""
 
 
+@overload
+def ingest(payload: dict, wait: Literal[True]) -> dict: ...
+@overload
+def ingest(payload: dict, wait: bool) -> dict | None: ...
 def ingest(payload: dict, wait: bool) -> dict | None:
     """Run the ingest function on ``payload``: its answer when ``wait``, else queued (an asynchronous invoke)."""
     if _ingest_runner is not None:
         result = _ingest_runner(payload, wait)
-        return result if wait else None
+        return cast("dict | None", result) if wait else None  # a run waited for answers with its result
     name = settings().ingest_function_name
     if not name:
         raise Unavailable("ingestion is not available: INGEST_FUNCTION_NAME is not set")

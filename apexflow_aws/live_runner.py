@@ -41,6 +41,7 @@ def feed_for(spec: dict):
         raise ContractError("F1 live timing streams only the session running now: use --session current")
     if source == "openf1" and session != "current" and not session.isdigit():
         raise ContractError(f"--session takes 'current' or an OpenF1 session key, got {session!r}")
+    adapter: f1.F1LiveTiming | openf1.OpenF1
     if source == "f1":
         token = None if spec.get("replay") else secret(settings().f1_token_secret_arn)
         adapter = f1.F1LiveTiming(token=bool(token or spec.get("replay")))
@@ -61,11 +62,11 @@ def feed_for(spec: dict):
     if not creds.get("username") or not creds.get("password"):
         raise ContractError("OpenF1's real-time data needs a paid account: store {\"username\", \"password\"} "
                             "in the secret named by OPENF1_SECRET_ARN")
-    token = lambda: feeds.openf1_token(creds["username"], creds["password"])  # noqa: E731
+    login = lambda: feeds.openf1_token(creds["username"], creds["password"])  # noqa: E731
     feed = feeds.MqttFeed(feeds.OPENF1_HOST, feeds.OPENF1_PORT, [*openf1.TOPICS, *openf1.IGNORED],
-                          username=creds["username"], password=token, tls=True)
+                          username=creds["username"], password=login, tls=True)
     if session == "current":
-        for message in feeds.openf1_current(token()):
+        for message in feeds.openf1_current(login()):
             feed.queue.put(message)
     return feed, adapter
 

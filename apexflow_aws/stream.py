@@ -33,7 +33,8 @@ class KinesisStream:
             queues.setdefault(key, deque()).append(data)
         tries: dict[str, int] = {}  # key -> failed attempts of its current head record
         while queues:
-            heads, size = [], 0
+            heads: list[tuple[str, bytes]] = []
+            size = 0
             for key, q in queues.items():
                 n = len(q[0]) + len(key.encode())
                 if len(heads) == MAX_RECORDS or (heads and size + n > MAX_BYTES):

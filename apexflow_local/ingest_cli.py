@@ -70,7 +70,8 @@ def run(spec: dict, aws: bool = False) -> tuple[dict, str]:
     with local_stack(persist=True) as dsn:
         result = invoke_ingest(spec)
         analyze_stream(result["chunks"])
-        done = step_functions.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"], result["run_id"])
+        done = step_functions.automatic(os.environ["INSIGHTS_STATE_MACHINE_ARN"], result["session_id"],
+                                        result["run_id"])
     insights = (f"; insights: {done['output']['insights']} stored by the workflow (apexflow insights "
                 f"{result['session_id']})" if done and done["status"] == "SUCCEEDED" else "")
     return result, (f"Kinesis stream {STREAM} (local mode: moto, S3 kept in {s3_dir.folder()}; analyzed into the "

@@ -24,7 +24,8 @@ def run(session_id: str, provider: str | None = None, drivers: list[str] | None 
                 raise ContractError(f"session {session_id!r} is not stored; ingest it first (apexflow ingest ...)")
     finally:
         conn.close()
-    return collect(session_id, step_functions.run(os.environ["INSIGHTS_STATE_MACHINE_ARN"], session_id, provider, drivers))
+    arn = os.environ["INSIGHTS_STATE_MACHINE_ARN"]
+    return collect(session_id, step_functions.run(arn, session_id, provider, drivers))
 
 
 def collect(session_id: str, execution: dict) -> dict:

@@ -30,7 +30,7 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager, redirect_stdout
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
@@ -147,7 +147,7 @@ def race_arguments(doc: str, argv) -> argparse.Namespace:
 def heading(title: str, module: str, args: argparse.Namespace) -> list[str]:
     """A result's title with the date, then the command that made it and the machine and database it ran on."""
     database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
-    return [f"## {title} — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+    return [f"## {title} — {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
             f"- command: `python -m benchmarks.{module} --seed {args.seed} --laps {args.laps} --batch {args.batch}"
             f"{' --write' if args.write else ''}`",
             f"- machine: {machine()}; database: {database} on the same machine"]

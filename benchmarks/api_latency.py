@@ -21,7 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stderr
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import StringIO
 
 from benchmarks import machine, report
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         server.shutdown()
         server.server_close()
     worst = max(statistics.quantiles(ms, n=100)[98] for ms in results.values())
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## API latency over HTTP (apexflow serve) — {when}", "",
              f"- command: `python -m benchmarks.api_latency --laps {args.laps} --requests {args.requests}"
              f" --burst {args.burst} --threads {args.threads}{' --write' if args.write else ''}`",

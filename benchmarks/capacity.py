@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from benchmarks import RESULTS, machine, report
 
@@ -79,7 +79,7 @@ def plan(load: dict, m: dict) -> dict:
 
 
 def render(m: dict, rows: list[dict], command: str) -> str:
-    lines = [f"## Capacity from measured per-core figures — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+    lines = [f"## Capacity from measured per-core figures — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
              f"- command: `{command}`", f"- machine of this table's arithmetic: {machine()}",
              f"- inputs (latest in RESULTS.md): analyze with PostgreSQL {m['analyze_rate']:,.0f} samples/s per core; "
              f"COPY into PostgreSQL {m['copy_rate']:,.0f} samples/s per connection, {m['disk_bytes']:.0f} bytes "

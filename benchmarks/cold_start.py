@@ -25,7 +25,7 @@ import os
 import statistics
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import busy, machine, report
@@ -96,7 +96,7 @@ def kinesis_event(data: bytes, seq: int) -> dict:
     from apexflow_local.esm import kinesis_event as event
 
     record = {"PartitionKey": "cold-start", "SequenceNumber": str(seq), "Data": data,
-              "ApproximateArrivalTimestamp": dt.now(timezone.utc)}
+              "ApproximateArrivalTimestamp": dt.now(UTC)}
     return event([record], "shardId-000000000000", "arn:aws:kinesis:us-east-1:123456789012:stream/cold", "us-east-1")
 
 
@@ -131,7 +131,7 @@ def measure(runs: int, only: list[str]) -> dict[str, dict]:
 
 
 def render(results: dict[str, dict], runs: int, command: str, load: str) -> str:
-    when = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     lines = [f"## Cold starts: import + first event, fresh interpreters — {when}", "", f"- command: `{command}`",
              f"- machine: {machine()}; {load}; PostgreSQL (scratch database) and moto set up before the clock",
              f"- median of {runs} fresh interpreters each; target: analyze and API <= 300 ms",

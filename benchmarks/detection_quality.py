@@ -23,7 +23,7 @@ import json
 import statistics
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apexflow.chunk import split
@@ -131,7 +131,7 @@ def evaluate(races: list[dict]) -> dict:
 
 
 def markdown(result: dict, races: list[dict], command: str) -> str:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     samples = sum(r["samples"] for r in races)
     lines = [f"## Detection quality on synthetic races — {now}", "",
              f"- command: `{command}`", f"- machine: {machine()}",
@@ -199,7 +199,7 @@ def real_sessions(http_cache: str) -> str:
                         f"{sum(1 for r in laps if r.get('Deleted'))} | {len(outl)} "
                         f"({sum(1 for d in outl if d.evidence['deleted'])}) | {bad} | "
                         f"{', '.join(f'{k} {v}' for k, v in sorted(pk.items())) or '-'} | {missed} |")
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join([f"## Lap-level detectors on the shared FastF1 sessions — {now}", "",
                       f"- command: `python -m benchmarks.detection_quality --real {http_cache}`",
                       f"- machine: {machine()}", "", *rows]) + "\n"

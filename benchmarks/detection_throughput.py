@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apexflow import chunk as chunks
@@ -171,7 +171,8 @@ def main(argv=None) -> int:
         "one chunk per call": lambda: run_batches(({(c.session_id, c.entity_id): [c]} for c in decoded), contracts,
                                                   DETECTORS),
         "generic": lambda: run_batches(batches, contracts, GENERIC),
-        **{name: (lambda run=run: run_batches(batches, contracts, {name: run})) for name, run in DETECTORS.items()},
+        **{name: (lambda run=run, name=name: run_batches(batches, contracts, {name: run}))
+           for name, run in DETECTORS.items()},
     }
     times, results = best_of_rounds(stages, args.repeat)
     t_dec, t_det, t_one, t_gen = (times[k] for k in ("decode", "detectors", "one chunk per call", "generic"))
@@ -186,7 +187,7 @@ def main(argv=None) -> int:
     row = lambda label, s, bold=False: (  # noqa: E731
         f"| {label} | {s:.3f} | {'**' if bold else ''}{rate(s):,.0f}{'**' if bold else ''} | {values / s:,.0f} |")
     lines = [
-        f"## Detection throughput (one core) — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+        f"## Detection throughput (one core) — {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
         f"- command: `python -m benchmarks.detection_throughput --seed {args.seed} --laps {args.laps} "
         f"--batch {args.batch} --repeat {args.repeat}{' --write' if args.write else ''}`",
         f"- machine: {machine()}",

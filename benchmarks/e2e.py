@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
@@ -50,7 +50,8 @@ def targets() -> dict[str, list[tuple[object, str]]]:
         "Kinesis get": [(esm.EventSourceMapping, "poll")],
         "detect": [(analyze, "detect")],
         "write": [(analyze.Batch, "commit")],
-        "insights": [(insights_starter, "start_when_complete"), (local_workflow, "automatic"), (insights_cli, "collect")],
+        "insights": [(insights_starter, "start_when_complete"), (local_workflow, "automatic"),
+                     (insights_cli, "collect")],
         REPORT_PAGE: [(demo, "render")],
     }
 
@@ -112,7 +113,7 @@ def render(r: dict, command: str) -> str:
     base = r["naive"]
     lines = [
         f"## End to end: {r['laps']}-lap race, source to detections and insights (moto, embedded PostgreSQL) — "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
         f"- command: `{command}`",
         f"- machine: {machine()}; moto S3, Kinesis and Step Functions, embedded PostgreSQL, all on it; {r['busy']}",
         f"- race: synthetic, seed {r['seed']}, {r['laps']} laps, 20 cars: {r['samples']:,} samples in "

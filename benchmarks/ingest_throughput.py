@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from benchmarks import machine, report
 
@@ -51,7 +51,7 @@ def measure(laps: int, cars: int, repeat: int) -> dict:
     source = Frozen(SyntheticRace(seed=7, laps=laps, cars=cars))
     generate = time.perf_counter() - t
     runs = []
-    for i in range(repeat):
+    for _ in range(repeat):
         client.cache_clear()
         with mock_aws():
             client("s3").create_bucket(Bucket="bench")
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     r = measure(args.laps, args.cars, args.repeat)
-    report(f"## Ingest throughput (S3 + Kinesis on moto) — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+    report(f"## Ingest throughput (S3 + Kinesis on moto) — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
            f"- command: `.venv/bin/python -m benchmarks.ingest_throughput --laps {r['laps']} "
            f"--cars {r['cars']} --repeat {len(r['seconds'])}`\n"
            f"- machine: {machine()}\n"

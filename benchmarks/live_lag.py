@@ -33,7 +33,7 @@ import os
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         raise SystemExit("no detection from car data: use more laps or cars")
     ok = d99 <= 2.0 and c99 <= 2.0
     report(f"## Live lag, message -> row (OpenF1 via Mosquitto, moto, embedded PostgreSQL) — "
-           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
            f"- command: `.venv/bin/python -m benchmarks.live_lag --laps {r['laps']} --cars {r['cars']} "
            f"--speed {r['speed']:g}`\n"
            f"- machine: {machine()}\n"
@@ -214,7 +214,7 @@ def replay_main(args) -> int:
     ok = bool(d) and d99 <= 2.0  # the target is on detection rows; chunk rows are reported beside it
     s = r["summary"]
     report(f"## Live lag at {r['speed']:g}x, sample -> row (F1 live timing replayed, moto, embedded PostgreSQL) — "
-           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
            f"- command: `.venv/bin/python -m benchmarks.live_lag --replay --laps {r['laps']} --cars {r['cars']} "
            f"--speed {r['speed']:g}{' --write' if args.write else ''}`\n"
            f"- machine: {machine()}; {r['busy']}\n"

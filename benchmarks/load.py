@@ -28,7 +28,7 @@ import argparse
 import statistics
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from benchmarks import busy, machine, report
 
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     chunks, samples = sum(c for c, _ in source.values()), sum(s for _, s in source.values())
     lines = [
         f"## Load: {args.sessions} sessions at {args.speed:g}x live pace — "
-        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
         f"- command: `python -m benchmarks.load --sessions {args.sessions} --speed {args.speed:g} --laps {args.laps} "
         f"--shards {args.shards}{' --write' if args.write else ''}`",
         f"- machine: {machine()}; moto S3 and Kinesis ({args.shards} shards), embedded PostgreSQL, all on it",
@@ -220,7 +220,7 @@ def scaling_main(args) -> int:
     rows = [scale_once(int(n), args.sessions, args.laps) for n in args.scaling.split(",")]
     base = rows[0]["rate"]
     lines = [f"## Load: throughput against shards, a consumer per shard — "
-             f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"- command: `python -m benchmarks.load --scaling {args.scaling} --sessions {args.sessions} "
              f"--laps {args.laps}{' --write' if args.write else ''}`",
              f"- machine: {machine()}; moto Kinesis, embedded PostgreSQL, all on it; {load}",

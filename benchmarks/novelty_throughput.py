@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## Generic novelty score throughput (one core) — {now}", "",
              f"- command: `python -m benchmarks.novelty_throughput --rows {args.rows} --block {args.block} "
              f"--repeat {args.repeat} --write`", f"- machine: {machine()}; {busy()}",

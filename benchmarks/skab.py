@@ -27,7 +27,7 @@ import csv
 import math
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SKAB benchmark skipped: no SKAB files under {args.data} (the shared data folder is absent)")
         return 0
     files, cps = r["files"], r["nab"]
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## SKAB: the generic detectors on real pump telemetry — {now}", "",
              "- command: `python -m benchmarks.skab --write`", f"- machine: {machine()}",
              f"- input: {len(files)} labelled SKAB files ({sum(len(f[1]) for f in files):,} rows, 8 channels scored "

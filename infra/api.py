@@ -22,7 +22,6 @@ from infra.names import Settings
 from infra.network import Network
 
 
-
 @jsii.implements(apigw.IAccessLogSettings)
 class AccessLogs:
     """Access logs of every request to a log group, in JSON."""

@@ -135,7 +135,7 @@ class Settings:
         return f"{self.stack_name.lower()}-proxy"
 
     @classmethod
-    def from_context(cls, node) -> "Settings":
+    def from_context(cls, node) -> Settings:
         """Defaults overridden by any CDK context key named like a field (camelCase)."""
         values = {}
         for f in dataclasses.fields(cls):

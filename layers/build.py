@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     result = report(layer_dirs)
     result["architecture"] = settings.architecture
     (args.out / "sizes.json").write_text(json.dumps(result, indent=2))
-    print(f"{'bundle':<10} {'unzipped':>10} {'zipped':>10} {'largest zip':>12}  limits: 250 MiB unzipped, 50 MiB per zip")
+    print(f"{'bundle':<10} {'unzipped':>10} {'zipped':>10} {'largest zip':>12}  "
+          "limits: 250 MiB unzipped, 50 MiB per zip")
     for fn, b in result["bundles"].items():
         print(f"{fn:<10} {_mb(b['unzipped']):>10} {_mb(b['zipped']):>10} {_mb(b['largest_zip']):>12}  "
               f"{'ok' if b['within_limits'] else 'OVER LIMIT'}  ({' + '.join(b['parts'])})")

@@ -9,6 +9,7 @@ n)`` picks the behaviour of the n-th request; by default the ``script`` list in 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -94,7 +95,5 @@ def _send(http, status: int, payload: dict, headers: dict | None = None) -> None
     for k, v in (headers or {}).items():
         http.send_header(k, v)
     http.end_headers()
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
         http.wfile.write(data)
-    except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
-        pass

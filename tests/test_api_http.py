@@ -307,8 +307,9 @@ def test_cli_prints_what_the_routes_answer(server):
     csv = _cli("detections", "sim-s3-l3", "--kind", "dropout", "--format", "csv", dsn=dsn).splitlines()
     api = json.loads(fetch(base, f"{S}/detections?kind=dropout")[2])["detections"]
     assert len(csv) == len(api) + 1 and all(",dropout," in line for line in csv[1:])
-    missing = subprocess.run([sys.executable, "-m", "apexflow_local.cli", "laps", "nope"], capture_output=True, text=True,
-                             env={**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": ROOT}, cwd=ROOT, timeout=120)
+    missing = subprocess.run([sys.executable, "-m", "apexflow_local.cli", "laps", "nope"], capture_output=True,
+                             text=True, env={**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": ROOT}, cwd=ROOT,
+                             timeout=120)
     assert missing.returncode == 2 and "session 'nope' not found" in missing.stderr
 
 

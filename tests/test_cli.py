@@ -45,8 +45,9 @@ def test_a_local_ingest_prints_progress_and_its_report_only(tmp_path):
     data.write_text("unit,t,temp\n" + "".join(f"a,{i},{20 + i % 3}\n" for i in range(50)))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "XDG_RUNTIME_DIR")}
     env.update(APEXFLOW_PGDATA=str(tmp_path / "pg"), PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, "-m", "apexflow_local.cli", "ingest", "csv", str(data), "--entity-col", "unit",
-                          "--time-col", "t"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "apexflow_local.cli", "ingest", "csv", str(data),
+                          "--entity-col", "unit", "--time-col", "t"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("wrote csv-rig (run ") and run.stdout.count("\n") == 1
     bars = re.compile(r"^(ingest |stream |analyze): +\d+%")

@@ -65,10 +65,9 @@ def test_the_lambda_connection_is_bounded_too(silent_server, monkeypatch):
 def test_a_statement_running_too_long_is_cancelled_and_the_connection_recovers(dsn, monkeypatch):
     monkeypatch.setenv("APEXFLOW_DB_STATEMENT_TIMEOUT", "0.2")
     conn = connect(dsn)
-    with pytest.raises(psycopg2.errors.QueryCanceled, match="statement timeout"):
-        with transaction(conn) as cur:
-            cur.execute("DELETE FROM sessions")
-            cur.execute("SELECT pg_sleep(10)")
+    with pytest.raises(psycopg2.errors.QueryCanceled, match="statement timeout"), transaction(conn) as cur:
+        cur.execute("DELETE FROM sessions")
+        cur.execute("SELECT pg_sleep(10)")
     with transaction(conn) as cur:  # the connection is usable again
         cur.execute("SELECT 1")
         assert cur.fetchone() == (1,)

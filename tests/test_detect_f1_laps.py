@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 
 import pytest
 
@@ -130,13 +131,13 @@ def test_real_session_against_its_own_data(shared_cache, tmp_path, year, event, 
 
 
 def test_facts_detections_are_stored_idempotently(db):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from apexflow.contract import F1_CHANNELS, Entity, Session
     from apexflow.query import detections as query_detections
     from apexflow.storage import detection_store, registry
 
-    session = Session("s1", "synthetic", datetime(2024, 1, 1, tzinfo=timezone.utc), F1_CHANNELS, (Entity("AAA"),))
+    session = Session("s1", "synthetic", datetime(2024, 1, 1, tzinfo=UTC), F1_CHANNELS, (Entity("AAA"),))
     facts = SessionFacts(laps=race_laps(slow=9, pit_after=12), track_status=ts((0, "1"), (50, "4"), (200, "1")))
     rows = [d.to_row() for d in detect_facts("s1", facts, "Race")]
     with db, db.cursor() as cur:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import numpy as np
 import pytest
@@ -17,13 +18,13 @@ from apexflow.detect.field import bins as field_bins
 def test_detector_sets_by_profile_and_the_profile_of_f1_sources():
     assert detectors_for("motorsport") is DETECTORS
     assert detectors_for("generic") is GENERIC and detectors_for(None) is GENERIC
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from apexflow.contract import Session
     from apexflow.errors import ContractError
 
     def session(source, **kw):
-        return Session("s", source, datetime(2024, 1, 1, tzinfo=timezone.utc), (), (), **kw)
+        return Session("s", source, datetime(2024, 1, 1, tzinfo=UTC), (), (), **kw)
 
     assert session("fastf1").profile == session("synthetic").profile == "motorsport"
     assert session("csv").profile == "generic" and session("csv", profile="motorsport").profile == "motorsport"

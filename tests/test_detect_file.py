@@ -3,7 +3,7 @@ windows out."""
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ def write_series(path, stamps, values, time_col="timestamp", value_col="value", 
 def machine_series(n=3000, seed=1):
     """A noisy daily-ish pattern with a spike, a level shift and a stuck stretch; irregular 5-minute sampling."""
     rng = np.random.default_rng(seed)
-    t0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    t0 = datetime(2024, 3, 1, tzinfo=UTC)
     secs = np.cumsum(rng.uniform(240, 360, n))
     secs[n * 11 // 15:] += 6 * 3600  # a six-hour outage
     x = 50 + 10 * np.sin(2 * np.pi * secs / 86400) + rng.normal(0, 1, n)

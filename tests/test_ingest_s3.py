@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import psycopg2
@@ -13,7 +13,7 @@ from apexflow.chunk import decode
 from apexflow.contract import SCHEMA_VERSION, Channel, Entity, Session, SessionFacts
 from apexflow.pipeline.ingest import ingest
 
-START = datetime(2025, 5, 3, 16, tzinfo=timezone.utc)
+START = datetime(2025, 5, 3, 16, tzinfo=UTC)
 
 
 class Source:

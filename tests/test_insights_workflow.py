@@ -68,7 +68,8 @@ def stored(dsn: str, run_id: str) -> list[dict]:
 
 def test_local_mode_runs_the_file_cdk_deploys_with_its_substitutions(synthesized):
     props, definition = synthesized
-    assert definition == step_functions.DEFINITION.read_text() == (names.REPO_ROOT / names.STATE_MACHINE_FILE).read_text()
+    shipped = (names.REPO_ROOT / names.STATE_MACHINE_FILE).read_text()
+    assert definition == step_functions.DEFINITION.read_text() == shipped
     assert set(props["DefinitionSubstitutions"]) == {"InsightsFunctionArn", "AlertsTopicArn"}
     with pytest.raises(ValueError, match="AlertsTopicArn"):
         step_functions.substitute(definition, {"InsightsFunctionArn": "arn"})

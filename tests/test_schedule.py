@@ -1,13 +1,13 @@
 """Scheduled ingestion: selection on a frozen schedule; the handler's scheduled path twice on moto."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apexflow.pipeline.schedule import due_sessions, years_to_check
 
 
 def _utc(*a):
-    return datetime(*a, tzinfo=timezone.utc)
+    return datetime(*a, tzinfo=UTC)
 
 
 # A sprint weekend and a conventional one, written for this test (times as in FastF1's schedule, UTC).

@@ -47,5 +47,7 @@ class Context:
     field: Timeline | Profile | None = None
 
 
-def severity(score: float) -> str:
-    return "critical" if score >= 0.8 else "warning" if score >= 0.5 else "info"
+def severity(score: float) -> Severity:
+    if score >= 0.8:
+        return "critical"
+    return "warning" if score >= 0.5 else "info"

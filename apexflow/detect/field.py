@@ -33,7 +33,7 @@ class Profile:
         self.sums = np.zeros((3, 0)) if sums is None else sums
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[int, float, float, float]]) -> "Profile":
+    def from_rows(cls, rows: list[tuple[int, float, float, float]]) -> Profile:
         sums = np.zeros((3, 1 + max((r[0] for r in rows), default=-1)))
         for b, *row in rows:
             sums[:, b] = row
@@ -41,10 +41,11 @@ class Profile:
 
     def rows(self) -> list[tuple[int, float, float, float]]:
         """(bin, samples, braking, speed_cs) of every bin passed, in bin order."""
-        return [(int(b), *map(float, self.sums[:, b])) for b in np.flatnonzero(self.sums[0])]
+        s = self.sums
+        return [(int(b), float(s[0, b]), float(s[1, b]), float(s[2, b])) for b in np.flatnonzero(s[0])]
 
     @classmethod
-    def from_state(cls, state: dict) -> "Profile":
+    def from_state(cls, state: dict) -> Profile:
         lists = [state.get(k, []) for k in KEYS]
         return cls(np.array(lists, dtype=np.float64).reshape(3, -1))
 
@@ -63,7 +64,7 @@ class Profile:
         if {"Distance", "Brake", "Speed"} <= v.keys():
             self.add(bins(v["Distance"]), v["Brake"], v["Speed"])
 
-    def merge(self, other: "Profile") -> None:
+    def merge(self, other: Profile) -> None:
         """Add another profile's sums (what the database's upsert does with a batch's rows)."""
         a, b = self.sums, other.sums
         if a.shape[1] < b.shape[1]:
@@ -114,7 +115,7 @@ class Minutes:
                          np.bincount(cell, np.round(v["Speed"] * 100.0), size)])
         self.merge(Minutes(first, sums.reshape(3, -1, width).transpose(1, 0, 2)))
 
-    def merge(self, other: "Minutes") -> None:
+    def merge(self, other: Minutes) -> None:
         """Add another's sums (what the database's upsert does with a batch's rows)."""
         if not other.by_minute.size:
             return
@@ -130,7 +131,7 @@ class Minutes:
         self.first, self.by_minute = first, total
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[int, int, float, float, float]]) -> "Minutes":
+    def from_rows(cls, rows: list[tuple[int, int, float, float, float]]) -> Minutes:
         out = cls()
         if rows:
             first = min(r[0] for r in rows)
@@ -160,7 +161,7 @@ class Timeline:
         if by_minute.size:
             self.before[1:, :, :by_minute.shape[2]] += np.cumsum(by_minute, axis=0)
 
-    def plus(self, minutes: Minutes) -> "Timeline":
+    def plus(self, minutes: Minutes) -> Timeline:
         """This field with more minutes' sums added (a batch's own samples)."""
         total = Minutes()
         total.merge(self.minutes)

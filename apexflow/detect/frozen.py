@@ -47,7 +47,7 @@ def run(chunk: Chunk, state: dict, ctx: Context) -> list[Detection]:
     natural = state.setdefault("natural", {})  # channel -> longest unflagged run at a limit (s)
     state.setdefault("t0", float(t[0]))
     out: list[Detection] = []
-    moving = changed.all(axis=1).tolist()  # changed at every step: only the runs' ends matter
+    moving = np.asarray(changed.all(axis=1)).tolist()  # changed at every step: only the runs' ends matter
     walk = []
     for c, name in enumerate(names):
         if name in POSITION:
@@ -67,7 +67,7 @@ def _walk(ctx: Context, state: dict, names: list[str], walk: list[int], t: np.nd
           changed: np.ndarray, gap: np.ndarray, out: list) -> None:
     """The runs of channels ``walk``: carried from the last chunk, started here, flagged, closed."""
     runs, natural, t0, n = state["runs"], state["natural"], state["t0"], len(t)
-    moved = changed.any(axis=0)  # inside a run its own channel holds, so "the others moved" is "any moved"
+    moved = np.asarray(changed.any(axis=0))  # inside a run its own channel holds, so "the others moved" is "any moved"
     starts = changed[walk] | gap
     starts[[k for k, c in enumerate(walk) if names[c] not in runs], 0] = True
     table = _Runs(starts, t, cols[walk], [names[c] for c in walk], ctx, natural)
@@ -151,7 +151,7 @@ def _extend(ctx: Context, name: str, r: list, t: np.ndarray, others: np.ndarray,
         return
     steps = r[3] + np.arange(1, len(t) + 1)
     moving = r[4] + np.cumsum(others)
-    need = MIN_SECONDS
+    need: float | np.ndarray = MIN_SECONDS
     if bound:
         need = np.where(t - t0 >= WARMUP_S, max(MIN_SECONDS, BOUND_FACTOR * natural), AT_BOUND_SECONDS)
     hit = np.flatnonzero((t - r[1] >= need) & (moving >= 0.5 * steps))

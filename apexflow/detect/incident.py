@@ -83,14 +83,15 @@ class _Stream:
         cols, m = chunk.values, len(tail)
         carried = [np.array([row[f] for row in tail], dtype=np.float64) for f in range(len(FIELDS))]
 
-        def column(f: int, name: str) -> np.ndarray | None:
-            if name not in cols:
-                return None
+        def required(f: int, name: str) -> np.ndarray:
             return np.concatenate([carried[f], cols[name].astype(np.float64)])
 
+        def column(f: int, name: str) -> np.ndarray | None:
+            return required(f, name) if name in cols else None
+
         self.t = np.concatenate([carried[0], chunk.t])
-        self.speed, self.distance, self.lap = column(1, "Speed"), column(3, "Distance"), column(4, "LapNumber")
-        self.brake = column(2, "Brake") >= 0.5
+        self.speed, self.distance, self.lap = required(1, "Speed"), column(3, "Distance"), column(4, "LapNumber")
+        self.brake: np.ndarray = required(2, "Brake") >= 0.5
         self.n = len(self.t)
         on = np.where(self.brake, self.t, -np.inf)  # the last time the brake was on, at each sample
         if m and tail[0][5] is not None:
@@ -121,9 +122,10 @@ class _Stream:
                 for k in range(self.last - 1, self.n)]
 
 
-def _open(s: _Stream, k: int, use: "_Usual") -> dict:
-    own, field = use.own_at(k), use.field_at(k)
-    own, field = own and own[1], field and field[1]  # mean speeds there, where known
+def _open(s: _Stream, k: int, use: _Usual) -> dict:
+    own_at, field_at = use.own_at(k), use.field_at(k)
+    own = own_at[1] if own_at else None  # mean speeds there, where known
+    field = field_at[1] if field_at else None
     before = float(s.speed[k - 1])
     return {"t_start": float(s.t[k - 1]), "speed_before": before, "min_speed": before, "loss": 0.0,
             "rate": 0.0, "sudden": False, "unbraked": True, "low_since": None, "confirmed": False,
@@ -133,7 +135,7 @@ def _open(s: _Stream, k: int, use: "_Usual") -> dict:
             "reference": min(before, own or np.inf, field or np.inf)}
 
 
-def _walk(s: _Stream, i: int, last: int, event: dict, state: dict, use: "_Usual", ctx: Context,
+def _walk(s: _Stream, i: int, last: int, event: dict, state: dict, use: _Usual, ctx: Context,
           out: list) -> int:
     """Follow an open event from sample ``i``; returns the next sample to judge."""
     t, v = s.t, s.speed
@@ -189,7 +191,7 @@ class _Usual:
 
     def add(self, a: int, b: int) -> None:
         """Samples ``a`` to ``b`` (exclusive) were ordinary passes: count them in."""
-        if self.own is not None and b > a:
+        if self.own is not None and self.bins is not None and b > a:
             self.own.add(self.bins[a:b], self.brakes[a:b].astype(np.float64), self.speed[a:b])
 
     def field_at(self, k: int) -> tuple[float, float] | None:
@@ -199,11 +201,13 @@ class _Usual:
         return self.field.at(int(self.bins[k]), t=float(self.times[k]))
 
     def own_at(self, k: int) -> tuple[float, float] | None:
-        return None if self.own is None else self.own.at(int(self.bins[k]), OWN_SAMPLES)
+        if self.own is None or self.bins is None:
+            return None
+        return self.own.at(int(self.bins[k]), OWN_SAMPLES)
 
     def share(self, k: int) -> float:
         """How often the brake is on at sample ``k``'s distance: the car's own, else the field's, else 0."""
-        if self.bins is None:
+        if self.bins is None or self.own is None:  # the car's own profile exists wherever there are bins
             return 0.0
         usual = self.own_at(k) or self.field_at(k) or self.own.at(int(self.bins[k]), 1)
         return usual[0] if usual else 0.0

@@ -326,12 +326,12 @@ def _undercuts(by_car: dict, dets: list[dict], neutral: list[dict]) -> list[dict
     for car, laps in stops.items():
         for lap in laps:
             before = at.get((car, lap - 1))
-            if not before or before["position"] is None or _end(before) is None:
+            if not before or before["position"] is None or (end_before := _end(before)) is None:
                 continue
             ahead = placed.get((lap - 1, before["position"] - 1))
-            if ahead is None or _end(at[(ahead, lap - 1)]) is None:
+            if ahead is None or (end_ahead := _end(at[(ahead, lap - 1)])) is None:
                 continue
-            gap = _end(before) - _end(at[(ahead, lap - 1)])
+            gap = end_before - end_ahead
             later = [n for n in stops.get(ahead, []) if lap < n <= lap + UNDERCUT_LAPS]
             after_car, after_ahead = at.get((car, later[0] + 1)) if later else None, \
                 at.get((ahead, later[0] + 1)) if later else None
@@ -412,7 +412,7 @@ def _winning_gap(by_car: dict, ranked: list[dict]) -> float | None:
 # --- helpers -------------------------------------------------------------------------------------
 
 def _results(rows: list[dict]) -> dict[str, dict]:
-    out = {}
+    out: dict = {}  # by driver code (FastF1's, from the rows)
     for r in rows:
         pos, grid = r.get("Position"), r.get("GridPosition")
         pos = int(pos) if isinstance(pos, (int, float)) else None

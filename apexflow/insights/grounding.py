@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 
 from apexflow.insights.facts import evidence_unit
 from apexflow.insights.schema import Claim, Statement
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 TIME = re.compile(r"(?<![\w.:])([-+]?)(\d{1,3}):(\d{2}(?:\.\d+)?)(?![\w:])")
 NUMBER = re.compile(r"(?<![\w.])([-+]?)(\d+(?:\.\d+)?)(?:st|nd|rd|th|s)?(?![\w])|(?<![\w.])P(\d+)(?![\w])")
@@ -80,7 +84,8 @@ class Fact:
         return [(self.only, self.record[self.only])] if self.only is not None else _all(self.record)
 
     def units(self) -> dict:
-        return self.record.get("units") if isinstance(self.record.get("units"), dict) else {}
+        units = self.record.get("units")
+        return units if isinstance(units, dict) else {}
 
     def drivers(self) -> set[str]:
         """Every driver code the fact names, in any role."""
@@ -97,6 +102,7 @@ def resolve(facts: dict, path: str) -> Fact | None:
     steps = [(int(i) if i else None, key) for i, key in PATH.findall(path)]
     if not steps or "".join(f"[{i}]" if i is not None else f".{k}" for i, k in steps).lstrip(".") != path:
         return None
+    owner_roles: tuple[list[str], list[str]]
     node, parent, names, index, owner_roles = facts, None, [], None, ([], [])
     for i, key in steps:
         if isinstance(node, dict) and node is not facts:
@@ -193,6 +199,7 @@ def _value_holds(claim: Claim, fact: Fact) -> bool:
         want = claim.value.strip().lower()
         return any(isinstance(v, str) and (v.lower() == want or re.search(rf"\b{re.escape(want)}\b", v.lower()))
                    for _, v in fact.values())
+    assert claim.value is not None  # only claims with a value are checked here
     tolerance = _tolerance(claim.value)
     for key, v in fact.values():
         if not _is_number(v):
@@ -291,7 +298,7 @@ def _all(record: dict) -> list[tuple[str, object]]:
     return out
 
 
-def _is_number(v) -> bool:
+def _is_number(v: object) -> TypeIs[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 

@@ -217,5 +217,5 @@ def _detection(facts: dict) -> DetectionExplanation:
                     *({**at, "value": x, "unit": None if isinstance(x, str) else units.get(k) or unit_of(k)}
                       for x in (v if isinstance(v, list) else [v]) if not isinstance(x, bool)))
                 for k, v in d["evidence"].items()]
-    return DetectionExplanation(what_happened=what, evidence=evidence,
-                                what_to_check=CHECKS.get(d["kind"], GENERIC_CHECKS))
+    return DetectionExplanation.model_validate({"what_happened": what, "evidence": evidence,  # checks: bare text
+                                                "what_to_check": CHECKS.get(d["kind"], GENERIC_CHECKS)})

@@ -21,18 +21,18 @@ from apexflow.insights.schema import SCHEMAS
 class OpenAIProvider:
     name = "openai"
 
-    def __init__(self, api_key: str, model: str = DEFAULT_MODEL, base_url: str | None = None,
+    def __init__(self, api_key: str | None, model: str = DEFAULT_MODEL, base_url: str | None = None,
                  timeout_s: float = 30.0, max_retries: int = 2):
-        self.model, self._secret = model, api_key
+        self.model = model
         self.client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries,
                                     timeout=openai.Timeout(timeout_s, connect=min(5.0, timeout_s)))
 
     def write(self, scope: str, facts: dict, feedback: str | None = None) -> Reply:
         try:
             completion = self.client.chat.completions.parse(
-                model=self.model, messages=messages(scope, facts, feedback), response_format=SCHEMAS[scope],
-                max_completion_tokens=output_budget(scope, self.model),
-                **({"reasoning_effort": REASONING_EFFORT} if reasoning(self.model) else {}))
+                model=self.model, messages=messages(scope, facts, feedback),  # type: ignore[arg-type]  # plain dicts
+                response_format=SCHEMAS[scope], max_completion_tokens=output_budget(scope, self.model),
+                **({"reasoning_effort": REASONING_EFFORT} if reasoning(self.model) else {}))  # type: ignore[arg-type]
         except openai.RateLimitError as e:
             raise ProviderThrottled(self._say(e)) from None
         except openai.APITimeoutError as e:
@@ -60,7 +60,8 @@ class OpenAIProvider:
 
     def _say(self, e: Exception) -> str:
         """The error, never with the key in it."""
-        return f"{type(e).__name__}: {e}".replace(self._secret, "***")[:500]
+        # the client's key: the one given, else the one OpenAI read from OPENAI_API_KEY
+        return f"{type(e).__name__}: {e}".replace(self.client.api_key, "***")[:500]
 
 
 def _usage(completion) -> dict:

@@ -4,13 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic import BaseModel
+
 
 @dataclass
 class Reply:
     """A provider's answer: the record (None when malformed), its usage (None where the answer did not say),
     and a refusal or problem if any."""
 
-    body: object = None
+    body: BaseModel | None = None
     tokens_in: int | None = 0
     tokens_out: int | None = 0
     refusal: str | None = None

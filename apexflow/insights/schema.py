@@ -5,6 +5,8 @@ against (``grounding.py``).
 """
 from __future__ import annotations
 
+from typing import cast
+
 from pydantic import BaseModel, Field, model_validator
 
 
@@ -65,7 +67,8 @@ class DetectionExplanation(BaseModel):
     what_to_check: list[Statement]
 
 
-SCHEMAS = {"session": SessionInsight, "driver": DriverInsight, "detection": DetectionExplanation}
+SCHEMAS: dict[str, type[BaseModel]] = {"session": SessionInsight, "driver": DriverInsight,
+                                       "detection": DetectionExplanation}
 
 
 def statements(body: BaseModel) -> list[Statement]:
@@ -80,12 +83,15 @@ def statements(body: BaseModel) -> list[Statement]:
 def render(scope: str, body: BaseModel) -> str:
     """Readable text of a record, the race story first."""
     if scope == "session":
-        return "\n".join([str(body.headline), *map(str, body.race_story), *_section("Strategy", body.strategy),
-                          *_section("Cars at risk", body.cars_at_risk)])
+        s = cast(SessionInsight, body)
+        return "\n".join([str(s.headline), *map(str, s.race_story), *_section("Strategy", s.strategy),
+                          *_section("Cars at risk", s.cars_at_risk)])
     if scope == "driver":
-        return "\n".join([str(body.headline), *(f"- {p}" for p in body.points)])
-    return "\n".join([str(body.what_happened), *_section("Evidence", body.evidence),
-                      *_section("What to check", body.what_to_check)])
+        d = cast(DriverInsight, body)
+        return "\n".join([str(d.headline), *(f"- {p}" for p in d.points)])
+    e = cast(DetectionExplanation, body)
+    return "\n".join([str(e.what_happened), *_section("Evidence", e.evidence),
+                      *_section("What to check", e.what_to_check)])
 
 
 def _section(title: str, lines: list) -> list[str]:

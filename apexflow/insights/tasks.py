@@ -84,6 +84,7 @@ def finish(conn, run_id: str, drivers: list[str], critical: list[str]) -> dict:
         insight_store.finish_insight_run(cur, run_id)
         stored = insight_runs.run_insights(cur, run_id)
         run = insight_runs.insight_run(cur, run_id)
+    assert run is not None  # the run's insights were just stored against it
     statuses: dict[str, int] = {}
     for i in stored:
         statuses[i["status"]] = statuses.get(i["status"], 0) + 1
@@ -142,7 +143,8 @@ def _store(conn, run: dict, scope: str, key: str | None, facts: dict, record: di
                "prompt_version": PROMPT_VERSION, "facts": facts}
     with transaction(conn) as cur:
         insight_store.upsert_insight(cur, insight)
-        alert = scope == "detection" and insight_store.claim_alert(cur, key, session_id, run["run_id"])
+        alert = scope == "detection" and key is not None and insight_store.claim_alert(cur, key, session_id,
+                                                                                    run["run_id"])
     out = {"insight_id": insight["insight_id"], "scope": scope, "key": key, "status": record["status"]}
     if scope == "detection":
         d, s = facts["detection"], facts["session"]

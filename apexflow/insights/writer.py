@@ -41,7 +41,8 @@ def write(provider: Provider, scope: str, facts: dict, budget: Budget) -> dict:
         except BaseException:
             budget.settle(estimate, 0)
             raise
-        used = (reply.tokens_in, reply.tokens_out) if reply.tokens_in is not None else (estimate, 0)
+        used = ((reply.tokens_in, reply.tokens_out) if reply.tokens_in is not None and reply.tokens_out is not None
+                else (estimate, 0))
         budget.settle(estimate, sum(used))
         spent = [spent[0] + used[0], spent[1] + used[1]]
         if reply.refusal:
@@ -83,6 +84,7 @@ def offline(scope: str, facts: dict, status: str = "ok", note: str = "", spent=(
             ) -> dict:
     """The offline record; a fallback keeps the tokens (and their cost, at ``model``'s price) spent before it."""
     body = OFFLINE.write(scope, facts).body
+    assert body is not None  # the offline provider always answers
     missing = ungrounded(statements(body), facts)  # the same check as the model's answers
     record = _record(OFFLINE, body, render(scope, body), "ungrounded" if missing and status == "ok" else status,
                      note, missing, spent)

@@ -13,12 +13,14 @@ detector states, the field's new sums, and the race events of the reporting sche
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
 
 from apexflow import chunk as chunks
+from apexflow.contract import Channel, SessionContract
 from apexflow.detect import STATE_VERSION, detectors_for
 from apexflow.detect.base import Context
 from apexflow.detect.field import Minutes, Profile, Timeline, minute
@@ -56,13 +58,14 @@ def batch_fields(joined: dict[tuple[str, str], list[chunks.Chunk]]) -> dict[str,
 
 
 def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[str, str], dict],
-           contracts: dict[str, tuple], fields: dict[str, Timeline | Profile], detectors: dict | None = None
-           ) -> tuple[dict[str, dict], dict[str, Minutes]]:
+           contracts: dict[str, tuple[str, dict[str, Channel]]], fields: Mapping[str, Timeline | Profile],
+           detectors: dict | None = None) -> tuple[dict[str, dict], dict[str, Minutes]]:
     """Each entity's new chunks, joined into as few calls as possible (``chunk.join``), through its
     session's detectors (``detectors`` overrides them), against the field stored before (``fields``: a
     ``Timeline``, or a ``Profile`` of what came before) plus what the batch itself brings of every car,
     each sample against the minutes before its own (``detect.field``).
 
+    ``contracts`` holds each session's (profile, channels by name).
     ``states`` (per entity) are updated in place. Returns the detections by id (a later report of an
     event supersedes) and what the batch adds to each session's field.
     """
@@ -71,7 +74,7 @@ def detect(fresh: dict[tuple[str, str], list[chunks.Chunk]], states: dict[tuple[
     judged = {s: _merged(fields.get(s), field) for s, field in added.items()}
     found: dict[str, dict] = {}
     for (session_id, entity_id), parts in joined.items():
-        profile, channels = contracts[session_id][:2]
+        profile, channels = contracts[session_id]
         ctx = Context(session_id, entity_id, channels, judged.get(session_id, fields.get(session_id)))
         state = states.setdefault((session_id, entity_id), {})
         for c in parts:
@@ -99,9 +102,9 @@ class Batch:
     def __init__(self, conn, detectors: dict | None = None):
         """``detectors`` overrides the set chosen by each session's profile (``detectors_for``)."""
         self.conn, self.detectors = conn, detectors
-        self.sessions: dict[str, tuple | None] = {}  # session -> (profile, channels, run, entities)
+        self.sessions: dict[str, SessionContract | None] = {}  # None: not registered
         self.pending: dict[tuple[str, str], list] = {}  # entity -> its good chunks, in stream order
-        self.arrived: dict[tuple[str, str, int], datetime] = {}  # chunk -> when it reached the stream
+        self.arrived: dict[tuple[str, str, int], datetime | None] = {}  # chunk -> when it reached the stream
         self.rejected: list[tuple] = []
         self.stale = 0
 
@@ -111,20 +114,20 @@ class Batch:
         if c.session_id not in self.sessions:
             with self.conn.cursor() as cur:
                 self.sessions[c.session_id] = registry.session_contract(cur, c.session_id)
-        if self.sessions[c.session_id] is None:
+        contract = self.sessions[c.session_id]
+        if contract is None:
             raise ContractError(f"chunk {c.session_id}/{c.key}: session {c.session_id!r} is not registered; "
                                 "ingest registers a session before streaming it")
-        _, channels, run, entities = self.sessions[c.session_id]
         if not c.run_id:
             raise ContractError(f"chunk {c.session_id}/{c.key} names no ingestion run (schema version 1), so "
                                 "it cannot be told from a replaced run's; re-ingest the session")
-        if c.run_id != run:
+        if c.run_id != contract.run:
             self.stale += 1
             return
-        if c.entity_id not in entities:
+        if c.entity_id not in contract.entities:
             raise ContractError(f"chunk {c.session_id}/{c.key}: entity {c.entity_id!r} is not one the session "
                                 "declares; a source declares every entity before ingest registers the session")
-        c.validate(channels)
+        c.validate(contract.channels)
         self.pending.setdefault((c.session_id, c.entity_id), []).append(c)
         self.arrived[(c.session_id, c.entity_id, c.seq)] = arrived
 
@@ -154,12 +157,14 @@ class Batch:
             states = {e: state for e, (state, _) in loaded.items()}
             fields = {s: Timeline(Profile.from_rows(base), Minutes.from_rows(rows)) for s, (base, rows) in
                       field_store.field_profile(cur, _minutes(joined)).items()}
-            cars = [c for parts in joined.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
+            contracts = {s: (k.profile, k.channels) for s, k in self.sessions.items() if k is not None}
+            cars = [c for parts in joined.values() for c in parts
+                    if (k := self.sessions[c.session_id]) is not None and k.profile == "motorsport"]
             starts = {c.session_id: runs[c.session_id][1] for c in cars}
             rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
                      self.arrived.get((p.session_id, p.entity_id, p.seq)))
                     for parts in joined.values() for c in parts for p, summary in zip(c.parts or [c], stats(c))]
-            found, added = detect(joined, states, self.sessions, fields, self.detectors)
+            found, added = detect(joined, states, contracts, fields, self.detectors)
             chunk_store.write_chunks(cur, rows, samples.copy_data(cars, starts) if cars else None)
             detection_store.write_detections(cur, list(found.values()))
             chunk_store.write_states(cur, [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e])

@@ -41,6 +41,7 @@ import stat
 import sys
 import tempfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,7 +140,7 @@ class _Rows:
     delimiter: str
     skipped: dict = field(default_factory=dict)
 
-    def header(self, fh) -> csv.reader:
+    def header(self, fh) -> Iterator[list[str]]:
         reader = csv.reader(fh, delimiter=self.delimiter)
         names = next(reader, None)
         if names is None:
@@ -179,9 +180,11 @@ class _Rows:
             try:
                 v = float(text)
             except ValueError:
-                return self.skip("empty value" if not text.strip() else "not a number", line)
+                self.skip("empty value" if not text.strip() else "not a number", line)
+                return None
             if not math.isfinite(v):
-                return self.skip("not a finite number", line)
+                self.skip("not a finite number", line)
+                return None
             values.append(v)
         return values
 
@@ -190,7 +193,6 @@ class _Rows:
         entry["rows"] += 1
         if len(entry["first_lines"]) < 5:
             entry["first_lines"].append(line)
-        return None
 
 
 def _target(path: str, flag: str) -> tuple[Path, os.stat_result | None]:

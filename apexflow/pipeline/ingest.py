@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, ContextManager, Iterable, Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -86,7 +88,7 @@ def encode_session(source: Source, chunk_seconds: float = 10.0) -> tuple[Session
 
 def manifest(session: Session, facts: SessionFacts, run_id: str, encoded: list) -> dict:
     entities: dict[str, dict] = {}
-    for _, entity_id, c, data in encoded:
+    for _, entity_id, c, _data in encoded:
         e = entities.setdefault(entity_id, {"chunks": 0, "samples": 0})
         e["chunks"] += 1
         e["samples"] += c.n
@@ -137,8 +139,8 @@ def ingest(source: Source, raw: RawStore, stream: Stream, register: Callable[[Se
                         sum(len(d) for d in objects.values()), location, registered)
 
 
-def reprocess(raw: RawStore, stream: Stream, db: Callable[[], ContextManager], session_id: str, batch: int = 500,
-              progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
+def reprocess(raw: RawStore, stream: Stream, db: Callable[[], AbstractContextManager], session_id: str,
+              batch: int = 500, progress: Callable[[Iterable], Iterable] | None = None) -> IngestResult:
     """Rebuild a session's database state from its current raw run: every chunk read and checked first (a
     missing or damaged one stops here, nothing changed), then in one transaction (``db()`` yields its cursor)
     the session deleted and registered again, then the chunks streamed as ingest streamed them."""

@@ -25,7 +25,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, ContextManager, Iterable, Protocol
+from typing import Any, Callable, ContextManager, Iterable, Protocol
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class Car:
 class LiveIngest:
     def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], ContextManager], *,
                  latency: float = 1.0, chunk_seconds: float = 10.0,
-                 on_close: Callable[[str], None] = lambda session_id: None,
+                 on_close: Callable[[str], object] = lambda session_id: None,
                  wall: Callable[[], float] = time.time):
         if not (latency > 0 and chunk_seconds >= latency):
             raise ValueError(f"need 0 < latency <= chunk_seconds, got {latency} and {chunk_seconds}")
@@ -79,7 +79,7 @@ class LiveIngest:
         self.cars: dict[str, Car] = {}
         self.facts = SessionFacts()
         self.laps: dict[tuple[str, int], dict] = {}
-        self.changed = {"laps": [], "track_status": [], "race_control": False, "missing": False}
+        self.changed: dict[str, Any] = {"laps": [], "track_status": [], "race_control": False, "missing": False}
         self.checksums: dict[str, str] = {}
         self.clock = -math.inf  # newest message time (UTC seconds)
         self.wall_at_clock = 0.0
@@ -100,6 +100,7 @@ class LiveIngest:
                 self.feed(early)
 
     def t(self, utc: float) -> float:
+        assert self.known is not None  # events that need the start wait (``early``) until it is known
         return utc - self.known.start_time.timestamp()
 
     def _tick(self, e: ev.Tick) -> None:
@@ -177,6 +178,7 @@ class LiveIngest:
             with self.db() as cur:
                 if self.session is None:
                     self._register(cur)
+                assert self.session is not None
                 registry.add_entities(cur, self.session.session_id, self.new_entities)
                 self.new_entities = []
         records = self._due_chunks(final)
@@ -187,6 +189,7 @@ class LiveIngest:
 
     def _register(self, cur) -> None:
         k = self.known
+        assert k is not None  # pump registers only a known session
         self.session = Session(k.session_id, k.source, k.start_time, F1_CHANNELS, tuple(self.entities.values()),
                                k.identity, {**k.meta, "live": {"state": "open"}}, profile="motorsport")
         self.new_entities = []
@@ -197,6 +200,7 @@ class LiveIngest:
     def _resume(self) -> None:
         """The session was being followed before: continue its chunk numbers, stream its newest chunks again."""
         done: dict[str, list[chunks.Chunk]] = {}
+        assert self.session is not None  # resumed on registration
         for key, data in sorted(self.raw.run_objects(self.session, RUN_ID).items()):
             c = chunks.decode(data)
             done.setdefault(c.entity_id, []).append(c)
@@ -213,6 +217,7 @@ class LiveIngest:
 
     def _due_chunks(self, final: bool) -> list[tuple[str, bytes]]:
         now, units = self.now(), {c.name: c.unit for c in F1_CHANNELS}
+        assert self.session is not None  # pump registers the session first
         records = []
         for entity_id, car in self.cars.items():
             if not car.buffer or not (final or now - min(car.buffer) >= self.latency):
@@ -259,6 +264,7 @@ class LiveIngest:
         if not (new_laps or new_status or self.changed["race_control"] or self.changed["missing"] or final):
             return
         self.facts.laps = sorted(self.laps.values(), key=lambda r: (r["Driver"], r["LapNumber"]))
+        assert self.session is not None  # pump registers the session first
         found = detect_facts(self.session.session_id, self.facts, self.session.identity.get("session"))
         with self.db() as cur:
             registry.upsert_laps(cur, self.session.session_id, new_laps)
@@ -303,7 +309,7 @@ class LiveIngest:
         return self.closed
 
 
-def follow(feed, adapter: Callable[[object], list], stage: LiveIngest, *, poll: float = 0.2,
+def follow(feed, adapter: Callable[[Any], list], stage: LiveIngest, *, poll: float = 0.2,
            idle: float | None = None, on_pump: Callable[[LiveIngest], None] = lambda stage: None) -> dict:
     """Messages of ``feed`` through ``adapter`` into ``stage`` until the session ends, the feed is finished
     or (with ``idle``) nothing came for ``idle`` seconds; then the stage closes. ``on_pump`` runs after each

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from apexflow import chunk as chunks
 from apexflow.errors import ContractError

@@ -10,7 +10,8 @@ is published after the session) and at most ``hours`` ago, and its session id is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import overload
 
 DURATIONS = {  # nominal session lengths, generous for delays
     "Practice 1": timedelta(minutes=60), "Practice 2": timedelta(minutes=60),
@@ -34,7 +35,12 @@ class Due:
         return {"source": "fastf1", "year": self.year, "event": self.event, "session": self.session}
 
 
-def _utc(value) -> datetime | None:
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: object) -> datetime | None: ...
+def _utc(value):
+    """An aware UTC datetime from a datetime, an ISO string or a pandas timestamp; None for None, NaT or other."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -43,7 +49,7 @@ def _utc(value) -> datetime | None:
         value = value.to_pydatetime()
     if not isinstance(value, datetime) or value != value:  # NaT compares unequal to itself
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def due_sessions(events, now: datetime, hours: float, ingested: set[str], settle: timedelta = SETTLE,

@@ -11,9 +11,12 @@ before these kinds existed.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from apexflow.simulator.plan import RacePlan
+from apexflow.simulator.plan import CarPlan, RacePlan
 
 FREEZABLE = ("RPM", "Throttle")
 STICK_S = (3.0, 5.0)  # a sticking pedal lasts this long ...
@@ -31,7 +34,7 @@ def plan_anomalies(rng: np.random.Generator, plan: RacePlan) -> list[dict]:
     laps = plan.laps
     free = [int(i) for i in rng.permutation(len(plan.cars))]
 
-    def take(ok) -> tuple[int, object] | None:
+    def take(ok: Callable[[CarPlan], list[Any]]) -> tuple[int, Any] | None:
         """First free car with an acceptable option, and a random one of its options."""
         for i in free:
             options = ok(plan.cars[i])
@@ -73,12 +76,12 @@ def plan_anomalies(rng: np.random.Generator, plan: RacePlan) -> list[dict]:
     def clean_lap(car):
         return [lap for lap in range(2, laps + 1) if plan.clean(car, lap)]
     n_frozen = int(rng.integers(1, 3)) if laps >= 10 else 1
-    for kind, seconds in [("frozen_sensor", (20, 40))] * n_frozen + [("dropout", (5, 15))]:
+    for kind, span in [("frozen_sensor", (20, 40))] * n_frozen + [("dropout", (5, 15))]:
         chosen = take(lambda car: clean_lap(car) or list(range(1, laps + 1)))
         if chosen:
             sensors.append({
                 "kind": kind, "car": chosen[0], "lap": chosen[1], "u": float(rng.uniform()),
-                "seconds": float(rng.uniform(*seconds)),
+                "seconds": float(rng.uniform(*span)),
                 "channel": str(rng.choice(FREEZABLE)) if kind == "frozen_sensor" else None,
             })
     if laps >= 5:

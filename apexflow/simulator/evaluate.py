@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 LEAD = 5.0   # a detection may start this much before the truth (smoothing, chunk edges)
 LAG = 30.0   # ... and this much after the truth ends
@@ -17,8 +18,9 @@ def matches(truth: dict, det: dict) -> bool:
 
 def score(truth: list[dict], detections: list[dict]) -> dict[str, dict]:
     """``{kind: {"injected", "found", "missed", "false_alarms", "delays"}}`` over the kinds of either side."""
-    out = defaultdict(lambda: {"injected": 0, "found": 0, "missed": 0, "false_alarms": 0, "delays": []})
-    used = set()
+    out: defaultdict[str, dict[str, Any]] = defaultdict(
+        lambda: {"injected": 0, "found": 0, "missed": 0, "false_alarms": 0, "delays": []})
+    used: set[int] = set()
     for t in truth:
         row = out[t["kind"]]
         row["injected"] += 1

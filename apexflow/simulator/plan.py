@@ -42,7 +42,7 @@ class CarPlan:
     compounds: tuple[str, str]
     stop_s: float  # stationary time in the box
     phase: float  # offset of this car's sample clock, s
-    extra_s: np.ndarray = None  # extra lap time per lap (slow puncture), index = lap number
+    extra_s: np.ndarray  # extra lap time per lap (slow puncture), index = lap number
     power_loss: tuple[int, float] | None = None  # (from lap, top-speed factor)
     incidents: list[dict] = field(default_factory=list)  # {"lap", "u", "decel", "v_min", "roll_m", "recover"}
 
@@ -50,7 +50,7 @@ class CarPlan:
         return 1 if self.pit_lap is None or lap <= self.pit_lap else 2
 
     def tyre_life(self, lap: int) -> int:
-        return lap if self.stint(lap) == 1 else lap - self.pit_lap
+        return lap if self.pit_lap is None or lap <= self.pit_lap else lap - self.pit_lap
 
     def compound(self, lap: int) -> str:
         return self.compounds[self.stint(lap) - 1]

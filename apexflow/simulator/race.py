@@ -1,22 +1,22 @@
 """``SyntheticRace``: a deterministic F1 race with known anomalies, in the contract's shapes."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import Iterator
 
 import numpy as np
 
 from apexflow.contract import F1_CHANNELS, TRACK_STATUS, Entity, Session, SessionFacts
 from apexflow.simulator import physics
 from apexflow.simulator.anomalies import freeze, plan_anomalies
-from apexflow.simulator.pedals import overlap
-from apexflow.simulator.sensors import sensor_noise
 from apexflow.simulator.drive import Drive, drive, lap_start_point
+from apexflow.simulator.pedals import overlap
 from apexflow.simulator.plan import make_plan
+from apexflow.simulator.sensors import sensor_noise
 from apexflow.simulator.track import build_track
 
-START_TIME = datetime(2024, 7, 7, 14, 0, tzinfo=timezone.utc)
+START_TIME = datetime(2024, 7, 7, 14, 0, tzinfo=UTC)
 POINTS = (25, 18, 15, 12, 10, 8, 6, 4, 2, 1)
 SC_LEAD_S = 3.0  # the safety car is called this long before the leader starts the first SC lap
 JITTER = 0.2  # sample clock jitter, fraction of a period
@@ -92,7 +92,7 @@ class SyntheticRace:
             allowed[self.plan.sc[0] : self.plan.sc[1] + 2] = False
         cross = np.array([d.lap_start[2 : laps + 1] for d in drives]).ravel()
         order = np.argsort(cross, kind="stable")
-        gap = np.full(len(cross), np.inf)
+        gap: np.ndarray = np.full(len(cross), np.inf)
         gap[order[1:]] = np.diff(cross[order])
         gap = gap.reshape(len(drives), laps - 1) if laps > 1 else gap.reshape(len(drives), 0)
         out = []

@@ -64,7 +64,7 @@ def _curvature(layout, ds: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(kappa), np.concatenate(segment)
 
 
-def _trace(kappa: np.ndarray, ds: float) -> np.ndarray:
+def _trace(kappa: np.ndarray, ds: float) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed curvature -> (n, 2) points; heading 0 = east at the line."""
     w = max(3, int(30 / ds))
     kappa = np.convolve(np.concatenate([kappa[-w:], kappa, kappa[:w]]), np.ones(w) / w, "same")[w:-w]

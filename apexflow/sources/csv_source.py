@@ -32,9 +32,9 @@ import csv
 import json
 import math
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -47,7 +47,9 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 _UNIT_HEADER = re.compile(r"^\s*(.+?)\s*[\[(]\s*(.+?)\s*[\])]\s*$")
 _DURATION = re.compile(r"^(?:(-?\d+) days? )?(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 _BOOL = {"true": 1.0, "false": 0.0}
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# (the session, each entity's (times, values by channel)) as ``FileSource.load`` reads them
+Loaded = tuple[Session, dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]]
 
 
 def _slug(text: str) -> str:
@@ -73,7 +75,7 @@ def _parse_time(value) -> float | datetime:
         days, hours, minutes, seconds = (float(x or 0) for x in duration.groups())
         return days * 86400 + hours * 3600 + minutes * 60 + seconds
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _number(value, empty_ok: bool) -> float:
@@ -106,7 +108,7 @@ def _parse_start(value) -> datetime:
             stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             raise ContractError(f"start time {value!r} is not an ISO-8601 timestamp") from None
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class FileSource:
@@ -135,10 +137,11 @@ class FileSource:
         check_id("session_id", self.session_id)
         self.start_time = _parse_start(start_time) if start_time else None
         self.wanted, self.units = (list(channels) if channels else None), dict(units or {})
-        self._loaded = None
+        self._header: list[str] | None = None
+        self._loaded: Loaded | None = None
 
     # -- reading
-    def _rows(self) -> Iterator[tuple[int, dict]]:
+    def _rows(self) -> Iterator[tuple[int, dict | ValueError]]:
         """(line number, {column: raw value}) of every data row; header problems raise at once."""
         if self.fmt == "csv":
             with self.path.open(newline="", encoding="utf-8-sig") as f:
@@ -219,13 +222,13 @@ class FileSource:
         name = name or header
         return name, self.units.get(name, self.units.get(header, self.units.get(col, unit)))
 
-    def load(self):
+    def load(self) -> Loaded:
         if self._loaded is not None:
             return self._loaded
         errors: list[str] = []
         per_entity: dict[str, list] = {}
-        cols = None
-        kinds = set()
+        cols: dict[str, tuple[str, str]] | None = None
+        kinds: set[type] = set()
 
         def err(line, msg):  # a huge cell is shown cut short
             errors.append(f"{self.path.name}:{line}: {msg if len(msg) <= 200 else msg[:197] + '...'}")
@@ -273,29 +276,30 @@ class FileSource:
             errors.append(f"{self.path.name}: column {self.time_col!r} mixes numbers and timestamps; use one")
         if errors:
             raise ContractError(self._summary(errors))
+        assert cols is not None  # the first good row set it, and no row at all raised above
 
         iso = kinds == {datetime}
         if iso:
             start = self.start_time or min(t for rows in per_entity.values() for t, _, _ in rows)
-            start = start.astimezone(timezone.utc)
+            start = start.astimezone(UTC)
         else:
             start = self.start_time or EPOCH
-        series = {}
+        series: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
         for entity, rows in per_entity.items():
             ts = np.array([(t - start).total_seconds() if iso else t for t, _, _ in rows], dtype=np.float64)
             order = np.argsort(ts, kind="stable")
             ts = ts[order]
             matrix = np.array([v for _, _, v in rows], dtype=np.float64)[order]
-            values = {name: matrix[:, i] for i, (name, _) in enumerate(cols.values())}
+            by_channel = {name: matrix[:, i] for i, (name, _) in enumerate(cols.values())}
             if self.profile == "motorsport":
-                series[entity] = self._car(entity, ts, values, dict(cols.values())["Speed"])
+                series[entity] = self._car(entity, ts, by_channel, dict(cols.values())["Speed"])
                 continue
             dup = np.flatnonzero(np.diff(ts) == 0)
             for i in dup[:MAX_ERRORS - len(errors)]:
                 a, b = rows[order[i]][1], rows[order[i + 1]][1]
                 errors.append(f"{self.path.name}:{b}: entity {entity!r} already has a sample at "
                               f"t={ts[i]:.6g}s (line {a}); timestamps must be unique per entity")
-            series[entity] = (ts, values)
+            series[entity] = (ts, by_channel)
         if errors:
             raise ContractError(self._summary(errors))
         meta = {"start_time_known": bool(iso or self.start_time), "rows": sum(len(r) for r in per_entity.values()),
@@ -331,7 +335,7 @@ class FileSource:
         return tuple(c for c in motorsport.CHANNELS.values() if c.name in names)
 
     def _summary(self, errors: list[str]) -> str:
-        more = " (stopped after the first %d)" % MAX_ERRORS if len(errors) >= MAX_ERRORS else ""
+        more = f" (stopped after the first {MAX_ERRORS})" if len(errors) >= MAX_ERRORS else ""
         return f"{self.path}: {len(errors)} malformed row(s){more}; nothing was ingested:\n  " + "\n  ".join(errors)
 
     # -- the Source protocol

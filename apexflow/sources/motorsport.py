@@ -69,14 +69,14 @@ def channels_of(columns: list[str], mapping: dict[str, str], where: str) -> dict
         raise ContractError(f"{where}: --map gives {twice} twice (from {[c for c, n in out.items() if n == twice]}); "
                             "map one column to each channel")
     for column in columns:
-        name = _BY_ALIAS.get(_key(column))
-        if column in out or name is None or name in taken:
+        alias = _BY_ALIAS.get(_key(column))
+        if column in out or alias is None or alias in taken:
             continue
-        if name in out.values():
-            other = next(c for c, n in out.items() if n == name)
-            raise ContractError(f"{where}: columns {other!r} and {column!r} both look like {name}; "
-                                f"pick one with --map COLUMN={name}")
-        out[column] = name
+        if alias in out.values():
+            other = next(c for c, n in out.items() if n == alias)
+            raise ContractError(f"{where}: columns {other!r} and {column!r} both look like {alias}; "
+                                f"pick one with --map COLUMN={alias}")
+        out[column] = alias
     if "Speed" not in out.values():
         raise ContractError(f"{where}: the motorsport profile needs the car's speed: name a column with "
                             f"--map COLUMN=Speed (recognised names: {', '.join(ALIASES['Speed'])}); "

@@ -28,7 +28,7 @@ def processed(cur, keys: list[tuple[str, str, int]]) -> set[tuple[str, str, int]
 
 def load_states(cur, entities: list[tuple[str, str]], state_version: int) -> dict[tuple[str, str], tuple[dict, int]]:
     """(detector state, last seq) per entity; empty state when none or of another version. One query."""
-    out = {e: ({}, -1) for e in entities}
+    out: dict[tuple[str, str], tuple[dict, int]] = {e: ({}, -1) for e in entities}
     if entities:
         sessions, ids = (list(x) for x in zip(*entities))
         cur.execute("SELECT p.session_id, p.entity_id, p.state, p.last_seq FROM processing_checkpoints p "

@@ -9,8 +9,8 @@ from apexflow.storage.db import connect
 
 
 def available() -> list[tuple[int, str, str]]:
-    files = sorted(f for f in resources.files("apexflow.storage").joinpath("migrations").iterdir()
-                   if f.name.endswith(".sql"))
+    files = sorted((f for f in resources.files("apexflow.storage").joinpath("migrations").iterdir()
+                    if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(int(f.name.split("_", 1)[0]), f.name, f.read_text()) for f in files]
 
 

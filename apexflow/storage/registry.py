@@ -8,7 +8,7 @@ from datetime import datetime
 
 from psycopg2.extras import Json, execute_values
 
-from apexflow.contract import Channel, Session, SessionFacts
+from apexflow.contract import Channel, Session, SessionContract, SessionFacts
 
 _LAP_COLUMNS = {  # FastF1 column -> laps table column
     "LapStartTime": "lap_start", "LapTime": "lap_time", "Sector1Time": "sector1_time",
@@ -68,14 +68,14 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
     return True
 
 
-def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str, set[str]] | None:
-    """(profile, channels by name, current run, entity ids) of a registered session, or None."""
+def session_contract(cur, session_id: str) -> SessionContract | None:
+    """The profile, channels, current run and entity ids of a registered session, or None."""
     cur.execute("SELECT profile, channels, run_id, ARRAY(SELECT entity_id FROM entities e "
                 "WHERE e.session_id = s.session_id) FROM sessions s WHERE session_id = %s", (session_id,))
     row = cur.fetchone()
     if row is None:
         return None
-    return row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}, row[2], set(row[3])
+    return SessionContract(row[0], {c["name"]: Channel.from_dict(c) for c in row[1]}, row[2], set(row[3]))
 
 
 def lock_runs(cur, session_ids: list[str]) -> dict[str, tuple[str, datetime]]:

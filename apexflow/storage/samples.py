@@ -6,7 +6,7 @@ transaction; generic telemetry stays in S3 and the chunk rows. The encoding is n
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -21,7 +21,7 @@ COLUMNS = {
 COPY_SQL = f"COPY samples (session_id, entity_id, time, {', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
 HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], ">i4").tobytes()
 TRAILER = np.array([-1], ">i2").tobytes()
-_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)  # PostgreSQL's timestamps count microseconds from here
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # PostgreSQL's timestamps count microseconds from here
 
 
 def copy_data(chunks: list[Chunk], starts: dict[str, datetime]) -> bytes:

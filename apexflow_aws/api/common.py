@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -62,9 +62,9 @@ _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 409:
 
 
 def problem(status: int, detail: str, parameter: str | None = None, errors: list[dict] | None = None) -> Response:
-    body = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail,
-                   errors=errors if errors is not None else ([{"parameter": parameter, "message": detail}]
-                                                             if parameter else []))
+    body = Problem.model_validate({"title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
+                                   "errors": errors if errors is not None else (
+                                       [{"parameter": parameter, "message": detail}] if parameter else [])})
     return Response(status, PROBLEM, body.model_dump_json())
 
 
@@ -72,10 +72,10 @@ def responses(model: type[BaseModel] | None, *errors: int, csv: bool = False, st
               description: str = "OK") -> dict:
     """The OpenAPI responses of a route: its model (and CSV), then problem documents for ``errors``, 400 (a query
     parameter it does not take), 422 and 500."""
-    content = {"application/json": {"model": model}} if model else {"text/html": {"schema": {"type": "string"}}}
+    content: dict[str, dict[str, Any]] = {"application/json": {"model": model}} if model else {"text/html": {"schema": {"type": "string"}}}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
-    out = {status: {"description": description, "content": content}}
+    out: dict[int, dict[str, Any]] = {status: {"description": description, "content": content}}
     for code in sorted({400, 422, 500, *errors}):
         out[code] = {"description": _TITLES[code], "content": {PROBLEM: {"model": Problem}}}
     return out

@@ -50,7 +50,7 @@ def get_detections(session_id: SessionId, kind: Text = None, severity: Severity 
                    limit: Limit = PAGE, cursor: Cursor = None, format: Format = "json"):
     select = detections.detections(session_id, kind=kind, severity=severity, driver=driver, lap_from=lap_from,
                                    lap_to=lap_to, t_from=t_from, t_to=t_to,
-                                   raw_query=router.current_event.raw_query_string)
+                                   raw_query=router.current_event.raw_query_string)  # type: ignore[attr-defined]
     return session_page(detections.DetectionsPage, "detections", session_id, select, limit, cursor, format)
 
 

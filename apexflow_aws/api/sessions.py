@@ -67,7 +67,7 @@ def list_sessions(year: Annotated[int | None, Query(ge=1950, le=2100)] = None, e
                   session_name: Text = None, source: Text = None, limit: Limit = PAGE, cursor: Cursor = None,
                   format: Format = "json"):
     select = sessions.sessions(year=year, event=event, session_name=session_name, source=source,
-                               raw_query=router.current_event.raw_query_string)
+                               raw_query=router.current_event.raw_query_string)  # type: ignore[attr-defined]
     with reading() as cur:
         found, after = select.page(cur, limit, cursor)
     return listing(sessions.SessionsPage(sessions=found, next_cursor=after), "sessions", format)

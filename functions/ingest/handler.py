@@ -12,7 +12,7 @@ Scheduled (EventBridge Scheduler): ``{"source": "schedule", "hours": 6}`` ingest
 of FastF1's event schedule that ended in the last ``hours`` and is not registered yet, so
 running it twice ingests nothing twice. ``now`` (ISO) may be given to backfill a past window.
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -82,7 +82,7 @@ def ingest_scheduled(event: dict) -> dict:
 
     hours = float(event.get("hours", 6))
     now = (datetime.fromisoformat(event["now"].replace("Z", "+00:00")) if event.get("now")
-           else datetime.now(timezone.utc))
+           else datetime.now(UTC))
     rows = [row for year in years_to_check(now, hours) for row in schedule(year)]
     candidates = due_sessions(rows, now, hours, ingested=set())
     with transaction(connection()) as cur:

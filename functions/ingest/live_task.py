@@ -5,7 +5,7 @@ running (FastF1's schedule), from ``LIVE_SOURCE`` (``f1`` or ``openf1``), unless
 session's lock; then it exits. See ``apexflow_aws.live_runner`` for the rest of its environment.
 """
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
@@ -23,7 +23,7 @@ IDLE_S = 1800.0  # the stream silent this long: the session is over (or the sour
 
 
 def main() -> int:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     lead = timedelta(minutes=settings().live_lead_minutes)
     due = live_session([row for year in years_to_check(now, 1) for row in schedule(year)], now, lead)
     if due is None:

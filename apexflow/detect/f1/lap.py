@@ -44,7 +44,7 @@ class Lap:
     clean: bool = False
 
     @classmethod
-    def of(cls, row: dict) -> "Lap | None":
+    def of(cls, row: dict) -> Lap | None:
         """The lap of a FastF1 lap row; None without a driver or a lap number."""
         n = num(row.get("LapNumber"))
         if row.get("Driver") is None or n is None:
@@ -57,6 +57,20 @@ class Lap:
                    tuple(num(row.get(f"Sector{k}SessionTime")) for k in (1, 2, 3)),
                    None if position is None else int(position), bool(row.get("Deleted") or False),
                    bool(row.get("FastF1Generated") or False))
+
+    @property
+    def timed(self) -> float:
+        """The lap time of a timed lap (every clean lap is one); ValueError on an untimed lap."""
+        if self.lap_time is None:
+            raise ValueError(f"lap {self.lap_number} of {self.driver} has no lap time")
+        return self.lap_time
+
+    @property
+    def ended(self) -> float:
+        """FastF1's ``Time`` of a lap that has one; ValueError on a lap without."""
+        if self.time is None:
+            raise ValueError(f"lap {self.lap_number} of {self.driver} has no completion time")
+        return self.time
 
     @property
     def pitted_in(self) -> bool:

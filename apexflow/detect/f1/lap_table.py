@@ -54,7 +54,7 @@ class LapTable:
     race: bool = True
 
     @classmethod
-    def of(cls, rows: list[dict], track_status: list[dict] | None = None, race: bool = True) -> "LapTable":
+    def of(cls, rows: list[dict], track_status: list[dict] | None = None, race: bool = True) -> LapTable:
         periods = neutralised(track_status or [])
         neutral = [(a, b) for a, b, _ in periods]
         by_driver: dict[str, list[Lap]] = defaultdict(list)
@@ -83,5 +83,5 @@ class LapTable:
         """Outside races, only push laps (within ``PUSH_FACTOR`` of the fastest of ``clean``); in races, all."""
         if self.race or not clean:
             return clean
-        best = min(lap.lap_time for lap in clean)
-        return [lap for lap in clean if lap.lap_time <= PUSH_FACTOR * best]
+        best = min(lap.timed for lap in clean)
+        return [lap for lap in clean if lap.timed <= PUSH_FACTOR * best]

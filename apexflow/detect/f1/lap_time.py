@@ -30,10 +30,10 @@ def lap_time_outliers(session_id: str, table: LapTable) -> list[Detection]:
     ``warning`` (a mistake, traffic, a problem starting), a fast one ``info``.
     """
     found = []
-    for driver, laps in table.by_driver.items():
+    for laps in table.by_driver.values():
         # the restart lap after a neutralisation is green but not representative
         clean = table.push([lap for k, lap in enumerate(laps) if lap.clean and (k == 0 or laps[k - 1].green)])
-        for stint, slaps in by_stint(clean).items():
+        for slaps in by_stint(clean).values():
             times = np.array([lap.lap_time for lap in slaps])
             refs = np.full(len(times), np.nan)
             for i in range(len(times)):

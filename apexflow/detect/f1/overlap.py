@@ -97,7 +97,7 @@ class _Segments:
         self.high = both & (thr >= STICK_THROTTLE)
         carried = ev is not None and ev["hi_t0"] is not None
         since = np.where(self.high & (~np.r_[carried, self.high[:-1]] | first), t, -np.inf)
-        if carried and self.high[0]:
+        if ev is not None and carried and self.high[0]:
             since[0] = ev["hi_t0"]
         self.since = np.maximum.accumulate(since)
         self.hi_len = np.where(self.high, t - self.since, 0.0)

@@ -18,7 +18,7 @@ def pit_stops(session_id: str, table: LapTable) -> list[Detection]:
     out = []
     for driver, laps in table.by_driver.items():
         for k, lap in enumerate(laps):
-            if not lap.pitted_in:
+            if lap.pit_in_time is None:  # not an in-lap
                 continue
             nxt = laps[k + 1] if k + 1 < len(laps) else None
             t_out = nxt.pit_out_time if nxt is not None else None

@@ -68,7 +68,7 @@ def _stint_drifts(session_id: str, driver: str, stint, laps: list[Lap]) -> list[
         if not lap.clean:
             continue
         if len(hist) < 3:
-            hist.append(lap.lap_time)
+            hist.append(lap.timed)
             continue
         recent = np.array(hist[-8:])
         x = np.arange(len(recent), dtype=float)
@@ -77,19 +77,19 @@ def _stint_drifts(session_id: str, driver: str, stint, laps: list[Lap]) -> list[
             slope, icpt = 0.0, float(np.median(recent[-5:]))
         ref = icpt + slope * len(recent)  # the stint's trend (tyre wear included) at the next lap
         sigma = robust_sigma(recent - (icpt + slope * x))
-        delta = lap.lap_time - ref
+        delta = lap.timed - ref
         if run and delta >= run[-1][1] + DRIFT_STEP_S:
             run.append((lap, delta))
         elif delta >= max(DRIFT_MIN_S, 4 * sigma):
-            hist.extend(rl.lap_time for rl, _ in run)
+            hist.extend(rl.timed for rl, _ in run)
             run = [(lap, delta)]
         else:
             if run:  # the drift stopped short of a stop
                 if long_enough():
                     out.append(_puncture(session_id, driver, run, None, stint))
-                hist.extend(rl.lap_time for rl, _ in run)
+                hist.extend(rl.timed for rl, _ in run)
             run = []
-            hist.append(lap.lap_time)
+            hist.append(lap.timed)
     if run and long_enough():
         out.append(_puncture(session_id, driver, run, None, stint))
     return out
@@ -122,12 +122,12 @@ def _field_steps(table: LapTable) -> tuple[dict[int, float], dict[int, float], f
         for n, lap in by_lap.items():
             prev = by_lap.get(n - 1)
             if lap.clean and lap.s12:
-                share.append(lap.s12 / lap.lap_time)
+                share.append(lap.s12 / lap.timed)
             if prev is None or not prev.clean:
                 continue
             if lap.clean:
-                full[n].append(lap.lap_time - prev.lap_time)
-            if _s12_green(lap, table.neutral) and prev.s12 is not None:
+                full[n].append(lap.timed - prev.timed)
+            if _s12_green(lap, table.neutral) and lap.s12 is not None and prev.s12 is not None:
                 part[n].append(lap.s12 - prev.s12)
     med = {n: float(np.median(v)) for n, v in full.items() if len(v) >= FIELD_MIN_CARS}
     med12 = {n: float(np.median(v)) for n, v in part.items() if len(v) >= FIELD_MIN_CARS}
@@ -140,7 +140,7 @@ def _field_steps(table: LapTable) -> tuple[dict[int, float], dict[int, float], f
 
 def _field_spread(table: LapTable, med: dict[int, float]) -> float:
     """Robust sigma of every car's lap-to-lap change against the field's: the session's noise."""
-    x = [lap.lap_time - prev.lap_time - med[lap.lap_number]
+    x = [lap.timed - prev.timed - med[lap.lap_number]
          for laps in table.by_driver.values() for prev, lap in zip(laps, laps[1:])
          if lap.lap_number in med and prev.lap_number == lap.lap_number - 1 and lap.clean and prev.clean]
     return robust_sigma(x) if len(x) >= 20 else 0.0
@@ -166,12 +166,12 @@ def field_punctures(session_id: str, table: LapTable) -> list[Detection]:
     for driver, laps in table.by_driver.items():
         by_lap = {lap.lap_number: lap for lap in laps}
 
-        def step(n: int) -> float | None:  # the gap's change from lap n - 1 to clean lap n
+        def step(n: int, by_lap: dict[int, Lap] = by_lap) -> float | None:  # gap change, lap n - 1 to clean lap n
             lap, prev = by_lap.get(n), by_lap.get(n - 1)
             if (lap is None or prev is None or n not in med or abs(med[n]) > FIELD_STEADY_S or not lap.clean
                     or not prev.clean or lap.stint != prev.stint):
                 return None
-            return lap.lap_time - prev.lap_time - med[n]
+            return lap.timed - prev.timed - med[n]
 
         for n, lap in by_lap.items():
             if not lap.pitted_in and not (n == last_lap and lap.clean):
@@ -180,7 +180,7 @@ def field_punctures(session_id: str, table: LapTable) -> list[Detection]:
             prev = by_lap.get(n - 1)
             if (lap.pitted_in and share and n in med12 and abs(med12[n] / share) <= FIELD_STEADY_S
                     and _s12_green(lap, table.neutral) and prev is not None and prev.clean
-                    and prev.s12 is not None and prev.stint == lap.stint):
+                    and lap.s12 is not None and prev.s12 is not None and prev.stint == lap.stint):
                 steps.append((lap, (lap.s12 - prev.s12 - med12[n]) / share))
             m = n if not lap.pitted_in else n - 1
             while (x := step(m)) is not None:
@@ -212,7 +212,7 @@ def _puncture(session_id: str, driver: str, run: list[tuple[Lap, float]], pit_la
               method: str = "stint") -> Detection:
     first = run[0][0]
     score = min(1.0, 0.6 + 0.1 * run[-1][1])
-    t_end = pit_lap.pit_in_time if pit_lap is not None else run[-1][0].end
+    t_end = pit_lap.pit_in_time if pit_lap is not None and pit_lap.pit_in_time is not None else run[-1][0].end
     return Detection(session_id, driver, "slow_puncture", severity(score), score, first.start, t_end,
                      "slow_puncture", VERSION, channel="LapTime", lap=first.lap_number,
                      evidence={"laps": [lap.lap_number for lap, _ in run], "deltas": [round(d, 3) for _, d in run],

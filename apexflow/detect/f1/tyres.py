@@ -38,8 +38,8 @@ def tyre_degradation(session_id: str, table: LapTable, finished: bool = False) -
         for stint, slaps in by_stint(laps).items():
             clean = table.push([lap for lap in slaps if lap.clean])
             if clean:  # not a formation lap, a standing start or a spin: over 107 % of the stint's usual pace
-                usual = float(np.median([lap.lap_time for lap in clean]))
-                clean = [lap for lap in clean if lap.lap_time <= PUSH_FACTOR * usual]
+                usual = float(np.median([lap.timed for lap in clean]))
+                clean = [lap for lap in clean if lap.timed <= PUSH_FACTOR * usual]
             if len(clean) < MIN_STINT_LAPS:
                 continue
             lapno = np.array([lap.lap_number for lap in clean], dtype=float)

@@ -35,7 +35,7 @@ def process(state: dict, t: np.ndarray, aux: dict | None = None, want_scores: bo
     exp[valid] = med[0, j[valid]]
     lim[valid] = np.maximum(FACTOR * exp[valid], exp[valid] + Z * sig[j[valid]])
     off = len(t) - len(dt)  # sample i of the chunk ends interval i - off
-    if want_scores:
+    if scores is not None:
         ratio = np.where(valid, dt / np.where(lim > 0, lim, np.inf), 0.0)
         scores[off:] = np.clip((ratio - 0.5) * 2.0, 0.0, 1.0)
     events = []

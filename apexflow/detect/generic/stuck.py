@@ -74,7 +74,7 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
                 st["ev"] = ev
             else:
                 last_ev = ev
-        if want_scores:
+        if scores is not None:
             rid = np.cumsum(np.isin(np.arange(n), starts_all)) - 1
             pos = np.arange(n) - starts_all[rid] + 1 + np.where(rid == 0, carried, 0)
             th = thr[rid]

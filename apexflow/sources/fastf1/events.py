@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import timezone
+from datetime import UTC
 
 from apexflow.errors import ContractError
 from apexflow.sources.fastf1.cache import configure_cache
@@ -134,7 +134,7 @@ def schedule(year: int, cache_dir=None, http_cache=None) -> list[dict]:
             date = e.get(f"Session{i}DateUtc")
             row[f"Session{i}"] = str(name) if isinstance(name, str) and name else ""
             row[f"Session{i}DateUtc"] = (None if date is None or isna(date)
-                                         else date.to_pydatetime().replace(tzinfo=timezone.utc))
+                                         else date.to_pydatetime().replace(tzinfo=UTC))
         rows.append(row)
     return rows
 

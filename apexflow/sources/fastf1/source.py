@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -48,11 +49,11 @@ class FastF1Source:
                  cache_dir: str | os.PathLike | None = None, http_cache: str | os.PathLike | None = None,
                  telemetry: bool = True):
         self.year, self.event_query, self.session_query = int(year), event, session
-        last = datetime.now(timezone.utc).year + 1
+        last = datetime.now(UTC).year + 1
         if not FIRST_SEASON <= self.year <= last:  # refused before FastF1 asks the network about it
             raise ContractError(f"year {self.year} has no F1 season: give a year from {FIRST_SEASON} to {last}")
         self.cache_dir, self.http_cache, self.telemetry = cache_dir, http_cache, telemetry
-        self._ff1 = None
+        self._ff1: Any = None  # the loaded FastF1 session (untyped)
         self._session: Session | None = None
         self._facts: SessionFacts | None = None
         self._entity_of: dict[str, str] = {}
@@ -217,16 +218,18 @@ class FastF1Source:
 
     # -- the Source protocol
     def session(self) -> Session:
-        self.load()
-        return self._session
+        return self._built()[0]
 
     def facts(self) -> SessionFacts:
+        return self._built()[1]
+
+    def _built(self) -> tuple[Session, SessionFacts]:
         self.load()
-        return self._facts
+        assert self._session is not None and self._facts is not None  # load() builds both or raises
+        return self._session, self._facts
 
     def samples(self) -> Iterator[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
-        self.load()
-        declared = {c.name for c in self._session.channels}
+        declared = {c.name for c in self.session().channels}
         for num, eid in self._entity_of.items():
             car = self._car.get(num)
             if car is None or not len(car):

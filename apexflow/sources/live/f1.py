@@ -128,8 +128,9 @@ class F1LiveTiming:
         ident = {"year": self.start.year, "event": meeting.get("Name", ""), "session": d.get("Name", ""),
                  "location": meeting.get("Location", ""), "country": meeting.get("Country", {}).get("Name", ""),
                  "session_key": d.get("Key"), "meeting_key": meeting.get("Key")}
-        out = [ev.SessionKnown(session_id_of(self.start.year, ident["event"], ident["session"]), SOURCE, self.start,
-                               ident, {"time_basis": "scheduled start", "path": d.get("Path", "")})]
+        known = ev.SessionKnown(session_id_of(self.start.year, ident["event"], ident["session"]), SOURCE, self.start,
+                                ident, {"time_basis": "scheduled start", "path": d.get("Path", "")})
+        out: list[object] = [known]
         if not self.token and not self.told_missing:
             self.told_missing = True
             out += [ev.Missing("car_data", NO_TOKEN), ev.Missing("position_data", NO_TOKEN)]

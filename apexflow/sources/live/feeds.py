@@ -58,7 +58,7 @@ class MqttFeed(_Queued):
             self.client.username_pw_set(username or "apexflow", password())
         if tls:
             self.client.tls_set()
-        self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)  # type: ignore[arg-type]  # paho hints int; a float works
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = lambda client, userdata, msg: self.queue.put((msg.topic, json.loads(msg.payload)))
@@ -151,7 +151,7 @@ class Replay:
     def get(self, timeout: float) -> list | None:
         if self.i >= len(self.items):
             return None
-        out = []
+        out: list = []
         while self.i < len(self.items) and len(out) < self.batch:
             t = self.time_of(self.items[self.i])
             wait = self.pacer.delay(t) if t > -float("inf") else 0.0

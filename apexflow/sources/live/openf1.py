@@ -61,7 +61,7 @@ class OpenF1:
     def __init__(self, session_key: int | None = None):
         self.session_key = session_key
         self.session: dict | None = None
-        self.meeting_name: dict[int, str] = {}
+        self.meeting_name: dict[int | None, str] = {}
         self.seen: dict[str, OrderedDict] = {}
         self.driver: dict[int, str] = {}
         self.laps: dict[tuple[int, int], dict] = {}

@@ -28,7 +28,8 @@ def sudden_damage(session_id: str, table: LapTable, hits: list[SectorLoss],
         seen.add((hit.driver, hit.lap))
         lap, before = laps[hit.lap], laps.get(hit.lap - 1)
         position = before.position if before is not None else lap.position  # where it ran when it happened
-        then = ({"then": "pit_stop", "pit_lap": pit.lap_number} if pit is not None else {"then": "retirement"})
+        then: dict[str, str | int] = (
+            {"then": "pit_stop", "pit_lap": pit.lap_number} if pit is not None else {"then": "retirement"})
         if ret is not None:
             then["retired_on_lap"] = ret.lap
         out.append(Detection(session_id, hit.driver, "sudden_damage", "critical", 0.9, hit.start, hit.end,

@@ -20,16 +20,16 @@ def fastest_laps(session_id: str, table: LapTable) -> list[Detection]:
     for driver, laps in table.by_driver.items():
         valid = [lap for lap in laps if _valid(lap)]
         if valid:
-            best[driver] = min(valid, key=lambda lap: (lap.lap_time, lap.lap_number))
-    ranked = sorted(best.values(), key=lambda lap: (lap.lap_time, lap.start))
+            best[driver] = min(valid, key=lambda lap: (lap.timed, lap.lap_number))
+    ranked = sorted(best.values(), key=lambda lap: (lap.timed, lap.start))
     out = []
     for rank, lap in enumerate(ranked, start=1):
-        gap = lap.lap_time - ranked[0].lap_time if rank > 1 else (
-            ranked[1].lap_time - lap.lap_time if len(ranked) > 1 else None)
+        gap = lap.timed - ranked[0].timed if rank > 1 else (
+            ranked[1].timed - lap.timed if len(ranked) > 1 else None)
         out.append(Detection(session_id, lap.driver, "fastest_lap" if rank == 1 else "personal_best", "info",
                              0.3 if rank == 1 else 0.1, lap.start, lap.end, "fastest_lap", VERSION,
                              channel="LapTime", lap=lap.lap_number,
-                             evidence={"lap_time": round(lap.lap_time, 3), "rank": rank,
+                             evidence={"lap_time": round(lap.timed, 3), "rank": rank,
                                        ("margin_s" if rank == 1 else "gap_to_fastest_s"):
                                            None if gap is None else round(gap, 3),
                                        "compound": lap.compound, "tyre_life": lap.tyre_life}))

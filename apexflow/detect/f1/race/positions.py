@@ -34,18 +34,18 @@ def overtakes(session_id: str, table: LapTable, hits: list[SectorLoss]) -> list[
         if prev is None:
             continue
         both = [d for d in cur if d in prev]
-        rank_before = {d: k for k, d in enumerate(sorted(both, key=lambda d: prev[d].time))}
-        rank_after = {d: k for k, d in enumerate(sorted(both, key=lambda d: cur[d].time))}
+        rank_before = {d: k for k, d in enumerate(sorted(both, key=lambda d: prev[d].ended))}
+        rank_after = {d: k for k, d in enumerate(sorted(both, key=lambda d: cur[d].ended))}
         ok = {d for d in both if prev[d].green and cur[d].green and not cur[d].pitted_in and not cur[d].pitted_out
               and not prev[d].pitted_in}
         for a in sorted(ok):
             for b in sorted(ok):
                 if rank_before[b] < rank_before[a] and rank_after[a] < rank_after[b] and (b, n) not in troubled:
                     out.append(Detection(
-                        session_id, a, "overtake", "info", 0.3, cur[b].start, cur[a].time, "positions", VERSION,
+                        session_id, a, "overtake", "info", 0.3, cur[b].start, cur[a].ended, "positions", VERSION,
                         lap=n, evidence={"passed": b, "position": cur[a].position, "passed_position": cur[b].position,
-                                         "gap_before_s": round(prev[a].time - prev[b].time, 3),
-                                         "gap_after_s": round(cur[b].time - cur[a].time, 3)}))
+                                         "gap_before_s": round(prev[a].ended - prev[b].ended, 3),
+                                         "gap_after_s": round(cur[b].ended - cur[a].ended, 3)}))
     return out
 
 
@@ -62,11 +62,11 @@ def start_positions(session_id: str, table: LapTable, results: list[dict]) -> li
               if r.get("GridPosition") == 0 and str(r.get("Driver")) in first}
     grid = {d: k for k, d in enumerate(sorted(slots, key=lambda d: (slots[d], d)), start=1)}
     out = []
-    for k, driver in enumerate(sorted(first, key=lambda d: first[d].time), start=1):
+    for k, driver in enumerate(sorted(first, key=lambda d: first[d].ended), start=1):
         slot = grid.get(driver)
         if slot is not None and slot != k:
             lap = first[driver]
             out.append(Detection(session_id, driver, "position_change", "info", 0.2 + min(0.3, 0.03 * abs(slot - k)),
-                                 lap.start, lap.time, "positions", VERSION, lap=1,
+                                 lap.start, lap.ended, "positions", VERSION, lap=1,
                                  evidence={"on": "start", "grid": slot, "position": k, "gained": slot - k}))
     return out

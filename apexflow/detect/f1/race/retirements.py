@@ -47,14 +47,14 @@ def chequered_flag(table: LapTable) -> float | None:
     """Session time at which the winner completed the final lap."""
     timed = [lap for lap in table.laps if lap.time is not None and not lap.fastf1_generated]
     final = max((lap.lap_number for lap in timed), default=None)
-    return min((lap.time for lap in timed if lap.lap_number == final), default=None)
+    return min((lap.ended for lap in timed if lap.lap_number == final), default=None)
 
 
 def find_retirements(table: LapTable, results: list[dict]) -> list[Retirement]:
     status = {str(r.get("Driver")): r.get("Status") for r in results}
     absent = {str(r.get("Driver")) for r in results if _not_started(r)}
     flag = chequered_flag(table)
-    out = []
+    out: list[Retirement] = []
     if flag is None:
         return out
     for driver, laps in table.by_driver.items():
