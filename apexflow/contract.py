@@ -32,6 +32,15 @@ class ContractError(ValueError):
         self.parameter = parameter
 
 
+class BadMessage(ContractError):
+    """One live message (or recorded line) that cannot be read: skipped and counted by ``kind`` (``unparseable``,
+    ``no_timestamp``, ``undecodable_payload``, ``bad_time``, ``bad_value``, ``malformed``), never the end of a run."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
 # Detector profiles: which detector set a session's telemetry goes through (``apexflow.detect.detectors_for``).
 # ``motorsport``: car telemetry in the F1 channels below; ``generic``: any telemetry. Sessions of these
 # sources are car telemetry unless they say otherwise.

@@ -21,6 +21,7 @@ The live counterpart of ``apexflow.ingest``, writing the same things in the same
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,14 +31,16 @@ from typing import Callable, ContextManager, Iterable, Protocol
 import numpy as np
 
 from apexflow import chunk as chunks
-from apexflow.contract import F1_CHANNELS, SCHEMA_VERSION, Entity, Session, SessionFacts
+from apexflow.contract import F1_CHANNELS, SCHEMA_VERSION, BadMessage, Entity, Session, SessionFacts
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.ingest import Stream
 from apexflow.sources.live import events as ev
 from apexflow.storage import repository
 
+log = logging.getLogger(__name__)
 RUN_ID = "live"
+BAD_LOGGED = 20  # bad messages of one kind logged in full; the rest only counted
 RESEND = 5  # newest chunks per car streamed again on resuming: covers a crash between store and stream
 STREAM_DETECTORS = sorted({*DETECTORS, *GENERIC})
 POSITION_KEEP_S = 30.0
@@ -86,6 +89,13 @@ class LiveIngest:
         self.ended: ev.Ended | None = None
         self.closed: dict | None = None
         self.counts = {"samples": 0, "duplicate_samples": 0, "chunks": 0, "resent": 0}
+        self.bad: dict[str, int] = {}  # messages skipped, by kind (``BadMessage.kind``)
+
+    def skip(self, e: BadMessage) -> None:
+        """A message that could not be read: counted by kind and logged (the first ``BAD_LOGGED`` of a kind)."""
+        self.bad[e.kind] = self.bad.get(e.kind, 0) + 1
+        if self.bad[e.kind] <= BAD_LOGGED:
+            log.warning("skipped a bad live message (%s): %s", e.kind, e)
 
     # -- events --------------------------------------------------------------------------------------------
     def feed(self, events: Iterable) -> None:
@@ -282,11 +292,11 @@ class LiveIngest:
         reason = reason or (self.ended.reason if self.ended else "stream ended")
         self.pump(final=True)
         if self.session is None:
-            self.closed = {"session_id": None, "reason": reason, **self.counts}
+            self.closed = {"session_id": None, "reason": reason, **self.counts, "bad_messages": dict(self.bad)}
             return self.closed
         sid = self.session.session_id
         self.closed = {"session_id": sid, "reason": reason, "entities": sorted(self.entities),
-                       "laps": len(self.laps), **self.counts}
+                       "laps": len(self.laps), **self.counts, "bad_messages": dict(self.bad)}
         manifest = {"schema_version": SCHEMA_VERSION, "session_id": sid, "source": self.session.source,
                     "profile": self.session.profile, "run_id": RUN_ID, "identity": self.session.identity,
                     "start_time": self.session.start_time.isoformat(),
@@ -307,7 +317,8 @@ def follow(feed, adapter: Callable[[object], list], stage: LiveIngest, *, poll: 
            idle: float | None = None, on_pump: Callable[[LiveIngest], None] = lambda stage: None) -> dict:
     """Messages of ``feed`` through ``adapter`` into ``stage`` until the session ends, the feed is finished
     or (with ``idle``) nothing came for ``idle`` seconds; then the stage closes. ``on_pump`` runs after each
-    round (local mode drains the stream through analyze there)."""
+    round (local mode drains the stream through analyze there). A message the adapter cannot read
+    (``BadMessage``) is skipped and counted (``stage.bad``)."""
     heard = time.monotonic()
     try:
         while stage.ended is None:
@@ -319,7 +330,12 @@ def follow(feed, adapter: Callable[[object], list], stage: LiveIngest, *, poll: 
             elif idle is not None and time.monotonic() - heard > idle:
                 break
             for m in messages:
-                stage.feed(adapter(m))
+                try:
+                    events = adapter(m)
+                except BadMessage as e:  # one message that cannot be read never ends the session
+                    stage.skip(e)
+                    continue
+                stage.feed(events)
             stage.pump()
             on_pump(stage)
     finally:

@@ -2,7 +2,7 @@
 
 ``run(spec, stream)`` serves the live task in AWS and ``apexflow live`` alike. ``spec``: ``source``
 (``f1`` | ``openf1``), ``session`` (``current``, or an OpenF1 session key), and for local use ``replay``
-(a recorded stream, ``apexflow.simulator.live_stream`` format) with ``speed``, or ``mqtt`` (``host:port``
+(a recording: FastF1's recorder's format or ours, ``apexflow.sources.live.recording``) with ``speed``, or ``mqtt`` (``host:port``
 of a broker without TLS or login). Credentials come from Secrets Manager: the F1 TV subscription token
 (``F1_TOKEN_SECRET_ARN``, the token as the secret string) and OpenF1's account (``OPENF1_SECRET_ARN``,
 ``{"username": ..., "password": ...}``).
@@ -15,8 +15,7 @@ from pathlib import Path
 
 from apexflow.contract import ContractError
 from apexflow.live import LiveIngest, follow
-from apexflow.sources.live import f1, feeds, openf1
-from apexflow.simulator.live_stream import read
+from apexflow.sources.live import f1, feeds, openf1, recording
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
 from apexflow_aws.raw_store import LiveRawStore
@@ -34,7 +33,8 @@ def secret(env: str) -> str | None:
 
 
 def feed_for(spec: dict):
-    """(feed, adapter) for a request; ``adapter.handle(*message)`` maps a message of the feed."""
+    """(feed, adapter) for a request; ``adapter.take(message)`` maps a message of the feed. A replayed
+    recording's feed has ``recording`` (its damaged lines, by kind)."""
     source, session = spec.get("source"), str(spec.get("session") or "current")
     if source not in SOURCES:
         raise ContractError(f"unknown live source {source!r}; known: {', '.join(SOURCES)}")
@@ -51,7 +51,10 @@ def feed_for(spec: dict):
         path = Path(spec["replay"])
         if not path.is_file():
             raise ContractError(f"no recorded stream at {path}")
-        return feeds.Replay(read(path), source, spec.get("speed")), adapter
+        recorded = recording.read(path, source)
+        feed = feeds.Replay(recorded.messages, source, spec.get("speed"))
+        feed.recording = recorded
+        return feed, adapter
     if spec.get("mqtt"):
         host, _, port = spec["mqtt"].rpartition(":")
         return feeds.MqttFeed(host, int(port), [*openf1.TOPICS, *openf1.IGNORED],
@@ -77,6 +80,7 @@ def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = Non
     stage = LiveIngest(LiveRawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
                        lambda: transaction(connection()), latency=float(spec.get("latency", 1.0)),
                        on_close=lambda session_id: start_when_complete(connection(), [session_id]))
-    summary = follow(feed, lambda m: adapter.handle(*m), stage, idle=idle if idle is not None else spec.get("idle"),
-                     on_pump=on_pump)
-    return {**summary, "connects": getattr(feed, "connects", None), "dropped": getattr(adapter, "dropped", None)}
+    summary = follow(feed, adapter.take, stage, idle=idle if idle is not None else spec.get("idle"), on_pump=on_pump)
+    recorded = getattr(feed, "recording", None)
+    return {**summary, "connects": getattr(feed, "connects", None), "dropped": getattr(adapter, "dropped", None),
+            **({"recording": recorded.summary()} if recorded else {})}

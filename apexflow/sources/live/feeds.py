@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 from typing import Callable, Iterable
 
+from apexflow.contract import BadMessage
 from apexflow.replay import Pacer
 from apexflow.sources.live import f1, openf1
 
@@ -61,7 +62,7 @@ class MqttFeed(_Queued):
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = lambda client, userdata, msg: self.queue.put((msg.topic, json.loads(msg.payload)))
+        self.client.on_message = lambda client, userdata, msg: self.queue.put((msg.topic, msg.payload))
         self.connects = 0
         self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
@@ -133,19 +134,26 @@ class SignalRFeed(_Queued):
 
 
 class Replay:
-    """Recorded messages (``f1.parse_line`` lines, or OpenF1 ``(topic, doc)``) at ``speed`` x real time."""
+    """Recorded messages (F1 ``[topic, data, utc]``, or recorded lines ``f1.parse_line`` reads; OpenF1
+    ``(topic, doc)``) at ``speed`` x their own pace (their time stamps)."""
 
     def __init__(self, messages: list, source: str, speed: float | None = None, batch: int = 50, pacer=None):
-        self.items = [f1.parse_line(m) for m in messages] if source == "f1" else [tuple(m) for m in messages]
+        if source == "f1":
+            self.items = [f1.parse_line(m) if isinstance(m, str) else list(m) for m in messages]
+        else:
+            self.items = [tuple(m) for m in messages]
         self.source, self.batch, self.i = source, batch, 0
         self.pacer = pacer or Pacer(speed)
         self.last = -float("inf")
 
     def time_of(self, item) -> float:
-        if self.source == "f1":
-            self.last = f1.utc_seconds(item[2]) if item[2] else self.last
-        elif item[1].get("date"):
-            self.last = openf1.utc_seconds(item[1]["date"])
+        try:
+            if self.source == "f1":
+                self.last = f1.utc_seconds(item[2]) if item[2] else self.last
+            elif item[1].get("date"):
+                self.last = openf1.utc_seconds(item[1]["date"])
+        except (BadMessage, AttributeError, IndexError, TypeError):
+            pass  # the adapter skips and counts it
         return self.last
 
     def get(self, timeout: float) -> list | None:
