@@ -14,7 +14,8 @@ The live counterpart of ``apexflow.ingest``, writing the same things in the same
   track status and race-control messages are written as they arrive, and the lap-level detectors run
   again on every new lap or status (retirements and non-starters only at the close).
 - **Close** at the session's end: the last chunks, the final lap-level detections (replacing the
-  provisional ones), the manifest, ``sessions.meta.live`` and ``sessions.meta.chunks`` (the count that makes
+  provisional ones), the session and its facts as ``ingest`` keeps them (so ``reprocess`` rebuilds a live
+  session from its raw run), the manifest, ``sessions.meta.live`` and ``sessions.meta.chunks`` (the count that makes
   the session complete once analyzed: ``apexflow_aws.workflow``), then ``on_close(session_id)`` (which
   starts the insights workflow if analyze has already caught up).
 """
@@ -24,7 +25,7 @@ import hashlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, ContextManager, Iterable, Protocol
 
@@ -34,7 +35,7 @@ from apexflow import chunk as chunks
 from apexflow.contract import F1_CHANNELS, SCHEMA_VERSION, BadMessage, Entity, Session, SessionFacts
 from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.f1.laps import detect_facts
-from apexflow.ingest import Stream
+from apexflow.ingest import Stream, record
 from apexflow.sources.live import events as ev
 from apexflow.storage import repository
 
@@ -50,7 +51,7 @@ WHEN_CLOSED = frozenset({"retirement", "did_not_start"})  # a car behind on laps
 class LiveRawStore(Protocol):
     def put_chunk(self, session: Session, run_id: str, key: str, data: bytes) -> None: ...
     def run_objects(self, session: Session, run_id: str) -> dict[str, bytes]: ...
-    def commit_run(self, session: Session, run_id: str, manifest: dict) -> str: ...
+    def commit_run(self, session: Session, run_id: str, manifest: dict, record: dict | None = None) -> str: ...
 
 
 @dataclass
@@ -305,7 +306,9 @@ class LiveIngest:
                                "samples": self.counts["samples"], "laps": len(self.laps),
                                "track_status": len(self.facts.track_status)},
                     "missing": self.facts.missing, "checksums": dict(sorted(self.checksums.items()))}
-        self.closed["location"] = self.raw.commit_run(self.session, RUN_ID, manifest)
+        kept = replace(self.session, entities=tuple(self.entities.values()),
+                       meta={**self.session.meta, "live": {"state": "closed"}})
+        self.closed["location"] = self.raw.commit_run(self.session, RUN_ID, manifest, record(kept, self.facts))
         with self.db() as cur:
             repository.update_session_meta(cur, sid, {"live": {"state": "closed", **self.closed},
                                                       "chunks": len(self.checksums)})

@@ -132,6 +132,30 @@ def _live(args) -> int:
     print(f"closed {result['session_id']} ({result['reason']}): {len(result.get('entities', []))} entities, "
           f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples"
           + (f" to {result['location']}" if result.get("location") else ""))
+    _print_damage(result)
+    return 0
+
+
+def _print_damage(result: dict) -> None:
+    """The messages skipped, by kind, and a recording's damaged lines (with the first one's number)."""
+    if result.get("bad_messages"):
+        print("skipped messages: " + ", ".join(f"{n} {k}" for k, n in sorted(result["bad_messages"].items())))
+    rec = result.get("recording")
+    if rec and rec["bad"]:
+        print("damaged recording lines: " + ", ".join(f"{n} {k}" for k, n in sorted(rec["bad"].items()))
+              + f" of {rec['lines']:,} (first at line {rec['first_bad_line']})")
+
+
+def _record(args) -> int:
+    from pathlib import Path
+
+    from apexflow_aws import live
+
+    spec = {"source": args.source, "session": args.session, "replay": args.replay, "mqtt": args.mqtt}
+    result = live.record({k: v for k, v in spec.items() if v is not None}, Path(args.file), idle=args.idle)
+    print(f"recorded {result['messages']:,} messages to {result['path']} ({result['reason']}) in FastF1's "
+          "live-timing format")
+    _print_damage(result)
     return 0
 
 
@@ -291,8 +315,8 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--source", choices=["f1", "openf1"], required=True,
                       help="f1: F1 live timing (car data needs an F1 TV token); openf1: OpenF1's MQTT (paid account)")
     live.add_argument("--session", default="current", help="current (default), or an OpenF1 session key")
-    live.add_argument("--replay", help="a recorded stream (gzip JSON Lines, apexflow.simulator.live_stream) "
-                                       "instead of the live connection")
+    live.add_argument("--replay", help="a recording instead of the live connection: FastF1's (python -m "
+                                       "fastf1.livetiming save, or apexflow record) or ours, plain or gzip")
     live.add_argument("--speed", type=float, help="with --replay: N x real time (default as fast as possible)")
     live.add_argument("--mqtt", metavar="HOST:PORT", help="openf1: a broker of your own (no TLS, no login)")
     live.add_argument("--latency", type=float, help="seconds a sample may wait for its chunk (default 1)")
@@ -300,6 +324,15 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--aws", action="store_true",
                       help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL")
     live.set_defaults(func=_live)
+    rec = sub.add_parser("record", help="record a live session in FastF1's live-timing format (which FastF1 and "
+                                        "apexflow live --replay read)")
+    rec.add_argument("--source", choices=["f1", "openf1"], required=True)
+    rec.add_argument("file", help="where to write (gzip when the name ends .gz)")
+    rec.add_argument("--session", default="current", help="current (default), or an OpenF1 session key")
+    rec.add_argument("--mqtt", metavar="HOST:PORT", help="openf1: a broker of your own (no TLS, no login)")
+    rec.add_argument("--replay", help="a recording to convert instead of the live connection")
+    rec.add_argument("--idle", type=float, help="stop after this many seconds without a message")
+    rec.set_defaults(func=_record)
     return p
 
 

@@ -84,3 +84,42 @@ def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = Non
     recorded = getattr(feed, "recording", None)
     return {**summary, "connects": getattr(feed, "connects", None), "dropped": getattr(adapter, "dropped", None),
             **({"recording": recorded.summary()} if recorded else {})}
+
+
+def record(spec: dict, path: Path, idle: float | None = None) -> dict:
+    """Write every message of the session ``spec`` follows to ``path`` in FastF1's recorder format
+    (``apexflow.sources.live.recording``; gzip for a ``.gz`` name) until the session ends, the feed is finished
+    or nothing came for ``idle`` seconds; what it wrote. Damaged messages are written as they came (the
+    recording is the raw truth) and counted."""
+    import time
+
+    from apexflow.contract import BadMessage
+    from apexflow.sources.live import events as ev
+
+    source = spec.get("source")
+    feed, adapter = feed_for(spec)
+    written, bad, ended, heard = 0, {}, None, time.monotonic()
+    idle = idle if idle is not None else spec.get("idle")
+    try:
+        with recording.opened(path) as out:
+            while ended is None:
+                messages = feed.get(0.2)
+                if messages is None:
+                    break
+                if messages:
+                    heard = time.monotonic()
+                elif idle is not None and time.monotonic() - heard > idle:
+                    break
+                for m in messages:
+                    out.write(recording.line_of(m, source) + "\n")
+                    written += 1
+                    try:
+                        ended = next((e for e in adapter.take(m) if isinstance(e, ev.Ended)), None) or ended
+                    except BadMessage as e:
+                        bad[e.kind] = bad.get(e.kind, 0) + 1
+                out.flush()
+    finally:
+        feed.stop()
+    return {"path": str(path), "messages": written, "bad_messages": bad,
+            "reason": ended.reason if ended else "stream ended",
+            **({"recording": feed.recording.summary()} if getattr(feed, "recording", None) else {})}

@@ -156,11 +156,18 @@ def read(path: Path, source: str) -> Recording:
 def line_of(message, source: str) -> str:
     """A message as FastF1's recorder writes it: ``str([topic, data, utc])`` (OpenF1: the document's date)."""
     if source == "f1":
-        return str(list(message))
+        topic, data, utc = message
+        if topic.endswith(".z") and isinstance(data, dict):  # decoded on reading: deflated again, as sent
+            data = f1.deflate(data)
+        return str([topic, data, utc])
     topic, doc = message[0], message[1]
     if isinstance(doc, (bytes, str)):
-        doc = json.loads(doc)
-    return str([topic, doc, doc.get("date") or ""])
+        text = doc.decode("utf-8", errors="replace") if isinstance(doc, bytes) else doc
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return str([topic, text, ""])  # kept as it came; reading it back counts it
+    return str([topic, doc, (doc.get("date") if isinstance(doc, dict) else None) or ""])
 
 
 def opened(path: Path) -> IO[str]:
