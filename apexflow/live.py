@@ -7,8 +7,12 @@ The live counterpart of ``apexflow.ingest``, writing the same things in the same
   stream stalls), so every car sends a chunk at least every ``latency`` seconds while it has data. Each
   chunk goes to the raw store (run ``live``) and then to the stream. Positions are interpolated onto the
   car-data clock; ``LapNumber`` and ``Distance`` (integrated from speed) restart with each completed lap.
-- **Nothing doubled**: a sample at or before the car's last sent time is dropped (a re-delivered message),
-  as is a second sample at one instant; chunk sequence numbers continue across restarts (read back from
+- **Nothing lost, nothing doubled, whatever the order**: a sample at an instant already received for the car
+  (sent or buffered) is a true duplicate and dropped; any other is kept. After the feed reconnects, or when a
+  sample comes after a later one (QoS 1 redelivery; a publisher's backlog overtaken by its newer messages),
+  chunks are held ``SETTLE_S`` (wall clock, at most ``SETTLE_MAX_S`` in a row) so older messages still on their
+  way are sorted into place; a sample that still comes after its time's chunk left is sent in a chunk of its
+  own (``late_samples``, logged) rather than lost; chunk sequence numbers continue across restarts (read back from
   the raw store, whose newest chunks of each car are streamed again: analyze skips what it has).
 - **Facts as they complete**: the session is registered when known (drivers added as they appear); laps,
   track status and race-control messages are written as they arrive, and the lap-level detectors run
@@ -45,6 +49,8 @@ BAD_LOGGED = 20  # bad messages of one kind logged in full; the rest only counte
 RESEND = 5  # newest chunks per car streamed again on resuming: covers a crash between store and stream
 STREAM_DETECTORS = sorted({*DETECTORS, *GENERIC})
 POSITION_KEEP_S = 30.0
+SETTLE_S = 3.0  # after a reconnect, or a sample older than one already received: hold chunks this long (wall)
+SETTLE_MAX_S = 30.0  # ...but never longer than this in a row
 WHEN_CLOSED = frozenset({"retirement", "did_not_start"})  # a car behind on laps has not retired: wait for the end
 
 
@@ -64,6 +70,9 @@ class Car:
     lap: int = 1
     distance: float = 0.0
     speed_t: tuple[float, float] | None = None  # (t, speed) of the last sample sent
+    sent: set[float] = field(default_factory=set)  # every sample time sent: what a true duplicate repeats
+    newest: float = -math.inf  # the newest sample time received (sent or not)
+    track: list[tuple[float, float, float]] = field(default_factory=list)  # (t, lap, distance) of samples sent
 
 
 class LiveIngest:
@@ -89,7 +98,9 @@ class LiveIngest:
         self.wall_at_clock = 0.0
         self.ended: ev.Ended | None = None
         self.closed: dict | None = None
-        self.counts = {"samples": 0, "duplicate_samples": 0, "chunks": 0, "resent": 0}
+        self.counts = {"samples": 0, "duplicate_samples": 0, "reordered_samples": 0, "late_samples": 0,
+                       "chunks": 0, "resent": 0}
+        self.hold: tuple[float, float] | None = None  # (since, until) in wall time: no chunk leaves meanwhile
         self.bad: dict[str, int] = {}  # messages skipped, by kind (``BadMessage.kind``)
 
     def skip(self, e: BadMessage) -> None:
@@ -131,11 +142,23 @@ class LiveIngest:
             self._driver(ev.Driver(Entity(entity_id)))
         return self.cars.setdefault(entity_id, Car())
 
+    def settle(self) -> None:
+        """Hold every chunk ``SETTLE_S`` (from now; in all at most ``SETTLE_MAX_S``): the feed reconnected or
+        delivered out of order, so older messages may still come (QoS 1 redelivery, a publisher's backlog
+        overtaken by newer messages); held, they are sorted into their place instead of arriving late."""
+        wall = self.wall()
+        since = self.hold[0] if self.hold and wall < self.hold[1] else wall
+        self.hold = (since, min(since + SETTLE_MAX_S, wall + SETTLE_S))
+
     def _carsample(self, e: ev.CarSample) -> None:
         car, t = self._car(e.entity_id), self.t(e.utc)
-        if t <= car.last_t or t in car.buffer:
+        if t in car.sent or t in car.buffer:  # a true duplicate: this very sample was received before
             self.counts["duplicate_samples"] += 1
             return
+        if t < car.newest:
+            self.counts["reordered_samples"] += 1
+            self.settle()
+        car.newest = max(car.newest, t)
         car.buffer[t] = e.values
         self._tick(ev.Tick(e.utc))
 
@@ -215,44 +238,62 @@ class LiveIngest:
         again = []
         for entity_id, parts in done.items():
             car = self._car(entity_id)
-            car.seq, car.last_t = parts[-1].seq + 1, float(parts[-1].t[-1])
-            car.buffer = {t: v for t, v in car.buffer.items() if t > car.last_t}
+            car.seq, car.last_t = parts[-1].seq + 1, max(float(c.t[-1]) for c in parts)
+            car.sent = {float(x) for c in parts for x in c.t}
+            car.buffer = {t: v for t, v in car.buffer.items() if t not in car.sent}
             again += [(c.partition_key, chunks.encode(c)) for c in parts[-RESEND:]]
         if again:
             self.stream.put(again)
             self.counts["resent"] += len(again)
 
     def _due_chunks(self, final: bool) -> list[tuple[str, bytes]]:
+        if not final and self.hold is not None and self.wall() < self.hold[1]:
+            return []
         now, units = self.now(), {c.name: c.unit for c in F1_CHANNELS}
         records = []
         for entity_id, car in self.cars.items():
             if not car.buffer or not (final or now - min(car.buffer) >= self.latency):
                 continue
-            t, values = self._samples(car)
-            for c in chunks.split(self.session.session_id, entity_id, t, values, units, self.chunk_seconds,
-                                  first_seq=car.seq):
-                c.run_id = RUN_ID
-                data = chunks.encode(c.validate(self.session.channel_map()))
-                self.raw.put_chunk(self.session, RUN_ID, c.key, data)
-                self.checksums[c.key] = hashlib.sha256(data).hexdigest()
-                records.append((c.partition_key, data))
-                car.seq = c.seq + 1
-            car.last_t = float(t[-1])
-            self.counts["samples"] += len(t)
+            late = sorted(t for t in car.buffer if t < car.last_t)
+            if late:  # older than a chunk already sent: kept, in a chunk of their own (logged)
+                self.counts["late_samples"] += len(late)
+                log.warning("%d samples of %s came after their time's chunk had left (%.3f s to %.3f s): "
+                            "sent in a chunk of their own", len(late), entity_id, late[0], late[-1])
+            for part in ([late] if late else []) + [sorted(t for t in car.buffer if t > car.last_t)]:
+                if not part:
+                    continue
+                t, values = self._samples(car, part)
+                for c in chunks.split(self.session.session_id, entity_id, t, values, units, self.chunk_seconds,
+                                      first_seq=car.seq):
+                    c.run_id = RUN_ID
+                    data = chunks.encode(c.validate(self.session.channel_map()))
+                    self.raw.put_chunk(self.session, RUN_ID, c.key, data)
+                    self.checksums[c.key] = hashlib.sha256(data).hexdigest()
+                    records.append((c.partition_key, data))
+                    car.seq = c.seq + 1
+                car.sent.update(t.tolist())
+                car.last_t = max(car.last_t, float(t[-1]))
+                self.counts["samples"] += len(t)
+            car.buffer = {}
         self.counts["chunks"] += len(records)
         return records
 
-    def _samples(self, car: Car) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The car's buffered samples as columns, with positions, lap and distance; the buffer emptied."""
-        t = np.array(sorted(car.buffer))
-        rows = [car.buffer[x] for x in t]
-        car.buffer = {}
+    def _samples(self, car: Car, times: list[float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The car's buffered samples at ``times`` (sorted) as columns, with positions, lap and distance (for
+        late samples, those of the samples sent around them)."""
+        t = np.array(times)
+        rows = [car.buffer[x] for x in times]
         values = {name: np.array([r[name] for r in rows], dtype=np.float64) for name in rows[0]}
         if car.positions:
             p = np.array(car.positions)
             for i, name in enumerate(("X", "Y", "Z"), start=1):
                 values[name] = np.interp(t, p[:, 0], p[:, i])
-            car.positions = [q for q in car.positions if q[0] >= t[-1] - POSITION_KEEP_S]
+            car.positions = [q for q in car.positions if q[0] >= max(t[-1], car.last_t) - POSITION_KEEP_S]
+        if t[-1] < car.last_t and car.track:
+            track = np.array(car.track)
+            at = np.clip(np.searchsorted(track[:, 0], t, side="right") - 1, 0, len(track) - 1)
+            values["LapNumber"], values["Distance"] = track[at, 1], np.interp(t, track[:, 0], track[:, 2])
+            return t, values
         laps, distance = np.empty(len(t)), np.empty(len(t))
         for i, (ti, speed) in enumerate(zip(t, values["Speed"])):
             while car.lap_starts and car.lap_starts[0][0] <= ti:
@@ -263,6 +304,7 @@ class LiveIngest:
             car.speed_t = (ti, speed)
             laps[i], distance[i] = car.lap, car.distance
         values["LapNumber"], values["Distance"] = laps, np.minimum(distance, 20000.0)
+        car.track += zip(t.tolist(), laps.tolist(), values["Distance"].tolist())
         return t, values
 
     def _write_facts(self, final: bool) -> None:
@@ -320,12 +362,17 @@ def follow(feed, adapter: Callable[[object], list], stage: LiveIngest, *, poll: 
            idle: float | None = None, on_pump: Callable[[LiveIngest], None] = lambda stage: None) -> dict:
     """Messages of ``feed`` through ``adapter`` into ``stage`` until the session ends, the feed is finished
     or (with ``idle``) nothing came for ``idle`` seconds; then the stage closes. ``on_pump`` runs after each
-    round (local mode drains the stream through analyze there). A message the adapter cannot read
+    round (local mode drains the stream through analyze there). A reconnect of the feed (its ``connects``
+    count grows) makes the stage settle before sending on. A message the adapter cannot read
     (``BadMessage``) is skipped and counted (``stage.bad``)."""
-    heard = time.monotonic()
+    heard, connects = time.monotonic(), getattr(feed, "connects", 0)
     try:
         while stage.ended is None:
             messages = feed.get(poll)
+            if getattr(feed, "connects", 0) > connects:
+                if connects:  # a reconnect (not the first connection): redelivery may come in any order
+                    stage.settle()
+                connects = feed.connects
             if messages is None:
                 break
             if messages:

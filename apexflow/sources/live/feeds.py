@@ -2,12 +2,14 @@
 
 Every feed has ``get(timeout) -> list | None``: the messages that arrived (``[]`` when none came within
 ``timeout`` seconds, ``None`` once the feed is finished) and ``stop()``. A message is ``(topic, document)``
-for OpenF1 and ``[topic, data, utc]`` for F1 live timing, as the adapters take them.
+(the document as the broker's JSON text) for OpenF1 and ``[topic, data, utc]`` for F1 live timing, as the
+adapters' ``take`` reads them.
 
 - ``MqttFeed`` (paho-mqtt): QoS 1 on a persistent session (fixed client id, ``clean_session=False``), so a
   broker that keeps sessions (OpenF1's; Mosquitto with persistence) holds what was published while the
   connection was down and delivers it on reconnecting; paho reconnects by itself (0.1 s, doubling to 2 s).
-  Duplicates this may bring are the adapter's to drop (by OpenF1's ``_key`` / ``_id``).
+  Duplicates this may bring are the adapter's to drop (by OpenF1's ``_key`` / ``_id``); ``connects`` counts
+  connections, so the live stage knows to let a redelivery (in any order) settle.
 - ``SignalRFeed``: the connection FastF1's ``livetiming`` client makes (same hub, topics and negotiation),
   with the F1 TV token as bearer when there is one, reconnecting by itself; on (re)subscribing F1 sends the
   current state of every topic, which the adapter and the live stage take as re-delivery.
@@ -116,12 +118,14 @@ class SignalRFeed(_Queued):
         self.connection = (HubConnectionBuilder().with_url(self.URL, options=options)
                            .with_automatic_reconnect({"type": "raw", "keep_alive_interval": 10,
                                                       "reconnect_interval": 2, "max_attempts": None}).build())
+        self.connects = 0
         self.connection.on("feed", lambda msg: self.queue.put(list(msg)))
         self.connection.on_open(self._subscribe)
         self.connection.on_reconnect(self._subscribe)
         self.connection.start()
 
     def _subscribe(self):
+        self.connects += 1
         self.connection.send("Subscribe", [list(f1.SUBSCRIBE)], on_invocation=self._snapshot)
 
     def _snapshot(self, completion):
