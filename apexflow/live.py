@@ -41,6 +41,7 @@ from apexflow.detect import DETECTORS, GENERIC
 from apexflow.detect.f1.laps import detect_facts
 from apexflow.ingest import Stream, record
 from apexflow.sources.live import events as ev
+from apexflow.sources.live import health
 from apexflow.storage import repository
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ STREAM_DETECTORS = sorted({*DETECTORS, *GENERIC})
 POSITION_KEEP_S = 30.0
 SETTLE_S = 3.0  # after a reconnect, or a sample older than one already received: hold chunks this long (wall)
 SETTLE_MAX_S = 30.0  # ...but never longer than this in a row
+FEEDS_EVERY_S = 5.0  # the feeds' state written to the session this often (wall clock) at least
 WHEN_CLOSED = frozenset({"retirement", "did_not_start"})  # a car behind on laps has not retired: wait for the end
 
 
@@ -79,7 +81,7 @@ class LiveIngest:
     def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], ContextManager], *,
                  latency: float = 1.0, chunk_seconds: float = 10.0,
                  on_close: Callable[[str], None] = lambda session_id: None,
-                 wall: Callable[[], float] = time.time):
+                 wall: Callable[[], float] = time.time, stall_is_silence: bool = True):
         if not (latency > 0 and chunk_seconds >= latency):
             raise ValueError(f"need 0 < latency <= chunk_seconds, got {latency} and {chunk_seconds}")
         self.raw, self.stream, self.db, self.on_close, self.wall = raw, stream, db, on_close, wall
@@ -101,6 +103,10 @@ class LiveIngest:
         self.counts = {"samples": 0, "duplicate_samples": 0, "reordered_samples": 0, "late_samples": 0,
                        "chunks": 0, "resent": 0}
         self.hold: tuple[float, float] | None = None  # (since, until) in wall time: no chunk leaves meanwhile
+        self.health: health.FeedHealth | None = None
+        self.stall_is_silence = stall_is_silence  # False for a replay as fast as it goes: no wall-clock silence
+        self.message: dict | None = None  # what the message being fed brought: {"new": n, "cars": {car: new}}
+        self.health_written = -math.inf
         self.bad: dict[str, int] = {}  # messages skipped, by kind (``BadMessage.kind``)
 
     def skip(self, e: BadMessage) -> None:
@@ -110,13 +116,25 @@ class LiveIngest:
             log.warning("skipped a bad live message (%s): %s", e.kind, e)
 
     # -- events --------------------------------------------------------------------------------------------
+    def take(self, topic: str | None, events: list) -> None:
+        """The events of one message of ``topic``, its feed health observed (new data or a stale repeat)."""
+        self.message = {"new": 0, "data": False, "cars": {}}
+        self.feed(events)
+        seen, self.message = self.message, None
+        if self.health is not None and topic is not None and self.clock > -math.inf:
+            new = seen["new"] > 0 or not seen["data"]
+            self.health.observe(topic, self.clock, new, seen["cars"])
+
     def feed(self, events: Iterable) -> None:
         """Apply events; those that need the session's start wait until it is known."""
         for e in events:
             if self.known is None and not isinstance(e, (ev.SessionKnown, ev.Driver, ev.Missing, ev.Tick)):
                 self.early.append(e)
                 continue
-            getattr(self, "_" + type(e).__name__.lower())(e)
+            fresh = getattr(self, "_" + type(e).__name__.lower())(e)
+            if self.message is not None and not isinstance(e, ev.Tick):
+                self.message["data"] = True
+                self.message["new"] += fresh is not False
             if isinstance(e, ev.SessionKnown) and self.early:
                 early, self.early = self.early, []
                 self.feed(early)
@@ -131,6 +149,7 @@ class LiveIngest:
     def _sessionknown(self, e: ev.SessionKnown) -> None:
         if self.known is None:
             self.known = e
+            self.health = health.FeedHealth(e.session_id, e.start_time.timestamp())
 
     def _driver(self, e: ev.Driver) -> None:
         if e.entity.entity_id not in self.entities:
@@ -154,18 +173,25 @@ class LiveIngest:
         car, t = self._car(e.entity_id), self.t(e.utc)
         if t in car.sent or t in car.buffer:  # a true duplicate: this very sample was received before
             self.counts["duplicate_samples"] += 1
-            return
+            if self.message is not None:
+                self.message["cars"].setdefault(e.entity_id, False)
+            return False
+        if self.message is not None:
+            self.message["cars"][e.entity_id] = True
         if t < car.newest:
             self.counts["reordered_samples"] += 1
             self.settle()
         car.newest = max(car.newest, t)
         car.buffer[t] = e.values
         self._tick(ev.Tick(e.utc))
+        return True
 
     def _position(self, e: ev.Position) -> None:
         car, t = self._car(e.entity_id), self.t(e.utc)
         if not car.positions or t > car.positions[-1][0]:
             car.positions.append((t, e.x, e.y, e.z))
+            return True
+        return False
 
     def _lapdone(self, e: ev.LapDone) -> None:
         row = {"Driver": e.entity_id, "LapNumber": e.lap_number, **e.values,
@@ -217,7 +243,26 @@ class LiveIngest:
         if records:
             self.stream.put(records)
         self._write_facts(final)
+        self._check_feeds(final)
         return len(records)
+
+    def _check_feeds(self, final: bool) -> None:
+        """Feed gaps raised or cleared, written at once; every source's state in ``sessions.meta.feeds``
+        (when a gap changed, every ``FEEDS_EVERY_S`` of wall time, and at the close)."""
+        start = self.known.start_time.timestamp()
+        now = self.now() + start if self.stall_is_silence else self.clock
+        found = [] if final else self.health.check(now, running=self.ended is None and now >= start)
+        for d in found:
+            (log.warning if d["evidence"]["state"] == "open" else log.info)(
+                "feed gap %s: %s %s (%s)", d["evidence"]["state"], d["channel"], d["entity_id"] or "",
+                d["evidence"]["reason"])
+        wall = self.wall()
+        if not (found or final or wall - self.health_written >= FEEDS_EVERY_S):
+            return
+        self.health_written = wall
+        with self.db() as cur:
+            repository.write_detections(cur, found)
+            repository.update_session_meta(cur, self.session.session_id, {"feeds": self.health.state(now)})
 
     def _register(self, cur) -> None:
         k = self.known
@@ -321,7 +366,7 @@ class LiveIngest:
                                              self.facts.race_control_messages)
             if final:
                 repository.replace_fact_detections(cur, self.session.session_id, [d.to_row() for d in found],
-                                                   STREAM_DETECTORS)
+                                                   [*STREAM_DETECTORS, health.DETECTOR])
             else:
                 repository.write_detections(cur, [d.to_row() for d in found if d.kind not in WHEN_CLOSED])
             if self.changed["missing"] or final:
@@ -339,7 +384,8 @@ class LiveIngest:
             return self.closed
         sid = self.session.session_id
         self.closed = {"session_id": sid, "reason": reason, "entities": sorted(self.entities),
-                       "laps": len(self.laps), **self.counts, "bad_messages": dict(self.bad)}
+                       "laps": len(self.laps), **self.counts, "bad_messages": dict(self.bad),
+                       "feed_gaps": self.health.gaps()}
         manifest = {"schema_version": SCHEMA_VERSION, "session_id": sid, "source": self.session.source,
                     "profile": self.session.profile, "run_id": RUN_ID, "identity": self.session.identity,
                     "start_time": self.session.start_time.isoformat(),
@@ -385,7 +431,7 @@ def follow(feed, adapter: Callable[[object], list], stage: LiveIngest, *, poll: 
                 except BadMessage as e:  # one message that cannot be read never ends the session
                     stage.skip(e)
                     continue
-                stage.feed(events)
+                stage.take(m[0] if isinstance(m, (list, tuple)) and m and isinstance(m[0], str) else None, events)
             stage.pump()
             on_pump(stage)
     finally:

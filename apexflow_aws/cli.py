@@ -137,7 +137,12 @@ def _live(args) -> int:
 
 
 def _print_damage(result: dict) -> None:
-    """The messages skipped, by kind, and a recording's damaged lines (with the first one's number)."""
+    """The feed gaps (which source, when, how long), the messages skipped by kind, and a recording's damaged
+    lines (with the first one's number)."""
+    for g in result.get("feed_gaps") or []:
+        until = f"{g['to_s']:.1f} s ({g['to_s'] - g['from_s']:.1f} s)" if g["to_s"] is not None else "the end"
+        print(f"feed gap: {g['source']}{' ' + g['car'] if g.get('car') else ''} from {g['from_s']:.1f} s to "
+              f"{until}: {g['reason']}")
     if result.get("bad_messages"):
         print("skipped messages: " + ", ".join(f"{n} {k}" for k, n in sorted(result["bad_messages"].items())))
     rec = result.get("recording")

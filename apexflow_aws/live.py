@@ -79,6 +79,7 @@ def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = Non
     feed, adapter = feed_for(spec)
     stage = LiveIngest(LiveRawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
                        lambda: transaction(connection()), latency=float(spec.get("latency", 1.0)),
+                       stall_is_silence=not (spec.get("replay") and not spec.get("speed")),
                        on_close=lambda session_id: start_when_complete(connection(), [session_id]))
     summary = follow(feed, adapter.take, stage, idle=idle if idle is not None else spec.get("idle"), on_pump=on_pump)
     recorded = getattr(feed, "recording", None)

@@ -187,3 +187,63 @@ def test_messages_out_of_order_are_kept_exactly_once_and_only_true_duplicates_dr
     assert live.counts["late_samples"] == len(late) and mine[-1].n == len(late)
     assert mine[-1].t[0] < mine[-2].t[-1]  # the late ones, in a chunk of their own
     assert all(a.t[-1] < b.t[0] for a, b in zip(mine[:-1], mine[1:-1]))  # every other chunk in time order
+
+
+def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_cleared_once(local):
+    """A source stopping, a source repeating stale data, one car dropping while the others go on, then every
+    source silent: each a ``feed_gap`` raised once and cleared once, at its time; nothing else."""
+    clock = Clock()
+    live = stage(KinesisStream(client("kinesis"), STREAM), clock)
+    start = utc_seconds(next(d for t, d in MESSAGES if t == "v1/sessions")["date_start"])
+
+    def at(doc):
+        return utc_seconds(doc["date"]) - start if doc.get("date") else None
+
+    def within(doc, a, b):
+        return at(doc) is not None and a <= at(doc) < b
+
+    stream = []
+    for topic, doc in MESSAGES:
+        if topic == "v1/location" and within(doc, 60, 90):
+            continue  # positions stop for 30 s
+        if topic == "v1/car_data" and within(doc, 120, 150):  # car data repeats what it sent 20 s before
+            old = next(d for t, d in MESSAGES if t == topic and d["driver_number"] == doc["driver_number"]
+                       and at(d) >= at(doc) - 30)
+            stream.append((topic, {**old, "_key": old["_key"] + "-again", "_id": doc["_id"]}))
+            continue
+        if topic in ("v1/car_data", "v1/location") and doc["driver_number"] == 1 and within(doc, 200, 230):
+            continue  # one car stops sending
+        if within(doc, 260, 290):
+            continue  # everything goes silent
+        stream.append((topic, doc))
+    summary = follow(Replay(stream, "openf1", pacer=Pacer(1.0, clock, clock.sleep)), handle(OpenF1()), live)
+    conn = psycopg2.connect(local)
+    with conn.cursor() as cur:
+        cur.execute("SELECT coalesce(entity_id, ''), channel, severity, t_start, t_end, evidence FROM detections "
+                    "WHERE kind = 'feed_gap' ORDER BY t_start, channel")
+        gaps = cur.fetchall()
+        cur.execute("SELECT meta->'feeds' FROM sessions")
+        [(feeds,)] = cur.fetchall()
+    conn.close()
+    car1 = next(e for e in live.entities.values() if e.meta.get("driver_number") == "1")
+    windows = {("", "location", "warning", "silent"): [(60, 90), (260, 290)],
+               ("", "car_data", "warning", "stale repeats only"): [(120, 150)],
+               (car1.entity_id, "car_data", "warning", "silent"): [(200, 230)],
+               ("", "car_data", "warning", "silent"): [(260, 290)], ("", "all", "critical", "every source silent"):
+               [(260, 290)]}
+    for number, entity in ((e.meta["driver_number"], e.entity_id) for e in live.entities.values()):
+        times = [at(d) for t, d in MESSAGES if t == "v1/car_data" and d["driver_number"] == int(number)]
+        for a, b in zip(times, times[1:]):  # the recording's own: a car's data missing while the others go on
+            if b - a > 5:
+                windows.setdefault((entity, "car_data", "warning", "silent"), []).append((a, b))
+    found = {}
+    for e, ch, sev, t0, t1, ev in gaps:
+        found.setdefault((e, ch, sev, ev["reason"]), []).append((t0, t1, ev["state"]))
+    assert set(found) == set(windows)
+    for key, spans in windows.items():
+        assert len(found[key]) == len(spans), key  # raised once per failure
+        for (t0, t1, state), (a, b) in zip(sorted(found[key]), sorted(spans)):
+            assert state == "cleared" and a - 2 <= t0 <= a + 1 and b - 1 <= t1 <= b + 2, (key, t0, t1)
+    assert len(summary["feed_gaps"]) == len(gaps) and all(g["to_s"] is not None for g in summary["feed_gaps"])
+    assert feeds["sources"]["car_data"]["state"] == "ok" and feeds["sources"]["car_data"]["stale_repeats"] > 0
+    assert [(g["from_s"] // 1, g["to_s"] // 1) for g in feeds["cars"][car1.entity_id]["gaps"]] == [(199, 230)]
