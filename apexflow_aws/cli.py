@@ -221,6 +221,39 @@ def _show(args) -> int:
     return 0
 
 
+def _feeds(args) -> int:
+    """``apexflow feeds SESSION``: each source's and car's state, then the gaps (the query the API's route runs)."""
+    import json
+
+    from apexflow.query import sessions
+    from apexflow.storage.db import connect, read_only
+
+    conn = connect()
+    try:
+        with read_only(conn) as cur:
+            found = sessions.feeds(cur, args.session)
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(json.dumps(found, indent=1, default=str))
+        return 0
+    if not found["sources"]:
+        print(f"{args.session} was not followed live: no feed health")
+        return 0
+    print(f"{args.session}: live {found['live']}, as of {found['at_s']:.1f} s")
+    for kind in ("sources", "cars"):
+        for name, s in found[kind].items():
+            rate = f"{s['rate_per_s']:.2f}/s" if s["rate_per_s"] is not None else "-"
+            age = f"{s['newest_age_s']:.1f} s" if s["newest_age_s"] is not None else "-"
+            print(f"  {name:<14}{s['state']:<26}{s['messages']:>8} msgs {rate:>9}  newest {age:>8} ago  "
+                  f"{s['stale_repeats']} stale, {len(s['gaps'])} gaps")
+    for g in found["gaps"]:
+        end = f"{g['t_end']:.1f} s" if g["state"] == "cleared" else "open"
+        print(f"  gap {g['source']}{' ' + g['car'] if g['car'] else ''} {g['severity']}: {g['t_start']:.1f} s to "
+              f"{end} ({g['reason']})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexflow", description="Telemetry in, detections and insight out.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -329,6 +362,10 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--aws", action="store_true",
                       help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL")
     live.set_defaults(func=_live)
+    feeds = sub.add_parser("feeds", help="a live session's feed health: each source and car, and its gaps")
+    feeds.add_argument("session", help="session id (apexflow sessions lists them)")
+    feeds.add_argument("--format", choices=["table", "json"], default="table")
+    feeds.set_defaults(func=_feeds)
     rec = sub.add_parser("record", help="record a live session in FastF1's live-timing format (which FastF1 and "
                                         "apexflow live --replay read)")
     rec.add_argument("--source", choices=["f1", "openf1"], required=True)

@@ -15,7 +15,9 @@ from apexflow.sources.live.feeds import Replay
 from apexflow.sources.live.openf1 import OpenF1, utc_seconds
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
-from apexflow_aws.local.esm import EventSourceMapping
+from apexflow_aws.cli import main
+from apexflow_aws.local.esm import EventSourceMapping, LambdaContext
+from apexflow_aws.local.http_api import api_event
 from apexflow_aws.local.handlers import load
 from apexflow_aws.mapping import ANALYZE
 from apexflow_aws.local.stack import BUCKET, STREAM
@@ -189,7 +191,7 @@ def test_messages_out_of_order_are_kept_exactly_once_and_only_true_duplicates_dr
     assert all(a.t[-1] < b.t[0] for a, b in zip(mine[:-1], mine[1:-1]))  # every other chunk in time order
 
 
-def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_cleared_once(local):
+def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_cleared_once(local, capsys):
     """A source stopping, a source repeating stale data, one car dropping while the others go on, then every
     source silent: each a ``feed_gap`` raised once and cleared once, at its time; nothing else."""
     clock = Clock()
@@ -247,3 +249,12 @@ def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_
     assert len(summary["feed_gaps"]) == len(gaps) and all(g["to_s"] is not None for g in summary["feed_gaps"])
     assert feeds["sources"]["car_data"]["state"] == "ok" and feeds["sources"]["car_data"]["stale_repeats"] > 0
     assert [(g["from_s"] // 1, g["to_s"] // 1) for g in feeds["cars"][car1.entity_id]["gaps"]] == [(199, 230)]
+    sid = live.session.session_id
+    response = load("api").handler(api_event("GET", f"/sessions/{sid}/feeds", [("host", "api.test")], b""),
+                                   LambdaContext("apexflow-api-local"))
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 200 and body["live"] == "closed" and len(body["gaps"]) == len(gaps)
+    assert {g["state"] for g in body["gaps"]} == {"cleared"} and set(body["sources"]) >= {"car_data", "location"}
+    assert main(["feeds", sid]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("\n  gap ") == len(gaps) and "gap all critical: 259." in printed
