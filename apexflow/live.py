@@ -81,10 +81,12 @@ class LiveIngest:
     def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], ContextManager], *,
                  latency: float = 1.0, chunk_seconds: float = 10.0,
                  on_close: Callable[[str], None] = lambda session_id: None,
-                 wall: Callable[[], float] = time.time, stall_is_silence: bool = True):
+                 wall: Callable[[], float] = time.time, stall_is_silence: bool = True,
+                 on_gap: Callable[[dict], None] = lambda detection: None):
         if not (latency > 0 and chunk_seconds >= latency):
             raise ValueError(f"need 0 < latency <= chunk_seconds, got {latency} and {chunk_seconds}")
         self.raw, self.stream, self.db, self.on_close, self.wall = raw, stream, db, on_close, wall
+        self.on_gap = on_gap  # called with each critical feed gap as it opens (an alert)
         self.latency, self.chunk_seconds = latency, chunk_seconds
         self.known: ev.SessionKnown | None = None
         self.early: list = []
@@ -256,6 +258,12 @@ class LiveIngest:
             (log.warning if d["evidence"]["state"] == "open" else log.info)(
                 "feed gap %s: %s %s (%s)", d["evidence"]["state"], d["channel"], d["entity_id"] or "",
                 d["evidence"]["reason"])
+        for d in found:
+            if d["severity"] == "critical" and d["evidence"]["state"] == "open":
+                try:
+                    self.on_gap(d)
+                except Exception:  # an alert that cannot be sent never ends the session
+                    log.exception("the alert on a critical feed gap could not be sent")
         wall = self.wall()
         if not (found or final or wall - self.health_written >= FEEDS_EVERY_S):
             return

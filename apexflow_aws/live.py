@@ -2,10 +2,11 @@
 
 ``run(spec, stream)`` serves the live task in AWS and ``apexflow live`` alike. ``spec``: ``source``
 (``f1`` | ``openf1``), ``session`` (``current``, or an OpenF1 session key), and for local use ``replay``
-(a recording: FastF1's recorder's format or ours, ``apexflow.sources.live.recording``) with ``speed``, or ``mqtt`` (``host:port``
-of a broker without TLS or login). Credentials come from Secrets Manager: the F1 TV subscription token
-(``F1_TOKEN_SECRET_ARN``, the token as the secret string) and OpenF1's account (``OPENF1_SECRET_ARN``,
-``{"username": ..., "password": ...}``).
+(a recording: FastF1's recorder's format or ours, ``apexflow.sources.live.recording``) with ``speed``, or
+``mqtt`` (``host:port`` of a broker without TLS or login). Credentials come from Secrets Manager: the F1 TV
+subscription token (``F1_TOKEN_SECRET_ARN``, the token as the secret string) and OpenF1's account
+(``OPENF1_SECRET_ARN``, ``{"username": ..., "password": ...}``). A critical feed gap (every source silent) is
+published to ``ALERTS_TOPIC_ARN`` when set.
 """
 from __future__ import annotations
 
@@ -74,12 +75,24 @@ def feed_for(spec: dict):
     return feed, adapter
 
 
+def alert(detection: dict) -> None:
+    """A critical feed gap (every source silent) to the alerts topic (``ALERTS_TOPIC_ARN``; unset: none)."""
+    arn = os.environ.get("ALERTS_TOPIC_ARN")
+    if not arn:
+        return
+    client("sns").publish(
+        TopicArn=arn, Subject=f"ApexFlow: every live feed of {detection['session_id']} is silent"[:100],
+        Message=json.dumps({"session_id": detection["session_id"], "kind": detection["kind"],
+                            "severity": detection["severity"], "since_s": detection["t_start"],
+                            "evidence": detection["evidence"]}, default=str))
+
+
 def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = None) -> dict:
     """Follow one session until it ends; the closing summary (session, counts, where the run is)."""
     feed, adapter = feed_for(spec)
     stage = LiveIngest(LiveRawStore(client("s3"), os.environ["RAW_BUCKET"]), stream,
                        lambda: transaction(connection()), latency=float(spec.get("latency", 1.0)),
-                       stall_is_silence=not (spec.get("replay") and not spec.get("speed")),
+                       stall_is_silence=not (spec.get("replay") and not spec.get("speed")), on_gap=alert,
                        on_close=lambda session_id: start_when_complete(connection(), [session_id]))
     summary = follow(feed, adapter.take, stage, idle=idle if idle is not None else spec.get("idle"), on_pump=on_pump)
     recorded = getattr(feed, "recording", None)

@@ -55,9 +55,9 @@ class Recorder:
         self.puts += [(self.clock(), chunks.decode(data)) for _, data in records]
 
 
-def stage(stream, clock=None, latency=1.0):
+def stage(stream, clock=None, latency=1.0, **kwargs):
     return LiveIngest(LiveRawStore(client("s3"), BUCKET), stream, lambda: transaction(connection()),
-                      latency=latency, **({"wall": clock} if clock else {}))
+                      latency=latency, **({"wall": clock} if clock else {}), **kwargs)
 
 
 def handle(adapter):
@@ -194,8 +194,8 @@ def test_messages_out_of_order_are_kept_exactly_once_and_only_true_duplicates_dr
 def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_cleared_once(local, capsys):
     """A source stopping, a source repeating stale data, one car dropping while the others go on, then every
     source silent: each a ``feed_gap`` raised once and cleared once, at its time; nothing else."""
-    clock = Clock()
-    live = stage(KinesisStream(client("kinesis"), STREAM), clock)
+    clock, alerts = Clock(), []
+    live = stage(KinesisStream(client("kinesis"), STREAM), clock, on_gap=alerts.append)
     start = utc_seconds(next(d for t, d in MESSAGES if t == "v1/sessions")["date_start"])
 
     def at(doc):
@@ -249,6 +249,7 @@ def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_
     assert len(summary["feed_gaps"]) == len(gaps) and all(g["to_s"] is not None for g in summary["feed_gaps"])
     assert feeds["sources"]["car_data"]["state"] == "ok" and feeds["sources"]["car_data"]["stale_repeats"] > 0
     assert [(g["from_s"] // 1, g["to_s"] // 1) for g in feeds["cars"][car1.entity_id]["gaps"]] == [(199, 230)]
+    assert [(a["channel"], a["severity"], a["t_start"] // 1) for a in alerts] == [("all", "critical", 259)]
     sid = live.session.session_id
     response = load("api").handler(api_event("GET", f"/sessions/{sid}/feeds", [("host", "api.test")], b""),
                                    LambdaContext("apexflow-api-local"))
@@ -258,3 +259,27 @@ def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_
     assert main(["feeds", sid]) == 0
     printed = capsys.readouterr().out
     assert printed.count("\n  gap ") == len(gaps) and "gap all critical: 259." in printed
+
+
+def test_a_critical_feed_gap_is_published_to_the_alerts_topic(local, monkeypatch):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    from apexflow.sources.live.health import FeedHealth
+    from apexflow_aws.live import alert
+
+    sns = client("sns")
+    arn = sns.create_topic(Name="apexflow-alerts-test")["TopicArn"]
+    feeds = FeedHealth("f1-2025-miami-grand-prix-r", 0.0)
+    found = []
+    for i in range(40):
+        feeds.observe("CarData.z", float(i), True, {"VER": True})
+        found += feeds.check(float(i), running=True)
+    found += feeds.check(60.0, running=True)  # nothing since 39 s
+    [critical] = [d for d in found if d["severity"] == "critical"]
+    alert(critical)  # no topic configured: nothing sent, nothing fails
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", arn)
+    alert(critical)
+    [(_, message, subject, *_)] = sns_backends[DEFAULT_ACCOUNT_ID][sns.meta.region_name].topics[arn].sent_notifications
+    assert "every live feed of f1-2025-miami-grand-prix-r is silent" in subject
+    assert json.loads(message)["evidence"]["reason"] == "every source silent"
