@@ -11,6 +11,7 @@ from html import escape
 import plotly.io
 from plotly.offline import get_plotlyjs
 
+from apexflow.query.sessions import feeds
 from apexflow.report import data, figures
 
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -51,7 +52,7 @@ def render(cur, session_id: str) -> str:
                     detections, order, data.neutralisations(cur, session_id)) if detections else None,
                     "Nothing was detected."),
                 _insights(data.insights(cur, session_id))]
-    return _page(session, detections, sections)
+    return _page(session, detections, sections, feeds(cur, session_id)["gaps"])
 
 
 def _section(key: str, title: str, figure, empty: str) -> str:
@@ -81,7 +82,24 @@ def _heading(row: dict) -> str:
                     "fallback": " (offline summary: the model gave none)"}.get(row["Check"], "")
 
 
-def _page(session: dict, detections: list[dict], sections: list[str]) -> str:
+def _gaps(gaps: list[dict]) -> str:
+    """The live feed gaps (``apexflow.sources.live.health``): which source, when and how long, so a missing lap
+    or a hole in a car's data is explained."""
+    if not gaps:
+        return ""
+    items = ", ".join(
+        f"{g['source']}{' (' + g['car'] + ')' if g['car'] else ''} {_clock(g['t_start'])}"
+        + (f"–{_clock(g['t_end'])} ({g['t_end'] - g['t_start']:.0f} s" if g["state"] == "cleared" else " (to the end")
+        + f", {g['reason']})" for g in gaps)
+    return f'<p class="note">Live feed gaps: {escape(items)}</p>'
+
+
+def _clock(t: float) -> str:
+    minutes, seconds = divmod(max(t, 0.0), 60)
+    return f"{int(minutes)}:{seconds:04.1f}"
+
+
+def _page(session: dict, detections: list[dict], sections: list[str], gaps: list[dict] = ()) -> str:
     counts = {s: sum(d["Severity"] == s for d in detections) for s in ("critical", "warning", "info")}
     facts = (f"{escape(session['Circuit'] or '')} · {session['Start Time']:%Y-%m-%d %H:%M} UTC · "
              f"{session['Cars']} cars · source {escape(session['Source'])} · detections: "
@@ -93,5 +111,6 @@ def _page(session: dict, detections: list[dict], sections: list[str]) -> str:
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style>'
             f"<script>{get_plotlyjs()}</script></head><body>"
             f'<header><h1>{escape(session["Session"])}</h1><p class="facts">{facts}</p></header>{missing}'
+            f"{_gaps(list(gaps))}"
             + "".join(sections)
             + f'<footer>ApexFlow session report · session {escape(session["Session Key"])}</footer></body></html>\n')
