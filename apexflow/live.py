@@ -25,6 +25,7 @@ The live counterpart of ``apexflow.ingest``, writing the same things in the same
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import math
@@ -52,6 +53,7 @@ STREAM_DETECTORS = sorted({*DETECTORS, *GENERIC})
 POSITION_KEEP_S = 30.0
 SETTLE_S = 3.0  # after a reconnect, or a sample older than one already received: hold chunks this long (wall)
 SETTLE_MAX_S = 30.0  # ...but never longer than this in a row
+TRACK_KEEP_S = 300.0  # lap and distance of the samples sent this long ago still known for a late sample
 FEEDS_EVERY_S = 5.0  # the feeds' state written to the session this often (wall clock) at least
 WHEN_CLOSED = frozenset({"retirement", "did_not_start"})  # a car behind on laps has not retired: wait for the end
 
@@ -358,6 +360,8 @@ class LiveIngest:
             laps[i], distance[i] = car.lap, car.distance
         values["LapNumber"], values["Distance"] = laps, np.minimum(distance, 20000.0)
         car.track += zip(t.tolist(), laps.tolist(), values["Distance"].tolist())
+        if car.track[0][0] < t[-1] - 2 * TRACK_KEEP_S:  # kept for late samples: the last few minutes
+            del car.track[:bisect.bisect_left(car.track, (t[-1] - TRACK_KEEP_S,))]
         return t, values
 
     def _write_facts(self, final: bool) -> None:
