@@ -214,8 +214,10 @@ def measure_replay(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
             summary = live_cli.run({"source": "f1", "replay": str(path), "speed": speed}, out=lambda line: None,
                                    dsn=dsn)
         seconds = time.monotonic() - started
-        wall0, t0 = replays[0].pacer.origin
-        lags = replay_lags(dsn, lambda utc: offset + wall0 + (utc - t0) / speed) if speed else {}
+        lags = {}
+        if speed:
+            wall0, t0 = replays[0].pacer.origin
+            lags = replay_lags(dsn, lambda utc: offset + wall0 + (utc - t0) / speed)
     return {"laps": laps, "cars": cars, "speed": speed, "seconds": seconds, "summary": summary, "busy": load,
             "lines": len(lines), "bytes": path_size, **lags}
 
