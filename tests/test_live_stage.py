@@ -260,7 +260,7 @@ def test_feed_failures_injected_into_a_recorded_stream_are_each_raised_once_and_
 
     with transaction(connection()) as cur:
         page = render(cur, sid)  # the session's report explains its holes
-    assert "Live feed gaps: " in page and "all 4:19." in page and "(30 s, every source silent)" in page
+    assert "Live feed gaps: " in page and "every source 4:19.9 for 30 s" in page
     assert main(["feeds", sid]) == 0
     printed = capsys.readouterr().out
     assert printed.count("\n  gap ") == len(gaps) and "gap all critical: 259." in printed

@@ -11,7 +11,6 @@ from html import escape
 import plotly.io
 from plotly.offline import get_plotlyjs
 
-from apexflow.query.sessions import feeds
 from apexflow.report import data, figures
 
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -52,7 +51,7 @@ def render(cur, session_id: str) -> str:
                     detections, order, data.neutralisations(cur, session_id)) if detections else None,
                     "Nothing was detected."),
                 _insights(data.insights(cur, session_id))]
-    return _page(session, detections, sections, feeds(cur, session_id)["gaps"])
+    return _page(session, detections, sections)
 
 
 def _section(key: str, title: str, figure, empty: str) -> str:
@@ -82,15 +81,16 @@ def _heading(row: dict) -> str:
                     "fallback": " (offline summary: the model gave none)"}.get(row["Check"], "")
 
 
-def _gaps(gaps: list[dict]) -> str:
-    """The live feed gaps (``apexflow.sources.live.health``): which source, when and how long, so a missing lap
-    or a hole in a car's data is explained."""
+def _gaps(session: dict, detections: list[dict]) -> str:
+    """The live feed gaps (``feed_gap`` detections, ``apexflow.sources.live.health``): which source, when and
+    how long, so a missing lap or a hole in a car's data is explained."""
+    gaps = [d for d in detections if d["Kind"] == "feed_gap"]
     if not gaps:
         return ""
     items = ", ".join(
-        f"{g['source']}{' (' + g['car'] + ')' if g['car'] else ''} {_clock(g['t_start'])}"
-        + (f"–{_clock(g['t_end'])} ({g['t_end'] - g['t_start']:.0f} s" if g["state"] == "cleared" else " (to the end")
-        + f", {g['reason']})" for g in gaps)
+        f"{'every source' if g['Channel'] == 'all' else g['Channel']}{' (' + g['Driver'] + ')' if g['Driver'] else ''}"
+        f" {_clock((g['Start Time'] - session['Start Time']).total_seconds())} for {g['Duration (s)'] or 0:.0f} s"
+        for g in gaps)
     return f'<p class="note">Live feed gaps: {escape(items)}</p>'
 
 
@@ -99,7 +99,7 @@ def _clock(t: float) -> str:
     return f"{int(minutes)}:{seconds:04.1f}"
 
 
-def _page(session: dict, detections: list[dict], sections: list[str], gaps: list[dict] = ()) -> str:
+def _page(session: dict, detections: list[dict], sections: list[str]) -> str:
     counts = {s: sum(d["Severity"] == s for d in detections) for s in ("critical", "warning", "info")}
     facts = (f"{escape(session['Circuit'] or '')} · {session['Start Time']:%Y-%m-%d %H:%M} UTC · "
              f"{session['Cars']} cars · source {escape(session['Source'])} · detections: "
@@ -111,6 +111,6 @@ def _page(session: dict, detections: list[dict], sections: list[str], gaps: list
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style>'
             f"<script>{get_plotlyjs()}</script></head><body>"
             f'<header><h1>{escape(session["Session"])}</h1><p class="facts">{facts}</p></header>{missing}'
-            f"{_gaps(list(gaps))}"
+            f"{_gaps(session, detections)}"
             + "".join(sections)
             + f'<footer>ApexFlow session report · session {escape(session["Session Key"])}</footer></body></html>\n')
