@@ -407,7 +407,8 @@ class LiveIngest:
                                "track_status": len(self.facts.track_status)},
                     "missing": self.facts.missing, "checksums": dict(sorted(self.checksums.items()))}
         kept = replace(self.session, entities=tuple(self.entities.values()),
-                       meta={**self.session.meta, "live": {"state": "closed"}})
+                       meta={**self.session.meta, "live": {"state": "closed"},
+                             "feeds": self.health.state(self.clock)})
         self.closed["location"] = self.raw.commit_run(self.session, RUN_ID, manifest, record(kept, self.facts))
         with self.db() as cur:
             repository.update_session_meta(cur, sid, {"live": {"state": "closed", **self.closed},
