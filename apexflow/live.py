@@ -108,6 +108,7 @@ class LiveIngest:
                        "chunks": 0, "resent": 0}
         self.hold: tuple[float, float] | None = None  # (since, until) in wall time: no chunk leaves meanwhile
         self.health: health.FeedHealth | None = None
+        self.chequered = False  # the flag is out: cars stop one by one, feeds wind down (no new feed gaps)
         self.stall_is_silence = stall_is_silence  # False for a replay as fast as it goes: no wall-clock silence
         self.message: dict | None = None  # what the message being fed brought: {"new": n, "cars": {car: new}}
         self.health_written = -math.inf
@@ -216,6 +217,7 @@ class LiveIngest:
 
     def _racecontrol(self, e: ev.RaceControl) -> None:
         row = {"Time": self.t(e.utc), "Date": datetime.fromtimestamp(e.utc, timezone.utc).isoformat(), **e.row}
+        self.chequered = self.chequered or row.get("Flag") == "CHEQUERED"
         if row not in self.facts.race_control_messages:
             self.facts.race_control_messages.append(row)
             self.changed["race_control"] = True
@@ -255,7 +257,8 @@ class LiveIngest:
         (when a gap changed, every ``FEEDS_EVERY_S`` of wall time, and at the close)."""
         start = self.known.start_time.timestamp()
         now = self.now() + start if self.stall_is_silence else self.clock
-        found = [] if final else self.health.check(now, running=self.ended is None and now >= start)
+        running = self.ended is None and now >= start and not self.chequered
+        found = [] if final else self.health.check(now, running=running)
         for d in found:
             (log.warning if d["evidence"]["state"] == "open" else log.info)(
                 "feed gap %s: %s %s (%s)", d["evidence"]["state"], d["channel"], d["entity_id"] or "",

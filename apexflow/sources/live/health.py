@@ -4,8 +4,9 @@ Every message is observed with its source (``source_of``: F1 ``car_data``, ``pos
 ``race_control``, ``heartbeat``; OpenF1 its topic), the stream time it arrived at (the live stage's clock, which
 the wall clock moves on when everything stalls) and whether it brought anything new (a message of samples all
 received before is a *stale repeat*). Per source: messages, stale repeats, the rate, the age of the newest, the
-usual interval (learnt: ``FACTOR`` x the 95th percentile of its last intervals, never under ``FLOOR_S``, once
-``LEARN`` intervals are known) and its gaps. Per car: the same over its car-data samples.
+usual interval (learnt: ``FACTOR`` x the longest of its last ``KEPT`` intervals, never under ``FLOOR_S``, once
+``LEARN`` intervals are known: a source sending in bursts is not called silent between them) and its gaps.
+Per car: the same over its car-data samples.
 
 ``FeedHealth.check(now)`` returns what changed: a ``feed_gap`` raised when a source has sent nothing new for
 longer than its usual interval (``warning``; one for ``all`` sources, ``critical``, when nothing at all came
@@ -17,8 +18,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from apexflow.detect.base import Detection
 
@@ -69,7 +68,7 @@ class Watch:
         """Silent longer than this is a gap (None until the usual interval is learnt)."""
         if len(self.intervals) < LEARN:
             return None
-        return max(FLOOR_S, FACTOR * float(np.percentile(np.fromiter(self.intervals, float), 95)))
+        return max(FLOOR_S, FACTOR * max(self.intervals))
 
     def state(self, now: float) -> dict:
         span = (self.newest - self.first) if self.newest is not None and self.first is not None else 0.0
@@ -90,6 +89,7 @@ class FeedHealth:
         self.all_gap: dict | None = None
         self.all_gaps: list = []
         self.changed = False
+        self.running = False
 
     def observe(self, topic: str, at: float, new: bool, cars: dict[str, bool] | None = None) -> None:
         """A message of ``topic`` arrived at stream time ``at`` (UTC s); ``new``: it brought something not
@@ -111,7 +111,7 @@ class FeedHealth:
 
     def _watch(self, entity: str, name: str, w: Watch, now: float, alive: bool, out: list) -> None:
         limit = w.limit()
-        if w.gap is None and limit is not None and alive and now - w.fresh > limit:
+        if w.gap is None and limit is not None and alive and self.running and now - w.fresh > limit:
             reason = "silent" if now - w.newest > limit else "stale repeats only"
             w.gap = {"start": w.fresh, "reason": reason, "limit": round(limit, 3)}
             out.append(self._detection(entity, name, w.gap, now, "warning", "open"))
@@ -122,8 +122,10 @@ class FeedHealth:
             w.gap, w.back = None, w.fresh
 
     def check(self, now: float, running: bool) -> list[dict]:
-        """Gaps raised and cleared at stream time ``now``, as detection rows (upserted: same gap, same id)."""
+        """Gaps raised and cleared at stream time ``now``, as detection rows (upserted: same gap, same id);
+        ``running``: the session is under way (new gaps are raised only then; cleared whenever they end)."""
         out: list[dict] = []
+        self.running = running  # gaps open only while the session runs (not before the start, nor after the flag)
         for name, w in self.sources.items():
             self._watch("", name, w, now, True, out)
         car_data = self.sources.get("car_data")
