@@ -208,7 +208,8 @@ def split(session_id: str, entity_id: str, t: np.ndarray, values: dict[str, np.n
 
 
 def join(parts: list[Chunk]) -> list[Chunk]:
-    """Consecutive chunks of one entity as few chunks as possible: neighbours with the same channels merge.
+    """Consecutive chunks of one entity as few chunks as possible: neighbours with the same channels, in time
+    order, merge.
 
     Detectors give the same detections however a stream is cut, so they may run on joined chunks:
     fewer, longer calls. A joined chunk keeps the sequence number of its last part and its parts (``parts``,
@@ -218,7 +219,8 @@ def join(parts: list[Chunk]) -> list[Chunk]:
     last = None
     for c in parts:
         names = tuple(c.values)
-        if last is not None and names == last[0] and c.units == last[1] and c.parts is None:
+        if last is not None and names == last[0] and c.units == last[1] and c.parts is None \
+                and c.t[0] > groups[-1][-1].t[-1]:  # in time order only (a live run's late samples are not)
             groups[-1].append(c)
         else:
             groups.append([c])

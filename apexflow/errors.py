@@ -4,7 +4,9 @@
 
     ApexFlowError
     ├── ContractError (ValueError)          data or a request that breaks the telemetry contract; ``parameter``
-    │                                       names the field at fault (the CLI's exit 2, the API's 400/422)
+    │   │                                   names the field at fault (the CLI's exit 2, the API's 400/422)
+    │   └── BadMessage                      one live message or recorded line that cannot be read: skipped
+    │                                       and counted by ``kind``, never the end of a run
     ├── QueryError (ValueError)             a read the query side cannot answer; ``status`` is its HTTP status
     │   └── NotFound                        ... because what it names does not exist (404)
     ├── SessionNotFound (LookupError)       no session with that id is registered
@@ -32,6 +34,15 @@ class ContractError(ApexFlowError, ValueError):
     def __init__(self, message: str, parameter: str | None = None):
         super().__init__(message)
         self.parameter = parameter
+
+
+class BadMessage(ContractError):
+    """One live message (or recorded line) that cannot be read: skipped and counted by ``kind`` (``unparseable``,
+    ``no_timestamp``, ``undecodable_payload``, ``bad_time``, ``bad_value``, ``malformed``), never the end of a run."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 class QueryError(ApexFlowError, ValueError):

@@ -2,10 +2,11 @@
 
 ``run(spec, stream)`` serves the live task in AWS and ``apexflow live`` alike. ``spec``: ``source``
 (``f1`` | ``openf1``), ``session`` (``current``, or an OpenF1 session key), and for local use ``replay``
-(a recorded stream, ``apexflow.simulator.live_stream`` format) with ``speed``, or ``mqtt`` (``host:port``
-of a broker without TLS or login). Credentials come from Secrets Manager: the F1 TV subscription token
-(``F1_TOKEN_SECRET_ARN``, the token as the secret string) and OpenF1's account (``OPENF1_SECRET_ARN``,
-``{"username": ..., "password": ...}``).
+(a recording: FastF1's recorder's format or ours, ``apexflow.sources.live.recording``) with ``speed``, or
+``mqtt`` (``host:port`` of a broker without TLS or login). Credentials come from Secrets Manager: the F1 TV
+subscription token (``F1_TOKEN_SECRET_ARN``, the token as the secret string) and OpenF1's account
+(``OPENF1_SECRET_ARN``, ``{"username": ..., "password": ...}``). A critical feed gap (every source silent) is
+published to ``ALERTS_TOPIC_ARN`` when set.
 """
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from pathlib import Path
 from apexflow.errors import ContractError
 from apexflow.pipeline.live import LiveIngest, follow
 from apexflow.settings import settings
-from apexflow.simulator.live_stream import read
-from apexflow.sources.live import f1, feeds, openf1
+from apexflow.sources.live import f1, feeds, openf1, recording
 from apexflow.storage.db import transaction
 from apexflow_aws.config import client, connection
 from apexflow_aws.insights_starter import start_when_complete
@@ -33,7 +33,8 @@ def secret(arn: str | None) -> str | None:
 
 
 def feed_for(spec: dict):
-    """(feed, adapter) for a request; ``adapter.handle(*message)`` maps a message of the feed."""
+    """(feed, adapter) for a request; ``adapter.take(message)`` maps a message of the feed. A replayed
+    recording's feed has ``recording`` (its damaged lines, by kind)."""
     source, session = spec.get("source"), str(spec.get("session") or "current")
     if source not in SOURCES:
         raise ContractError(f"unknown live source {source!r}; known: {', '.join(SOURCES)}")
@@ -51,7 +52,10 @@ def feed_for(spec: dict):
         path = Path(spec["replay"])
         if not path.is_file():
             raise ContractError(f"no recorded stream at {path}")
-        return feeds.Replay(read(path), source, spec.get("speed")), adapter
+        recorded = recording.read(path, source)
+        feed = feeds.Replay(recorded.messages, source, spec.get("speed"))
+        feed.recording = recorded
+        return feed, adapter
     if spec.get("mqtt"):
         host, _, port = spec["mqtt"].rpartition(":")
         return feeds.MqttFeed(host, int(port), [*openf1.TOPICS, *openf1.IGNORED],
@@ -71,12 +75,65 @@ def feed_for(spec: dict):
     return feed, adapter
 
 
+def alert(detection: dict) -> None:
+    """A critical feed gap (every source silent) to the alerts topic (``ALERTS_TOPIC_ARN``; unset: none)."""
+    arn = os.environ.get("ALERTS_TOPIC_ARN")
+    if not arn:
+        return
+    client("sns").publish(
+        TopicArn=arn, Subject=f"ApexFlow: every live feed of {detection['session_id']} is silent"[:100],
+        Message=json.dumps({"session_id": detection["session_id"], "kind": detection["kind"],
+                            "severity": detection["severity"], "since_s": detection["t_start"],
+                            "evidence": detection["evidence"]}, default=str))
+
+
 def run(spec: dict, stream, on_pump=lambda stage: None, idle: float | None = None) -> dict:
     """Follow one session until it ends; the closing summary (session, counts, where the run is)."""
     feed, adapter = feed_for(spec)
     stage = LiveIngest(LiveRawStore(client("s3"), settings().need("raw_bucket")), stream,
                        lambda: transaction(connection()), latency=float(spec.get("latency", 1.0)),
+                       stall_is_silence=not (spec.get("replay") and not spec.get("speed")), on_gap=alert,
                        on_close=lambda session_id: start_when_complete(connection(), [session_id]))
-    summary = follow(feed, lambda m: adapter.handle(*m), stage, idle=idle if idle is not None else spec.get("idle"),
-                     on_pump=on_pump)
-    return {**summary, "connects": getattr(feed, "connects", None), "dropped": getattr(adapter, "dropped", None)}
+    summary = follow(feed, adapter.take, stage, idle=idle if idle is not None else spec.get("idle"), on_pump=on_pump)
+    recorded = getattr(feed, "recording", None)
+    return {**summary, "connects": getattr(feed, "connects", None), "dropped": getattr(adapter, "dropped", None),
+            **({"recording": recorded.summary()} if recorded else {})}
+
+
+def record(spec: dict, path: Path, idle: float | None = None) -> dict:
+    """Write every message of the session ``spec`` follows to ``path`` in FastF1's recorder format
+    (``apexflow.sources.live.recording``; gzip for a ``.gz`` name) until the session ends, the feed is finished
+    or nothing came for ``idle`` seconds; what it wrote. Damaged messages are written as they came (the
+    recording is the raw truth) and counted."""
+    import time
+
+    from apexflow.errors import BadMessage
+    from apexflow.sources.live import events as ev
+
+    source = spec.get("source")
+    feed, adapter = feed_for(spec)
+    written, bad, ended, heard = 0, {}, None, time.monotonic()
+    idle = idle if idle is not None else spec.get("idle")
+    try:
+        with recording.opened(path) as out:
+            while ended is None:
+                messages = feed.get(0.2)
+                if messages is None:
+                    break
+                if messages:
+                    heard = time.monotonic()
+                elif idle is not None and time.monotonic() - heard > idle:
+                    break
+                for m in messages:
+                    out.write(recording.line_of(m, source) + "\n")
+                    written += 1
+                    try:
+                        ended = next((e for e in adapter.take(m) if isinstance(e, ev.Ended)), None) or ended
+                    except BadMessage as e:
+                        bad[e.kind] = bad.get(e.kind, 0) + 1
+                out.flush()
+    finally:
+        feed.stop()
+    return {"path": str(path), "messages": written, "bad_messages": bad,
+            "reason": ended.reason if ended else "stream ended",
+            **({"recording": feed.recording.summary()} if getattr(feed, "recording", None) else {})}

@@ -119,8 +119,8 @@ class S3RawStore:
             record = json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
         except self.s3.exceptions.NoSuchKey:
             raise RawDataMissing(f"run {doc['run_id']} of {session_id!r} keeps no session facts (s3://{self.bucket}/"
-                                 f"{key}): it is a live run or older than reprocessing; ingest the session "
-                                 "again from its source") from None
+                                 f"{key}): it is older than reprocessing or a live run never closed; ingest the "
+                                 "session again from its source") from None
         return doc, record, self._read(doc, list(doc["checksums"]))
 
     def _read(self, doc: dict, keys: list[str]) -> list[bytes]:
@@ -178,5 +178,10 @@ class LiveRawStore(S3RawStore):
             bodies = pool.map(lambda k: self.s3.get_object(Bucket=self.bucket, Key=k)["Body"].read(), keys)
             return {k[len(run_prefix):-len(CHUNK_SUFFIX)]: b for k, b in zip(keys, bodies)}
 
-    def commit_run(self, session: Session, run_id: str, manifest: dict) -> str:
-        return self._commit(session, f"{session_prefix(session)}runs/{run_id}/", manifest)
+    def commit_run(self, session: Session, run_id: str, manifest: dict, record: dict | None = None) -> str:
+        """The manifest of the run, after ``record`` (the session and its facts, as ``write_run`` keeps them)."""
+        run_prefix = f"{session_prefix(session)}runs/{run_id}/"
+        if record is not None:
+            self.s3.put_object(Bucket=self.bucket, Key=f"{run_prefix}{SESSION_OBJECT}",
+                               Body=json.dumps(record, default=str).encode())
+        return self._commit(session, run_prefix, manifest)

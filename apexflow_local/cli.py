@@ -152,6 +152,34 @@ def _live(args) -> int:
     print(f"closed {result['session_id']} ({result['reason']}): {len(result.get('entities', []))} entities, "
           f"{result.get('laps', 0)} laps, {result['chunks']} chunks, {result['samples']:,} samples"
           + (f" to {result['location']}" if result.get("location") else ""))
+    _print_damage(result)
+    return 0
+
+
+def _print_damage(result: dict) -> None:
+    """The feed gaps (which source, when, how long), the messages skipped by kind, and a recording's damaged
+    lines (with the first one's number)."""
+    for g in result.get("feed_gaps") or []:
+        until = f"{g['to_s']:.1f} s ({g['to_s'] - g['from_s']:.1f} s)" if g["to_s"] is not None else "the end"
+        print(f"feed gap: {g['source']}{' ' + g['car'] if g.get('car') else ''} from {g['from_s']:.1f} s to "
+              f"{until}: {g['reason']}")
+    if result.get("bad_messages"):
+        print("skipped messages: " + ", ".join(f"{n} {k}" for k, n in sorted(result["bad_messages"].items())))
+    rec = result.get("recording")
+    if rec and rec["bad"]:
+        print("damaged recording lines: " + ", ".join(f"{n} {k}" for k, n in sorted(rec["bad"].items()))
+              + f" of {rec['lines']:,} (first at line {rec['first_bad_line']})")
+
+
+def _record(args) -> int:
+    from pathlib import Path
+
+
+    spec = {"source": args.source, "session": args.session, "replay": args.replay, "mqtt": args.mqtt}
+    result = live.record({k: v for k, v in spec.items() if v is not None}, Path(args.file), idle=args.idle)
+    print(f"recorded {result['messages']:,} messages to {result['path']} ({result['reason']}) in FastF1's "
+          "live-timing format")
+    _print_damage(result)
     return 0
 
 
@@ -233,6 +261,39 @@ def _strategy(args) -> int:
     else:
         print(f"{args.session} after lap {lap} of {last}: pit loss {found[0]['pit_loss']:.1f} s" if found else "")
         print(to_table(found, strategy.TABLE, width=90) if found else "no car running after that lap")
+    return 0
+
+
+def _feeds(args) -> int:
+    """``apexflow feeds SESSION``: each source's and car's state, then the gaps (the query the API's route runs)."""
+    import json
+
+    from apexflow.query import sessions
+    from apexflow.storage.db import connect, read_only
+
+    conn = connect()
+    try:
+        with read_only(conn) as cur:
+            found = sessions.feeds(cur, args.session)
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(json.dumps(found, indent=1, default=str))
+        return 0
+    if not found["sources"]:
+        print(f"{args.session} was not followed live: no feed health")
+        return 0
+    print(f"{args.session}: live {found['live']}, as of {found['at_s']:.1f} s")
+    for kind in ("sources", "cars"):
+        for name, s in found[kind].items():
+            rate = f"{s['rate_per_s']:.2f}/s" if s["rate_per_s"] is not None else "-"
+            age = f"{s['newest_age_s']:.1f} s" if s["newest_age_s"] is not None else "-"
+            print(f"  {name:<14}{s['state']:<26}{s['messages']:>8} msgs {rate:>9}  newest {age:>8} ago  "
+                  f"{s['stale_repeats']} stale, {len(s['gaps'])} gaps")
+    for g in found["gaps"]:
+        end = f"{g['t_end']:.1f} s" if g["state"] == "cleared" else "open"
+        print(f"  gap {g['source']}{' ' + g['car'] if g['car'] else ''} {g['severity']}: {g['t_start']:.1f} s to "
+              f"{end} ({g['reason']})")
     return 0
 
 
@@ -348,8 +409,8 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--source", choices=["f1", "openf1"], required=True,
                       help="f1: F1 live timing (car data needs an F1 TV token); openf1: OpenF1's MQTT (paid account)")
     live.add_argument("--session", default="current", help="current (default), or an OpenF1 session key")
-    live.add_argument("--replay", help="a recorded stream (gzip JSON Lines, apexflow.simulator.live_stream) "
-                                       "instead of the live connection")
+    live.add_argument("--replay", help="a recording instead of the live connection: FastF1's (python -m "
+                                       "fastf1.livetiming save, or apexflow record) or ours, plain or gzip")
     live.add_argument("--speed", type=float, help="with --replay: N x real time (default as fast as possible)")
     live.add_argument("--mqtt", metavar="HOST:PORT", help="openf1: a broker of your own (no TLS, no login)")
     live.add_argument("--latency", type=float, help="seconds a sample may wait for its chunk (default 1)")
@@ -359,6 +420,19 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--aws", action="store_true",
                       help="use the AWS resources named by RAW_BUCKET, STREAM_NAME and DATABASE_URL")
     live.set_defaults(func=_live)
+    feeds = sub.add_parser("feeds", help="a live session's feed health: each source and car, and its gaps")
+    feeds.add_argument("session", help="session id (apexflow sessions lists them)")
+    feeds.add_argument("--format", choices=["table", "json"], default="table")
+    feeds.set_defaults(func=_feeds)
+    rec = sub.add_parser("record", help="record a live session in FastF1's live-timing format (which FastF1 and "
+                                        "apexflow live --replay read)")
+    rec.add_argument("--source", choices=["f1", "openf1"], required=True)
+    rec.add_argument("file", help="where to write (gzip when the name ends .gz)")
+    rec.add_argument("--session", default="current", help="current (default), or an OpenF1 session key")
+    rec.add_argument("--mqtt", metavar="HOST:PORT", help="openf1: a broker of your own (no TLS, no login)")
+    rec.add_argument("--replay", help="a recording to convert instead of the live connection")
+    rec.add_argument("--idle", type=float, help="stop after this many seconds without a message")
+    rec.set_defaults(func=_record)
     return p
 
 

@@ -12,7 +12,8 @@ to its row in the database.
 
     .venv/bin/python -m benchmarks.live_lag [--laps 3 --cars 10 --speed 1] [--no-record]
 
-With ``--replay`` (no broker): the race as F1 live timing sends it (``apexflow.simulator.live_stream.f1_lines``:
+With ``--replay`` (no broker): the race as F1 live timing sends it, in FastF1's recorder format
+(``apexflow.simulator.live_stream.f1_lines``:
 car data and positions batched once a second) replayed at ``--speed`` x live through ``apexflow live --replay``
 (``apexflow_local.live_cli``: the live stage, S3 and Kinesis on moto, the analyze handler draining the stream
 after every round, a fresh PostgreSQL). A sample's timestamp is mapped to the wall clock by the replay's own
@@ -22,6 +23,11 @@ rows (from the oldest sample of the car's chunks stored in the same transaction,
 
     .venv/bin/python -m benchmarks.live_lag --replay --laps 57 --cars 20 --speed 10 [--write]
 
+``--throughput``: the same recording replayed as fast as it goes; its wall time, lines/s and samples/s.
+
+    .venv/bin/python -m benchmarks.live_lag --throughput --laps 57 --cars 20 [--write]
+
+Feed health (``apexflow.sources.live.health``) is on in every mode.
 Target: p99 <= 2 s. Without ``--replay`` it needs Debian's ``mosquitto``.
 """
 from __future__ import annotations
@@ -131,8 +137,13 @@ def main(argv=None) -> int:
     ap.add_argument("--speed", type=float, default=1.0, help="1 = live pace")
     ap.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     ap.add_argument("--replay", action="store_true", help="F1 live timing replayed without a broker")
-    ap.add_argument("--write", action="store_true", help="with --replay: append to benchmarks/RESULTS.md")
+    ap.add_argument("--throughput", action="store_true",
+                    help="a FastF1-format recording replayed as fast as it goes (no broker)")
+    ap.add_argument("--write", action="store_true",
+                    help="with --replay or --throughput: append to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
+    if args.throughput:
+        return throughput_main(args)
     if args.replay:
         return replay_main(args)
     r = measure(args.laps, args.cars, args.speed)
@@ -180,7 +191,7 @@ def measure_replay(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
     from unittest import mock
 
     from apexflow.simulator import SyntheticRace
-    from apexflow.simulator.live_stream import f1_lines, write
+    from apexflow.simulator.live_stream import f1_lines
     from apexflow.sources.live import feeds
     from apexflow_local import live_cli
     from benchmarks.analyze_batches import scratch_database
@@ -193,18 +204,39 @@ def measure_replay(laps: int, cars: int, speed: float, seed: int = 5) -> dict:
             replays.append(self)
 
     with tempfile.TemporaryDirectory() as folder, scratch_database() as dsn:
-        path = Path(folder) / "f1.jsonl.gz"
-        write(path, f1_lines(SyntheticRace(seed=seed, laps=laps, cars=cars)))
+        path = Path(folder) / "race.txt"  # as FastF1's recorder writes it (python -m fastf1.livetiming save)
+        lines = f1_lines(SyntheticRace(seed=seed, laps=laps, cars=cars))
+        path.write_text("".join(line + "\n" for line in lines))
+        path_size = path.stat().st_size
         offset = time.time() - time.monotonic()  # the pacer runs on the monotonic clock
         started = time.monotonic()
         with mock.patch.object(feeds, "Replay", Recorded):
             summary = live_cli.run({"source": "f1", "replay": str(path), "speed": speed}, out=lambda line: None,
                                    dsn=dsn)
         seconds = time.monotonic() - started
-        wall0, t0 = replays[0].pacer.origin
-        lags = replay_lags(dsn, lambda utc: offset + wall0 + (utc - t0) / speed)
+        lags = {}
+        if speed:
+            wall0, t0 = replays[0].pacer.origin
+            lags = replay_lags(dsn, lambda utc: offset + wall0 + (utc - t0) / speed)
     return {"laps": laps, "cars": cars, "speed": speed, "seconds": seconds, "summary": summary, "busy": load,
-            **lags}
+            "lines": len(lines), "bytes": path_size, **lags}
+
+
+def throughput_main(args) -> int:
+    r = measure_replay(args.laps, args.cars, None)
+    s = r["summary"]
+    report(f"## Replay throughput of a FastF1 live-timing recording (as fast as it goes, feed health on) — "
+           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+           f"- command: `.venv/bin/python -m benchmarks.live_lag --throughput --laps {r['laps']} --cars {r['cars']}"
+           f"{' --write' if args.write else ''}`\n"
+           f"- machine: {machine()}; {r['busy']}\n"
+           f"- synthetic race, {r['laps']} laps, {r['cars']} cars, written as FastF1's recorder writes it "
+           f"({r['lines']:,} lines, {r['bytes'] / 1e6:.1f} MB), through `apexflow live --replay` (the live stage, S3 "
+           f"and Kinesis on moto, analyze draining after every round, a fresh PostgreSQL): **{r['seconds']:.0f} s**, "
+           f"{r['lines'] / r['seconds']:,.0f} lines/s, {s.get('samples', 0) / r['seconds']:,.0f} samples/s "
+           f"({s.get('samples', 0):,} samples, {s.get('chunks', 0):,} chunks, {len(s.get('feed_gaps', []))} feed gaps, "
+           f"damaged lines {s.get('recording', {}).get('bad') or 'none'})\n", args.write)
+    return 0
 
 
 def replay_main(args) -> int:

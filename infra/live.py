@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -27,7 +28,7 @@ from infra.network import Network
 
 class Live(Construct):
     def __init__(self, scope: Construct, id: str, *, settings: Settings, network: Network, data: Data,
-                 database_environment: dict[str, str], state_machine: sfn.IStateMachine) -> None:
+                 database_environment: dict[str, str], state_machine: sfn.IStateMachine, alerts: sns.ITopic) -> None:
         super().__init__(scope, id)
         self.f1_token = secretsmanager.Secret(
             self, "F1Token", secret_name=settings.secret_name("f1"),
@@ -60,7 +61,8 @@ class Live(Construct):
                          "LIVE_LEAD_MINUTES": str(settings.live_lead_minutes),
                          "F1_TOKEN_SECRET_ARN": self.f1_token.secret_arn,
                          "OPENF1_SECRET_ARN": self.openf1_account.secret_arn,
-                         "INSIGHTS_STATE_MACHINE_ARN": state_machine.state_machine_arn},
+                         "INSIGHTS_STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                         "ALERTS_TOPIC_ARN": alerts.topic_arn},
             logging=ecs.LogDrivers.aws_logs(stream_prefix="live", log_group=log_group(self, "Logs", settings)))
         role = self.task.task_role
         data.raw.grant_read_write(role)
@@ -68,6 +70,9 @@ class Live(Construct):
         for secret in (data.app_secret, self.f1_token, self.openf1_account):
             secret.grant_read(role)
         state_machine.grant_start_execution(role)
+        alerts.grant_publish(role)  # a critical feed gap: every source silent during a running session
+        acknowledge(self.task, "IAM5[Action::kms:GenerateDataKey*]", "Publishing to the encrypted alerts topic "
+                    "needs data keys from its own KMS key only.")
         acknowledge(self.task, "IAM5[Resource::*]", "The execution role's ecr:GetAuthorizationToken, which "
                     "pulls the image, supports no resource-level permissions.")
         acknowledge(self.task, "ECS2", "The environment holds names and ARNs only; credentials are read "

@@ -33,7 +33,7 @@ class ApexFlowStack(Stack):
         analyze = Analyze(self, "Analyze", layers=layers, **shared)
         insights = Insights(self, "Insights", layers=layers, starters=[ingest.function, analyze.function], **shared)
         api = Api(self, "Api", layers=layers, state_machine=insights.state_machine, ingest=ingest.function, **shared)
-        live = Live(self, "Live", state_machine=insights.state_machine, **shared)
+        live = Live(self, "Live", state_machine=insights.state_machine, alerts=insights.alerts, **shared)
         live.task.node.add_dependency(migrations.resource)
         self.observability = Observability(self, "Observability", settings=settings, data=data, ingest=ingest,
                                            analyze=analyze, insights=insights, api=api, migrations=migrations)

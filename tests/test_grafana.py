@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from apexflow.storage import chunk_store
+from apexflow.sources.live.health import FeedHealth
+from apexflow.storage import chunk_store, registry
 from apexflow.storage.db import transaction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,11 @@ def grafana_db(demo_dsn):
     conn = psycopg2.connect(demo_dsn)
     with transaction(conn) as cur:
         chunk_store.write_rejections(cur, [("4960001", "sim-s7-l6/VER", "malformed chunk: test", None)])
+        feeds = FeedHealth("sim-s7-l6", 0.0)  # the demo session as if followed live, a car's data stopping once
+        for i in range(60):
+            feeds.observe("CarData.z", float(i), True, {"VER": i < 20 or i > 40, "HAM": True})
+            feeds.check(float(i), running=True)
+        registry.update_session_meta(cur, "sim-s7-l6", {"feeds": feeds.state(60.0)})
         cur.execute('SELECT min("Start Time"), max("Lap End") FROM reporting.dim_session JOIN reporting.fact_laps '
                     'USING ("Session Key")')
         span = cur.fetchone()

@@ -448,7 +448,12 @@ def test_live_task_runs_the_ingest_image_on_fargate_started_by_a_race_weekend_sc
     assert container["EntryPoint"] == ["python3", "/var/task/live_task.py"]
     env = {e["Name"] for e in container["Environment"]}
     assert {"RAW_BUCKET", "STREAM_NAME", "DATABASE_SECRET_ARN", "F1_TOKEN_SECRET_ARN", "OPENF1_SECRET_ARN",
-            "INSIGHTS_STATE_MACHINE_ARN", "LIVE_SOURCE", "LIVE_LEAD_MINUTES"} <= env
+            "INSIGHTS_STATE_MACHINE_ARN", "LIVE_SOURCE", "LIVE_LEAD_MINUTES", "ALERTS_TOPIC_ARN"} <= env
+    role = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    topic = logical_id(synthed, "AWS::SNS::Topic", "InsightsAlerts")
+    synthed.template.has_resource_properties("AWS::IAM::Policy", {  # the alert on a critical feed gap
+        "Roles": [{"Ref": role}], "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Action": "sns:Publish", "Resource": {"Ref": topic}})])}})
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     cluster = logical_id(synthed, "AWS::ECS::Cluster", "LiveCluster")
     synthed.template.has_resource_properties("AWS::Scheduler::Schedule", {

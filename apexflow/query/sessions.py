@@ -148,3 +148,31 @@ def overview(cur, session_id: str) -> dict:
     return {"session_id": session_id, "source": source, "profile": profile, "start_time": start.isoformat(),
             "identity": identity, "missing": meta.get("missing", {}), "chunks": n_chunks, "samples": int(n_samples),
             "entities": entities, "results": results[0] if results else [], "detections": stored(cur, session_id)}
+
+
+class Feeds(BaseModel):
+    """A live session's feed health (``apexflow.sources.live.health``): each source's and car's state and every
+    ``feed_gap`` so far; empty for a session not followed live."""
+
+    session_id: str
+    live: str | None
+    at_s: float | None
+    sources: dict
+    cars: dict
+    all_silent: dict
+    gaps: list[dict]
+
+
+def feeds(cur, session_id: str) -> dict:
+    """The session's feed health, or ``NotFound``."""
+    require(cur, session_id)
+    cur.execute("SELECT meta->'live'->>'state' AS live, coalesce(meta->'feeds', '{}') AS feeds FROM sessions "
+                "WHERE session_id = %s", (session_id,))
+    [found] = rows(cur)
+    cur.execute("SELECT entity_id AS car, channel AS source, severity, t_start, t_end, evidence->>'reason' AS reason, "
+                "evidence->>'state' AS state FROM detections WHERE session_id = %s AND kind = 'feed_gap' "
+                "ORDER BY t_start, channel, entity_id", (session_id,))
+    state = found["feeds"]
+    return {"session_id": session_id, "live": found["live"], "at_s": state.get("at_s"),
+            "sources": state.get("sources", {}), "cars": state.get("cars", {}),
+            "all_silent": state.get("all_silent", {}), "gaps": rows(cur)}

@@ -112,6 +112,24 @@ def _insights(rows: list[dict]) -> str:
             f'<div class="insights">{body}</div></section>')
 
 
+def _gaps(session: dict, detections: list[dict]) -> str:
+    """The live feed gaps (``feed_gap`` detections, ``apexflow.sources.live.health``): which source, when and
+    how long, so a missing lap or a hole in a car's data is explained."""
+    gaps = [d for d in detections if d["Kind"] == "feed_gap"]
+    if not gaps:
+        return ""
+    items = ", ".join(
+        f"{'every source' if g['Channel'] == 'all' else g['Channel']}{' (' + g['Driver'] + ')' if g['Driver'] else ''}"
+        f" {_clock((g['Start Time'] - session['Start Time']).total_seconds())} for {g['Duration (s)'] or 0:.0f} s"
+        for g in gaps)
+    return f'<p class="note">Live feed gaps: {escape(items)}</p>'
+
+
+def _clock(t: float) -> str:
+    minutes, seconds = divmod(max(t, 0.0), 60)
+    return f"{int(minutes)}:{seconds:04.1f}"
+
+
 def _page(session: dict, detections: list[dict], body: list[str], no_laps: bool) -> str:
     counts = {s: sum(d["Severity"] == s for d in detections) for s in ("critical", "warning", "info")}
     clock = (" (from the schedule: the source gave no clock of its own)"
@@ -128,5 +146,6 @@ def _page(session: dict, detections: list[dict], body: list[str], no_laps: bool)
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style>'
             f"<script>{plotly_js()}</script></head><body>"
             f'<header><h1>{escape(session["Session"])}</h1><p class="facts">{facts}</p>{missing}</header>'
+            f"{_gaps(session, detections)}"
             + "".join(body)
             + f'<footer>ApexFlow session report · session {escape(session["Session Key"])}</footer></body></html>\n')

@@ -2,7 +2,8 @@
 
 ``f1_lines(race)`` gives the lines FastF1's live-timing client records (``str([topic, data, utc])``:
 ``CarData.z`` / ``Position.z`` compressed once a second, ``TimingData``, ``TimingAppData``, ``TrackStatus``,
-``RaceControlMessages``, ``SessionInfo``, ``DriverList``, ``SessionStatus``, ``Heartbeat``, ``LapCount``);
+``RaceControlMessages``, ``SessionInfo``, ``DriverList``, ``SessionStatus``, ``SessionData`` (whose status series
+FastF1's reader takes the start from), ``Heartbeat``, ``LapCount``);
 ``openf1_messages(race)`` the ``(topic, document)`` pairs OpenF1's broker publishes (``v1/car_data``,
 ``v1/location``, ``v1/laps``, ``v1/stints``, ``v1/pit``, ``v1/race_control``, ``v1/sessions``, ``v1/meetings``,
 ``v1/drivers``, ``v1/weather``), each with ``_key`` and ``_id``. Both are in time order, values rounded as
@@ -58,6 +59,7 @@ def f1_lines(race: SyntheticRace) -> list[str]:
         "GmtOffset": "02:00:00", "Path": f"{START_TIME.year}/synthetic/race/"}))
     msgs.append((-PRE_S + 1, "DriverList", {c.number: {"RacingNumber": c.number, "Tla": c.code, "FullName": c.name,
                                                        "TeamName": c.team} for c in race.plan.cars}))
+    msgs.append((0.0, "SessionData", {"StatusSeries": {"0": {"Utc": _iso(0.0), "SessionStatus": "Started"}}}))
     msgs.append((0.0, "SessionStatus", {"Status": "Started"}))
     for r in facts.track_status:
         msgs.append((r["Time"], "TrackStatus", {"Status": r["Status"], "Message": r["Message"]}))

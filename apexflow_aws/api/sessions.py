@@ -93,6 +93,16 @@ def get_report(session_id: SessionId):
     return Response(200, "text/html; charset=utf-8", page)
 
 
+@router.get("/sessions/<session_id>/feeds", summary="A live session's feed health, per source and per car",
+            description="Each source's message rate, age of its newest message, learnt interval, stale repeats and "
+                        "state, the same per car, and every `feed_gap` (raised when a source or a car goes silent "
+                        "past its usual interval, critical when everything does; cleared when it returns).",
+            responses=responses(sessions.Feeds, 404))
+def get_feeds(session_id: SessionId):
+    with reading() as cur:
+        return sessions.Feeds(**sessions.feeds(cur, session_id))
+
+
 @router.get("/sessions/<session_id>/drivers", summary="A session's drivers (entities)",
             responses=responses(sessions.DriversPage, 400, 404, csv=True))
 def get_drivers(session_id: SessionId, limit: Limit = PAGE, cursor: Cursor = None, format: Format = "json"):

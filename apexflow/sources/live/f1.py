@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import ast
 import base64
+import binascii
 import json
 import zlib
 from datetime import datetime, timedelta, timezone
 
 from apexflow.contract import Entity
+from apexflow.errors import BadMessage
 from apexflow.sources.fastf1.events import session_id_of
 from apexflow.sources.live import events as ev
 
@@ -46,14 +48,26 @@ NO_TOKEN = ("the F1 live timing stream sends CarData.z and Position.z only to an
 
 def utc_seconds(text: str) -> float:
     """``2024-07-07T14:00:01.1234567Z`` (any number of decimals, Z optional) -> POSIX seconds."""
-    date, _, frac = text.rstrip("Z").partition(".")
-    t = datetime.fromisoformat(date).replace(tzinfo=timezone.utc).timestamp()
+    try:
+        date, _, frac = text.rstrip("Z").partition(".")
+        if frac and not frac.isdigit():
+            raise ValueError(frac)
+        t = datetime.fromisoformat(date).replace(tzinfo=timezone.utc).timestamp()
+    except (AttributeError, TypeError, ValueError):
+        raise BadMessage("bad_time", f"not a UTC time stamp: {text!r}") from None
     return t + (float("0." + frac) if frac else 0.0)
 
 
 def inflate(data: str) -> dict:
     """A ``.z`` payload: base64 of raw-deflate JSON (FastF1's ``_api.parse(..., zipped=True)``)."""
-    return json.loads(zlib.decompress(base64.b64decode(data.strip('"')), -zlib.MAX_WBITS).decode("utf-8-sig"))
+    try:
+        doc = json.loads(zlib.decompress(base64.b64decode(data.strip('"'), validate=True), -zlib.MAX_WBITS)
+                         .decode("utf-8-sig"))
+    except (AttributeError, binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as e:
+        raise BadMessage("undecodable_payload", f"a .z payload that is not base64 of deflated JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise BadMessage("undecodable_payload", f"a .z payload that holds {type(doc).__name__}, not an object")
+    return doc
 
 
 def deflate(doc: dict) -> str:
@@ -75,7 +89,13 @@ def lap_seconds(text) -> float | None:
     if text in (None, ""):
         return None
     minutes, _, seconds = str(text).rpartition(":")
-    return (float(minutes) * 60 if minutes else 0.0) + float(seconds)
+    try:
+        value = (float(minutes) * 60 if minutes else 0.0) + float(seconds)
+    except ValueError:
+        raise BadMessage("bad_value", f"not a lap or sector time: {text!r}") from None
+    if not 0 <= value < 86400:
+        raise BadMessage("bad_value", f"a lap or sector time out of range: {text!r}")
+    return value
 
 
 def gmt_offset(text: str) -> timedelta:
@@ -105,12 +125,24 @@ class F1LiveTiming:
     def entity(self, number: str) -> str:
         return self.driver.get(str(number), str(number))
 
+    def take(self, message) -> list:
+        """Events of one message as a feed gives it (``[topic, data, utc]``); ``BadMessage`` if it is not one."""
+        if not isinstance(message, (list, tuple)) or len(message) != 3 or not isinstance(message[0], str):
+            raise BadMessage("unparseable", f"not a [topic, data, utc] message: {str(message)[:80]}")
+        return self.handle(*message)
+
     def handle(self, topic: str, data, utc: str | None) -> list:
-        """Events of one message (``utc`` empty for the snapshot sent on subscribing)."""
-        if topic.endswith(".z"):
+        """Events of one message (``utc`` empty for the snapshot sent on subscribing); ``BadMessage`` when it
+        cannot be read (the adapter's state is as before for the payload's decoding and time stamps)."""
+        if topic.endswith(".z") and isinstance(data, str):
             data = inflate(data)
         elif isinstance(data, str):
-            data = json.loads(data) if data else {}
+            try:
+                data = json.loads(data) if data else {}
+            except ValueError:
+                raise BadMessage("undecodable_payload", f"{topic}: a payload that is not JSON") from None
+        if not isinstance(data, dict):
+            raise BadMessage("malformed", f"{topic}: a payload that is {type(data).__name__}, not an object")
         t = utc_seconds(utc) if utc else None
         out = [] if t is None else [ev.Tick(t)]
         if topic in IGNORED:
@@ -119,7 +151,12 @@ class F1LiveTiming:
         if method is None:
             self.unknown.add(topic)
             return out
-        return out + method(data, t)
+        try:
+            return out + method(data, t)
+        except BadMessage:
+            raise
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise BadMessage("malformed", f"{topic}: {type(e).__name__} {e}") from None
 
     def _sessioninfo(self, d: dict, t) -> list:
         self.start = (datetime.fromisoformat(d["StartDate"]) - gmt_offset(d.get("GmtOffset", "00:00:00"))

@@ -2,12 +2,14 @@
 
 Every feed has ``get(timeout) -> list | None``: the messages that arrived (``[]`` when none came within
 ``timeout`` seconds, ``None`` once the feed is finished) and ``stop()``. A message is ``(topic, document)``
-for OpenF1 and ``[topic, data, utc]`` for F1 live timing, as the adapters take them.
+(the document as the broker's JSON text) for OpenF1 and ``[topic, data, utc]`` for F1 live timing, as the
+adapters' ``take`` reads them.
 
 - ``MqttFeed`` (paho-mqtt): QoS 1 on a persistent session (fixed client id, ``clean_session=False``), so a
   broker that keeps sessions (OpenF1's; Mosquitto with persistence) holds what was published while the
   connection was down and delivers it on reconnecting; paho reconnects by itself (0.1 s, doubling to 2 s).
-  Duplicates this may bring are the adapter's to drop (by OpenF1's ``_key`` / ``_id``).
+  Duplicates this may bring are the adapter's to drop (by OpenF1's ``_key`` / ``_id``); ``connects`` counts
+  connections, so the live stage knows to let a redelivery (in any order) settle.
 - ``SignalRFeed``: the connection FastF1's ``livetiming`` client makes (same hub, topics and negotiation),
   with the F1 TV token as bearer when there is one, reconnecting by itself; on (re)subscribing F1 sends the
   current state of every topic, which the adapter and the live stage take as re-delivery.
@@ -21,6 +23,7 @@ import urllib.parse
 import urllib.request
 from typing import Callable, Iterable
 
+from apexflow.errors import BadMessage
 from apexflow.pipeline.replay import Pacer
 from apexflow.sources.live import f1, openf1
 
@@ -61,7 +64,7 @@ class MqttFeed(_Queued):
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)  # type: ignore[arg-type]  # paho hints int; a float works
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = lambda client, userdata, msg: self.queue.put((msg.topic, json.loads(msg.payload)))
+        self.client.on_message = lambda client, userdata, msg: self.queue.put((msg.topic, msg.payload))
         self.connects = 0
         self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
@@ -115,12 +118,14 @@ class SignalRFeed(_Queued):
         self.connection = (HubConnectionBuilder().with_url(self.URL, options=options)
                            .with_automatic_reconnect({"type": "raw", "keep_alive_interval": 10,
                                                       "reconnect_interval": 2, "max_attempts": None}).build())
+        self.connects = 0
         self.connection.on("feed", lambda msg: self.queue.put(list(msg)))
         self.connection.on_open(self._subscribe)
         self.connection.on_reconnect(self._subscribe)
         self.connection.start()
 
     def _subscribe(self):
+        self.connects += 1
         self.connection.send("Subscribe", [list(f1.SUBSCRIBE)], on_invocation=self._snapshot)
 
     def _snapshot(self, completion):
@@ -133,19 +138,26 @@ class SignalRFeed(_Queued):
 
 
 class Replay:
-    """Recorded messages (``f1.parse_line`` lines, or OpenF1 ``(topic, doc)``) at ``speed`` x real time."""
+    """Recorded messages (F1 ``[topic, data, utc]``, or recorded lines ``f1.parse_line`` reads; OpenF1
+    ``(topic, doc)``) at ``speed`` x their own pace (their time stamps)."""
 
     def __init__(self, messages: list, source: str, speed: float | None = None, batch: int = 50, pacer=None):
-        self.items = [f1.parse_line(m) for m in messages] if source == "f1" else [tuple(m) for m in messages]
+        if source == "f1":
+            self.items = [f1.parse_line(m) if isinstance(m, str) else list(m) for m in messages]
+        else:
+            self.items = [tuple(m) for m in messages]
         self.source, self.batch, self.i = source, batch, 0
         self.pacer = pacer or Pacer(speed)
         self.last = -float("inf")
 
     def time_of(self, item) -> float:
-        if self.source == "f1":
-            self.last = f1.utc_seconds(item[2]) if item[2] else self.last
-        elif item[1].get("date"):
-            self.last = openf1.utc_seconds(item[1]["date"])
+        try:
+            if self.source == "f1":
+                self.last = f1.utc_seconds(item[2]) if item[2] else self.last
+            elif item[1].get("date"):
+                self.last = openf1.utc_seconds(item[1]["date"])
+        except (BadMessage, AttributeError, IndexError, TypeError):
+            pass  # the adapter skips and counts it
         return self.last
 
     def get(self, timeout: float) -> list | None:

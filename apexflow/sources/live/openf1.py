@@ -19,10 +19,12 @@ Messages of another session than the one followed are dropped; ``IGNORED`` topic
 """
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from datetime import datetime, timezone
 
 from apexflow.contract import Entity
+from apexflow.errors import BadMessage
 from apexflow.sources.fastf1.events import session_id_of
 from apexflow.sources.live import events as ev
 
@@ -38,7 +40,10 @@ LATE_END_S = 3600.0
 
 
 def utc_seconds(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+    except (AttributeError, TypeError, ValueError):
+        raise BadMessage("bad_time", f"not an ISO 8601 date: {text!r}") from None
 
 
 def track_status_of(row: dict) -> tuple[str, str] | None:
@@ -88,6 +93,23 @@ class OpenF1:
         if len(seen) > KEYS_KEPT:
             seen.popitem(last=False)
         return True
+
+    def take(self, message) -> list:
+        """Events of one message as a feed gives it (``(topic, document)``); ``BadMessage`` if it is not one."""
+        if isinstance(message, (list, tuple)) and len(message) >= 2 and isinstance(message[1], (bytes, str)):
+            try:  # as the broker sends it: JSON text
+                message = (message[0], json.loads(message[1]))
+            except ValueError:
+                raise BadMessage("undecodable_payload", f"{message[0]}: a payload that is not JSON") from None
+        if not isinstance(message, (list, tuple)) or len(message) < 2 or not isinstance(message[0], str) \
+                or not isinstance(message[1], dict):
+            raise BadMessage("unparseable", f"not a (topic, document) message: {str(message)[:80]}")
+        try:
+            return self.handle(message[0], message[1])
+        except BadMessage:
+            raise
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise BadMessage("malformed", f"{message[0]}: {type(e).__name__} {e}") from None
 
     def handle(self, topic: str, doc: dict) -> list:
         """Events of one message."""
