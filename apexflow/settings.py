@@ -98,6 +98,7 @@ class Settings:
     live_lead_minutes: float = env("LIVE_LEAD_MINUTES", _within("minutes", 1_440), 15.0)
     f1_token_secret_arn: str | None = env("F1_TOKEN_SECRET_ARN")
     openf1_secret_arn: str | None = env("OPENF1_SECRET_ARN")
+    alerts_topic_arn: str | None = env("ALERTS_TOPIC_ARN")  # where a critical feed gap is published
 
     def need(self, attribute: str) -> Any:
         """The value of a setting the caller cannot do without; a ``ContractError`` naming its variable if unset."""

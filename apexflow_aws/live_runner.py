@@ -77,7 +77,7 @@ def feed_for(spec: dict):
 
 def alert(detection: dict) -> None:
     """A critical feed gap (every source silent) to the alerts topic (``ALERTS_TOPIC_ARN``; unset: none)."""
-    arn = os.environ.get("ALERTS_TOPIC_ARN")
+    arn = settings().alerts_topic_arn
     if not arn:
         return
     client("sns").publish(

@@ -174,9 +174,10 @@ def _print_damage(result: dict) -> None:
 def _record(args) -> int:
     from pathlib import Path
 
+    from apexflow_aws import live_runner
 
     spec = {"source": args.source, "session": args.session, "replay": args.replay, "mqtt": args.mqtt}
-    result = live.record({k: v for k, v in spec.items() if v is not None}, Path(args.file), idle=args.idle)
+    result = live_runner.record({k: v for k, v in spec.items() if v is not None}, Path(args.file), idle=args.idle)
     print(f"recorded {result['messages']:,} messages to {result['path']} ({result['reason']}) in FastF1's "
           "live-timing format")
     _print_damage(result)

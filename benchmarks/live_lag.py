@@ -226,7 +226,7 @@ def throughput_main(args) -> int:
     r = measure_replay(args.laps, args.cars, None)
     s = r["summary"]
     report(f"## Replay throughput of a FastF1 live-timing recording (as fast as it goes, feed health on) — "
-           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
            f"- command: `.venv/bin/python -m benchmarks.live_lag --throughput --laps {r['laps']} --cars {r['cars']}"
            f"{' --write' if args.write else ''}`\n"
            f"- machine: {machine()}; {r['busy']}\n"

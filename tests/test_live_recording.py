@@ -163,6 +163,7 @@ def test_a_damaged_recording_replays_into_the_database_with_counts_and_the_sessi
 
     from apexflow.pipeline.ingest import reprocess
     from apexflow.storage.db import transaction
+    from apexflow_aws import live_runner
     from apexflow_aws.config import client, connection
     from apexflow_aws.mapping import ANALYZE
     from apexflow_aws.raw_store import S3RawStore
@@ -172,7 +173,7 @@ def test_a_damaged_recording_replays_into_the_database_with_counts_and_the_sessi
     from apexflow_local.stack import BUCKET, STREAM
 
     path, lost, kinds, first = damaged(tmp_path)
-    result = live.run({"source": "f1", "replay": str(path)}, KinesisStream(client("kinesis"), STREAM))
+    result = live_runner.run({"source": "f1", "replay": str(path)}, KinesisStream(client("kinesis"), STREAM))
     assert result["session_id"] == SID and result["reason"] == "session status Finalised"
     assert result["recording"]["bad"] == kinds and result["recording"]["first_bad_line"] == first
     assert result["bad_messages"] == {"bad_value": 1, "bad_time": 1}

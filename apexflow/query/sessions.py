@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from apexflow.errors import NotFound
-from apexflow.query.base import Select, page_model
+from apexflow.query.base import Select, page_model, rows
 from apexflow.query.detections import stored
 from apexflow.storage.migrate import available
 
