@@ -219,3 +219,11 @@ def test_a_number_inside_quoted_race_control_text_is_the_facts():
     assert problems("ALO retired on lap 13 after an incident at turn 12.", at, facts=facts)  # 12: nothing quoted
     assert problems("ALO retired on lap 13 after an incident at turn 14.", at, {**at, "value": "TURN 14"},
                     facts=facts)  # not what race control said
+
+
+def test_a_car_named_by_its_number_is_a_driver_not_a_number():
+    facts = {**SPRINT, "practice": {"timesheet": [{"kind": "timesheet", "driver": "44", "lap": 8, "lap_time_s": 85.606}]}}
+    top = {"subject": "44", "kind": "timesheet", "lap": 8, "value": 85.606, "unit": "s", "fact": "practice.timesheet[0]"}
+    assert problems("car 44 topped the timesheet with 1:25.606 on lap 8.", top, facts=facts) == []
+    assert problems("car 77 topped the timesheet with 1:25.606 on lap 8.", top, facts=facts)  # not the fact's car
+    assert problems("car 44 topped the timesheet with 1:25.606 on lap 8.")  # no claim

@@ -22,6 +22,7 @@ from apexflow.insights.schema import Claim, Statement
 TIME = re.compile(r"(?<![\w.:])([-+]?)(\d{1,3}):(\d{2}(?:\.\d+)?)(?![\w:])")
 NUMBER = re.compile(r"(?<![\w.])([-+]?)(\d+(?:\.\d+)?)(?:st|nd|rd|th|s)?(?![\w])|(?<![\w.])P(\d+)(?![\w])")
 CODE = re.compile(r"\b[A-Z]{3}\b")
+CAR = re.compile(r"\bcar (\d+)\b")  # a driver the source gave no code for, by car number
 COMPOUNDS = ("SOFT", "MEDIUM", "HARD", "INTERMEDIATE", "WET")
 COMPOUND = re.compile(r"\b(SOFT|MEDIUM|HARD|INTERMEDIATE|WET)\b|(?i:\b(soft|medium|hard|intermediate|wet)s?"
                       r"(?= (?:tyres?|tires?|compound|stint|rubber)))")
@@ -236,6 +237,11 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
         if isinstance(claim.value, str) and len(claim.value) > 3 and claim.value in fact.strings():
             text = text.replace(claim.value, " ")
     out = []
+    named = {c.subject for c in claims if c.subject} | {d for _, f in held for d in f.drivers()}
+    for car in dict.fromkeys(CAR.findall(text)):
+        if car not in named:
+            out.append(f"names car {car}, which " + ("no claim carries" if claims else "has no claim"))
+    text = CAR.sub(" ", text)  # a car's number is the car, not a number the statement states
     numbers = [c.value for c in claims if _is_number(c.value)]
     numbers += [v for c, _ in held if isinstance(c.value, str) for _, _, v in numbers_in(c.value)]  # quoted text's
     laps = [c.lap for c in claims if c.lap is not None]
@@ -255,7 +261,6 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
     for words, what, kinds in SAYS:
         if words.search(text) and not any(f.backs(c.subject, kinds) for c, f in held):
             out.append(f"says {what}, which no held claim of that kind backs")
-    named = {c.subject for c in claims if c.subject} | {d for _, f in held for d in f.drivers()}
     for code in dict.fromkeys(CODE.findall(text)):
         if code not in NOT_DRIVERS and code not in COMPOUNDS and code not in named:
             out.append(f"names {code}, which " + ("no claim carries" if claims else "has no claim"))

@@ -327,7 +327,8 @@ def _practice(facts: dict) -> list[dict]:
         out.append(sentence(f"Best long run on {compound or 'unknown tyres'}: {who(r['driver'])}, median "
                             f"{_time(r['median_lap_s'])} over {r['laps']} laps ({r['lap_from']}-{r['lap_to']}).",
                             claim(r["driver"], "long_run", f"practice.long_runs[{k}]", r["lap_from"],
-                                  r["median_lap_s"], "s")))
+                                  r["median_lap_s"], "s"),
+                            claim(r["driver"], "long_run", f"practice.long_runs[{k}]", r["lap_to"], r["laps"], "laps")))
     out += _deleted((facts.get("race_control") or {}).get("deleted_laps", []), "race_control.deleted_laps")
     out += _stewards(facts)
     return out
@@ -352,7 +353,7 @@ def _deleted(items: list[dict], path: str, most: int = 8) -> list[dict]:
     text = "Deleted laps: " + ", ".join(
         f"{d['driver']}" + (f" lap {d['lap']}" if d["lap"] else "") + (f" ({d['reason']}" + (
             f" at turn {d['turn']})" if d.get("turn") else ")") if d.get("reason") else "") for d in told)
-    text += f" and {len(items) - most} more." if len(items) > most else "."
+    text += ", among others." if len(items) > most else "."
     claims = [claim(d["driver"], "deleted_lap", f"{path}[{k}]", d["lap"]) for k, d in enumerate(told)]
     claims += [{**c, "value": d["turn"]} for c, d in zip(claims, told) if d.get("reason") and d.get("turn")]
     return [sentence(text, *claims)]
