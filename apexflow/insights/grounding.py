@@ -238,10 +238,8 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
             text = text.replace(claim.value, " ")
     out = []
     named = {c.subject for c in claims if c.subject} | {d for _, f in held for d in f.drivers()}
-    for car in dict.fromkeys(CAR.findall(text)):
-        if car not in named:
-            out.append(f"names car {car}, which " + ("no claim carries" if claims else "has no claim"))
-    text = CAR.sub(" ", text)  # a car's number is the car, not a number the statement states
+    text = CAR.sub(lambda m: " " if m.group(1) in named else m.group(0), text)  # a claimed car's number is the
+    # car, not a number the statement states; any other is a number like the rest
     numbers = [c.value for c in claims if _is_number(c.value)]
     numbers += [v for c, _ in held if isinstance(c.value, str) for _, _, v in numbers_in(c.value)]  # quoted text's
     laps = [c.lap for c in claims if c.lap is not None]
