@@ -172,3 +172,58 @@ def test_a_nested_fact_is_its_owners():
                                                          "fact": "drivers.NOR.stints[0]"} for n in (1, 4)),
                     facts=wet) == []  # a compound is not a driver
     assert resolve(SPRINT, "story.podium[3]") is None and resolve(SPRINT, "nothing") is None
+
+
+START = {**SPRINT, "story": {**SPRINT["story"], "start": {"kind": "start", "lap": 1, "pole": "PIA", "leader": "PIA"}}}
+
+
+def test_a_pole_is_backed_by_a_fact_whose_pole_is_the_subject():
+    at = {"kind": "start", "lap": 1, "fact": "story.start"}
+    assert problems("PIA led lap 1 from pole.", {**at, "subject": "PIA"}, facts=START) == []
+    assert problems("NOR led lap 1 from pole.", {**at, "subject": "NOR"}, facts=START)  # not the start's pole
+    assert problems("PIA led lap 1 from pole.", {**at, "subject": "PIA"})  # no start fact at all
+    won = {"subject": "NOR", "kind": "finish", "lap": 18, "value": 0.672, "unit": "s", "fact": "story.finish"}
+    finish = {**SPRINT, "story": {**SPRINT["story"], "finish": {"kind": "finish", "lap": 18, "winner": "NOR",
+                                                                "gap_s": 0.672}}}
+    assert problems("NOR won by 0.672 s.", won, facts=finish) == []
+    assert problems("PIA won by 0.672 s.", {**won, "subject": "PIA"}, facts=finish)
+
+
+DEGRADATION = {**SPRINT, "strategy": {"degradation": [
+    {"kind": "degradation", "compound": "MEDIUM", "stints": 16, "median_s_per_lap": 0.037, "team_mates": [
+        {"team": "Haas", "drivers": ["HUL", "MAG"], "deg_s_per_lap": [0.233, -0.081], "difference_s_per_lap": 0.314},
+        {"team": "McLaren", "drivers": ["NOR", "PIA"], "deg_s_per_lap": [0.028, 0.089],
+         "difference_s_per_lap": -0.061}]}]}}
+
+
+@pytest.mark.parametrize("text, subject, value, holds", [
+    ("HUL wore his MEDIUM tyres by 0.233 s/lap.", "HUL", 0.233, True),
+    ("MAG wore his MEDIUM tyres by -0.081 s/lap.", "MAG", -0.081, True),
+    ("HUL wore his MEDIUM tyres by -0.081 s/lap.", "HUL", -0.081, False),  # his team-mate's figure
+    ("NOR wore his MEDIUM tyres by 0.233 s/lap.", "NOR", 0.233, False),    # another team's figure
+    ("VER wore his MEDIUM tyres by 0.233 s/lap.", "VER", 0.233, False),    # not in the fact at all
+])
+def test_a_per_driver_value_inside_a_compound_fact_is_that_drivers(text, subject, value, holds):
+    found = problems(text, {"subject": subject, "kind": "degradation", "value": value, "unit": "s/lap",
+                            "fact": "strategy.degradation[0]"}, facts=DEGRADATION)
+    assert (found == []) is holds, found
+
+
+def test_a_number_inside_quoted_race_control_text_is_the_facts():
+    facts = {**SPRINT, "story": {**SPRINT["story"], "retirements": [
+        {"kind": "retirement", "driver": "ALO", "lap": 13,
+         "incident": {"drivers": ["LAW", "ALO"], "lap": 16, "where": "TURN 12", "reason": "CAUSING A COLLISION"}}]}}
+    at = {"subject": "ALO", "kind": "retirement", "lap": 13, "fact": "story.retirements[0]"}
+    assert problems("ALO retired on lap 13 after an incident at turn 12.", at, {**at, "value": "TURN 12"},
+                    facts=facts) == []
+    assert problems("ALO retired on lap 13 after an incident at turn 12.", at, facts=facts)  # 12: nothing quoted
+    assert problems("ALO retired on lap 13 after an incident at turn 14.", at, {**at, "value": "TURN 14"},
+                    facts=facts)  # not what race control said
+
+
+def test_a_car_named_by_its_number_is_a_driver_not_a_number():
+    facts = {**SPRINT, "practice": {"timesheet": [{"kind": "timesheet", "driver": "44", "lap": 8, "lap_time_s": 85.606}]}}
+    top = {"subject": "44", "kind": "timesheet", "lap": 8, "value": 85.606, "unit": "s", "fact": "practice.timesheet[0]"}
+    assert problems("car 44 topped the timesheet with 1:25.606 on lap 8.", top, facts=facts) == []
+    assert problems("car 77 topped the timesheet with 1:25.606 on lap 8.", top, facts=facts)  # not the fact's car
+    assert problems("car 44 topped the timesheet with 1:25.606 on lap 8.")  # no claim

@@ -138,9 +138,12 @@ def grounded(scope, facts) -> list[str]:
 def test_every_offline_statement_of_a_race_carries_claims_that_hold():
     facts = build(RACE)
     session = OfflineProvider().write("session", for_scope(facts, "session")).body
-    winner = session.race_story[0]
+    winner = next(s for s in session.race_story if s.text.startswith("Winner:"))
     assert {(c.subject, c.kind, c.fact) for c in winner.claims} >= {("NOR", "winner", "story.podium[0]"),
+                                                                   ("NOR", "finish", "story.finish"),
                                                                    ("PIA", "podium", "story.podium[1]")}
+    assert {(c.subject, c.kind, c.fact, c.value) for c in session.headline.claims} >= {
+        (None, "session", "session", 2025), ("NOR", "winner", "story.podium[0]", 3)}  # the year, the win from P3
     for scope, key in every_prompt(facts):
         assert grounded(scope, for_scope(facts, scope, key)) == [], (scope, key)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 TIME = re.compile(r"(?<![\w.:])([-+]?)(\d{1,3}):(\d{2}(?:\.\d+)?)(?![\w:])")
 NUMBER = re.compile(r"(?<![\w.])([-+]?)(\d+(?:\.\d+)?)(?:st|nd|rd|th|s)?(?![\w])|(?<![\w.])P(\d+)(?![\w])")
 CODE = re.compile(r"\b[A-Z]{3}\b")
+CAR = re.compile(r"\bcar (\d+)\b")  # a driver the source gave no code for, by car number
 COMPOUNDS = ("SOFT", "MEDIUM", "HARD", "INTERMEDIATE", "WET")
 COMPOUND = re.compile(r"\b(SOFT|MEDIUM|HARD|INTERMEDIATE|WET)\b|(?i:\b(soft|medium|hard|intermediate|wet)s?"
                       r"(?= (?:tyres?|tires?|compound|stint|rubber)))")
@@ -48,7 +49,8 @@ SAYS = (  # what a sentence's words assert, and the kinds of held claim one of w
     (re.compile(r"\b(?:retired|retires|retirement|crashed|DNF)\b"), "a retirement or crash",
      ("retirement", "did_not_start", "contact", "incident", "crash", "accident", "damage")),
 )
-POSITION_KEYS = frozenset({"position", "grid", "positions_gained", "gained", "from_position", "to_position"})
+POSITION_KEYS = frozenset({"position", "grid", "positions_gained", "gained", "from_position", "to_position",
+                           "on_road", "classified"})
 
 
 def ungrounded(statements: list[Statement], facts: dict) -> list[str]:
@@ -79,9 +81,11 @@ class Fact:
     def __init__(self, record: dict, kinds: set[str], role: list[str], crowd: list[str], only: str | None = None):
         self.record, self.kinds, self.role, self.crowd, self.only = record, kinds, role, crowd, only
 
-    def values(self) -> list[tuple[str, object]]:
-        """(key, value) of every number and text of the fact, nested ones included (lists, evidence)."""
-        return [(self.only, self.record[self.only])] if self.only is not None else _all(self.record)
+    def values(self, subject: str | None = None) -> list[tuple[str, object]]:
+        """(key, value) of every number and text of the fact, nested ones included (lists, evidence). For a
+        ``subject``, a list of numbers running alongside a record's ``drivers`` (``team_mates[i].deg_s_per_lap``)
+        gives only that driver's element, none where the record is about others."""
+        return [(self.only, self.record[self.only])] if self.only is not None else _all(self.record, subject)
 
     def units(self) -> dict:
         units = self.record.get("units")
@@ -90,6 +94,12 @@ class Fact:
     def drivers(self) -> set[str]:
         """Every driver code the fact names, in any role."""
         return {*self.role, *self.crowd, *(v for _, v in _all(self.record) if isinstance(v, str) and CODE.fullmatch(v))}
+
+    def backs(self, subject: str | None, kinds: tuple[str, ...]) -> bool:
+        """Whether the fact, claimed for ``subject``, backs words of one of ``kinds``: it is of that kind, or
+        its field of that name is the subject (the start fact's ``pole``, the finish's ``winner``)."""
+        return any(k in kind for kind in self.kinds for k in kinds) or bool(
+            subject and any(self.record.get(k) == subject for k in kinds))
 
     def strings(self) -> list[str]:
         return [v for _, v in _all(self.record) if isinstance(v, str)]
@@ -143,8 +153,10 @@ def _about(record: dict, owner: tuple[list[str], list[str]]) -> tuple[list[str],
         return _roles(record)
     if any(owner):
         return owner
-    return [], [v for k, v in record.items() if k != "kind" and isinstance(v, str) and CODE.fullmatch(v)
-                and v not in NOT_DRIVERS and v not in COMPOUNDS]
+    named = [v for k, v in record.items() if k != "kind" and isinstance(v, str) and CODE.fullmatch(v)]
+    named += [c for v in record.values() for r in (v if isinstance(v, list) else []) if isinstance(r, dict)
+              for c in _roles(r)[1]]  # records within it about several cars (a compound's team-mate pairs)
+    return [], [v for v in dict.fromkeys(named) if v not in NOT_DRIVERS and v not in COMPOUNDS]
 
 
 def _kinds(record: dict, name: str, index: int | None, facts: dict) -> set[str]:
@@ -160,6 +172,8 @@ def _kinds(record: dict, name: str, index: int | None, facts: dict) -> set[str]:
         out.add("pole")
     if record.get("retired_lap") is not None:
         out.add("retirement")
+    if record.get("did_not_start") is True:
+        out.add("did_not_start")
     return out
 
 
@@ -198,10 +212,10 @@ def _value_holds(claim: Claim, fact: Fact) -> bool:
     if isinstance(claim.value, str):
         want = claim.value.strip().lower()
         return any(isinstance(v, str) and (v.lower() == want or re.search(rf"\b{re.escape(want)}\b", v.lower()))
-                   for _, v in fact.values())
+                   for _, v in fact.values(claim.subject))
     assert claim.value is not None  # only claims with a value are checked here
     tolerance = _tolerance(claim.value)
-    for key, v in fact.values():
+    for key, v in fact.values(claim.subject):
         if not _is_number(v):
             continue
         unit = None if "count" in fact.kinds else units.get(key.rsplit(".", 1)[-1]) or unit_of(key)
@@ -217,7 +231,8 @@ def unit_of(key: str) -> str | None:
         return "s/lap"
     if key in POSITION_KEYS or "position" in key:
         return "position"
-    if key in ("lap", "laps") or key.endswith(("_lap", "_laps")) or key.startswith(("laps", "tyre_life")):
+    if key in ("lap", "laps") or key.endswith(("_lap", "_laps")) or key.startswith(("laps", "tyre_life",
+                                                                                      "tyre_age")):
         return "laps"
     return evidence_unit(key) or None
 
@@ -229,6 +244,9 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
         if isinstance(claim.value, str) and len(claim.value) > 3 and claim.value in fact.strings():
             text = text.replace(claim.value, " ")
     out = []
+    named = {c.subject for c in claims if c.subject} | {d for _, f in held for d in f.drivers()}
+    text = CAR.sub(lambda m: " " if m.group(1) in named else m.group(0), text)  # a claimed car's number is the
+    # car, not a number the statement states; any other is a number like the rest
     numbers = [c.value for c in claims if _is_number(c.value)]
     numbers += [v for c, _ in held if isinstance(c.value, str) for _, _, v in numbers_in(c.value)]  # quoted text's
     laps = [c.lap for c in claims if c.lap is not None]
@@ -246,9 +264,8 @@ def _text(text: str, claims: list[Claim], held: list[tuple[Claim, Fact]]) -> lis
         if signed and not any((n > 0) == (word == "slower") for n in signed):
             out.append(f"says {magnitude} s {word} but its claim is {signed[0]:+g} s")
     for words, what, kinds in SAYS:
-        if words.search(text) and not any(k in kind for _, f in held for kind in f.kinds for k in kinds):
+        if words.search(text) and not any(f.backs(c.subject, kinds) for c, f in held):
             out.append(f"says {what}, which no held claim of that kind backs")
-    named = {c.subject for c in claims if c.subject} | {d for _, f in held for d in f.drivers()}
     for code in dict.fromkeys(CODE.findall(text)):
         if code not in NOT_DRIVERS and code not in COMPOUNDS and code not in named:
             out.append(f"names {code}, which " + ("no claim carries" if claims else "has no claim"))
@@ -280,21 +297,34 @@ def _tolerance(value) -> float:
     return 0.5 * 10 ** -decimals + 1e-9
 
 
-def _values(node, prefix: str, out: list) -> None:
+def _values(node, prefix: str, out: list, subject: str | None = None) -> None:
     if isinstance(node, dict):
+        cars = next((node[k] for k in ROLES if isinstance(node.get(k), list)), None)
         for k, v in node.items():
-            if k != "units":
-                _values(v, f"{prefix}.{k}" if prefix else k, out)
+            key = f"{prefix}.{k}" if prefix else k
+            if k == "units":
+                continue
+            if subject and cars and _per_car(v, cars):
+                if subject in cars:  # a number per car: only the subject's
+                    _values(v[cars.index(subject)], key, out, subject)
+                continue
+            _values(v, key, out, subject)
     elif isinstance(node, list):
         for v in node:
-            _values(v, prefix, out)
+            _values(v, prefix, out, subject)
     elif _is_number(node) or isinstance(node, str):
         out.append((prefix, node))
 
 
-def _all(record: dict) -> list[tuple[str, object]]:
+def _per_car(value, cars: list) -> bool:
+    """A list of numbers running alongside a record's list of cars (one value each)."""
+    return (isinstance(value, list) and len(value) == len(cars)
+            and all(v is None or _is_number(v) for v in value) and any(_is_number(v) for v in value))
+
+
+def _all(record: dict, subject: str | None = None) -> list[tuple[str, object]]:
     out: list = []
-    _values(record, "", out)
+    _values(record, "", out, subject)
     return out
 
 

@@ -124,12 +124,13 @@ def _driver(facts: dict) -> DriverInsight:
     after = (f" after an incident involving {' and '.join(said['drivers'])}"
              + (f" at {said['where'].lower()}" if said.get("where") else "")
              + (f" ({said['reason'].lower()})" if said.get("reason") else "")) if said else ""
+    where = [{**me, "value": said["where"]}] if said and said.get("where") else []  # "TURN 12", as quoted
     status = f" ({d['status']})." if d["status"] and not said else "."
     if d.get("did_not_start"):
-        headline = say(f"{head}: did not start{after}" + status, *team, {**me, "kind": "did_not_start"})
+        headline = say(f"{head}: did not start{after}" + status, *team, {**me, "kind": "did_not_start"}, *where)
     elif d["retired_lap"] is not None:
         headline = say(f"{head}: retired on lap {d['retired_lap']}{after}" + status,
-                       *team, {**me, "kind": "retirement", "lap": d["retired_lap"]})
+                       *team, {**me, "kind": "retirement", "lap": d["retired_lap"]}, *where)
     elif d["position"]:
         headline = say(f"{head}: P{d['position']}" + (f" from P{d['grid']}" if d["grid"] else "") + ".", *team,
                        {**me, "kind": "result", "value": d["position"], "unit": "position"},

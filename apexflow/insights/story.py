@@ -30,21 +30,32 @@ def sentence(text: str, *claims: dict) -> dict:
 def headline(facts: dict) -> dict:
     s = facts["session"]
     name = " ".join(str(x) for x in (s.get("year"), s.get("event"), s.get("session")) if x)
+    about = _about(s)
     kind = s.get("kind", "race")
     if kind == "qualifying" and (pole := (facts.get("qualifying") or {}).get("pole")):
         return sentence(f"{name}: pole for {pole['driver']}" + (f", {_time(pole['lap_time_s'])}."
-                                                                  if pole["lap_time_s"] else "."),
+                                                                  if pole["lap_time_s"] else "."), *about,
                         claim(pole["driver"], "pole", "qualifying.pole", value=pole["lap_time_s"], unit="s"))
     if kind == "practice" and (sheet := (facts.get("practice") or {}).get("timesheet")) and sheet[0]["lap_time_s"]:
         top = sheet[0]
-        return sentence(f"{name}: {who(top['driver'])} fastest, {_time(top['lap_time_s'])}.",
+        return sentence(f"{name}: {who(top['driver'])} fastest, {_time(top['lap_time_s'])}.", *about,
                         claim(top["driver"], "timesheet", "practice.timesheet[0]", top["lap"], top["lap_time_s"], "s"))
     podium = (facts.get("story") or {}).get("podium") or []
     if kind == "race" and podium:
         first = podium[0]
         return sentence(f"{name}: {first['driver']} wins" + (f" from P{first['grid']}." if first["grid"] else "."),
-                        claim(first["driver"], "winner", "story.podium[0]", value=1, unit="position"))
-    return sentence(f"{name} ({s['source']}): {s['drivers']} drivers, {s['laps']} laps.")
+                        *about, claim(first["driver"], "winner", "story.podium[0]", value=first["grid"] or None,
+                                      unit="position" if first["grid"] else None))
+    return sentence(f"{name} ({s['source']}): {s['drivers']} drivers, {s['laps']} laps.", *about,
+                    claim(None, "session", "session", value=s["drivers"]),
+                    claim(None, "session", "session", value=s["laps"], unit="laps"))
+
+
+def _about(session: dict) -> list[dict]:
+    """Claims for the session's name: its year, and an event or session name with a number in it (``Practice 2``)."""
+    out = [claim(None, "session", "session", value=session["year"])] if session.get("year") else []
+    return out + [claim(None, "session", "session", value=session[k]) for k in ("event", "session")
+                  if any(ch.isdigit() for ch in str(session.get(k) or ""))]
 
 
 def tell(facts: dict) -> list[dict]:
@@ -96,8 +107,8 @@ def _race(facts: dict) -> list[dict]:
         if any(p["driver"] == c["driver"] for p in rc.get("penalties", [])):
             out.append(sentence(f"{c['driver']} crossed the line P{c['on_road']} and is classified "
                                 f"P{c['classified']}.",
-                                claim(c["driver"], "classification", f"story.classification[{k}]", c["lap"],
-                                      c["classified"], "position")))
+                                *(claim(c["driver"], "classification", f"story.classification[{k}]", c["lap"],
+                                        c[key], "position") for key in ("on_road", "classified"))))
     if st.get("finish") and st["finish"]["winner"]:
         out.append(_finish(st))
         pole = (st.get("start") or {}).get("pole")
@@ -173,9 +184,18 @@ def _neutralisation(n: dict, k: int) -> dict:
     elif n.get("restart_lap") and n["restart_lap"] > (n["from_lap"] or 0):
         text += f"; racing resumed on lap {n['restart_lap']}"
     claims = [claim(None, n["kind"], f"neutralisations[{k}]", n["from_lap"])]
-    claims += [claim(d, "cause", f"neutralisations[{k}].cause", n["cause"]["lap"]) for d in (n.get("cause") or
-                                                                                          {}).get("drivers", [])]
+    if not n.get("finished_under") and n.get("restart_lap") and n["restart_lap"] > (n["from_lap"] or 0):
+        claims.append(claim(None, n["kind"], f"neutralisations[{k}]", n["restart_lap"]))
+    claims += _cause_claims(n.get("cause"), f"neutralisations[{k}].cause")
     return sentence(text + ".", *claims)
+
+
+def _cause_claims(cause: dict | None, path: str) -> list[dict]:
+    """The cars a cause names, and where it happened as race control wrote it (``TURN 12``)."""
+    if not cause:
+        return []
+    out = [claim(d, "cause", path, cause.get("lap")) for d in cause["drivers"]]
+    return out + ([claim(None, "cause", path, value=cause["where"])] if cause.get("where") else [])
 
 
 def _cheap_stop(s: dict, k: int) -> dict:
@@ -186,16 +206,20 @@ def _cheap_stop(s: dict, k: int) -> dict:
     if s["position_after"]:
         text += (f", keeping P{s['position_after']}" if s["position_after"] == s["position_before"]
                  else f", rejoining P{s['position_after']} (P{s['position_before']} before)")
-    return sentence(text + ".", claim(s["driver"], "cheap_stop", f"story.cheap_stops[{k}]", s["lap"],
-                                      s["position_after"], "position"))
+    claims = [claim(s["driver"], "cheap_stop", f"story.cheap_stops[{k}]", s["lap"], s["position_after"], "position")]
+    if s["position_after"] and s["position_after"] != s["position_before"]:
+        claims.append(claim(s["driver"], "cheap_stop", f"story.cheap_stops[{k}]", s["lap"], s["position_before"],
+                            "position"))
+    return sentence(text + ".", *claims)
 
 
 def _crossover(c: dict) -> dict:
     text = f"{c['driver']} was first to switch to slicks ({c['to']}) on lap {c['lap']}"
     if c["position_before"] and c["position_after"]:
         text += f", P{c['position_before']} before and P{c['position_after']} once the field had switched"
-    return sentence(text + ".", claim(c["driver"], "crossover", "story.crossover", c["lap"], c["positions_gained"],
-                                      "position"))
+    at = claim(c["driver"], "crossover", "story.crossover", c["lap"])
+    return sentence(text + ".", at, *({**at, "value": c[k], "unit": "position"} for k in ("position_before",
+                                                                                          "position_after") if c[k]))
 
 
 def _penalty(p: dict, k: int) -> dict:
@@ -217,7 +241,9 @@ def _retirement(r: dict, k: int) -> dict:
                                                                       if i.get("reason") else "")
     elif r.get("cause"):
         text += f" ({r['cause'].lower()})"
-    return sentence(text + ".", claim(r["driver"], "retirement", f"story.retirements[{k}]", r["lap"]))
+    at = claim(r["driver"], "retirement", f"story.retirements[{k}]", r["lap"])
+    where = (r.get("incident") or {}).get("where")
+    return sentence(text + ".", at, *([{**at, "value": where}] if where else []))
 
 
 def _did_not_start(rows: list[dict]) -> dict:
@@ -233,11 +259,12 @@ def _did_not_start(rows: list[dict]) -> dict:
 def _finish(st: dict) -> dict:
     f, podium = st["finish"], st["podium"]
     rest = [p["driver"] for p in podium[1:]]
-    text = f"Winner: {f['winner']}" + (f" by {f['gap_s']:.3f} s" if f["gap_s"] is not None and f["gap_s"] >= 0
-                                         else "")
+    margin = f["gap_s"] is not None and f["gap_s"] >= 0
+    text = f"Winner: {f['winner']}" + (f" by {f['gap_s']:.3f} s" if margin else "")
     text += (" from " + " and ".join(rest) if rest else "") + "."
-    claims = [claim(f["winner"], "winner", "story.finish", f["lap"], f["gap_s"], "s")]
-    claims += [claim(d, "podium", f"story.podium[{k + 1}]", value=k + 2, unit="position") for k, d in enumerate(rest)]
+    claims = [claim(f["winner"], "winner", "story.podium[0]"),
+              claim(f["winner"], f["kind"], "story.finish", f["lap"], *((f["gap_s"], "s") if margin else ()))]
+    claims += [claim(d, "podium", f"story.podium[{k + 1}]") for k, d in enumerate(rest)]
     for fl in st.get("fastest_lap", []):
         text += f" Fastest lap: {fl['driver']}, lap {fl['lap']}, {_time(fl['lap_time_s'])}."
         claims.append(claim(fl["driver"], "fastest_lap", "story.fastest_lap[0]", fl["lap"], fl["lap_time_s"], "s"))
@@ -250,9 +277,12 @@ def _qualifying(facts: dict) -> list[dict]:
     q, out = facts.get("qualifying") or {}, []
     if (p := q.get("pole")):
         text = f"{p['driver']} took pole" + (f" with {_time(p['lap_time_s'])}" if p["lap_time_s"] else "")
+        at = claim(p["driver"], "pole", "qualifying.pole", None, p["lap_time_s"], "s" if p["lap_time_s"] else None)
+        claims = [at]
         if p["gap_to_second_s"] is not None:
-            text += f", {p['gap_to_second_s']:.3f} s ahead of {p['second']}"
-        out.append(sentence(text + ".", claim(p["driver"], "pole", "qualifying.pole", None, p["lap_time_s"], "s")))
+            text += f", {p['gap_to_second_s']:.3f} s ahead of {who(p['second'])}"
+            claims.append({**at, "value": p["gap_to_second_s"], "unit": "s"})
+        out.append(sentence(text + ".", *claims))
     out += _session_neutralisations(facts)
     for part in dict.fromkeys(e["part"] for e in q.get("eliminations", [])):
         items = [(k, e) for k, e in enumerate(q["eliminations"]) if e["part"] == part]
@@ -260,8 +290,7 @@ def _qualifying(facts: dict) -> list[dict]:
             f"{who(e['driver'])} (P{e['position']}" + (
                 ", no time)" if e["margin_s"] is None else f", {e['margin_s']:+.3f} s to the cut)"
                 if e["margin_s"] >= 0 else ", no time in the next part)") for _, e in items) + ".",
-            *(claim(e["driver"], "elimination", f"qualifying.eliminations[{k}]", None, e["margin_s"], "s")
-              for k, e in items)))
+            *(c for k, e in items for c in _elimination_claims(e, f"qualifying.eliminations[{k}]"))))
     improved = [(k, r) for k, r in enumerate(q.get("last_run", [])) if r["improved"]]
     if improved:
         out.append(sentence("Set their best time on their final run: " + ", ".join(r["driver"] for _, r in improved)
@@ -278,10 +307,13 @@ def _practice(facts: dict) -> list[dict]:
     if sheet:
         top = sheet[0]
         text = f"{who(top['driver'])} topped the timesheet with {_time(top['lap_time_s'])} on lap {top['lap']}"
+        claims = [claim(top["driver"], "timesheet", "practice.timesheet[0]", top["lap"], top["lap_time_s"], "s")]
         if len(sheet) > 1:
+            second = next(k for k, s in enumerate(p["timesheet"]) if s is sheet[1])
             text += f", {sheet[1]['gap_s']:.3f} s ahead of {who(sheet[1]['driver'])}"
-        out.append(sentence(text + ".", claim(top["driver"], "timesheet", "practice.timesheet[0]", top["lap"],
-                                              top["lap_time_s"], "s")))
+            claims.append(claim(sheet[1]["driver"], "timesheet", f"practice.timesheet[{second}]", None,
+                                sheet[1]["gap_s"], "s"))
+        out.append(sentence(text + ".", *claims))
         busiest = max(range(len(p["timesheet"])), key=lambda k: p["timesheet"][k]["laps"])
         b = p["timesheet"][busiest]
         out.append(sentence(f"Most laps: {who(b['driver'])}, {b['laps']}.",
@@ -295,7 +327,8 @@ def _practice(facts: dict) -> list[dict]:
         out.append(sentence(f"Best long run on {compound or 'unknown tyres'}: {who(r['driver'])}, median "
                             f"{_time(r['median_lap_s'])} over {r['laps']} laps ({r['lap_from']}-{r['lap_to']}).",
                             claim(r["driver"], "long_run", f"practice.long_runs[{k}]", r["lap_from"],
-                                  r["median_lap_s"], "s")))
+                                  r["median_lap_s"], "s"),
+                            claim(r["driver"], "long_run", f"practice.long_runs[{k}]", r["lap_to"], r["laps"], "laps")))
     out += _deleted((facts.get("race_control") or {}).get("deleted_laps", []), "race_control.deleted_laps")
     out += _stewards(facts)
     return out
@@ -306,8 +339,10 @@ def _session_neutralisations(facts: dict) -> list[dict]:
     for k, n in enumerate(facts["neutralisations"]):
         when = f" {n['minute']} minutes in" if n.get("minute") is not None else ""
         verb = "stopped the session" if n["kind"] == "red_flag" else "neutralised the session"
+        minute = [claim(None, n["kind"], f"neutralisations[{k}]", value=n["minute"])] if when else []
         out.append(sentence(f"A {NAMES[n['kind']]} {verb}{when}{_cause_text(n.get('cause'))}.",
-                            claim(None, n["kind"], f"neutralisations[{k}]")))
+                            claim(None, n["kind"], f"neutralisations[{k}]"), *minute,
+                            *_cause_claims(n.get("cause"), f"neutralisations[{k}].cause")))
     return out
 
 
@@ -318,8 +353,15 @@ def _deleted(items: list[dict], path: str, most: int = 8) -> list[dict]:
     text = "Deleted laps: " + ", ".join(
         f"{d['driver']}" + (f" lap {d['lap']}" if d["lap"] else "") + (f" ({d['reason']}" + (
             f" at turn {d['turn']})" if d.get("turn") else ")") if d.get("reason") else "") for d in told)
-    text += f" and {len(items) - most} more." if len(items) > most else "."
-    return [sentence(text, *(claim(d["driver"], "deleted_lap", f"{path}[{k}]", d["lap"]) for k, d in enumerate(told)))]
+    text += ", among others." if len(items) > most else "."
+    claims = [claim(d["driver"], "deleted_lap", f"{path}[{k}]", d["lap"]) for k, d in enumerate(told)]
+    claims += [{**c, "value": d["turn"]} for c, d in zip(claims, told) if d.get("reason") and d.get("turn")]
+    return [sentence(text, *claims)]
+
+
+def _elimination_claims(e: dict, path: str) -> list[dict]:
+    at = claim(e["driver"], "elimination", path, None, e["position"], "position")
+    return [at, {**at, "value": e["margin_s"], "unit": "s"}] if e["margin_s"] is not None else [at]
 
 
 def _stewards(facts: dict) -> list[dict]:
