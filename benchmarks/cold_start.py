@@ -32,7 +32,7 @@ from benchmarks import busy, machine, report
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {"analyze": "analyze/handler.py", "api": "api/handler.py", "insights": "insights/handler.py",
-         "ingest": "ingest/handler.py", "migrate": "migrate/handler.py", "live": "ingest/live.py"}
+         "ingest": "ingest/handler.py", "migrate": "migrate/handler.py", "live": "ingest/live_task.py"}
 TARGET_MS = {"analyze": 300, "api": 300}
 
 CHILD = r"""
