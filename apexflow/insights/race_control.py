@@ -22,7 +22,8 @@ _REINSTATED = re.compile(r"^CAR \d+(?: \([A-Z]{3}\))? TIME ([\d:.]+) WILL BE REI
 _INCIDENT = re.compile(r"^(?:FIA STEWARDS: )?(?:CORRECTION: )?(.*?)\bINCIDENT INVOLVING CARS? (.+?)(?: (NOTED|UNDER "
                        r"INVESTIGATION|WILL BE INVESTIGATED AFTER THE \w+|REVIEWED NO FURTHER INVESTIGATION|NO FURTHER "
                        r"ACTION|NO FURTHER INVESTIGATION))\s*(?:-\s*(.*?))?\s*$")
-_STOPPED = re.compile(r"^CAR \d+(?: \([A-Z]{3}\))? (STOPPED|CRASHED|SPUN|OFF TRACK)(?: AND CONTINUED)?(?: AT (.+?))?\s*$")
+_STOPPED = re.compile(r"^CAR \d+(?: \([A-Z]{3}\))? (STOPPED|CRASHED|SPUN|OFF TRACK)(?: AND CONTINUED)?"
+                      r"(?: AT (.+?))?\s*$")
 _PIT_START = re.compile(r"(?:WILL START FROM|START FROM|STARTS? FROM) THE PIT ?LANE|PIT ?LANE START")
 # what a stewards' message can say of an incident, in the order it goes
 OUTCOMES = {"NOTED": "noted", "UNDER INVESTIGATION": "under investigation",
@@ -38,7 +39,8 @@ def parse(messages: list[dict], results: list[dict] | None = None, finished: boo
     ``Category``), with ``results`` mapping car numbers to codes."""
     numbers = {str(r.get("DriverNumber")): r.get("Driver") or r.get("Abbreviation") for r in results or []
                if r.get("DriverNumber") is not None}
-    msgs = [m for m in sorted(messages, key=lambda m: (_time(m) is None, _time(m) or 0.0)) if m.get("Message") and not OTHER_SERIES.search(_text(m))]
+    msgs = [m for m in sorted(messages, key=lambda m: (_time(m) is None, _time(m) or 0.0))
+            if m.get("Message") and not OTHER_SERIES.search(_text(m))]
     penalties, investigations, deleted, stopped, start = [], {}, [], [], []
     for m in msgs:
         text, lap, t = _text(m), _lap(m), _time(m)

@@ -30,6 +30,7 @@ the other output.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import errno
 import gzip
@@ -43,7 +44,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, cast
 
@@ -72,7 +73,7 @@ def parse_time(text: str) -> float:
         raise ContractError(f"timestamp {text!r} is neither numeric seconds, ISO-8601 nor "
                             "'YYYY-MM-DD HH:MM:SS'") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -254,7 +255,7 @@ class _Output:
         self.path, self.flag, self.tmp = path, flag, None
         try:
             if st is not None and not stat.S_ISREG(st.st_mode):
-                self.fh = open(path, "w", newline="")
+                self.fh = open(path, "w", newline="")  # noqa: SIM115 - held open until commit() or abort()
                 return
             fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
             umask = os.umask(0)
@@ -277,10 +278,8 @@ class _Output:
     def abort(self) -> None:
         fh = getattr(self, "fh", None)
         if fh is not None and not fh.closed:
-            try:
+            with contextlib.suppress(OSError):
                 fh.close()
-            except OSError:
-                pass
         if self.tmp:
             os.unlink(self.tmp)
             self.tmp = None
