@@ -9,6 +9,7 @@ results where a message gives only the number.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 OTHER_SERIES = re.compile(r"\b(F2|F3|F1 ACADEMY|PORSCHE|SUPERCUP|W SERIES)\b")
 _CAR = re.compile(r"\b(\d{1,2})\s*\(([A-Z]{3})\)")
@@ -41,7 +42,8 @@ def parse(messages: list[dict], results: list[dict] | None = None, finished: boo
                if r.get("DriverNumber") is not None}
     msgs = [m for m in sorted(messages, key=lambda m: (_time(m) is None, _time(m) or 0.0))
             if m.get("Message") and not OTHER_SERIES.search(_text(m))]
-    penalties, investigations, deleted, stopped, start = [], {}, [], [], []
+    penalties, deleted, stopped, start = [], [], [], []
+    investigations: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}  # by (cars, where)
     for m in msgs:
         text, lap, t = _text(m), _lap(m), _time(m)
         drivers = _drivers(text, numbers)
@@ -79,10 +81,10 @@ def parse(messages: list[dict], results: list[dict] | None = None, finished: boo
         if start_item := _start(text, lap, t, drivers):
             start.append(start_item)
     for inv in investigations.values():  # an investigation ends in the penalty given for its reason
-        pen = next((p for p in penalties if p["driver"] in inv["drivers"] and p["t"] >= inv["t"]
-                    and (not inv["reason"] or p["reason"] == inv["reason"])), None)
-        if pen is not None:
-            inv["outcome"], inv["penalised"] = "penalty", pen["driver"]
+        given = next((p for p in penalties if p["driver"] in inv["drivers"] and p["t"] >= inv["t"]
+                      and (not inv["reason"] or p["reason"] == inv["reason"])), None)
+        if given is not None:
+            inv["outcome"], inv["penalised"] = "penalty", given["driver"]
     for pen in penalties:
         if pen["status"] == "pending" and finished:
             pen["status"] = {"time": "added to race time", "grid": "at the next race"}.get(pen["penalty"], "pending")
