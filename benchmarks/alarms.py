@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = {name: nab.score(nab_series, prof) for name, prof in nab.PROFILES.items()}
     caught = sum(sum(v) for v in raised.values())
     total = sum(len(v) for v in raised.values())
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## Alarms on generated series of other shapes — {now}", "",
              f"- command: `python -m benchmarks.alarms --rows {n} --seeds {' '.join(map(str, args.seeds))} --write`",
              f"- machine: {machine()}",

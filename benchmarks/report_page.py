@@ -21,7 +21,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import busy, machine, report
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{statistics.median(r['wall']):.2f} s | {r['first_probe'] or r['probe']} |")
 
     text = "\n".join([
-        f"## Report page, {args.laps}-lap race ({datetime.now(timezone.utc):%Y-%m-%d})",
+        f"## Report page, {args.laps}-lap race ({datetime.now(UTC):%Y-%m-%d})",
         "",
         f"- machine: {machine()}; {load}",
         f"- command: `python -m benchmarks.report_page --laps {args.laps} --runs {args.runs}`",

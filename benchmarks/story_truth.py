@@ -34,7 +34,7 @@ def truth(ff1) -> list[tuple]:
         items.append(("winner", res[res["Position"] == 1]["Abbreviation"].iloc[0]))
         pole = res[res["GridPosition"] == 1]["Abbreviation"]
         prev = pole.iloc[0] if len(pole) else None
-        for n, row in laps[laps["Position"] == 1].sort_values("LapNumber").iterrows():
+        for _, row in laps[laps["Position"] == 1].sort_values("LapNumber").iterrows():
             if row["Driver"] != prev:
                 items.append(("lead", row["Driver"], int(row["LapNumber"])))
             prev = row["Driver"]

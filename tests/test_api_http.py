@@ -212,7 +212,7 @@ def test_a_stalled_client_holds_up_no_one_and_requests_side_by_side_each_get_the
         targets = [f"{S}/laps?driver={drivers[i % 5]}" if i % 3 else "/health" for i in range(300)]
         with ThreadPoolExecutor(30) as pool:
             answers = list(pool.map(lambda t: (t, fetch(base, t)), targets))
-        for target, (status, kind, body) in answers:
+        for target, (status, _kind, body) in answers:
             assert status == 200, (target, body)
             if "driver=" in target:
                 laps = json.loads(body)["laps"]

@@ -1,7 +1,7 @@
 """The story a session summary tells, against truth built from FastF1's own data (``benchmarks/story_truth.py``:
 results, race-control messages, laps) for each of the 14 shared real sessions: every leader change, penalty,
-neutralisation and its cause, retirement, pole and elimination is stated, and nothing contradicts the data (the winner, pole, who
-retired, who led when; no "wins" outside a race; drivers by code; nobody "at risk" after the flag)."""
+neutralisation and its cause, retirement, pole and elimination is stated, and nothing contradicts the data (the
+winner, pole, who retired, who led when; no "wins" outside a race; drivers by code; nobody "at risk" after the flag)."""
 from __future__ import annotations
 
 import logging

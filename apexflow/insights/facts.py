@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
+from typing import Any
 
 from apexflow.contract import SEVERITIES
 from apexflow.insights import phases, race_control, sessions
@@ -56,7 +57,7 @@ def build(inputs: dict) -> dict:
                       key=lambda d: (d["t_start"], d["entity_id"] or ""))
     channel_units = {c["name"]: c.get("unit", "") for c in inputs.get("channels") or []}
     last_lap = max((lap["lap_number"] for lap in laps), default=0)
-    out = {
+    out: dict[str, Any] = {
         "session": {"event": ident.get("event"), "session": ident.get("session"), "year": ident.get("year"),
                     "kind": kind, "source": inputs["source"], "drivers": len(drivers), "laps": last_lap,
                     "running": not finished,
@@ -302,7 +303,7 @@ def _degradation(drivers: dict, teams: dict) -> list[dict]:
         if not stints:
             continue
         pairs = []
-        for team in sorted({teams.get(c) for c, _ in stints if teams.get(c)}):
+        for team in sorted({teams[c] for c, _ in stints if teams.get(c)}):
             mates = sorted({c: v for c, v in stints if teams.get(c) == team}.items())
             if len(mates) == 2:
                 pairs.append({"team": team, "drivers": [m[0] for m in mates],
@@ -405,8 +406,9 @@ def _incident(rc: dict, driver: str, t: float | None) -> dict | None:
 def _winning_gap(by_car: dict, ranked: list[dict]) -> float | None:
     if len(ranked) < 2:
         return None
-    ends = [phases.lap_end(by_car[r["driver"]][-1]) if by_car.get(r["driver"]) else None for r in ranked[:2]]
-    return round(ends[1] - ends[0], 3) if None not in ends else None
+    first, second = (phases.lap_end(by_car[r["driver"]][-1]) if by_car.get(r["driver"]) else None
+                     for r in ranked[:2])
+    return round(second - first, 3) if first is not None and second is not None else None
 
 
 # --- helpers -------------------------------------------------------------------------------------

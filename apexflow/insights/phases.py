@@ -56,7 +56,8 @@ def lead_changes(by_car: dict, results: dict, dets: list[dict], rc: dict, first_
     lead = leaders(by_car)
     at = {(c, lap["lap_number"]): lap for c, laps in by_car.items() for lap in laps}
     pole = next((r["driver"] for r in results.values() if r["grid"] == 1), None)
-    out, prev = [], pole
+    out: list[dict] = []
+    prev = pole
     for n, car in lead.items():
         if n < first_lap:
             continue

@@ -9,6 +9,7 @@ results where a message gives only the number.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 OTHER_SERIES = re.compile(r"\b(F2|F3|F1 ACADEMY|PORSCHE|SUPERCUP|W SERIES)\b")
 _CAR = re.compile(r"\b(\d{1,2})\s*\(([A-Z]{3})\)")
@@ -22,7 +23,8 @@ _REINSTATED = re.compile(r"^CAR \d+(?: \([A-Z]{3}\))? TIME ([\d:.]+) WILL BE REI
 _INCIDENT = re.compile(r"^(?:FIA STEWARDS: )?(?:CORRECTION: )?(.*?)\bINCIDENT INVOLVING CARS? (.+?)(?: (NOTED|UNDER "
                        r"INVESTIGATION|WILL BE INVESTIGATED AFTER THE \w+|REVIEWED NO FURTHER INVESTIGATION|NO FURTHER "
                        r"ACTION|NO FURTHER INVESTIGATION))\s*(?:-\s*(.*?))?\s*$")
-_STOPPED = re.compile(r"^CAR \d+(?: \([A-Z]{3}\))? (STOPPED|CRASHED|SPUN|OFF TRACK)(?: AND CONTINUED)?(?: AT (.+?))?\s*$")
+_STOPPED = re.compile(r"^CAR \d+(?: \([A-Z]{3}\))? (STOPPED|CRASHED|SPUN|OFF TRACK)(?: AND CONTINUED)?"
+                      r"(?: AT (.+?))?\s*$")
 _PIT_START = re.compile(r"(?:WILL START FROM|START FROM|STARTS? FROM) THE PIT ?LANE|PIT ?LANE START")
 # what a stewards' message can say of an incident, in the order it goes
 OUTCOMES = {"NOTED": "noted", "UNDER INVESTIGATION": "under investigation",
@@ -38,8 +40,10 @@ def parse(messages: list[dict], results: list[dict] | None = None, finished: boo
     ``Category``), with ``results`` mapping car numbers to codes."""
     numbers = {str(r.get("DriverNumber")): r.get("Driver") or r.get("Abbreviation") for r in results or []
                if r.get("DriverNumber") is not None}
-    msgs = [m for m in sorted(messages, key=lambda m: (_time(m) is None, _time(m) or 0.0)) if m.get("Message") and not OTHER_SERIES.search(_text(m))]
-    penalties, investigations, deleted, stopped, start = [], {}, [], [], []
+    msgs = [m for m in sorted(messages, key=lambda m: (_time(m) is None, _time(m) or 0.0))
+            if m.get("Message") and not OTHER_SERIES.search(_text(m))]
+    penalties, deleted, stopped, start = [], [], [], []
+    investigations: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}  # by (cars, where)
     for m in msgs:
         text, lap, t = _text(m), _lap(m), _time(m)
         drivers = _drivers(text, numbers)
@@ -77,10 +81,10 @@ def parse(messages: list[dict], results: list[dict] | None = None, finished: boo
         if start_item := _start(text, lap, t, drivers):
             start.append(start_item)
     for inv in investigations.values():  # an investigation ends in the penalty given for its reason
-        pen = next((p for p in penalties if p["driver"] in inv["drivers"] and p["t"] >= inv["t"]
-                    and (not inv["reason"] or p["reason"] == inv["reason"])), None)
-        if pen is not None:
-            inv["outcome"], inv["penalised"] = "penalty", pen["driver"]
+        given = next((p for p in penalties if p["driver"] in inv["drivers"] and p["t"] >= inv["t"]
+                      and (not inv["reason"] or p["reason"] == inv["reason"])), None)
+        if given is not None:
+            inv["outcome"], inv["penalised"] = "penalty", given["driver"]
     for pen in penalties:
         if pen["status"] == "pending" and finished:
             pen["status"] = {"time": "added to race time", "grid": "at the next race"}.get(pen["penalty"], "pending")

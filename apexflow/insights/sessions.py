@@ -30,7 +30,8 @@ def qualifying(session_name: str, rows: list[dict], by_car: dict, deleted_rc: li
     parts = ["SQ1", "SQ2", "SQ3"] if session_name.startswith("Sprint") else ["Q1", "Q2", "Q3"]
     times = {r["Driver"]: [_num(r.get(q)) for q in ("Q1", "Q2", "Q3")] for r in rows if r.get("Driver")}
     pos = {r["Driver"]: _int(r.get("Position")) for r in rows if r.get("Driver")}
-    ranked = sorted((d for d in pos if pos[d]), key=lambda d: pos[d])
+    placed = {d: p for d, p in pos.items() if p}
+    ranked = sorted(placed, key=placed.__getitem__)
     out: dict = {"pole": None, "eliminations": [], "deleted_laps": [], "last_run": []}
     if ranked:
         first = ranked[0]
@@ -40,7 +41,7 @@ def qualifying(session_name: str, rows: list[dict], by_car: dict, deleted_rc: li
                        "gap_to_second_s": round(second - best, 3) if second and best else None,
                        "second": ranked[1] if len(ranked) > 1 else None}
     for k in (0, 1):
-        went_on = [times[d][k] for d in times if times[d][k + 1] is not None and times[d][k] is not None]
+        went_on = [t for t, then in ((ts[k], ts[k + 1]) for ts in times.values()) if then is not None and t is not None]
         if not went_on:
             continue
         cut = max(went_on)

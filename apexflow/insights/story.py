@@ -112,11 +112,11 @@ def _race(facts: dict) -> list[dict]:
     if st.get("finish") and st["finish"]["winner"]:
         out.append(_finish(st))
         pole = (st.get("start") or {}).get("pole")
-        k, r = next(((k, r) for k, r in enumerate(facts["results"]) if r["driver"] == pole), (None, None))
+        at, r = next(((i, r) for i, r in enumerate(facts["results"]) if r["driver"] == pole), (None, None))
         if r and pole != st["finish"]["winner"]:
             fate = (f"finished P{r['position']}" if r.get("classified") and r["position"] else
                     f"did not finish ({r['status']})" if r.get("status") else "did not finish")
-            out.append(sentence(f"{pole}, on pole, {fate}.", claim(pole, "result", f"results[{k}]", None,
+            out.append(sentence(f"{pole}, on pole, {fate}.", claim(pole, "result", f"results[{at}]", None,
                                                                    r["position"], "position")))
     return out
 

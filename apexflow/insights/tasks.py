@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from apexflow.errors import SessionNotFound
 from apexflow.insights import writer

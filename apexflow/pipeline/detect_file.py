@@ -30,6 +30,7 @@ the other output.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import errno
 import gzip
@@ -43,7 +44,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, cast
 
@@ -72,7 +73,7 @@ def parse_time(text: str) -> float:
         raise ContractError(f"timestamp {text!r} is neither numeric seconds, ISO-8601 nor "
                             "'YYYY-MM-DD HH:MM:SS'") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -254,7 +255,7 @@ class _Output:
         self.path, self.flag, self.tmp = path, flag, None
         try:
             if st is not None and not stat.S_ISREG(st.st_mode):
-                self.fh = open(path, "w", newline="")
+                self.fh = open(path, "w", newline="")  # noqa: SIM115 - held open until commit() or abort()
                 return
             fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
             umask = os.umask(0)
@@ -277,10 +278,8 @@ class _Output:
     def abort(self) -> None:
         fh = getattr(self, "fh", None)
         if fh is not None and not fh.closed:
-            try:
+            with contextlib.suppress(OSError):
                 fh.close()
-            except OSError:
-                pass
         if self.tmp:
             os.unlink(self.tmp)
             self.tmp = None
@@ -368,7 +367,8 @@ class LimitWatch:
         from apexflow.strategy.limit import LimitForecaster
 
         given = math.isfinite(vmin) or math.isfinite(vmax)
-        self.channels, self.warned = channels, set()
+        self.channels = channels
+        self.warned: set[str] = set()
         self.watch = [LimitForecaster(upper=vmax if math.isfinite(vmax) else None,
                                       lower=vmin if math.isfinite(vmin) else None, window=window) if given
                       else LimitForecaster(window=window) for _ in channels]
@@ -397,7 +397,7 @@ def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer, limits: L
     stamps: dict[float, str] = {}
     n_rows = n_flagged = n_alarms = 0
     last_t = -math.inf
-    out_of_order = {"rows": 0, "first_line": None}
+    late_rows, first_late = 0, None  # rows earlier than the row before them, and the first one's line
     pending: list[tuple] = []
     names = rows.value_cols
 
@@ -425,10 +425,11 @@ def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer, limits: L
     for line, ts, texts, t, vals in stream:
         n_rows += 1
         if vals is not None and t < last_t:  # scored where it stands, and reported
-            out_of_order["rows"] += 1
-            out_of_order["first_line"] = out_of_order["first_line"] or line
+            late_rows += 1
+            first_late = first_late or line
         elif vals is not None and t == last_t:
-            vals = rows.skip("repeats the previous timestamp", line)
+            rows.skip("repeats the previous timestamp", line)
+            vals = None
         if vals is not None:
             last_t = t
             stamps[t] = ts
@@ -440,7 +441,7 @@ def _run(det: SeriesDetector, rows: _Rows, stream, block: int, writer, limits: L
                 "end": stamps.get(e["t_end"], e["t_end"]), "score": round(float(e["score"]), 3),
                 "channel": e.get("channel"), "evidence": e.get("evidence", {})} for e in fold(events)]
     return {"rows": n_rows, "rows_scored_over_0_5": int(n_flagged), "alarms": int(n_alarms),
-            "out_of_order": out_of_order, "windows": windows}
+            "out_of_order": {"rows": late_rows, "first_line": first_late}, "windows": windows}
 
 
 def report(result: dict, out: str | None) -> str:

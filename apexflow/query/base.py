@@ -100,21 +100,21 @@ class Select:
     where: list[str] = field(default_factory=list)
     args: list = field(default_factory=list)
 
-    def filter(self, condition: str, *args) -> "Select":
+    def filter(self, condition: str, *args) -> Select:
         self.where.append(condition)
         self.args.extend(args)
         return self
 
-    def equal(self, column: str, value) -> "Select":
+    def equal(self, column: str, value) -> Select:
         return self if value is None else self.filter(f"{column} = %s", value)
 
-    def at_least(self, column: str, value) -> "Select":
+    def at_least(self, column: str, value) -> Select:
         return self if value is None else self.filter(f"{column} >= %s", value)
 
-    def at_most(self, column: str, value) -> "Select":
+    def at_most(self, column: str, value) -> Select:
         return self if value is None else self.filter(f"{column} <= %s", value)
 
-    def compare(self, raw_query: str, fields: tuple[str, ...]) -> "Select":
+    def compare(self, raw_query: str, fields: tuple[str, ...]) -> Select:
         for name, op, value in comparisons(raw_query, fields):
             self.filter(f"{name} {op} %s", value)
         return self

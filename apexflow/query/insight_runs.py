@@ -45,7 +45,8 @@ def analysis_progress(cur, session_id: str) -> dict:
 
 
 def completed_sessions(cur, session_ids: list[str]) -> list[tuple[str, str]]:
-    """(session, ingestion run) of those whose every streamed chunk is analyzed (see apexflow_aws/insights_starter.py)."""
+    """(session, ingestion run) of those whose every streamed chunk is analyzed
+    (see apexflow_aws/insights_starter.py)."""
     cur.execute("SELECT s.session_id, s.run_id FROM sessions s WHERE s.session_id = ANY(%s) "
                 "AND (s.meta->>'chunks')::int = (SELECT count(*) FROM telemetry_chunks c "
                 "WHERE c.session_id = s.session_id) ORDER BY s.session_id", (list(session_ids),))

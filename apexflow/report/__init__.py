@@ -134,7 +134,8 @@ def _page(session: dict, detections: list[dict], body: list[str], no_laps: bool)
     counts = {s: sum(d["Severity"] == s for d in detections) for s in ("critical", "warning", "info")}
     clock = (" (from the schedule: the source gave no clock of its own)"
              if (session["Clock Basis"] or "").startswith("scheduled") else "")
-    facts = (f"{escape(session['Circuit'] or '')} · started {session['Session Started'] + timedelta(seconds=30):%Y-%m-%d %H:%M} UTC{clock} · "
+    started = session["Session Started"] + timedelta(seconds=30)
+    facts = (f"{escape(session['Circuit'] or '')} · started {started:%Y-%m-%d %H:%M} UTC{clock} · "
              f"{session['Cars']} cars · source {escape(session['Source'])} · detections: "
              + ", ".join(f"{n} {s}" for s, n in counts.items()))
     lacks = list(session["Missing Streams"]) + (["laps"] if no_laps and "laps" not in session["Missing Streams"]

@@ -53,7 +53,7 @@ def _sentence(d: dict, drivers: list[str]) -> str:
                 return (f"{who} had throttle and brake applied together for {_number(e['seconds'])} s{on_lap} "
                         f"({e.get('why') or 'overlap'}).")
             case "sudden_damage":
-                then = {"pit_stop": ", then pitted", "retirement": ", then retired"}.get(e.get("then"), "")
+                then = {"pit_stop": ", then pitted", "retirement": ", then retired"}.get(e.get("then") or "", "")
                 return f"{who} lost {_number(e['seconds_lost'])} s in one lap{on_lap}{then}."
             case "retirement":
                 where = " in the pits" if e.get("in_pits") else ""

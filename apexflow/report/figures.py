@@ -126,23 +126,30 @@ def lap_times(laps: list[dict], order: list[str], race: bool = True) -> go.Figur
             by_driver[lap["Driver"]].append(lap)
     for driver in order:
         rows = by_driver.get(driver, [])
-        xs, ys, info, others = [], [], [], []
+        xs: list[int | None] = []
+        ys: list[float | None] = []
+        info: list[str | None] = []
+        others = []
         for i, lap in enumerate(rows):
             if (driver, lap["Lap"]) not in keys:
                 others.append(lap)
                 continue
             if xs and (lap["Stint"] != rows[i - 1]["Stint"] or (driver, rows[i - 1]["Lap"]) not in keys):
-                xs.append(None), ys.append(None), info.append(None)  # the line joins racing laps of one stint
-            xs.append(lap["Lap"]), ys.append(round(lap["Lap Time (s)"], 3))
+                xs.append(None)  # the line joins racing laps of one stint
+                ys.append(None)
+                info.append(None)
+            xs.append(lap["Lap"])
+            ys.append(round(lap["Lap Time (s)"], 3))
             info.append(f"{lap['Compound'] or '?'}, stint {lap['Stint']}")
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", name=driver, legendgroup=driver, customdata=info,
             line=dict(color=colour[driver], width=1.5),
             hovertemplate=f"{driver} lap %{{x}}: %{{y:.3f}} s<br>%{{customdata}}<extra></extra>"))
-        alone = [i for i, x in enumerate(xs) if x is not None and (i == 0 or xs[i - 1] is None)
+        alone = [(x, y, text, True) for i, (x, y, text) in enumerate(zip(xs, ys, info))
+                 if x is not None and y is not None and (i == 0 or xs[i - 1] is None)
                  and (i == len(xs) - 1 or xs[i + 1] is None)]  # a racing lap between others: no line shows it
         marks = [(r["Lap"], r["Lap Time (s)"], f"{r['Compound'] or '?'}, stint {r['Stint']}, not racing", False)
-                 for r in others] + [(xs[i], ys[i], info[i], True) for i in alone]
+                 for r in others] + alone
         fig.add_trace(go.Scatter(
             x=[m[0] for m in marks], y=[round(m[1], 3) for m in marks], mode="markers", name=driver,
             legendgroup=driver, showlegend=False, customdata=[m[2] for m in marks],
@@ -175,7 +182,7 @@ def stints(laps: list[dict], order: list[str]) -> go.Figure:
             fig.add_trace(go.Bar(
                 y=[d for d, _ in bars], x=[r["Last"] - r["First"] + 1 for _, r in bars],
                 base=[r["First"] - 0.5 for _, r in bars], orientation="h", name=compound or "unknown",
-                marker=dict(color=COMPOUNDS.get(compound, "#bbbbbb"), line=dict(color="#555", width=0.5)),
+                marker=dict(color=COMPOUNDS[compound] if compound else "#bbbbbb", line=dict(color="#555", width=0.5)),
                 customdata=[f"{d} stint {r['Stint']}: laps {r['First']}-{r['Last']}" for d, r in bars],
                 hovertemplate=f"%{{customdata}}, {compound or 'unknown'}<extra></extra>"))
     _shade_laps(fig, laps)

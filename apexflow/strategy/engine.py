@@ -77,7 +77,7 @@ class StrategyEngine:
     def __init__(self, total_laps: int, *, mandatory_stop: bool = False, pit_prior: float | None = None):
         self.total_laps, self.mandatory = total_laps, mandatory_stop
         self.pace = PaceModel()
-        self.pit = PitLossModel(**({"prior_green": pit_prior, "prior_weight": 1.0} if pit_prior else {}))
+        self.pit = PitLossModel(prior_green=pit_prior, prior_weight=1.0) if pit_prior else PitLossModel()
         self.history: dict[str, list[LapRow]] = {}
         self.times: dict[int, dict[str, float]] = {}  # lap -> driver -> time at the line
         self.stints: dict[tuple[str, int], StintPace] = {}
@@ -110,7 +110,7 @@ class StrategyEngine:
             if row.time is not None:
                 self.times.setdefault(row.lap_number, {})[row.driver] = row.time
         trend, traffic_cost = self.pace.coefficient("trend"), self.pace.coefficient("traffic")
-        timed = sorted(r.lap_time for r in rows if r.racing)
+        timed = sorted(r.lap_time for r in rows if r.racing and r.lap_time is not None)
         median = timed[len(timed) // 2] if timed else None
         restarts = {r.driver: self.restart(self.history[r.driver][-1] if self.history.get(r.driver) else None,
                                            median) for r in rows}
@@ -125,10 +125,10 @@ class StrategyEngine:
                                             age=prev.tyre_life or 1, stint=prev.stint).mean
                 pace_out = self.pace.predict(row.driver, row.lap_number, compound=row.compound or "",
                                              age=row.tyre_life or 1, stint=row.stint).mean
-                regime = max(prev.regime, row.regime, key=_SEVERITY.get)
+                regime = max(prev.regime, row.regime, key=_SEVERITY.__getitem__)
                 self.pit.observe(regime, prev.lap_time, row.lap_time, pace_in, pace_out)
-            if (row.racing and row.stint is not None and row.compound and row.lap_time <= QUICK * timed[0]
-                    and not restarts[row.driver]):
+            if (row.racing and row.lap_time is not None and median is not None and row.stint is not None
+                    and row.compound and row.lap_time <= QUICK * timed[0] and not restarts[row.driver]):
                 busy = self.traffic(row.driver, row.lap_number)
                 self.pace.observe(row.driver, row.stint, row.compound, row.lap_number, row.tyre_life or 1, busy,
                                   row.lap_time, median)
@@ -168,7 +168,7 @@ class StrategyEngine:
         if level is None:
             return None, None
         trend = self.pace.coefficient("trend")
-        cliff = self.stints.get((row.driver, row.stint))
+        cliff = self.stints.get((row.driver, row.stint)) if row.stint is not None else None
         forecast = cliff.forecast() if cliff else None
         age = float(row.tyre_life or 1)
         life = age + forecast.eta if forecast else LIFE.get(compound, 30)
@@ -212,10 +212,11 @@ class StrategyEngine:
         cars = self.running()
         if not cars:
             return []
-        regime = max((c.regime for c in cars), key=_SEVERITY.get)
+        regime = max((c.regime for c in cars), key=_SEVERITY.__getitem__)
         loss = self.pit.estimate(regime)
         sigma = self.pace.half_width() / 1.2816
         horizon = max(c.lap_number for c in cars) + 2
+        at_line = {c.driver: c.time for c in cars if c.time is not None}  # every running car has its time
         made = {}
         for c in cars:
             p, forecast = self.car_plans(c, loss.mean)
@@ -228,7 +229,7 @@ class StrategyEngine:
         arrivals = {}
         for c in cars:
             k = horizon - c.lap_number
-            mean = c.time + sum(self.lap_mean(c, i) for i in range(1, k + 1))
+            mean = at_line[c.driver] + sum(self.lap_mean(c, i) for i in range(1, k + 1))
             odds = made[c.driver][2]
             stop = sum(v for lap, v in odds.probabilities.items() if lap < horizon) if odds else 0.0
             sd = sigma * math.sqrt(k)
@@ -242,33 +243,38 @@ class StrategyEngine:
                                     traffic=self.traffic(c.driver, c.lap_number + 1), stint=c.stint)
             fresh = self._best_fresh(c)
             k = horizon - c.lap_number
-            mine = (c.time + self.lap_mean(c, 1) + loss.mean
+            mine = (at_line[c.driver] + self.lap_mean(c, 1) + loss.mean
                     + sum(self.lap_mean(c, 1 + j, compound=fresh, age=j, new_stint=True) for j in range(1, k)))
             rj = rejoin((mine, math.hypot(sigma * math.sqrt(k), loss.sd)),
                         [a for d, a in arrivals.items() if d != c.driver]) if math.isfinite(mine) and not c.pit_in \
                 else None
             ahead = cars[i - 1] if i > 0 and cars[i - 1].lap_number == c.lap_number else None
             behind = cars[i + 1] if i + 1 < len(cars) and cars[i + 1].lap_number == c.lap_number else None
-            on = ahead if ahead and c.time - ahead.time <= REACH else None
-            threat = behind if behind and behind.time - c.time <= REACH else None
+            on = ahead if ahead and at_line[c.driver] - at_line[ahead.driver] <= REACH else None
+            threat = behind if behind and at_line[behind.driver] - at_line[c.driver] <= REACH else None
             gain = self.undercut_gain(c, on) if on else None
             tgain = self.undercut_gain(threat, c) if threat else None
             out.append(CarPrediction(
                 driver=c.driver, lap=c.lap_number, position=c.position, compound=c.compound,
                 tyre_age=int(c.tyre_life) if c.tyre_life else None, next_lap=_num(nxt.mean),
                 next_lap_low=_num(nxt.low), next_lap_high=_num(nxt.high), pit_loss=round(loss.mean, 3),
-                rejoin_position=rj and rj.position, rejoin_probability=rj and round(rj.chance(rj.position), 3),
-                rejoin_ahead=rj and rj.ahead, gap_ahead=rj and _num(rj.gap_ahead), rejoin_behind=rj and rj.behind,
-                gap_behind=rj and _num(rj.gap_behind), undercut_on=on and on.driver, undercut_gain=_num(gain),
-                threat_from=threat and threat.driver, threat_gain=_num(tgain),
-                cliff_in_laps=forecast and _num(forecast.eta), cliff_low=forecast and _num(forecast.low),
-                cliff_high=forecast and _num(forecast.high),
-                stop_lap=odds and odds.lap,
-                stop_probability=odds and odds.lap and round(odds.probabilities[odds.lap], 3),
+                rejoin_position=rj.position if rj else None,
+                rejoin_probability=round(rj.chance(rj.position), 3) if rj else None,
+                rejoin_ahead=rj.ahead if rj else None, gap_ahead=_num(rj.gap_ahead) if rj else None,
+                rejoin_behind=rj.behind if rj else None, gap_behind=_num(rj.gap_behind) if rj else None,
+                undercut_on=on.driver if on else None, undercut_gain=_num(gain),
+                threat_from=threat.driver if threat else None, threat_gain=_num(tgain),
+                cliff_in_laps=_num(forecast.eta) if forecast else None,
+                cliff_low=_num(forecast.low) if forecast else None,
+                cliff_high=_num(forecast.high) if forecast else None,
+                stop_lap=odds.lap if odds else None,
+                stop_probability=round(odds.probabilities[odds.lap], 3) if odds and odds.lap is not None else None,
                 no_stop_probability=round(odds.no_stop, 3) if odds else 1.0,
-                stops=advice.stops if advice else 0, window_from=advice and advice.window and advice.window[0],
-                window_to=advice and advice.window and advice.window[1],
-                next_compound=advice and advice.compound, reason=self.reason(c, advice, rj, on, gain, loss.mean),
+                stops=advice.stops if advice else 0,
+                window_from=advice.window[0] if advice and advice.window else None,
+                window_to=advice.window[1] if advice and advice.window else None,
+                next_compound=advice.compound if advice else None,
+                reason=self.reason(c, advice, rj, on, gain, loss.mean),
                 rejoin_probabilities=_shown(rj.probabilities if rj else {}),
                 stop_probabilities=_shown(odds.probabilities if odds else {})))
         return out

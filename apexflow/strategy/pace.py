@@ -200,7 +200,8 @@ class PaceModel:
         level = self.level(driver, stint, compound)
         if level is None:
             return Forecast(float("nan"), float("nan"), float("nan"))
+        form = self.form.get((driver, stint), 0.0) if stint is not None else 0.0
         mean = (level + self.coefficient("trend") * lap + self.coefficient("deg", compound) * age
-                + self.coefficient("traffic") * traffic + self.common + self.form.get((driver, stint), 0.0))
+                + self.coefficient("traffic") * traffic + self.common + form)
         h = self.half_width()
         return Forecast(mean, mean - h, mean + h)

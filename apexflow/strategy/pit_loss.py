@@ -46,10 +46,7 @@ class PitLossModel:
     def estimate(self, regime: str = GREEN) -> PitLoss:
         green = self._shrunk(GREEN, self.prior_green)
         own = self.losses[regime]
-        if regime == GREEN:
-            mean = green
-        else:
-            mean = self._shrunk(regime, green * REGIME_SHARE[regime])
+        mean = green if regime == GREEN else self._shrunk(regime, green * REGIME_SHARE[regime])
         if len(own) >= 2:
             m = sum(own) / len(own)
             var = sum((x - m) ** 2 for x in own) / (len(own) - 1)

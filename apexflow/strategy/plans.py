@@ -92,12 +92,13 @@ class Advice:
 
 def advise(p: Plans) -> Advice:
     best = {0: p.none, 1: float(p.one.min()) if len(p.one) else float("inf"), 2: p.two}
-    stops = min(best, key=best.get)
+    stops = min(best, key=best.__getitem__)
     others = sorted(v for k, v in best.items() if k != stops)
     saving = others[0] - best[stops] if others and np.isfinite(others[0]) else float("inf")
     if stops == 0:
         return Advice(0, None, None, saving)
     if stops == 2:
+        assert p.two_laps is not None  # a finite two-stop time always comes with its laps
         first = p.two_laps[0]
         return Advice(2, (first, first), None, saving)
     i = int(np.argmin(p.one))
@@ -130,5 +131,5 @@ def stop_odds(p: Plans, cover: float = 0.0, follow: float = 0.0) -> StopOdds:
         w *= 1 - follow
         w[:2] += follow / 2
     probs = {p.first_lap + i: float(x) for i, x in enumerate(w[:-1]) if x >= 1e-3}
-    lap = max(probs, key=probs.get) if probs else None
+    lap = max(probs, key=probs.__getitem__) if probs else None
     return StopOdds(lap, probs, float(w[-1]))

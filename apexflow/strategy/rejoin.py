@@ -65,7 +65,7 @@ def rejoin(me: tuple[float, float], others: list[Arrival], *, floor: float = 1e-
     """Rejoin of a car arriving at ``me`` = (mean, sd) among ``others``; probabilities under ``floor`` dropped."""
     dist = positions([p_ahead(me, o) for o in others])
     probs = {k + 1: p for k, p in enumerate(dist) if p >= floor}
-    position = max(probs, key=probs.get)
+    position = max(probs, key=probs.__getitem__)
     means = [(o.mean, o.driver) for o in others]
     ahead = max((m for m in means if m[0] <= me[0]), default=None)
     behind = min((m for m in means if m[0] > me[0]), default=None)

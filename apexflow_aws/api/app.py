@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from apexflow.errors import QueryError, RawDataMissing
 from apexflow_aws import invoke
 from apexflow_aws.api import IAM_PREFIX, findings, sessions, strategy, telemetry, timing
-from apexflow_aws.api.common import COMPARABLE, PROBLEM, Problem, problem
+from apexflow_aws.api.common import COMPARABLE, PROBLEM, ParameterError, Problem, problem
 
 TITLE, VERSION = "ApexFlow API", "1.0.0"
 JSON_MEDIA = re.compile(r"^application/([\w.-]+\+)?json$")
@@ -93,7 +93,7 @@ def _media_type(headers: dict) -> str:
 def _unsupported(method: str, path: str, media: str) -> dict:
     detail = f"{method} {path} takes a JSON body (Content-Type: application/json), not {media}"
     body = Problem(title="Unsupported media type", status=415, detail=detail,
-                   errors=[{"parameter": "Content-Type", "message": detail}])
+                   errors=[ParameterError(parameter="Content-Type", message=detail)])
     return {"statusCode": 415, "headers": {"Content-Type": PROBLEM, "Accept-Post": "application/json"},
             "body": body.model_dump_json(), "isBase64Encoded": False}
 

@@ -72,7 +72,8 @@ def responses(model: type[BaseModel] | None, *errors: int, csv: bool = False, st
               description: str = "OK") -> dict:
     """The OpenAPI responses of a route: its model (and CSV), then problem documents for ``errors``, 400 (a query
     parameter it does not take), 422 and 500."""
-    content: dict[str, dict[str, Any]] = {"application/json": {"model": model}} if model else {"text/html": {"schema": {"type": "string"}}}
+    content: dict[str, dict[str, Any]] = ({"application/json": {"model": model}} if model
+                                          else {"text/html": {"schema": {"type": "string"}}})
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
     out: dict[int, dict[str, Any]] = {status: {"description": description, "content": content}}

@@ -553,7 +553,7 @@ def _core(st: dict, t: np.ndarray, x: np.ndarray, n0: int) -> dict:
     s = np.where(_run_position(st, s >= 0.5 * S_FULL) >= HABIT, np.minimum(s, 0.45 * S_FULL), s)
     surprise = np.clip(s / S_FULL, 0.0, 1.0)
     state = level.max(axis=0)
-    excursion = novel.any(axis=0)
+    excursion = np.any(novel, axis=0)
     zrow = np.where(excursion, np.where(novel, z, 0.0).max(axis=0), z.max(axis=0))
     score, state_score = likelihood.calibrate(st["lik"], s, zrow, excursion, n0)
     driver = np.where(state_score >= score, np.argmax(level, axis=0), np.argmax(excess, axis=0))
@@ -572,8 +572,8 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
         state.update(names=list(names), n=0, warm_t=np.empty(0), warm_x=np.empty((rows, 0)))
     thaw(state)
     n0 = state["n"]
-    out = {"score": np.zeros(n), "alarm": np.zeros(n, dtype=np.int8), "raw": np.zeros(n), "surprise": np.zeros(n),
-           "state": np.zeros(n), "driver": np.zeros(n, dtype=np.int64)}
+    out: dict[str, np.ndarray] = {"score": np.zeros(n), "alarm": np.zeros(n, dtype=np.int8), "raw": np.zeros(n),
+                                  "surprise": np.zeros(n), "state": np.zeros(n), "driver": np.zeros(n, dtype=np.int64)}
     start = 0
     if "table" not in state:
         start = min(n, WARMUP - state["warm_x"].shape[1])

@@ -30,10 +30,7 @@ def process(state: dict, t: np.ndarray, x: np.ndarray, names: list[str], aux: di
         new[1:] = col[1:] != col[:-1]
         starts = np.flatnonzero(new)
         cont = not new[0]  # the first run continues the carried one
-        if not cont:
-            starts_all = starts
-        else:
-            starts_all = np.concatenate([[0], starts])
+        starts_all = np.concatenate([[0], starts]) if cont else starts
         ends = np.append(starts_all[1:], n)
         lens = ends - starts_all
         carried = st["len"] if cont else 0
