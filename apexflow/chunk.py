@@ -24,7 +24,6 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -171,13 +170,15 @@ def decode(data: bytes) -> Chunk:
             f"{', '.join(map(str, READABLE_VERSIONS))}); upgrade the reader or re-ingest the session"
         )
     try:
-        header, names, units = _header(data[_PREFIX.size : _PREFIX.size + head_len])
+        header = json.loads(data[_PREFIX.size : _PREFIX.size + head_len].decode())
+        names = [name for name, _ in header["channels"]]
+        units = dict(header["channels"])
         n = int(header["n"])
         raw = zlib.decompress(data[_PREFIX.size + head_len :])
     except (ValueError, KeyError, TypeError, zlib.error) as e:  # UnicodeDecodeError is a ValueError
         raise ContractError(f"malformed chunk: {e}") from None
     if len(units) != len(names):
-        raise ContractError(f"malformed chunk: channel names repeat in {list(names)}")
+        raise ContractError(f"malformed chunk: channel names repeat in {names}")
     if len(raw) != n * (8 + 4 * len(names)):
         raise ContractError(
             f"malformed chunk: payload has {len(raw)} bytes, header promises {n} samples of {len(names)} channels"
@@ -186,32 +187,6 @@ def decode(data: bytes) -> Chunk:
     block = np.frombuffer(raw, "<f4", n * len(names), 8 * n).reshape(len(names), n)
     return Chunk(header["session_id"], header["entity_id"], header["seq"], t, dict(zip(names, block)), units, block,
                  str(header.get("run_id", "")) if version >= 2 else "")
-
-
-_CHANNELS_KEY = b',"channels":'
-
-
-def _header(head: bytes) -> tuple[dict, tuple[str, ...], dict[str, str]]:
-    """A chunk header's fields, channel names and units. The channel list (the same in every chunk of a
-    session, and most of the header's bytes) is parsed once per distinct list (``_channels``); the rest, each
-    time. A header laid out otherwise than ``encode`` writes it is parsed whole."""
-    at = head.rfind(_CHANNELS_KEY)  # a quote inside a JSON string is escaped: this is the last top-level key
-    if at > 0 and head.endswith(b"]}"):
-        header = json.loads((head[:at] + b"}").decode())
-        if type(header) is dict and "channels" not in header:
-            names, units = _channels(head[at + len(_CHANNELS_KEY) : -1])
-            return header, names, dict(units)
-    header = json.loads(head.decode())
-    return header, tuple(name for name, _ in header["channels"]), dict(header["channels"])
-
-
-@lru_cache(maxsize=256)
-def _channels(listing: bytes) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """``[[name, unit], ...]`` -> (names, (name, unit) pairs), refusing what is not such a list."""
-    pairs = json.loads(listing.decode())
-    if type(pairs) is not list:
-        raise TypeError(f"channels must be a list of [name, unit] pairs, got {type(pairs).__name__}")
-    return tuple(name for name, _ in pairs), tuple((name, unit) for name, unit in dict(pairs).items())
 
 
 def split(session_id: str, entity_id: str, t: np.ndarray, values: dict[str, np.ndarray],

@@ -149,9 +149,8 @@ def test_headers_written_another_way_decode_to_their_own_channels():
     (b'[["Speed"]]', "malformed chunk"),
     (b'[["Speed","km/h"]', "malformed chunk"),
 ])
-def test_a_bad_channel_list_in_encode_s_layout_is_refused(listing, message):
-    """The channel list parsed once per session (the header as ``encode`` lays it out) is checked as strictly as
-    a header parsed whole, every time it is seen."""
+def test_a_bad_channel_list_is_refused_every_time(listing, message):
+    """A header laid out as ``encode`` writes it, with a channel list that is not [name, unit] pairs."""
     import struct
     import zlib
 
