@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from benchmarks import machine, report
+from benchmarks import busy, machine, report
 from benchmarks.detection_throughput import RUN, race_events
 from infra.names import Settings
 
@@ -161,7 +161,7 @@ def heading(title: str, module: str, args: argparse.Namespace) -> list[str]:
     return [f"## {title} — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
             f"- command: `python -m benchmarks.{module} --seed {args.seed} --laps {args.laps} --batch {args.batch}"
             f"{f' --repeat {args.repeat}' if getattr(args, 'repeat', 1) > 1 else ''}{' --write' if args.write else ''}`",
-            f"- machine: {machine()}; database: {database} on the same machine"]
+            f"- machine: {machine()}; {busy()}; database: {database} on the same machine"]
 
 
 def main(argv=None) -> int:
