@@ -44,7 +44,9 @@ def parse_list(text: str, where: str) -> list[dict]:
         if len(parts) != 3 or not parts[0].isdigit() or not all(parts):
             raise ContractError(f"{where} line {number}: {line!r} is not YEAR,EVENT,SESSION "
                                 "(e.g. 2023,Azerbaijan,Q)")
-        specs.append({"source": "fastf1", "year": int(parts[0]), "event": parts[1], "session": parts[2]})
+        spec = {"source": "fastf1", "year": int(parts[0]), "event": parts[1], "session": parts[2]}
+        if spec not in specs:  # a line given twice is one session
+            specs.append(spec)
     if not specs:
         raise ContractError(f"{where} names no session; give one YEAR,EVENT,SESSION a line")
     return specs
@@ -121,7 +123,11 @@ def run(specs: list[dict], jobs: int | None = None, report=print) -> list[Outcom
             futures = {pool.submit(_ingest, spec): i for i, spec in enumerate(specs)}
             outcomes: list[Outcome | None] = [None] * len(specs)
             for done in as_completed(futures):
-                outcomes[futures[done]] = outcome = done.result()
+                try:
+                    outcome = done.result()
+                except Exception as e:  # noqa: BLE001 - the worker itself died (killed, out of memory)
+                    outcome = Outcome(specs[futures[done]], 0.0, error=f"its worker process failed: {e}")
+                outcomes[futures[done]] = outcome
                 report(outcome)
     finally:
         for k, v in saved.items():

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_session_list_is_read_line_by_line_and_a_bad_line_is_named():
-    specs = backfill.parse_list("# season opener\n2023, Azerbaijan, Q\n\n2025,Miami,S  # sprint\n", "list.txt")
+    specs = backfill.parse_list("# season opener\n2023, Azerbaijan, Q\n\n2025,Miami,S  # sprint\n2023,Azerbaijan,Q\n",
+                                "list.txt")
     assert [(s["year"], s["event"], s["session"]) for s in specs] == [(2023, "Azerbaijan", "Q"), (2025, "Miami", "S")]
     with pytest.raises(ContractError, match=r"list.txt line 2: '2023,Azerbaijan' is not YEAR,EVENT,SESSION"):
         backfill.parse_list("2023,Azerbaijan,Q\n2023,Azerbaijan\n", "list.txt")
@@ -82,3 +83,33 @@ def test_bad_backfill_requests_fail_before_anything_starts(tmp_path):
                              env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 2 and run.stderr.startswith(f"apexflow: error: {message}"), (argv, run.stderr)
 
+
+
+def test_a_worker_that_dies_fails_its_sessions_and_the_backfill_still_reports(dsn, monkeypatch, tmp_path):
+    import threading
+    import time
+
+    import psutil
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("FASTF1_CACHE", str(tmp_path / "ff1"))
+    me, killed = psutil.Process(), []
+
+    def kill_the_worker():
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            for child in me.children(recursive=True):
+                if "spawn_main" in " ".join(child.cmdline()):
+                    child.kill()
+                    killed.append(child.pid)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_the_worker)
+    killer.start()
+    reported = []
+    specs = [{"source": "fastf1", "year": 2023, "event": "Azerbaijan", "session": s} for s in ("Q", "S")]
+    outcomes = backfill.run(specs, jobs=1, report=reported.append)
+    killer.join()
+    assert killed
+    assert [o.error.startswith("its worker process failed") for o in outcomes] == [True, True]
+    assert sorted(o.name for o in reported) == ["2023 Azerbaijan Q", "2023 Azerbaijan S"]
