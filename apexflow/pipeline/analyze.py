@@ -13,7 +13,6 @@ detector states, the field's new sums, and the race events of the reporting sche
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 
@@ -157,17 +156,11 @@ class Batch:
                       repository.field_profile(cur, _minutes(joined)).items()}
             cars = [c for parts in joined.values() for c in parts if self.sessions[c.session_id][0] == "motorsport"]
             starts = {c.session_id: runs[c.session_id][1] for c in cars}
-            with ThreadPoolExecutor(1, thread_name_prefix="analyze-copy") as writer:
-                # the copies stream on this transaction's connection while this thread detects; nothing else
-                # touches the connection until they are done (leaving the block waits for them, error or not)
-                copying = [writer.submit(repository.write_samples, cur, samples.copy_data(cars, starts))] if cars else []
-                rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
-                         self.arrived.get((p.session_id, p.entity_id, p.seq)))
-                        for parts in joined.values() for c in parts for p, summary in zip(c.parts or [c], stats(c))]
-                copying.append(writer.submit(repository.write_chunks, cur, rows))
-                found, added = detect(joined, states, self.sessions, fields, self.detectors)
-            for done in copying:
-                done.result()  # a failed copy fails the batch: the transaction rolls back
+            rows = [(p.session_id, p.entity_id, p.seq, float(p.t[0]), float(p.t[-1]), p.n, summary,
+                     self.arrived.get((p.session_id, p.entity_id, p.seq)))
+                    for parts in joined.values() for c in parts for p, summary in zip(c.parts or [c], stats(c))]
+            found, added = detect(joined, states, self.sessions, fields, self.detectors)
+            repository.write_chunks(cur, rows, samples.copy_data(cars, starts) if cars else None)
             repository.write_detections(cur, list(found.values()))
             repository.write_states(cur, [(*e, STATE_VERSION, max(loaded[e][1], fresh[e][-1].seq), states[e])
                                           for e in fresh])

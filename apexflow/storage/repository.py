@@ -77,7 +77,7 @@ def register_session(cur, session: Session, facts: SessionFacts, run_id: str) ->
 def write_samples(cur, data: bytes) -> None:
     """Copy samples in (``apexflow.storage.samples.copy_data``'s binary stream): only of chunks not stored before, which
     analyze's duplicate check in the same transaction guarantees."""
-    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data), size=max(len(data), 1))  # one read: one GIL hand-over
+    cur.copy_expert(samples.COPY_SQL, io.BytesIO(data), size=1 << 20)
 
 
 def session_contract(cur, session_id: str) -> tuple[str, dict[str, Channel], str, set[str]] | None:
@@ -121,15 +121,18 @@ def load_states(cur, entities: list[tuple[str, str]], state_version: int) -> dic
     return out
 
 
-def write_chunks(cur, chunks: list[tuple]) -> None:
-    """Copy in chunk rows, (session, entity, seq, t_start, t_end, samples, stats as JSON text, arrival or None):
-    only of chunks not stored before, which analyze's duplicate check in the same transaction guarantees (a
-    chunk stored meanwhile by another transaction fails the copy on the primary key, and with it the batch)."""
+def write_chunks(cur, chunks: list[tuple], samples_copy: bytes | None = None) -> None:
+    """Copy in chunk rows, (session, entity, seq, t_start, t_end, samples, stats as JSON text, arrival or None),
+    and their samples (``write_samples``): only of chunks not stored before, which analyze's duplicate check in
+    the same transaction guarantees (a chunk stored meanwhile by another transaction fails the copy on the
+    primary key, and with it the batch)."""
     if chunks:
         text = "".join(f"{s}\t{e}\t{q}\t{a!r}\t{b!r}\t{n}\t{_copy_text(j)}\t{_NULL if t is None else t}\n"
                        for s, e, q, a, b, n, j, t in chunks)
         cur.copy_expert("COPY telemetry_chunks (session_id, entity_id, seq, t_start, t_end, n_samples, stats, "
-                        "arrived_at) FROM STDIN", io.StringIO(text), size=max(len(text), 1))
+                        "arrived_at) FROM STDIN", io.StringIO(text), size=1 << 20)
+    if samples_copy is not None:
+        write_samples(cur, samples_copy)
 
 
 def write_states(cur, states: list[tuple]) -> None:
