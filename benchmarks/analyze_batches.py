@@ -1,6 +1,10 @@
 """The analyze function with its database: a full race's Kinesis events through the real handler.
 
-    .venv/bin/python -m benchmarks.analyze_batches [--laps 57] [--batch N] [--write]
+    .venv/bin/python -m benchmarks.analyze_batches [--laps 57] [--batch N] [--repeat 3] [--profile] [--write]
+
+``--repeat N`` runs N rounds, each on the session registered afresh, and keeps each pass's fastest (a shared
+machine's slow spells cost a round, not the figure); ``--profile`` samples the first round's first delivery
+with pyinstrument and prints the call tree.
 
 The events are the ones ``detection_throughput`` builds (10 s chunks, as many records per event
 as the deployed batch size unless ``--batch`` says otherwise). Each goes through
