@@ -104,8 +104,15 @@ def _ingest(args) -> int:
     from apexflow_local import ingest_cli
 
     check_speed(args.speed)
+    if args.kind == "fastf1" and (args.all or args.list):
+        return _backfill(args)
     if args.kind == "fastf1":
-        spec = {"source": "fastf1", "year": args.year, "event": args.event, "session": args.session}
+        for flag in ("event", "session"):
+            if getattr(args, flag) is None:
+                raise ContractError(f"--{flag} is required (or --all for every session of --year, or --list FILE)")
+        if len(args.year) != 1:
+            raise ContractError(f"one --year for one session, got {len(args.year)}; --all backfills several years")
+        spec = {"source": "fastf1", "year": args.year[0], "event": args.event, "session": args.session}
     else:
         fmt = args.format or ("jsonl" if args.file.lower().endswith((".jsonl", ".ndjson", ".json")) else "csv")
         spec = {"source": fmt, "path": args.file, "entity_col": args.entity_col, "time_col": args.time_col,
@@ -120,6 +127,38 @@ def _ingest(args) -> int:
     result, where = ingest_cli.run(spec, aws=args.aws)
     print(ingest_cli.report(result, where))
     return 0
+
+
+def _backfill(args) -> int:
+    """Many sessions side by side; exit 0 when every one was ingested, 1 when any failed."""
+    import time
+
+    from apexflow_local import backfill
+
+    if args.aws or args.speed is not None:
+        raise ContractError("--all and --list ingest locally and as fast as possible: drop --aws and --speed "
+                            "(in AWS, invoke the ingest function once per session)")
+    if args.jobs is not None and args.jobs < 1:
+        raise ContractError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.list:
+        if args.all or args.year or args.event or args.session:
+            raise ContractError("--list names its sessions itself: give it without --all, --year, --event and "
+                                "--session")
+        specs = backfill.read_list(args.list)
+    else:
+        if not args.year:
+            raise ContractError("--all needs --year (one or more years)")
+        specs = backfill.season(args.year, args.event, args.session)
+        if not specs:
+            raise ContractError(f"no session of {', '.join(map(str, args.year))} matches; nothing to backfill")
+    for spec in specs:
+        spec["chunk_seconds"] = args.chunk_seconds
+    jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(specs)))
+    print(f"backfilling {len(specs)} sessions, {jobs} at a time", flush=True)
+    t0 = time.perf_counter()
+    outcomes = backfill.run(specs, jobs, report=lambda o: print(backfill.line(o), flush=True))
+    print(backfill.summary(outcomes, time.perf_counter() - t0, jobs))
+    return 0 if all(o.error is None for o in outcomes) else 1
 
 
 def _reprocess(args) -> int:
@@ -345,9 +384,15 @@ def parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="ingest a session into S3 + Kinesis and register it")
     kinds = ingest.add_subparsers(dest="kind", required=True)
     f1 = kinds.add_parser("fastf1", help="an F1 session through FastF1")
-    f1.add_argument("--year", type=int, required=True)
-    f1.add_argument("--event", required=True, help="event name, place, country or round, e.g. Miami")
-    f1.add_argument("--session", required=True, help="FP1, FP2, FP3, SQ, SS, S, Q, R or the full name")
+    f1.add_argument("--year", type=int, nargs="+", help="the session's year (with --all, one or more years)")
+    f1.add_argument("--event", help="event name, place, country or round, e.g. Miami (with --all: only this event)")
+    f1.add_argument("--session", help="FP1, FP2, FP3, SQ, SS, S, Q, R or the full name (with --all: only these)")
+    f1.add_argument("--all", action="store_true",
+                    help="backfill every session of --year's schedules held so far, side by side; a session that "
+                         "fails is reported and the others go on; exit 1 if any failed")
+    f1.add_argument("--list", metavar="FILE",
+                    help="backfill the sessions in FILE (- for stdin), one YEAR,EVENT,SESSION a line, side by side")
+    f1.add_argument("--jobs", type=int, help="sessions at once with --all or --list (default: the machine's cores)")
     csv = kinds.add_parser("csv", help="a CSV or JSON Lines telemetry file")
     csv.add_argument("file")
     csv.add_argument("--entity-col", required=True, help="column naming the entity (car, device)")

@@ -141,3 +141,22 @@ def test_headers_written_another_way_decode_to_their_own_channels():
     assert b.units == {"Throttle": "%", "Brake": "bool"}
     with pytest.raises(chunks.ContractError, match="repeat"):
         chunks.decode(record("e", [["Speed", "km/h"], ["Speed", "km/h"]]))
+
+
+@pytest.mark.parametrize("listing, message", [
+    (b'[["Speed","km/h"],["Speed","km/h"]]', "repeat"),
+    (b'{"Speed":"km/h"}', "malformed chunk"),
+    (b'[["Speed"]]', "malformed chunk"),
+    (b'[["Speed","km/h"]', "malformed chunk"),
+])
+def test_a_bad_channel_list_is_refused_every_time(listing, message):
+    """A header laid out as ``encode`` writes it, with a channel list that is not [name, unit] pairs."""
+    import struct
+    import zlib
+
+    head = b'{"session_id":"s","run_id":"r","entity_id":"e","seq":0,"n":1,"channels":' + listing + b"}"
+    body = np.zeros(1, "<f8").tobytes() + np.ones(2, "<f4").tobytes()
+    data = struct.pack("<4sHI", b"AXFC", 2, len(head)) + head + zlib.compress(body)
+    for _ in range(2):
+        with pytest.raises(ContractError, match=message):
+            chunks.decode(data)
