@@ -13,7 +13,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apexflow.errors import ContractError
@@ -70,7 +70,7 @@ def season(years: list[int], event: str | None = None, session: str | None = Non
     from apexflow.sources.fastf1 import FastF1Source
     from apexflow.sources.fastf1.events import match_event, match_session, schedule
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     specs = []
     for year in years:
         FastF1Source(year, "", "")  # a year without F1 is refused here, with the years there are

@@ -164,7 +164,8 @@ def heading(title: str, module: str, args: argparse.Namespace) -> list[str]:
     database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
     return [f"## {title} — {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
             f"- command: `python -m benchmarks.{module} --seed {args.seed} --laps {args.laps} --batch {args.batch}"
-            f"{f' --repeat {args.repeat}' if getattr(args, 'repeat', 1) > 1 else ''}{' --write' if args.write else ''}`",
+            f"{f' --repeat {args.repeat}' if getattr(args, 'repeat', 1) > 1 else ''}"
+            f"{' --write' if args.write else ''}`",
             f"- machine: {machine()}; {busy()}; database: {database} on the same machine"]
 
 

@@ -14,7 +14,7 @@ import argparse
 import os
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         rows.append((jobs, seconds, laps, sorted(o.seconds for o in outcomes)))
     base = rows[0][1]
     lines = [f"## Backfill: {len(specs)} real F1 sessions, side by side — "
-             f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", "",
+             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"- command: `python -m benchmarks.backfill --jobs {' '.join(map(str, args.jobs))}"
              f"{' --write' if args.write else ''}` (each run: `apexflow ingest fastf1 --list FILE --jobs N` as the "
              "CLI runs it)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg2
 import pytest
@@ -34,7 +34,7 @@ def test_all_takes_every_session_of_the_schedule_that_has_started(shared_cache, 
     baku = backfill.season([2023], "Azerbaijan")
     assert [s["session"] for s in baku] == ["Practice 1", "Qualifying", "Sprint Shootout", "Sprint", "Race"]
     assert {s["event"] for s in baku} == {"Azerbaijan Grand Prix"}
-    before_the_race = datetime(2023, 4, 30, 8, tzinfo=timezone.utc)  # the sprint weekend's Sunday morning
+    before_the_race = datetime(2023, 4, 30, 8, tzinfo=UTC)  # the sprint weekend's Sunday morning
     assert [s["session"] for s in backfill.season([2023], "Azerbaijan", now=before_the_race)][-1] == "Sprint"
     assert [s["session"] for s in backfill.season([2023], "Azerbaijan", "SS")] == ["Sprint Shootout"]
     season = backfill.season([2023])
@@ -45,7 +45,7 @@ def test_a_backfill_ingests_the_good_sessions_and_reports_the_bad_ones(shared_ca
     good = [(2022, "British", "FP1"), (2023, "Azerbaijan", "SS"), (2024, "China", "SQ")]
     listing = tmp_path / "sessions.txt"
     listing.write_text("".join(f"{y},{e},{s}\n" for y, e, s in good[:2]) + "2023,Atlantis,Q\n"
-                       "2024,Spain,FP1  # not in the frozen responses\n" + "%d,%s,%s\n" % good[2])
+                       "2024,Spain,FP1  # not in the frozen responses\n" + "{},{},{}\n".format(*good[2]))
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "APEXFLOW_PGDATA")}
     env.update(PYTHONPATH=str(ROOT), DATABASE_URL=dsn, FASTF1_HTTP_CACHE=str(shared_cache),
                FASTF1_CACHE=str(tmp_path / "ff1"), APEXFLOW_HOME=str(tmp_path / "home"),
