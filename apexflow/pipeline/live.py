@@ -30,9 +30,11 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable, ContextManager, Iterable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -81,7 +83,7 @@ class Car:
 
 
 class LiveIngest:
-    def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], ContextManager], *,
+    def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], AbstractContextManager], *,
                  latency: float = 1.0, chunk_seconds: float = 10.0,
                  on_close: Callable[[str], object] = lambda session_id: None,
                  wall: Callable[[], float] = time.time, stall_is_silence: bool = True,
@@ -218,7 +220,7 @@ class LiveIngest:
             self.changed["track_status"].append(row)
 
     def _racecontrol(self, e: ev.RaceControl) -> None:
-        row = {"Time": self.t(e.utc), "Date": datetime.fromtimestamp(e.utc, timezone.utc).isoformat(), **e.row}
+        row = {"Time": self.t(e.utc), "Date": datetime.fromtimestamp(e.utc, UTC).isoformat(), **e.row}
         self.chequered = self.chequered or row.get("Flag") == "CHEQUERED"
         if row not in self.facts.race_control_messages:
             self.facts.race_control_messages.append(row)
