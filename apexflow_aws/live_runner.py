@@ -32,7 +32,7 @@ def secret(arn: str | None) -> str | None:
     return client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or None
 
 
-def feed_for(spec: dict):
+def feed_for(spec: dict) -> tuple[feeds.Feed, f1.F1LiveTiming | openf1.OpenF1]:
     """(feed, adapter) for a request; ``adapter.take(message)`` maps a message of the feed. A replayed
     recording's feed has ``recording`` (its damaged lines, by kind)."""
     source, session = spec.get("source"), str(spec.get("session") or "current")
@@ -53,9 +53,9 @@ def feed_for(spec: dict):
         if not path.is_file():
             raise ContractError(f"no recorded stream at {path}")
         recorded = recording.read(path, source)
-        feed = feeds.Replay(recorded.messages, source, spec.get("speed"))
-        feed.recording = recorded
-        return feed, adapter
+        replay = feeds.Replay(recorded.messages, source, spec.get("speed"))
+        replay.recording = recorded
+        return replay, adapter
     if spec.get("mqtt"):
         host, _, port = spec["mqtt"].rpartition(":")
         return feeds.MqttFeed(host, int(port), [*openf1.TOPICS, *openf1.IGNORED],
@@ -67,12 +67,12 @@ def feed_for(spec: dict):
         raise ContractError("OpenF1's real-time data needs a paid account: store {\"username\", \"password\"} "
                             "in the secret named by OPENF1_SECRET_ARN")
     login = lambda: feeds.openf1_token(creds["username"], creds["password"])  # noqa: E731
-    feed = feeds.MqttFeed(feeds.OPENF1_HOST, feeds.OPENF1_PORT, [*openf1.TOPICS, *openf1.IGNORED],
+    mqtt = feeds.MqttFeed(feeds.OPENF1_HOST, feeds.OPENF1_PORT, [*openf1.TOPICS, *openf1.IGNORED],
                           username=creds["username"], password=login, tls=True)
     if session == "current":
         for message in feeds.openf1_current(login()):
-            feed.queue.put(message)
-    return feed, adapter
+            mqtt.queue.put(message)
+    return mqtt, adapter
 
 
 def alert(detection: dict) -> None:
@@ -110,9 +110,10 @@ def record(spec: dict, path: Path, idle: float | None = None) -> dict:
     from apexflow.errors import BadMessage
     from apexflow.sources.live import events as ev
 
-    source = spec.get("source")
     feed, adapter = feed_for(spec)
-    written, bad, ended, heard = 0, {}, None, time.monotonic()
+    source: str = spec["source"]  # one of SOURCES: feed_for checked it
+    written, ended, heard = 0, None, time.monotonic()
+    bad: dict[str, int] = {}
     idle = idle if idle is not None else spec.get("idle")
     try:
         with recording.opened(path) as out:
@@ -134,6 +135,7 @@ def record(spec: dict, path: Path, idle: float | None = None) -> dict:
                 out.flush()
     finally:
         feed.stop()
+    recorded = getattr(feed, "recording", None)
     return {"path": str(path), "messages": written, "bad_messages": bad,
             "reason": ended.reason if ended else "stream ended",
-            **({"recording": feed.recording.summary()} if getattr(feed, "recording", None) else {})}
+            **({"recording": recorded.summary()} if recorded else {})}

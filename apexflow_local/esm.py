@@ -68,7 +68,8 @@ class EventSourceMapping:
             s["ShardId"]: kinesis.get_shard_iterator(StreamName=stream_name, ShardId=s["ShardId"],
                                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             for s in desc["Shards"] if shards is None or s["ShardId"] in shards}
-        self.lanes = {shard: [[] for _ in range(settings.parallelization_factor)] for shard in self.iterators}
+        lanes = settings.parallelization_factor
+        self.lanes: dict[str, list[list[dict]]] = {shard: [[] for _ in range(lanes)] for shard in self.iterators}
         self.invocations = 0
         self.failed_records = 0
         self.caught_up = False

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from apexflow_local.esm import LambdaContext
@@ -42,7 +43,7 @@ def api_event(method: str, target: str, headers: list[tuple[str, str]] | None = 
     for name, value in parse_qsl(url.query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
     now = time.time()
-    event = {
+    event: dict[str, Any] = {
         "version": "2.0", "routeKey": "$default", "rawPath": url.path, "rawQueryString": url.query,
         "headers": merged, "queryStringParameters": query or None,
         "requestContext": {
@@ -80,8 +81,8 @@ def _handler_class(handler: Callable[[dict, object], dict], read_timeout: float)
                 return
             event = api_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
             result = handler(event, LambdaContext("apexflow-api-local"))
-            body = result.get("body") or ""
-            data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+            text = result.get("body") or ""
+            data = base64.b64decode(text) if result.get("isBase64Encoded") else text.encode()
             self.send_response(result["statusCode"])
             for name, value in (result.get("headers") or {}).items():
                 self.send_header(name, value)

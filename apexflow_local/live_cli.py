@@ -17,7 +17,8 @@ class Printer:
     def __init__(self, dsn: str, out=print, strategy_laps: int | None = None):
         from apexflow.strategy.live import LiveStrategy
 
-        self.conn, self.out, self.seen = connect(dsn), out, set()
+        self.conn, self.out = connect(dsn), out
+        self.seen: set[str] = set()
         self.strategy = LiveStrategy(strategy_laps) if strategy_laps else None
 
     def __call__(self, stage) -> None:
@@ -37,9 +38,9 @@ class Printer:
             if d["detection_id"] not in self.seen:
                 self.seen.add(d["detection_id"])
                 minutes, seconds = divmod(d["t_start"], 60)
-                lap = f"lap {d['lap']}" if d["lap"] is not None else ""
+                on_lap = f"lap {d['lap']}" if d["lap"] is not None else ""
                 self.out(f"{int(minutes):3d}:{seconds:06.3f}  {d['entity_id'] or 'session':<8}{d['kind']:<24}"
-                         f"{d['severity']:<9}{lap}")
+                         f"{d['severity']:<9}{on_lap}")
 
 
 def run(spec: dict, aws: bool = False, out=print, dsn: str | None = None, strategy_laps: int | None = None) -> dict:

@@ -37,6 +37,8 @@ class Broker:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        if BINARY is None:
+            raise FileNotFoundError("no mosquitto binary: install Debian's mosquitto (apt-get install mosquitto)")
         self.process = subprocess.Popen([BINARY, "-c", str(self.config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from apexflow.storage.db import database_url
 from apexflow.storage.migrate import migrate
 
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
 BUCKET = "apexflow-raw-local"
 FAILED_BUCKET = "apexflow-failed-batches-local"  # as in AWS, apart from the raw data
 STREAM = "apexflow-telemetry-local"
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 _LOCAL_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -41,7 +45,8 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
     with ``persist`` the buckets loaded from and saved to ``s3_dir.folder()``."""
     from moto import mock_aws
 
-    from apexflow_aws import insights, invoke
+    from apexflow_aws import insights as insights_function
+    from apexflow_aws import invoke
     from apexflow_aws.config import client
     from apexflow_local import s3_dir, step_functions
 
@@ -52,7 +57,7 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
     dsn = dsn or database_url()
     os.environ["DATABASE_URL"] = dsn
     client.cache_clear()
-    insights.reset()
+    insights_function.reset()
     invoke.use_ingest_runner(_run_ingest)
     try:
         with mock_aws(config=MOTO_CONFIG), step_functions.lambda_dispatch():
@@ -73,12 +78,12 @@ def local_stack(shards: int = 2, dsn: str | None = None, insights: bool = True, 
             finally:
                 if insights:
                     step_functions.drain(os.environ["INSIGHTS_STATE_MACHINE_ARN"])
-                if persist:
+                if loaded is not None:  # persisted
                     s3_dir.save(client("s3"), (BUCKET, FAILED_BUCKET), s3_dir.folder(), loaded)
     finally:
         invoke.use_ingest_runner(None)
         client.cache_clear()
-        insights.reset()
+        insights_function.reset()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -15,6 +15,7 @@ import traceback
 import uuid
 from contextlib import contextmanager
 from importlib import resources
+from unittest.mock import patch
 
 from apexflow_aws.config import client
 from apexflow_aws.insights_starter import execution_name, start_execution
@@ -62,12 +63,8 @@ def lambda_dispatch():
                           "stackTrace": traceback.format_tb(e.__traceback__)[-3:]}
         return json.dumps(result, default=str).encode()
 
-    original = LambdaSimpleBackend.invoke
-    LambdaSimpleBackend.invoke = invoke
-    try:
+    with patch.object(LambdaSimpleBackend, "invoke", invoke):
         yield
-    finally:
-        LambdaSimpleBackend.invoke = original
 
 
 def deploy(definition: str, substitutions: dict[str, str] | None = None) -> str:

@@ -222,8 +222,10 @@ def test_a_number_inside_quoted_race_control_text_is_the_facts():
 
 
 def test_a_car_named_by_its_number_is_a_driver_not_a_number():
-    facts = {**SPRINT, "practice": {"timesheet": [{"kind": "timesheet", "driver": "44", "lap": 8, "lap_time_s": 85.606}]}}
-    top = {"subject": "44", "kind": "timesheet", "lap": 8, "value": 85.606, "unit": "s", "fact": "practice.timesheet[0]"}
+    timesheet = [{"kind": "timesheet", "driver": "44", "lap": 8, "lap_time_s": 85.606}]
+    facts = {**SPRINT, "practice": {"timesheet": timesheet}}
+    top = {"subject": "44", "kind": "timesheet", "lap": 8, "value": 85.606, "unit": "s",
+           "fact": "practice.timesheet[0]"}
     assert problems("car 44 topped the timesheet with 1:25.606 on lap 8.", top, facts=facts) == []
     assert problems("car 77 topped the timesheet with 1:25.606 on lap 8.", top, facts=facts)  # not the fact's car
     assert problems("car 44 topped the timesheet with 1:25.606 on lap 8.")  # no claim

@@ -271,3 +271,12 @@ def test_notes_stored_with_a_trace_before_are_cut_by_the_migration(dsn):
         cur.execute("SELECT insight_id, note FROM insights ORDER BY 1")
         assert cur.fetchall() == [("a", "ProviderUnavailable: details in the insights function's log"),
                                   ("b", "the model refused: no")]
+
+
+def test_a_local_stack_without_insights_deploys_no_state_machine(dsn):
+    with local_stack(dsn=dsn, insights=False):
+        assert "INSIGHTS_STATE_MACHINE_ARN" not in os.environ
+        assert client("stepfunctions").list_state_machines()["stateMachines"] == []
+    with local_stack(dsn=dsn):
+        (machine,) = client("stepfunctions").list_state_machines()["stateMachines"]
+        assert os.environ["INSIGHTS_STATE_MACHINE_ARN"] == machine["stateMachineArn"]

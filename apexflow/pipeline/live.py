@@ -30,9 +30,11 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable, ContextManager, Iterable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -81,9 +83,9 @@ class Car:
 
 
 class LiveIngest:
-    def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], ContextManager], *,
+    def __init__(self, raw: LiveRawStore, stream: Stream, db: Callable[[], AbstractContextManager], *,
                  latency: float = 1.0, chunk_seconds: float = 10.0,
-                 on_close: Callable[[str], None] = lambda session_id: None,
+                 on_close: Callable[[str], object] = lambda session_id: None,
                  wall: Callable[[], float] = time.time, stall_is_silence: bool = True,
                  on_gap: Callable[[dict], None] = lambda detection: None):
         if not (latency > 0 and chunk_seconds >= latency):
@@ -176,7 +178,7 @@ class LiveIngest:
         since = self.hold[0] if self.hold and wall < self.hold[1] else wall
         self.hold = (since, min(since + SETTLE_MAX_S, wall + SETTLE_S))
 
-    def _carsample(self, e: ev.CarSample) -> None:
+    def _carsample(self, e: ev.CarSample) -> bool:
         car, t = self._car(e.entity_id), self.t(e.utc)
         if t in car.sent or t in car.buffer:  # a true duplicate: this very sample was received before
             self.counts["duplicate_samples"] += 1
@@ -193,7 +195,7 @@ class LiveIngest:
         self._tick(ev.Tick(e.utc))
         return True
 
-    def _position(self, e: ev.Position) -> None:
+    def _position(self, e: ev.Position) -> bool:
         car, t = self._car(e.entity_id), self.t(e.utc)
         if not car.positions or t > car.positions[-1][0]:
             car.positions.append((t, e.x, e.y, e.z))
@@ -218,7 +220,7 @@ class LiveIngest:
             self.changed["track_status"].append(row)
 
     def _racecontrol(self, e: ev.RaceControl) -> None:
-        row = {"Time": self.t(e.utc), "Date": datetime.fromtimestamp(e.utc, timezone.utc).isoformat(), **e.row}
+        row = {"Time": self.t(e.utc), "Date": datetime.fromtimestamp(e.utc, UTC).isoformat(), **e.row}
         self.chequered = self.chequered or row.get("Flag") == "CHEQUERED"
         if row not in self.facts.race_control_messages:
             self.facts.race_control_messages.append(row)
@@ -258,10 +260,13 @@ class LiveIngest:
     def _check_feeds(self, final: bool) -> None:
         """Feed gaps raised or cleared, written at once; every source's state in ``sessions.meta.feeds``
         (when a gap changed, every ``FEEDS_EVERY_S`` of wall time, and at the close)."""
-        start = self.known.start_time.timestamp()
+        known, session, feeds = self.known, self.session, self.health
+        if known is None or session is None or feeds is None:  # pump checks the feeds of a registered session only
+            return
+        start = known.start_time.timestamp()
         now = self.now() + start if self.stall_is_silence else self.clock
         running = self.ended is None and now >= start and not self.chequered
-        found = [] if final else self.health.check(now, running=running)
+        found = [] if final else feeds.check(now, running=running)
         for d in found:
             (log.warning if d["evidence"]["state"] == "open" else log.info)(
                 "feed gap %s: %s %s (%s)", d["evidence"]["state"], d["channel"], d["entity_id"] or "",
@@ -278,7 +283,7 @@ class LiveIngest:
         self.health_written = wall
         with self.db() as cur:
             detection_store.write_detections(cur, found)
-            registry.update_session_meta(cur, self.session.session_id, {"feeds": self.health.state(now)})
+            registry.update_session_meta(cur, session.session_id, {"feeds": feeds.state(now)})
 
     def _register(self, cur) -> None:
         k = self.known
@@ -401,7 +406,7 @@ class LiveIngest:
             return self.closed
         reason = reason or (self.ended.reason if self.ended else "stream ended")
         self.pump(final=True)
-        if self.session is None:
+        if self.session is None or self.health is None:  # never registered (the health comes with the start)
             self.closed = {"session_id": None, "reason": reason, **self.counts, "bad_messages": dict(self.bad)}
             return self.closed
         sid = self.session.session_id

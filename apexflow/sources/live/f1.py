@@ -22,7 +22,7 @@ import base64
 import binascii
 import json
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apexflow.contract import Entity
 from apexflow.errors import BadMessage
@@ -52,7 +52,7 @@ def utc_seconds(text: str) -> float:
         date, _, frac = text.rstrip("Z").partition(".")
         if frac and not frac.isdigit():
             raise ValueError(frac)
-        t = datetime.fromisoformat(date).replace(tzinfo=timezone.utc).timestamp()
+        t = datetime.fromisoformat(date).replace(tzinfo=UTC).timestamp()
     except (AttributeError, TypeError, ValueError):
         raise BadMessage("bad_time", f"not a UTC time stamp: {text!r}") from None
     return t + (float("0." + frac) if frac else 0.0)
@@ -160,7 +160,7 @@ class F1LiveTiming:
 
     def _sessioninfo(self, d: dict, t) -> list:
         self.start = (datetime.fromisoformat(d["StartDate"]) - gmt_offset(d.get("GmtOffset", "00:00:00"))
-                      ).replace(tzinfo=timezone.utc)
+                      ).replace(tzinfo=UTC)
         meeting = d.get("Meeting", {})
         ident = {"year": self.start.year, "event": meeting.get("Name", ""), "session": d.get("Name", ""),
                  "location": meeting.get("Location", ""), "country": meeting.get("Country", {}).get("Name", ""),

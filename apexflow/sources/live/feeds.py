@@ -21,14 +21,24 @@ import json
 import queue
 import urllib.parse
 import urllib.request
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from apexflow.errors import BadMessage
 from apexflow.pipeline.replay import Pacer
 from apexflow.sources.live import f1, openf1
+from apexflow.sources.live.recording import Recording
 
 OPENF1_HOST, OPENF1_PORT = "mqtt.openf1.org", 8883
 OPENF1_API = "https://api.openf1.org"
+
+
+class Feed(Protocol):
+    """What every feed has (the module's docstring says what it returns)."""
+
+    def get(self, timeout: float) -> list | None: ...
+
+    def stop(self) -> None: ...
 
 
 class _Queued:
@@ -139,9 +149,11 @@ class SignalRFeed(_Queued):
 
 class Replay:
     """Recorded messages (F1 ``[topic, data, utc]``, or recorded lines ``f1.parse_line`` reads; OpenF1
-    ``(topic, doc)``) at ``speed`` x their own pace (their time stamps)."""
+    ``(topic, doc)``) at ``speed`` x their own pace (their time stamps); ``recording``: the file read, when
+    replayed from one (its damaged lines, by kind)."""
 
     def __init__(self, messages: list, source: str, speed: float | None = None, batch: int = 50, pacer=None):
+        self.items: list[Sequence[Any]]  # F1 [topic, data, utc] lists, OpenF1 (topic, doc) pairs
         if source == "f1":
             self.items = [f1.parse_line(m) if isinstance(m, str) else list(m) for m in messages]
         else:
@@ -149,6 +161,7 @@ class Replay:
         self.source, self.batch, self.i = source, batch, 0
         self.pacer = pacer or Pacer(speed)
         self.last = -float("inf")
+        self.recording: Recording | None = None
 
     def time_of(self, item) -> float:
         try:

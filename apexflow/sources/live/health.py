@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from apexflow.contract import Severity
 from apexflow.detect.base import Detection
 
 DETECTOR, VERSION, KIND = "feed_health", "1", "feed_gap"
@@ -101,7 +102,7 @@ class FeedHealth:
         for car, fresh in (cars or {}).items():
             self.cars.setdefault(car, Watch()).see(at, fresh)
 
-    def _detection(self, entity: str, channel: str, gap: dict, end: float, severity: str, state: str) -> dict:
+    def _detection(self, entity: str, channel: str, gap: dict, end: float, severity: Severity, state: str) -> dict:
         t0, t1 = gap["start"] - self.start, end - self.start
         return Detection(self.session_id, entity, KIND, severity, 1.0 if severity == "critical" else 0.6, t0, t1,
                          DETECTOR, VERSION, channel=channel,
@@ -110,16 +111,18 @@ class FeedHealth:
                                    "limit_s": gap.get("limit")}).to_row()
 
     def _watch(self, entity: str, name: str, w: Watch, now: float, alive: bool, out: list) -> None:
-        limit = w.limit()
-        if w.gap is None and limit is not None and alive and self.running and now - w.fresh > limit:
-            reason = "silent" if now - w.newest > limit else "stale repeats only"
-            w.gap = {"start": w.fresh, "reason": reason, "limit": round(limit, 3)}
+        fresh, newest, limit = w.fresh, w.newest, w.limit()
+        if fresh is None or newest is None:  # nothing new yet: no interval learnt, no gap opened
+            return
+        if w.gap is None and limit is not None and alive and self.running and now - fresh > limit:
+            reason = "silent" if now - newest > limit else "stale repeats only"
+            w.gap = {"start": fresh, "reason": reason, "limit": round(limit, 3)}
             out.append(self._detection(entity, name, w.gap, now, "warning", "open"))
-        elif w.gap is not None and w.fresh > w.gap["start"]:
-            w.gaps.append({"from_s": round(w.gap["start"] - self.start, 3), "to_s": round(w.fresh - self.start, 3),
+        elif w.gap is not None and fresh > w.gap["start"]:
+            w.gaps.append({"from_s": round(w.gap["start"] - self.start, 3), "to_s": round(fresh - self.start, 3),
                            "reason": w.gap["reason"]})
-            out.append(self._detection(entity, name, w.gap, w.fresh, "warning", "cleared"))
-            w.gap, w.back = None, w.fresh
+            out.append(self._detection(entity, name, w.gap, fresh, "warning", "cleared"))
+            w.gap, w.back = None, fresh
 
     def check(self, now: float, running: bool) -> list[dict]:
         """Gaps raised and cleared at stream time ``now``, as detection rows (upserted: same gap, same id);
@@ -136,16 +139,15 @@ class FeedHealth:
             others = flowing and limit is not None and w.fresh is not None and any(
                 o.fresh is not None and o.fresh > w.fresh + limit for k, o in self.cars.items() if k != car)
             self._watch(car, "car_data", w, now, others or w.gap is not None, out)
-        limits = [w.limit() for w in self.sources.values() if w.limit() is not None]
+        limits = [limit for w in self.sources.values() if (limit := w.limit()) is not None]
         newest = max((w.newest for w in self.sources.values() if w.newest is not None), default=None)
-        if limits and running and self.all_gap is None and now - newest > min(limits):
+        if newest is not None and limits and running and self.all_gap is None and now - newest > min(limits):
             self.all_gap = {"start": newest, "reason": "every source silent", "limit": round(min(limits), 3)}
             out.append(self._detection("", "all", self.all_gap, now, "critical", "open"))
-        elif self.all_gap is not None and newest > self.all_gap["start"]:
-            back = newest
+        elif self.all_gap is not None and newest is not None and newest > self.all_gap["start"]:
             self.all_gaps.append({"from_s": round(self.all_gap["start"] - self.start, 3),
-                                  "to_s": round(back - self.start, 3), "reason": self.all_gap["reason"]})
-            out.append(self._detection("", "all", self.all_gap, back, "critical", "cleared"))
+                                  "to_s": round(newest - self.start, 3), "reason": self.all_gap["reason"]})
+            out.append(self._detection("", "all", self.all_gap, newest, "critical", "cleared"))
             self.all_gap = None
         self.changed = self.changed or bool(out)
         return out

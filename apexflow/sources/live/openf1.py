@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apexflow.contract import Entity
 from apexflow.errors import BadMessage
@@ -41,7 +41,7 @@ LATE_END_S = 3600.0
 
 def utc_seconds(text: str) -> float:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
     except (AttributeError, TypeError, ValueError):
         raise BadMessage("bad_time", f"not an ISO 8601 date: {text!r}") from None
 
@@ -148,7 +148,7 @@ class OpenF1:
         self.session = d
         if not first:
             return []
-        start = datetime.fromisoformat(d["date_start"]).astimezone(timezone.utc)
+        start = datetime.fromisoformat(d["date_start"]).astimezone(UTC)
         event = self.meeting_name.get(d.get("meeting_key"), "")
         sid = session_id_of(d["year"], event, d["session_name"]) if event else f"openf1-{d['session_key']}"
         ident = {"year": d["year"], "event": event, "session": d["session_name"], "location": d.get("location"),

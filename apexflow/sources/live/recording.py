@@ -20,9 +20,10 @@ import ast
 import gzip
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from apexflow.errors import BadMessage, ContractError
 from apexflow.sources.live import f1
