@@ -135,13 +135,14 @@ def run(specs: list[dict], jobs: int | None = None, report=print) -> list[Outcom
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return outcomes
+    return [o for o in outcomes if o is not None]  # every future completed, so none is left None
 
 
 def line(o: Outcome) -> str:
     """One outcome as the CLI prints it."""
-    if o.error:
-        reason = o.error if len(o.error) <= REASON_CHARS else o.error[:REASON_CHARS - 3] + "..."
+    if o.error or o.result is None:
+        error = o.error or "no result"
+        reason = error if len(error) <= REASON_CHARS else error[:REASON_CHARS - 3] + "..."
         return f"failed  {o.name}: {reason} ({o.seconds:.1f} s)"
     r = o.result
     return (f"ok      {o.name}: {r['session_id']}, {r['entities']} entities, {r.get('laps', 0)} laps, "
@@ -149,9 +150,9 @@ def line(o: Outcome) -> str:
 
 
 def summary(outcomes: list[Outcome], seconds: float, jobs: int) -> str:
-    ok = [o for o in outcomes if not o.error]
-    laps = sum(o.result.get("laps", 0) for o in ok)
-    samples = sum(o.result["samples"] for o in ok)
+    ok = [o.result for o in outcomes if not o.error and o.result is not None]
+    laps = sum(r.get("laps", 0) for r in ok)
+    samples = sum(r["samples"] for r in ok)
     failed = [o.name for o in outcomes if o.error]
     return (f"backfilled {len(ok)} of {len(outcomes)} sessions in {seconds:.1f} s, {jobs} at a time: "
             f"{len(ok) / seconds * 60:.1f} sessions a minute, {laps:,} laps, {samples:,} samples"
