@@ -74,6 +74,18 @@ def _local_database() -> str:
     return dsn
 
 
+def _reading(read):
+    """``read(cur)`` on a read-only transaction of the local database (migrated first), the connection closed after."""
+    from apexflow.storage.db import connect, read_only
+
+    conn = connect(_local_database())
+    try:
+        with read_only(conn) as cur:
+            return read(cur)
+    finally:
+        conn.close()
+
+
 def _grafana(args) -> int:
     from apexflow.storage.db import database_url
     from apexflow_local.grafana import grafana_instructions
@@ -246,29 +258,27 @@ def _show(args) -> int:
 
     from apexflow.query import detections, laps, sessions
     from apexflow.query.formats import to_csv, to_table
-    from apexflow.storage.db import connect, read_only
 
-    conn = connect(_local_database())
-    try:
-        with read_only(conn) as cur:
-            if args.command == "sessions":
-                found = sessions.sessions(year=args.year, event=args.event).all(cur)
-                columns = ["session_id", "source", "year", "event", "session_name", "start_time", "drivers",
-                           "detections", "status"]
-                if args.format == "table":
-                    found = [{**r, "status": sessions.status_text(r)} for r in found]
+    def read(cur):
+        if args.command == "sessions":
+            found = sessions.sessions(year=args.year, event=args.event).all(cur)
+            columns = ["session_id", "source", "year", "event", "session_name", "start_time", "drivers",
+                       "detections", "status"]
+            if args.format == "table":
+                found = [{**r, "status": sessions.status_text(r)} for r in found]
+        else:
+            sessions.require(cur, args.session)
+            if args.command == "laps":
+                found = laps.laps(args.session, driver=args.driver, compound=args.compound).all(cur)
+                columns = ["driver", "lap_number", "lap_time", "sector1_time", "sector2_time", "sector3_time",
+                           "stint", "compound", "tyre_life", "position", "track_status"]
             else:
-                sessions.require(cur, args.session)
-                if args.command == "laps":
-                    found = laps.laps(args.session, driver=args.driver, compound=args.compound).all(cur)
-                    columns = ["driver", "lap_number", "lap_time", "sector1_time", "sector2_time", "sector3_time",
-                               "stint", "compound", "tyre_life", "position", "track_status"]
-                else:
-                    found = detections.detections(args.session, kind=args.kind, driver=args.driver,
-                                                  severity=args.severity).all(cur)
-                    columns = ["driver", "kind", "severity", "score", "t_start", "t_end", "lap", "channel"]
-    finally:
-        conn.close()
+                found = detections.detections(args.session, kind=args.kind, driver=args.driver,
+                                              severity=args.severity).all(cur)
+                columns = ["driver", "kind", "severity", "score", "t_start", "t_end", "lap", "channel"]
+        return found, columns
+
+    found, columns = _reading(read)
     if args.format == "json":
         print(json.dumps(found, indent=1, default=str))
     elif args.format == "csv":
@@ -284,16 +294,13 @@ def _strategy(args) -> int:
 
     from apexflow.query import strategy
     from apexflow.query.formats import to_csv, to_table
-    from apexflow.storage.db import connect, read_only
 
-    conn = connect()
-    try:
-        with read_only(conn) as cur:
-            last = strategy.last_lap(cur, args.session)
-            lap = args.lap if args.lap is not None else last
-            found = strategy.predictions(cur, args.session, lap=lap, driver=args.driver and args.driver.upper())
-    finally:
-        conn.close()
+    def read(cur):
+        last = strategy.last_lap(cur, args.session)
+        lap = args.lap if args.lap is not None else last
+        return last, lap, strategy.predictions(cur, args.session, lap=lap, driver=args.driver and args.driver.upper())
+
+    last, lap, found = _reading(read)
     if args.format == "json":
         print(json.dumps(found, indent=1, default=str))
     elif args.format == "csv":
@@ -309,14 +316,8 @@ def _feeds(args) -> int:
     import json
 
     from apexflow.query import sessions
-    from apexflow.storage.db import connect, read_only
 
-    conn = connect()
-    try:
-        with read_only(conn) as cur:
-            found = sessions.feeds(cur, args.session)
-    finally:
-        conn.close()
+    found = _reading(lambda cur: sessions.feeds(cur, args.session))
     if args.format == "json":
         print(json.dumps(found, indent=1, default=str))
         return 0
